@@ -1,0 +1,562 @@
+/*
+ * broker.c - the Majordomo broker; see broker.h for what it promises.
+ *
+ * State: a table of services by name, each with a FIFO of queued requests and
+ * a list of waiting workers in the order they became free (the head has waited
+ * longest, so it is the least busy); a table of workers by their ROUTER
+ * identity. A worker is either waiting (on its service's list) or busy with
+ * one request. Every message from a worker pushes its expiry forward; waiting
+ * workers are sent heartbeats. A busy worker that died is forgotten once the
+ * request it held is past its deadline and a liveness period more.
+ *
+ * Every incoming message is checked frame by frame; anything that is not
+ * MDP/0.1 is dropped with a log line naming the peer and the reason, and the
+ * broker goes on serving. The socket is ROUTER_MANDATORY: a reply to a peer
+ * that has gone is reported by libzmq and logged, not silently lost.
+ */
+#include "broker.h"
+#include "chuang.pb-c.h"
+#include "logger.h"
+#include "mdp.h"
+
+#include <czmq.h>
+
+#define SERVICE_NAME_MAX 255
+
+typedef struct {
+    char *name;
+    zlistx_t *requests; /* request_t *, owned, oldest first */
+    zlistx_t *waiting;  /* worker_t *, borrowed, longest waiting first */
+    size_t workers;     /* registered workers, waiting or busy */
+} service_t;
+
+typedef struct {
+    char *id;           /* identity as hex, key of broker->workers */
+    zframe_t *identity; /* ROUTER routing frame */
+    service_t *service;
+    int64_t expiry;     /* forgotten after this (zclock_mono ms) */
+    void *waiting_slot; /* handle in service->waiting, or NULL when busy */
+} worker_t;
+
+typedef struct {
+    zframe_t *client; /* ROUTER routing frame of the client */
+    zmsg_t *body;     /* the frames after the service name */
+    char *request_id; /* from the chuang envelope, "" for other clients */
+    int64_t expiry;   /* answered UNAVAILABLE after this (zclock_mono ms) */
+} request_t;
+
+struct _broker_t {
+    zsock_t *socket;
+    zactor_t *monitor;
+    zhashx_t *services; /* name -> service_t, owned */
+    zhashx_t *workers;  /* id -> worker_t, owned */
+    int heartbeat_ms;
+    int liveness;
+    size_t queue_max;
+    int wait_default_ms;
+    int wait_max_ms;
+    int64_t heartbeat_at; /* next heartbeat round (zclock_mono ms) */
+    int64_t expiry_at;    /* no queued request expires before this */
+};
+
+static void s_request_destroy(request_t **self_p)
+{
+    if (!*self_p)
+        return;
+    request_t *self = *self_p;
+    zframe_destroy(&self->client);
+    zmsg_destroy(&self->body);
+    free(self->request_id);
+    free(self);
+    *self_p = NULL;
+}
+
+static void s_request_destructor(void **item)
+{
+    s_request_destroy((request_t **)item);
+}
+
+static void s_service_destructor(void **item)
+{
+    service_t *self = *item;
+    if (!self)
+        return;
+    zlistx_destroy(&self->requests);
+    zlistx_destroy(&self->waiting);
+    free(self->name);
+    free(self);
+    *item = NULL;
+}
+
+static void s_worker_destructor(void **item)
+{
+    worker_t *self = *item;
+    if (!self)
+        return;
+    zframe_destroy(&self->identity);
+    free(self->id);
+    free(self);
+    *item = NULL;
+}
+
+/* Sends msg (destroyed in any case) to a peer; logs a peer that has gone. */
+static int s_send(broker_t *self, zmsg_t **msg_p, const char *peer_id)
+{
+    if (zmsg_send(msg_p, self->socket) == 0)
+        return 0;
+    log_warn("peer has gone; message dropped", "peer=%s error=\"%s\"", peer_id,
+             zmq_strerror(zmq_errno()));
+    zmsg_destroy(msg_p);
+    return -1;
+}
+
+/* Sends [client][empty][MDPC01][service][body...] to a client; takes body. */
+static void s_send_to_client(broker_t *self, zframe_t *client, const char *service, zmsg_t **body_p)
+{
+    zmsg_t *msg = *body_p;
+    *body_p = NULL;
+    zmsg_pushstr(msg, service);
+    zmsg_pushstr(msg, MDP_CLIENT);
+    zmsg_pushmem(msg, NULL, 0);
+    zmsg_prepend(msg, &(zframe_t *){zframe_dup(client)});
+    char *id = zframe_strhex(client);
+    s_send(self, &msg, id);
+    free(id);
+}
+
+/* Answers a client on the broker's own account with a chuang Reply. */
+static void s_reply_status(broker_t *self, zframe_t *client, const char *service,
+                           const char *request_id, Chuang__Status status, const char *message,
+                           const char *detail)
+{
+    Chuang__Reply reply = CHUANG__REPLY__INIT;
+    reply.request_id = (char *)request_id;
+    reply.status = status;
+    reply.message = (char *)message;
+    reply.detail = (char *)detail;
+    size_t size = chuang__reply__get_packed_size(&reply);
+    zframe_t *frame = zframe_new(NULL, size);
+    chuang__reply__pack(&reply, zframe_data(frame));
+    zmsg_t *body = zmsg_new();
+    zmsg_append(body, &frame);
+    s_send_to_client(self, client, service, &body);
+}
+
+/* Sends [identity][empty][MDPW01][command][option][body...] to a worker;
+ * takes body when given. */
+static int s_send_to_worker(broker_t *self, worker_t *worker, const char *command, zframe_t *option,
+                            zmsg_t **body_p)
+{
+    zmsg_t *msg = body_p && *body_p ? *body_p : zmsg_new();
+    if (body_p)
+        *body_p = NULL;
+    if (option)
+        zmsg_prepend(msg, &(zframe_t *){zframe_dup(option)});
+    zmsg_pushmem(msg, command, 1);
+    zmsg_pushstr(msg, MDP_WORKER);
+    zmsg_pushmem(msg, NULL, 0);
+    zmsg_prepend(msg, &(zframe_t *){zframe_dup(worker->identity)});
+    return s_send(self, &msg, worker->id);
+}
+
+static service_t *s_service_require(broker_t *self, const char *name)
+{
+    service_t *service = zhashx_lookup(self->services, name);
+    if (service)
+        return service;
+    service = calloc(1, sizeof *service);
+    assert(service);
+    service->name = strdup(name);
+    service->requests = zlistx_new();
+    zlistx_set_destructor(service->requests, s_request_destructor);
+    service->waiting = zlistx_new();
+    zhashx_insert(self->services, name, service);
+    log_info("service created", "service=%s", name);
+    return service;
+}
+
+static void s_worker_unwait(worker_t *worker)
+{
+    if (worker->waiting_slot) {
+        zlistx_delete(worker->service->waiting, worker->waiting_slot);
+        worker->waiting_slot = NULL;
+    }
+}
+
+/* Forgets a worker; tells it so first when disconnect is true. */
+static void s_worker_delete(broker_t *self, worker_t *worker, bool disconnect, const char *why)
+{
+    if (disconnect)
+        s_send_to_worker(self, worker, MDP_DISCONNECT, NULL, NULL);
+    log_info("worker removed", "worker=%s service=%s reason=\"%s\"", worker->id,
+             worker->service ? worker->service->name : "-", why);
+    if (worker->service) {
+        s_worker_unwait(worker);
+        worker->service->workers--;
+    }
+    zhashx_delete(self->workers, worker->id);
+}
+
+/* Gives queued requests to waiting workers, longest waiting first. A worker
+ * that turns out to be gone is forgotten and the request stays queued. */
+static void s_dispatch(broker_t *self, service_t *service)
+{
+    while (zlistx_size(service->requests) > 0 && zlistx_size(service->waiting) > 0) {
+        worker_t *worker = zlistx_first(service->waiting);
+        s_worker_unwait(worker);
+        request_t *request = zlistx_first(service->requests);
+        zmsg_t *body = zmsg_dup(request->body);
+        zmsg_pushmem(body, NULL, 0);
+        if (s_send_to_worker(self, worker, MDP_REQUEST, request->client, &body) != 0) {
+            s_worker_delete(self, worker, false, "unreachable");
+            continue;
+        }
+        /* A busy worker lives at least as long as the request it holds. */
+        int64_t hold = request->expiry + (int64_t)self->heartbeat_ms * self->liveness;
+        if (worker->expiry < hold)
+            worker->expiry = hold;
+        zlistx_delete(service->requests, zlistx_cursor(service->requests));
+    }
+}
+
+/* Reads the chuang envelope, if the body is one, for its id and deadline. */
+static void s_request_envelope(broker_t *self, request_t *request, int64_t now)
+{
+    int64_t wait = self->wait_default_ms;
+    zframe_t *first = zmsg_first(request->body);
+    Chuang__Request *envelope =
+        first && zmsg_size(request->body) == 1
+            ? chuang__request__unpack(NULL, zframe_size(first), zframe_data(first))
+            : NULL;
+    if (envelope && envelope->header) {
+        request->request_id = strdup(envelope->header->request_id);
+        if (envelope->header->deadline_ms > 0)
+            wait = envelope->header->deadline_ms - zclock_time();
+    }
+    if (!request->request_id)
+        request->request_id = strdup("");
+    chuang__request__free_unpacked(envelope, NULL);
+    if (wait > self->wait_max_ms)
+        wait = self->wait_max_ms;
+    request->expiry = now + (wait > 0 ? wait : 0);
+}
+
+static void s_mmi(broker_t *self, zframe_t *client, const char *service_name, zmsg_t **body_p)
+{
+    const char *code = "501";
+    if (streq(service_name, "mmi.service")) {
+        char *asked = zmsg_popstr(*body_p);
+        service_t *service = asked ? zhashx_lookup(self->services, asked) : NULL;
+        code = service && service->workers > 0 ? "200" : "404";
+        zstr_free(&asked);
+    }
+    zmsg_destroy(body_p);
+    zmsg_t *reply = zmsg_new();
+    zmsg_addstr(reply, code);
+    s_send_to_client(self, client, service_name, &reply);
+}
+
+/* [empty][MDPC01][service][body...] from a client, header frames removed. */
+static void s_client_message(broker_t *self, zframe_t *sender, const char *sender_id, zmsg_t *msg)
+{
+    char *service_name = zmsg_popstr(msg);
+    if (!service_name || !*service_name || strlen(service_name) > SERVICE_NAME_MAX ||
+        zmsg_size(msg) == 0) {
+        log_warn("malformed client request dropped", "peer=%s reason=\"%s\"", sender_id,
+                 !service_name || !*service_name ? "no service name"
+                 : zmsg_size(msg) == 0           ? "no body"
+                                                 : "service name too long");
+        zstr_free(&service_name);
+        zmsg_destroy(&msg);
+        return;
+    }
+    if (strncmp(service_name, MDP_MMI_PREFIX, strlen(MDP_MMI_PREFIX)) == 0) {
+        s_mmi(self, sender, service_name, &msg);
+        zstr_free(&service_name);
+        return;
+    }
+    int64_t now = zclock_mono();
+    request_t *request = calloc(1, sizeof *request);
+    assert(request);
+    request->client = zframe_dup(sender);
+    request->body = msg;
+    s_request_envelope(self, request, now);
+
+    service_t *service = s_service_require(self, service_name);
+    if (zlistx_size(service->requests) >= self->queue_max) {
+        log_warn("queue full; request refused", "service=%s queued=%zu", service_name,
+                 zlistx_size(service->requests));
+        s_reply_status(self, sender, service_name, request->request_id,
+                       CHUANG__STATUS__RESOURCE_EXHAUSTED, "service queue is full",
+                       "Too many requests are waiting for this service. Retry later.");
+        s_request_destroy(&request);
+    } else {
+        if (request->expiry < self->expiry_at)
+            self->expiry_at = request->expiry;
+        zlistx_add_end(service->requests, request);
+        s_dispatch(self, service);
+    }
+    zstr_free(&service_name);
+}
+
+/* [empty][MDPW01][command][...] from a worker, header frames removed. */
+static void s_worker_message(broker_t *self, zframe_t *sender, const char *sender_id, zmsg_t *msg)
+{
+    zframe_t *command = zmsg_pop(msg);
+    worker_t *worker = zhashx_lookup(self->workers, sender_id);
+    if (!command || zframe_size(command) != 1) {
+        log_warn("malformed worker message dropped", "peer=%s reason=\"no command\"", sender_id);
+        goto done;
+    }
+    char cmd = (char)zframe_data(command)[0];
+    if (cmd == MDP_READY[0]) {
+        char *name = zmsg_popstr(msg);
+        if (worker || !name || !*name || strlen(name) > SERVICE_NAME_MAX ||
+            strncmp(name, MDP_MMI_PREFIX, strlen(MDP_MMI_PREFIX)) == 0) {
+            log_warn("invalid READY; worker disconnected", "peer=%s service=%s", sender_id,
+                     name ? name : "-");
+            if (worker) {
+                s_worker_delete(self, worker, true, "READY sent twice");
+            } else {
+                worker_t probe = {.id = (char *)sender_id, .identity = sender};
+                s_send_to_worker(self, &probe, MDP_DISCONNECT, NULL, NULL);
+            }
+            zstr_free(&name);
+            goto done;
+        }
+        worker = calloc(1, sizeof *worker);
+        assert(worker);
+        worker->id = strdup(sender_id);
+        worker->identity = zframe_dup(sender);
+        worker->service = s_service_require(self, name);
+        worker->service->workers++;
+        zhashx_insert(self->workers, sender_id, worker);
+        log_info("worker ready", "worker=%s service=%s", sender_id, name);
+        zstr_free(&name);
+    } else if (!worker) {
+        /* RFC 7: a peer that is not a known worker is told to reconnect. */
+        if (cmd != MDP_DISCONNECT[0]) {
+            worker_t probe = {.id = (char *)sender_id, .identity = sender};
+            s_send_to_worker(self, &probe, MDP_DISCONNECT, NULL, NULL);
+        }
+        goto done;
+    } else if (cmd == MDP_REPLY[0]) {
+        zframe_t *client = zmsg_pop(msg);
+        zframe_t *empty = zmsg_pop(msg);
+        if (!client || !empty || zframe_size(empty) != 0 || zmsg_size(msg) == 0) {
+            log_warn("malformed REPLY dropped", "worker=%s", sender_id);
+        } else if (worker->waiting_slot) {
+            log_warn("REPLY from a worker that holds no request dropped", "worker=%s", sender_id);
+        } else {
+            s_send_to_client(self, client, worker->service->name, &msg);
+        }
+        zframe_destroy(&client);
+        zframe_destroy(&empty);
+    } else if (cmd == MDP_HEARTBEAT[0]) {
+        /* Only the expiry below. */
+    } else if (cmd == MDP_DISCONNECT[0]) {
+        s_worker_delete(self, worker, false, "worker disconnected");
+        goto done;
+    } else {
+        log_warn("unknown worker command; worker disconnected", "worker=%s command=%d", sender_id,
+                 cmd);
+        s_worker_delete(self, worker, true, "unknown command");
+        goto done;
+    }
+
+    /* A worker that spoke is alive; a worker that is not busy waits. */
+    if (cmd != MDP_HEARTBEAT[0] || worker->waiting_slot) {
+        worker->expiry = zclock_mono() + (int64_t)self->heartbeat_ms * self->liveness;
+        if (!worker->waiting_slot) {
+            worker->waiting_slot = zlistx_add_end(worker->service->waiting, worker);
+            s_dispatch(self, worker->service);
+        }
+    }
+done:
+    zframe_destroy(&command);
+    zmsg_destroy(&msg);
+}
+
+/* Answers every queued request whose deadline has passed with UNAVAILABLE;
+ * sets expiry_at to the earliest deadline still queued. */
+static void s_expire_requests(broker_t *self, int64_t now)
+{
+    self->expiry_at = INT64_MAX;
+    for (service_t *service = zhashx_first(self->services); service;
+         service = zhashx_next(self->services)) {
+        for (request_t *request = zlistx_first(service->requests); request;
+             request = zlistx_next(service->requests)) {
+            if (request->expiry > now) {
+                if (request->expiry < self->expiry_at)
+                    self->expiry_at = request->expiry;
+                continue;
+            }
+            log_warn("request expired in queue", "service=%s request_id=%s workers=%zu",
+                     service->name, request->request_id, service->workers);
+            char message[SERVICE_NAME_MAX + 64];
+            snprintf(message, sizeof message, "no worker for service %s before the deadline",
+                     service->name);
+            s_reply_status(self, request->client, service->name, request->request_id,
+                           CHUANG__STATUS__UNAVAILABLE, message,
+                           service->workers == 0
+                               ? "No worker of this service is running. Start one, or check "
+                                 "the service name."
+                               : "Every worker of this service was busy until the deadline. "
+                                 "Retry later or start more workers.");
+            /* zlistx moves the cursor back, so the loop goes on with the next. */
+            zlistx_delete(service->requests, zlistx_cursor(service->requests));
+        }
+    }
+}
+
+/* Forgets silent workers and sends heartbeats to the waiting ones. */
+static void s_heartbeat(broker_t *self, int64_t now)
+{
+    zlistx_t *expired = zlistx_new();
+    for (worker_t *worker = zhashx_first(self->workers); worker;
+         worker = zhashx_next(self->workers))
+        if (worker->expiry < now)
+            zlistx_add_end(expired, worker);
+    for (worker_t *worker = zlistx_first(expired); worker; worker = zlistx_next(expired))
+        s_worker_delete(self, worker, false, "no heartbeat");
+    zlistx_destroy(&expired);
+
+    for (service_t *service = zhashx_first(self->services); service;
+         service = zhashx_next(self->services))
+        for (worker_t *worker = zlistx_first(service->waiting); worker;
+             worker = zlistx_next(service->waiting))
+            s_send_to_worker(self, worker, MDP_HEARTBEAT, NULL, NULL);
+    self->heartbeat_at = now + self->heartbeat_ms;
+}
+
+/* Milliseconds until a queued request expires or a heartbeat is due. */
+static int s_next_timeout(broker_t *self)
+{
+    int64_t next = self->heartbeat_at < self->expiry_at ? self->heartbeat_at : self->expiry_at;
+    int64_t now = zclock_mono();
+    return next > now ? (int)(next - now) : 0;
+}
+
+static void s_monitor_event(broker_t *self)
+{
+    zmsg_t *event = zmsg_recv(self->monitor);
+    char *name = zmsg_popstr(event);
+    char *value = zmsg_popstr(event);
+    char *endpoint = zmsg_popstr(event);
+    if (name && strncmp(name, "HANDSHAKE_FAILED", 16) == 0)
+        log_warn("peer refused at handshake", "event=%s endpoint=%s", name,
+                 endpoint ? endpoint : "-");
+    else if (name)
+        log_debug("connection event", "event=%s endpoint=%s", name, endpoint ? endpoint : "-");
+    zstr_free(&name);
+    zstr_free(&value);
+    zstr_free(&endpoint);
+    zmsg_destroy(&event);
+}
+
+static void s_message(broker_t *self)
+{
+    zmsg_t *msg = zmsg_recv(self->socket);
+    if (!msg)
+        return;
+    zframe_t *sender = zmsg_pop(msg);
+    char *sender_id = zframe_strhex(sender);
+    zframe_t *empty = zmsg_pop(msg);
+    char *header = zmsg_popstr(msg);
+    if (!empty || zframe_size(empty) != 0 || !header) {
+        log_warn("malformed message dropped", "peer=%s reason=\"no empty delimiter frame\"",
+                 sender_id);
+        zmsg_destroy(&msg);
+    } else if (streq(header, MDP_CLIENT)) {
+        s_client_message(self, sender, sender_id, msg);
+    } else if (streq(header, MDP_WORKER)) {
+        s_worker_message(self, sender, sender_id, msg);
+    } else {
+        log_warn("malformed message dropped", "peer=%s reason=\"unknown protocol header\"",
+                 sender_id);
+        zmsg_destroy(&msg);
+    }
+    zstr_free(&header);
+    zframe_destroy(&empty);
+    zframe_destroy(&sender);
+    free(sender_id);
+}
+
+broker_t *broker_new(config_t *config, security_t *security)
+{
+    broker_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->heartbeat_ms = (int)config_int(config, "broker.heartbeat_ms", MDP_HEARTBEAT_MS_DEFAULT);
+    self->liveness = (int)config_int(config, "broker.liveness", MDP_LIVENESS_DEFAULT);
+    self->queue_max = (size_t)config_int(config, "broker.queue_max", 10000);
+    self->wait_default_ms = (int)config_int(config, "broker.wait_default_ms", 5000);
+    self->wait_max_ms = (int)config_int(config, "broker.wait_max_ms", 60000);
+    const char *endpoint = config_str(config, "broker.endpoint", "tcp://127.0.0.1:5555");
+
+    self->services = zhashx_new();
+    zhashx_set_destructor(self->services, s_service_destructor);
+    self->workers = zhashx_new();
+    zhashx_set_destructor(self->workers, s_worker_destructor);
+
+    self->socket = zsock_new(ZMQ_ROUTER);
+    zsock_set_router_mandatory(self->socket, 1);
+    zsock_set_maxmsgsize(self->socket, (int)config_int(config, "broker.max_msg_bytes", 1 << 20));
+    zsock_set_linger(self->socket, 0);
+    if (security_server(security, self->socket) != 0)
+        goto fail;
+
+    self->monitor = zactor_new(zmonitor, self->socket);
+    zstr_sendx(self->monitor, "LISTEN", "HANDSHAKE_FAILED_NO_DETAIL", "HANDSHAKE_FAILED_PROTOCOL",
+               "HANDSHAKE_FAILED_AUTH", "DISCONNECTED", NULL);
+    zstr_send(self->monitor, "START");
+    zsock_wait(self->monitor);
+
+    if (zsock_bind(self->socket, "%s", endpoint) < 0) {
+        log_error("cannot bind", "endpoint=%s error=\"%s\"", endpoint, zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    self->heartbeat_at = zclock_mono() + self->heartbeat_ms;
+    self->expiry_at = INT64_MAX;
+    log_info("broker listening", "endpoint=%s security=%s heartbeat_ms=%d", endpoint,
+             security_plain(security) ? "plain" : "curve", self->heartbeat_ms);
+    return self;
+
+fail:
+    broker_destroy(&self);
+    return NULL;
+}
+
+void broker_destroy(broker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    broker_t *self = *self_p;
+    zactor_destroy(&self->monitor);
+    zsock_destroy(&self->socket);
+    zhashx_destroy(&self->workers);
+    zhashx_destroy(&self->services);
+    free(self);
+    *self_p = NULL;
+}
+
+void broker_run(broker_t *self)
+{
+    zpoller_t *poller = zpoller_new(self->socket, self->monitor, NULL);
+    while (!zsys_interrupted) {
+        void *which = zpoller_wait(poller, s_next_timeout(self));
+        if (which == self->socket)
+            s_message(self);
+        else if (which == self->monitor)
+            s_monitor_event(self);
+        else if (zpoller_terminated(poller))
+            break;
+        int64_t now = zclock_mono();
+        if (now >= self->expiry_at)
+            s_expire_requests(self, now);
+        if (now >= self->heartbeat_at)
+            s_heartbeat(self, now);
+    }
+    zpoller_destroy(&poller);
+    log_info("broker stopped", NULL);
+}
