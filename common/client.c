@@ -1,0 +1,301 @@
+/*
+ * client.c - calling a service through the brokers; see client.h.
+ *
+ * One DEALER socket at a time, connected to the current broker, with
+ * ZMQ_IMMEDIATE so that a request is never queued for a broker that is not
+ * connected. After an attempt times out the socket is closed (which discards
+ * any late reply) and the next broker in the list becomes current. Replies
+ * whose request id is not the call's are stale and are dropped.
+ */
+#include "client.h"
+#include "logger.h"
+#include "mdp.h"
+
+#include <czmq.h>
+
+#define MAX_MSG_BYTES (16 << 20)
+
+struct _client_t {
+    security_t *security;
+    zlist_t *brokers; /* endpoint strings, owned */
+    size_t count;
+    size_t current;
+    zsock_t *socket;
+    char *agency;
+    char *actor;
+    zlist_t *roles; /* role strings, owned */
+    int attempt_ms;
+    int call_ms;
+};
+
+static zlist_t *s_split(const char *list)
+{
+    zlist_t *items = zlist_new();
+    zlist_autofree(items);
+    char *copy = strdup(list ? list : "");
+    char *save = NULL;
+    for (char *item = strtok_r(copy, ", ", &save); item; item = strtok_r(NULL, ", ", &save))
+        zlist_append(items, item);
+    free(copy);
+    return items;
+}
+
+client_t *client_new(const char *brokers, security_t *security)
+{
+    client_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->security = security;
+    self->brokers = s_split(brokers);
+    self->count = zlist_size(self->brokers);
+    self->roles = s_split("");
+    self->attempt_ms = 3000;
+    self->call_ms = 10000;
+    if (self->count == 0) {
+        log_error("no broker endpoint given", "setting=brokers");
+        client_destroy(&self);
+    }
+    return self;
+}
+
+void client_destroy(client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    client_t *self = *self_p;
+    zsock_destroy(&self->socket);
+    zlist_destroy(&self->brokers);
+    zlist_destroy(&self->roles);
+    free(self->agency);
+    free(self->actor);
+    free(self);
+    *self_p = NULL;
+}
+
+void client_set_identity(client_t *self, const char *agency, const char *actor, const char *roles)
+{
+    free(self->agency);
+    free(self->actor);
+    zlist_destroy(&self->roles);
+    self->agency = agency ? strdup(agency) : NULL;
+    self->actor = actor ? strdup(actor) : NULL;
+    self->roles = s_split(roles);
+}
+
+void client_set_timeouts(client_t *self, int attempt_ms, int call_ms)
+{
+    self->attempt_ms = attempt_ms > 0 ? attempt_ms : 3000;
+    self->call_ms = call_ms > 0 ? call_ms : 10000;
+}
+
+static const char *s_endpoint(client_t *self, size_t index)
+{
+    const char *endpoint = zlist_first(self->brokers);
+    for (size_t i = 0; i < index; i++)
+        endpoint = zlist_next(self->brokers);
+    return endpoint;
+}
+
+static int s_connect(client_t *self)
+{
+    self->socket = zsock_new(ZMQ_DEALER);
+    if (!self->socket)
+        return -1;
+    zsock_set_linger(self->socket, 0);
+    zsock_set_immediate(self->socket, 1);
+    zsock_set_maxmsgsize(self->socket, MAX_MSG_BYTES);
+    security_client(self->security, self->socket);
+    const char *endpoint = s_endpoint(self, self->current);
+    if (zsock_connect(self->socket, "%s", endpoint) < 0) {
+        log_error("cannot connect to broker", "endpoint=%s", endpoint);
+        zsock_destroy(&self->socket);
+        return -1;
+    }
+    return 0;
+}
+
+/* Drops the socket and makes the next broker current. */
+static void s_failover(client_t *self)
+{
+    zsock_destroy(&self->socket);
+    self->current = (self->current + 1) % self->count;
+}
+
+/* Sends body (not taken) to service and returns the reply body, or NULL when
+ * the deadline (zclock_mono ms) passes first. With request_id, a reply that
+ * is not a chuang Reply of that id is dropped, and the matching one is also
+ * returned unpacked in *reply_p (caller owns). */
+static zmsg_t *s_exchange(client_t *self, const char *service, zmsg_t *body, int64_t deadline,
+                          const char *request_id, Chuang__Reply **reply_p)
+{
+    while (zclock_mono() < deadline) {
+        if (!self->socket && s_connect(self) != 0) {
+            s_failover(self);
+            zclock_sleep(100);
+            continue;
+        }
+        int64_t attempt_end = zclock_mono() + self->attempt_ms;
+        if (attempt_end > deadline)
+            attempt_end = deadline;
+        zmsg_t *request = zmsg_dup(body);
+        zmsg_pushstr(request, service);
+        zmsg_pushstr(request, MDP_CLIENT);
+        zmsg_pushmem(request, NULL, 0);
+        zsock_set_sndtimeo(self->socket, (int)(attempt_end - zclock_mono()));
+        if (zmsg_send(&request, self->socket) != 0) {
+            zmsg_destroy(&request);
+            log_debug("broker not connected; trying the next one", "endpoint=%s",
+                      s_endpoint(self, self->current));
+            s_failover(self);
+            continue;
+        }
+        while (true) {
+            int64_t left = attempt_end - zclock_mono();
+            zmq_pollitem_t item = {zsock_resolve(self->socket), 0, ZMQ_POLLIN, 0};
+            if (left <= 0)
+                break;
+            int rc = zmq_poll(&item, 1, left);
+            if (rc < 0 && zmq_errno() == EINTR)
+                continue;
+            if (rc <= 0)
+                break;
+            zmsg_t *reply = zmsg_recv(self->socket);
+            if (!reply)
+                continue;
+            zframe_t *empty = zmsg_pop(reply);
+            char *header = zmsg_popstr(reply);
+            char *from = zmsg_popstr(reply);
+            bool valid = empty && zframe_size(empty) == 0 && header && streq(header, MDP_CLIENT) &&
+                         from && streq(from, service) && zmsg_size(reply) > 0;
+            zframe_destroy(&empty);
+            zstr_free(&header);
+            zstr_free(&from);
+            if (valid && request_id) {
+                zframe_t *first = zmsg_first(reply);
+                Chuang__Reply *unpacked =
+                    chuang__reply__unpack(NULL, zframe_size(first), zframe_data(first));
+                valid = unpacked && streq(unpacked->request_id, request_id);
+                if (valid)
+                    *reply_p = unpacked;
+                else
+                    chuang__reply__free_unpacked(unpacked, NULL);
+            }
+            if (valid)
+                return reply;
+            log_debug("stale or malformed reply dropped", "service=%s", service);
+            zmsg_destroy(&reply);
+        }
+        log_info("no reply in time; retrying on the next broker", "service=%s endpoint=%s", service,
+                 s_endpoint(self, self->current));
+        s_failover(self);
+    }
+    return NULL;
+}
+
+/* A reply made here rather than received; caller owns. */
+static Chuang__Reply *s_local_reply(const char *request_id, Chuang__Status status,
+                                    const char *message, const char *detail)
+{
+    Chuang__Reply reply = CHUANG__REPLY__INIT;
+    reply.request_id = (char *)request_id;
+    reply.status = status;
+    reply.message = (char *)message;
+    reply.detail = (char *)detail;
+    uint8_t buffer[1024];
+    size_t size = chuang__reply__pack(&reply, buffer);
+    return chuang__reply__unpack(NULL, size, buffer);
+}
+
+Chuang__Reply *client_call_packed(client_t *self, const char *service, const char *method,
+                                  const uint8_t *input, size_t size,
+                                  const client_options_t *options)
+{
+    client_options_t none = {0};
+    if (!options)
+        options = &none;
+    int timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : self->call_ms;
+    zuuid_t *id = zuuid_new();
+    zuuid_t *key = zuuid_new();
+    zuuid_t *trace = zuuid_new();
+    const char *request_id = zuuid_str(id);
+
+    size_t nroles = zlist_size(self->roles);
+    char **roles = calloc(nroles + 1, sizeof *roles);
+    size_t i = 0;
+    for (char *role = zlist_first(self->roles); role; role = zlist_next(self->roles))
+        roles[i++] = role;
+
+    Chuang__RequestHeader header = CHUANG__REQUEST_HEADER__INIT;
+    header.request_id = (char *)request_id;
+    header.idempotency_key =
+        (char *)(options->idempotency_key ? options->idempotency_key : zuuid_str(key));
+    header.agency = self->agency ? self->agency : "";
+    header.actor_id = self->actor ? self->actor : "";
+    header.n_roles = nroles;
+    header.roles = roles;
+    header.deadline_ms = zclock_time() + timeout_ms;
+    header.trace_id = (char *)(options->trace_id ? options->trace_id : zuuid_str(trace));
+    header.method = (char *)method;
+    Chuang__Request request = CHUANG__REQUEST__INIT;
+    request.header = &header;
+    request.payload.data = (uint8_t *)input;
+    request.payload.len = size;
+
+    zframe_t *frame = zframe_new(NULL, chuang__request__get_packed_size(&request));
+    chuang__request__pack(&request, zframe_data(frame));
+    zmsg_t *body = zmsg_new();
+    zmsg_append(body, &frame);
+
+    Chuang__Reply *reply = NULL;
+    zmsg_t *answer =
+        s_exchange(self, service, body, zclock_mono() + timeout_ms, request_id, &reply);
+    if (!answer)
+        reply = s_local_reply(request_id, CHUANG__STATUS__DEADLINE_EXCEEDED,
+                              "no reply before the deadline",
+                              "No broker answered in time. The request may or may not have been "
+                              "applied; retry it with the same idempotency key.");
+    zmsg_destroy(&answer);
+    zmsg_destroy(&body);
+    free(roles);
+    zuuid_destroy(&key);
+    zuuid_destroy(&trace);
+    zuuid_destroy(&id);
+    return reply;
+}
+
+Chuang__Reply *client_call(client_t *self, const char *service, const char *method,
+                           const ProtobufCMessage *input, const client_options_t *options)
+{
+    size_t size = protobuf_c_message_get_packed_size(input);
+    uint8_t *packed = malloc(size ? size : 1);
+    if (!packed)
+        return NULL;
+    protobuf_c_message_pack(input, packed);
+    Chuang__Reply *reply = client_call_packed(self, service, method, packed, size, options);
+    free(packed);
+    return reply;
+}
+
+int client_service_exists(client_t *self, const char *service)
+{
+    int answered = 0;
+    for (size_t i = 0; i < self->count; i++) {
+        zsock_destroy(&self->socket);
+        self->current = i;
+        zmsg_t *body = zmsg_new();
+        zmsg_addstr(body, service);
+        zmsg_t *reply =
+            s_exchange(self, "mmi.service", body, zclock_mono() + self->attempt_ms, NULL, NULL);
+        zmsg_destroy(&body);
+        if (!reply)
+            continue;
+        answered++;
+        char *code = zmsg_popstr(reply);
+        bool found = code && streq(code, "200");
+        zstr_free(&code);
+        zmsg_destroy(&reply);
+        if (found)
+            return 1;
+    }
+    return answered ? 0 : -1;
+}

@@ -1,0 +1,45 @@
+/*
+ * db.h - PostgreSQL for a service: connections bound to the service's schema,
+ * transactions, and versioned migrations applied at start-up.
+ *
+ * Every service has one schema and one login role; a connection made here
+ * sets search_path to that schema alone and TimeZone to UTC, so unqualified
+ * names mean the service's own tables and timestamps read as UTC.
+ *
+ * Migrations are files NNNN_name.sql in a folder, applied in name order, each
+ * in its own transaction, and recorded with a checksum in the schema's
+ * chuang_migrations table. Replicas starting together serialise on an
+ * advisory lock, so each file runs once. A recorded migration whose file has
+ * changed stops start-up: history is not rewritten silently.
+ */
+#ifndef CHUANG_DB_H
+#define CHUANG_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+/* Connects with url (a libpq connection string or URI) and binds the
+ * connection to schema; tries attempts times, a second apart, while the
+ * server is starting or unreachable. Returns NULL after logging the last
+ * error. The caller owns the connection (PQfinish). */
+PGconn *db_connect(const char *url, const char *schema, int attempts);
+
+/* Runs one or more SQL commands that return no rows. Returns 0, or -1 after
+ * logging the error (with what, a short description of the work). */
+int db_exec(PGconn *db, const char *what, const char *sql);
+
+/* true when the connection is gone (the server restarted or the network
+ * broke): the caller should reset it and report UNAVAILABLE. */
+bool db_lost(PGconn *db);
+
+/* Re-establishes a lost connection, with the same retries as db_connect, and
+ * binds it to schema again. Returns 0 or -1. */
+int db_reset(PGconn *db, const char *schema, int attempts);
+
+/* Applies the migrations of each folder in dirs (NULL-terminated), in order,
+ * under the schema's advisory lock. Files already applied are skipped.
+ * Returns the number applied, or -1 after logging which file failed; a
+ * failed file leaves nothing of itself behind. */
+int db_migrate(PGconn *db, const char *schema, const char *const *dirs);
+
+#endif

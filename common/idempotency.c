@@ -1,0 +1,94 @@
+/*
+ * idempotency.c - the idempotency store; see idempotency.h.
+ *
+ * The claim is INSERT ... ON CONFLICT DO NOTHING on the key: PostgreSQL makes
+ * a second inserter of the same key wait until the first transaction commits
+ * or rolls back, which is exactly the serialisation a retry racing its
+ * original needs. Inputs are compared by md5 of method and bytes, computed
+ * by the server.
+ */
+#include "idempotency.h"
+#include "logger.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void s_log_error(PGconn *db, const char *what)
+{
+    char quoted[512];
+    log_error("idempotency store failed", "what=%s error=%s", what,
+              logger_quote(quoted, sizeof quoted, PQerrorMessage(db)));
+}
+
+idempotency_claim_t idempotency_claim(PGconn *db, const char *key, const char *method,
+                                      const uint8_t *input, size_t size, uint8_t **reply,
+                                      size_t *reply_size)
+{
+    const char *values[3] = {key, method, (const char *)input};
+    int lengths[3] = {0, 0, (int)size};
+    int formats[3] = {0, 0, 1};
+    PGresult *res = PQexecParams(db,
+                                 "INSERT INTO chuang_idempotency (key, method, request_hash)"
+                                 " VALUES ($1, $2, md5(convert_to($2, 'UTF8') || $3::bytea))"
+                                 " ON CONFLICT (key) DO NOTHING RETURNING 1",
+                                 3, NULL, values, lengths, formats, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        s_log_error(db, "claim");
+        PQclear(res);
+        return IDEMPOTENCY_ERROR;
+    }
+    int inserted = PQntuples(res);
+    PQclear(res);
+    if (inserted == 1)
+        return IDEMPOTENCY_NEW;
+
+    res = PQexecParams(db,
+                       "SELECT request_hash = md5(convert_to($2, 'UTF8') || $3::bytea), reply"
+                       " FROM chuang_idempotency WHERE key = $1",
+                       3, NULL, values, lengths, formats, 1);
+    idempotency_claim_t result = IDEMPOTENCY_ERROR;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        s_log_error(db, "read first reply");
+    } else if (*PQgetvalue(res, 0, 0) == 0) {
+        result = IDEMPOTENCY_CONFLICT;
+    } else if (!PQgetisnull(res, 0, 1)) {
+        *reply_size = (size_t)PQgetlength(res, 0, 1);
+        *reply = malloc(*reply_size ? *reply_size : 1);
+        if (*reply) {
+            memcpy(*reply, PQgetvalue(res, 0, 1), *reply_size);
+            result = IDEMPOTENCY_REPLAY;
+        }
+    }
+    PQclear(res);
+    return result;
+}
+
+int idempotency_record(PGconn *db, const char *key, const uint8_t *reply, size_t size)
+{
+    const char *values[2] = {key, (const char *)reply};
+    int lengths[2] = {0, (int)size};
+    int formats[2] = {0, 1};
+    PGresult *res = PQexecParams(db, "UPDATE chuang_idempotency SET reply = $2 WHERE key = $1", 2,
+                                 NULL, values, lengths, formats, 0);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc != 0)
+        s_log_error(db, "record reply");
+    PQclear(res);
+    return rc;
+}
+
+int idempotency_purge(PGconn *db, int retention_days)
+{
+    char days[32];
+    snprintf(days, sizeof days, "%d", retention_days);
+    const char *values[1] = {days};
+    PGresult *res = PQexecParams(db,
+                                 "DELETE FROM chuang_idempotency"
+                                 " WHERE created_at < now() - make_interval(days => $1::int)",
+                                 1, NULL, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? atoi(PQcmdTuples(res)) : -1;
+    if (rc < 0)
+        s_log_error(db, "purge");
+    PQclear(res);
+    return rc;
+}

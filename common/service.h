@@ -1,0 +1,99 @@
+/*
+ * service.h - the framework a chuang service is written on.
+ *
+ * A service declares its protobuf service descriptor and one handler per
+ * method, and calls service_main() from main(). It gets: configuration from
+ * a file (-c) with CHUANG_* environment overrides; structured logs; its
+ * migrations applied at start-up under an advisory lock; several worker
+ * threads (worker.threads), each with its own MDP worker registered with
+ * every broker, its own PostgreSQL connection bound to the service's schema
+ * and its own Redis connection; and a graceful stop on SIGTERM or SIGINT
+ * that finishes the request in hand.
+ *
+ * For each request a worker unpacks the envelope and the method's input,
+ * refuses a request past its deadline, opens a transaction, claims the
+ * idempotency key (a retry gets the first reply back), runs the handler and
+ * commits only when the handler answered OK. A handler that fails leaves
+ * nothing behind. Serialisation failures are retried; a lost database
+ * connection is re-established and the request answered UNAVAILABLE so that
+ * the client retries.
+ *
+ * Settings: brokers, db.url, db.schema (default: the service name),
+ * redis.url (optional), worker.threads, worker.heartbeat_ms,
+ * worker.liveness, idempotency.retention_days, service.sql_dir, log.level,
+ * and the security.* settings of security.h.
+ */
+#ifndef CHUANG_SERVICE_H
+#define CHUANG_SERVICE_H
+
+#include "chuang.pb-c.h"
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+typedef struct _service_call_t service_call_t;
+
+/* A method's handler. input is the unpacked request; output is an initialised
+ * message of the method's output type that the handler fills, with memory
+ * from service_call_alloc/strdup (or pointing into input). Returns the
+ * status: OK, or the status set by service_call_fail or
+ * service_call_violation. Runs inside a transaction on service_call_db()
+ * unless the method's kind is SERVICE_METHOD_NO_DB. */
+typedef Chuang__Status(service_handler_fn)(service_call_t *call, const ProtobufCMessage *input,
+                                           ProtobufCMessage *output);
+
+typedef enum {
+    SERVICE_METHOD_WRITE, /* in a transaction, applied once per idempotency key */
+    SERVICE_METHOD_READ,  /* in a transaction, nothing recorded */
+    SERVICE_METHOD_NO_DB  /* no transaction; the handler does not use the database */
+} service_method_kind_t;
+
+typedef struct {
+    const char *method; /* as named in the .proto service */
+    service_handler_fn *handler;
+    service_method_kind_t kind;
+} service_method_t;
+
+typedef struct {
+    const char *name; /* MDP service name */
+    const ProtobufCServiceDescriptor *descriptor;
+    const service_method_t *methods; /* ends with {NULL} */
+    const char *sql_dir;             /* the service's migrations */
+} service_def_t;
+
+/* Runs the service until SIGTERM or SIGINT. Returns the process exit code. */
+int service_main(int argc, char **argv, const service_def_t *def);
+
+/* The request's envelope. */
+const Chuang__RequestHeader *service_call_header(service_call_t *call);
+
+/* The worker thread's database connection, inside the request's transaction. */
+PGconn *service_call_db(service_call_t *call);
+
+/* The worker thread's Redis connection, reconnected if it broke; NULL when
+ * redis.url is not set or Redis cannot be reached. */
+redisContext *service_call_redis(service_call_t *call);
+
+/* Memory that lives until the reply is sent. Never NULL (aborts when memory
+ * runs out, as protobuf-c's own allocator would). */
+void *service_call_alloc(service_call_t *call, size_t size);
+char *service_call_strdup(service_call_t *call, const char *text);
+
+/* Records a violation of field (description in words a clerk can act on).
+ * Returns INVALID_ARGUMENT, so a handler can write
+ *     return service_call_violation(call, "amount", "must be positive");
+ * and call it several times to report several fields. */
+Chuang__Status service_call_violation(service_call_t *call, const char *field, const char *format,
+                                      ...) __attribute__((format(printf, 3, 4)));
+
+/* Sets a failure's message (short, lower-case) and optional detail and hint
+ * (full sentences). Returns status. */
+Chuang__Status service_call_fail(service_call_t *call, Chuang__Status status, const char *message,
+                                 const char *detail, const char *hint);
+
+/* Turns a failed query's result into the reply a client should see: unique
+ * violations become ALREADY_EXISTS, a lost connection UNAVAILABLE, anything
+ * else INTERNAL (logged with the server's message, which is not shown). */
+Chuang__Status service_call_sql_fail(service_call_t *call, PGresult *result, const char *what);
+
+#endif
