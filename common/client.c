@@ -14,6 +14,9 @@
 #include <czmq.h>
 
 #define MAX_MSG_BYTES (16 << 20)
+/* How long past a call's deadline the last attempt still listens, so that a
+ * broker's own answer at the deadline (no worker in time) is heard. */
+#define DEADLINE_GRACE_MS 250
 
 struct _client_t {
     security_t *security;
@@ -136,7 +139,7 @@ static zmsg_t *s_exchange(client_t *self, const char *service, zmsg_t *body, int
         }
         int64_t attempt_end = zclock_mono() + self->attempt_ms;
         if (attempt_end > deadline)
-            attempt_end = deadline;
+            attempt_end = deadline + DEADLINE_GRACE_MS;
         zmsg_t *request = zmsg_dup(body);
         zmsg_pushstr(request, service);
         zmsg_pushstr(request, MDP_CLIENT);

@@ -24,7 +24,8 @@ idempotency_claim_t idempotency_claim(PGconn *db, const char *key, const char *m
                                       const uint8_t *input, size_t size, uint8_t **reply,
                                       size_t *reply_size)
 {
-    const char *values[3] = {key, method, (const char *)input};
+    /* libpq reads a NULL value as SQL NULL; an empty input is not that. */
+    const char *values[3] = {key, method, input ? (const char *)input : ""};
     int lengths[3] = {0, 0, (int)size};
     int formats[3] = {0, 0, 1};
     PGresult *res = PQexecParams(db,
@@ -65,7 +66,7 @@ idempotency_claim_t idempotency_claim(PGconn *db, const char *key, const char *m
 
 int idempotency_record(PGconn *db, const char *key, const uint8_t *reply, size_t size)
 {
-    const char *values[2] = {key, (const char *)reply};
+    const char *values[2] = {key, reply ? (const char *)reply : ""};
     int lengths[2] = {0, (int)size};
     int formats[2] = {0, 1};
     PGresult *res = PQexecParams(db, "UPDATE chuang_idempotency SET reply = $2 WHERE key = $1", 2,

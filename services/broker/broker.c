@@ -364,13 +364,14 @@ static void s_worker_message(broker_t *self, zframe_t *sender, const char *sende
         goto done;
     }
 
-    /* A worker that spoke is alive; a worker that is not busy waits. */
-    if (cmd != MDP_HEARTBEAT[0] || worker->waiting_slot) {
-        worker->expiry = zclock_mono() + (int64_t)self->heartbeat_ms * self->liveness;
-        if (!worker->waiting_slot) {
-            worker->waiting_slot = zlistx_add_end(worker->service->waiting, worker);
-            s_dispatch(self, worker->service);
-        }
+    /* Any message shows the worker alive (RFC 7), busy or not; a worker that
+     * said READY or REPLY is free and waits for the next request. */
+    int64_t alive_until = zclock_mono() + (int64_t)self->heartbeat_ms * self->liveness;
+    if (worker->expiry < alive_until)
+        worker->expiry = alive_until;
+    if (cmd != MDP_HEARTBEAT[0] && !worker->waiting_slot) {
+        worker->waiting_slot = zlistx_add_end(worker->service->waiting, worker);
+        s_dispatch(self, worker->service);
     }
 done:
     zframe_destroy(&command);

@@ -1,0 +1,264 @@
+/*
+ * ctl.c - chuangctl, the operator's tool: call any service's method with JSON
+ * in and JSON out, ask the brokers which services have workers, list the
+ * methods it knows, generate CURVE certificates.
+ *
+ *   chuangctl [-c FILE] [--plain] call SERVICE METHOD [JSON]   (JSON or stdin)
+ *        [--key IDEMPOTENCY-KEY] [--timeout MS] [--agency CODE]
+ *        [--actor ID] [--roles R1,R2]
+ *   chuangctl [-c FILE] [--plain] services [NAME...]
+ *   chuangctl methods
+ *   chuangctl keygen PATH [NAME]
+ *
+ * Settings come from the file and CHUANG_* variables as for every process
+ * (brokers, security.*); --plain is the explicit switch for plain sockets.
+ * The methods it can call are those of the protobuf services it was built
+ * with (catalog_services); JSON is converted by pbjson through their
+ * descriptors, so no per-method code is needed here.
+ *
+ * A call prints one JSON object: status, message, detail, hint,
+ * violations, and the method's reply under "reply". Exit status: 0 when the
+ * status is OK, 1 when it is not, 2 for a usage or input error.
+ */
+#include "catalog.h"
+#include "client.h"
+#include "config.h"
+#include "logger.h"
+#include "pbjson.h"
+#include "security.h"
+
+#include <czmq.h>
+#include <getopt.h>
+
+#define EXIT_NOT_OK 1
+#define EXIT_USAGE  2
+
+static void s_usage(void)
+{
+    fprintf(stderr,
+            "usage: chuangctl [-c FILE] [--plain] call SERVICE METHOD [JSON]\n"
+            "           [--key KEY] [--timeout MS] [--agency CODE] [--actor ID] [--roles LIST]\n"
+            "       chuangctl [-c FILE] [--plain] services [NAME...]\n"
+            "       chuangctl methods\n"
+            "       chuangctl keygen PATH [NAME]\n");
+}
+
+/* The catalog's service whose short name, or last package component, is name
+ * (case-insensitive): "tally" finds chuang.tally.Tally. */
+static const ProtobufCServiceDescriptor *s_find_service(const char *name)
+{
+    for (size_t i = 0; catalog_services[i]; i++) {
+        const ProtobufCServiceDescriptor *service = catalog_services[i];
+        const char *last = strrchr(service->package, '.');
+        last = last ? last + 1 : service->package;
+        if (strcasecmp(service->short_name, name) == 0 || strcasecmp(last, name) == 0)
+            return service;
+    }
+    return NULL;
+}
+
+static int s_methods(void)
+{
+    for (size_t i = 0; catalog_services[i]; i++) {
+        const ProtobufCServiceDescriptor *service = catalog_services[i];
+        for (unsigned m = 0; m < service->n_methods; m++)
+            printf("%s %s (%s) -> %s\n", service->name, service->methods[m].name,
+                   service->methods[m].input->name, service->methods[m].output->name);
+    }
+    return 0;
+}
+
+static int s_keygen(int argc, char **argv)
+{
+    if (argc < 1 || argc > 2) {
+        s_usage();
+        return EXIT_USAGE;
+    }
+    if (security_keygen(argv[0], argc == 2 ? argv[1] : argv[0]) != 0) {
+        fprintf(stderr, "chuangctl: cannot write certificate %s\n", argv[0]);
+        return EXIT_NOT_OK;
+    }
+    printf("%s\n%s_secret\n", argv[0], argv[0]);
+    return 0;
+}
+
+static int s_services(client_t *client, int argc, char **argv)
+{
+    int rc = 0;
+    zlist_t *names = zlist_new();
+    for (int i = 0; i < argc; i++)
+        zlist_append(names, argv[i]);
+    for (size_t i = 0; argc == 0 && catalog_services[i]; i++) {
+        const char *package = catalog_services[i]->package;
+        const char *last = strrchr(package, '.');
+        zlist_append(names, (void *)(last ? last + 1 : package));
+    }
+    for (const char *name = zlist_first(names); name; name = zlist_next(names)) {
+        int exists = client_service_exists(client, name);
+        printf("%s %s\n", name, exists == 1 ? "200" : exists == 0 ? "404" : "unreachable");
+        if (exists != 1)
+            rc = EXIT_NOT_OK;
+    }
+    zlist_destroy(&names);
+    return rc;
+}
+
+static json_t *s_reply_json(const Chuang__Reply *reply, const ProtobufCMessageDescriptor *output)
+{
+    json_t *json = json_object();
+    const ProtobufCEnumValue *status =
+        protobuf_c_enum_descriptor_get_value(&chuang__status__descriptor, (int)reply->status);
+    json_object_set_new(json, "status",
+                        status ? json_string(status->name)
+                               : json_integer((json_int_t)reply->status));
+    json_object_set_new(json, "message", json_string(reply->message));
+    if (*reply->detail)
+        json_object_set_new(json, "detail", json_string(reply->detail));
+    if (*reply->hint)
+        json_object_set_new(json, "hint", json_string(reply->hint));
+    if (reply->n_violations) {
+        json_t *violations = json_array();
+        for (size_t i = 0; i < reply->n_violations; i++)
+            json_array_append_new(violations,
+                                  pbjson_from_message(&reply->violations[i]->base, false));
+        json_object_set_new(json, "violations", violations);
+    }
+    if (reply->status == CHUANG__STATUS__OK) {
+        ProtobufCMessage *message =
+            protobuf_c_message_unpack(output, NULL, reply->payload.len, reply->payload.data);
+        json_t *body = message ? pbjson_from_message(message, false) : NULL;
+        json_object_set_new(json, "reply", body ? body : json_null());
+        protobuf_c_message_free_unpacked(message, NULL);
+    }
+    return json;
+}
+
+static int s_call(client_t *client, int argc, char **argv, const client_options_t *options)
+{
+    if (argc < 2 || argc > 3) {
+        s_usage();
+        return EXIT_USAGE;
+    }
+    const ProtobufCServiceDescriptor *service = s_find_service(argv[0]);
+    const ProtobufCMethodDescriptor *method =
+        service ? protobuf_c_service_descriptor_get_method_by_name(service, argv[1]) : NULL;
+    if (!method) {
+        fprintf(stderr, "chuangctl: unknown method %s %s (see: chuangctl methods)\n", argv[0],
+                argv[1]);
+        return EXIT_USAGE;
+    }
+    json_error_t error;
+    json_t *input = argc == 3 ? json_loads(argv[2], 0, &error) : json_loadf(stdin, 0, &error);
+    if (!input) {
+        fprintf(stderr, "chuangctl: input is not JSON: %s (line %d, column %d)\n", error.text,
+                error.line, error.column);
+        return EXIT_USAGE;
+    }
+    char err[256];
+    ProtobufCMessage *message = pbjson_to_message(method->input, input, err, sizeof err);
+    json_decref(input);
+    if (!message) {
+        fprintf(stderr, "chuangctl: invalid %s: %s\n", method->input->name, err);
+        return EXIT_USAGE;
+    }
+    Chuang__Reply *reply = client_call(client, argv[0], method->name, message, options);
+    pbjson_message_free(message);
+    if (!reply) {
+        fprintf(stderr, "chuangctl: out of memory\n");
+        return EXIT_NOT_OK;
+    }
+    json_t *json = s_reply_json(reply, method->output);
+    json_dumpf(json, stdout, JSON_INDENT(2));
+    fputc('\n', stdout);
+    json_decref(json);
+    int rc = reply->status == CHUANG__STATUS__OK ? 0 : EXIT_NOT_OK;
+    chuang__reply__free_unpacked(reply, NULL);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"plain", no_argument, NULL, 'p'},         {"key", required_argument, NULL, 'k'},
+        {"timeout", required_argument, NULL, 't'}, {"agency", required_argument, NULL, 'a'},
+        {"actor", required_argument, NULL, 'u'},   {"roles", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    bool plain = false;
+    client_options_t call_options = {0};
+    const char *agency = NULL, *actor = "chuangctl", *roles = "operator";
+    int opt;
+    /* "+" stops at the command, so JSON starting with '-' is never an option. */
+    while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'p':
+            plain = true;
+            break;
+        case 'k':
+            call_options.idempotency_key = optarg;
+            break;
+        case 't':
+            call_options.timeout_ms = atoi(optarg);
+            break;
+        case 'a':
+            agency = optarg;
+            break;
+        case 'u':
+            actor = optarg;
+            break;
+        case 'r':
+            roles = optarg;
+            break;
+        default:
+            s_usage();
+            return opt == 'h' ? 0 : EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        s_usage();
+        return EXIT_USAGE;
+    }
+    const char *command = argv[optind];
+    argc -= optind + 1;
+    argv += optind + 1;
+    if (streq(command, "methods"))
+        return s_methods();
+    if (streq(command, "keygen"))
+        return s_keygen(argc, argv);
+    if (!streq(command, "call") && !streq(command, "services")) {
+        s_usage();
+        return EXIT_USAGE;
+    }
+
+    zsys_init();
+    logger_init("chuangctl", LOGGER_WARN);
+    config_t *config = config_new(config_path);
+    if (!config)
+        return EXIT_USAGE;
+    if (plain)
+        config_set(config, "security.plain", "yes");
+    logger_level_t level = LOGGER_WARN;
+    logger_level_parse(config_str(config, "log.level", "warn"), &level);
+    logger_init("chuangctl", level);
+    int rc = EXIT_USAGE;
+    security_t *security = security_new(config);
+    client_t *client =
+        security ? client_new(config_str(config, "brokers", "tcp://127.0.0.1:5555"), security)
+                 : NULL;
+    if (client) {
+        client_set_identity(client, agency ? agency : config_str(config, "agency", ""), actor,
+                            roles);
+        client_set_timeouts(client, (int)config_int(config, "client.attempt_ms", 3000),
+                            (int)config_int(config, "client.timeout_ms", 10000));
+        rc = streq(command, "call") ? s_call(client, argc, argv, &call_options)
+                                    : s_services(client, argc, argv);
+    }
+    client_destroy(&client);
+    security_destroy(&security);
+    config_destroy(&config);
+    return rc;
+}

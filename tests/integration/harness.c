@@ -1,0 +1,166 @@
+/*
+ * harness.c - processes and databases for integration tests; see harness.h.
+ *
+ * Databases and roles are made by deploy/lib/stack.sh's stack_pg_service,
+ * the same code the local run uses, so the tests exercise what operators get.
+ */
+#include "harness.h"
+#include "client.h"
+#include "config.h"
+#include "security.h"
+
+#include <czmq.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#ifndef CHUANG_HARNESS_ENV
+#error "CHUANG_HARNESS_ENV must name the harness's env file"
+#endif
+#ifndef CHUANG_SOURCE_DIR
+#error "CHUANG_SOURCE_DIR must name the source tree"
+#endif
+
+static zhash_t *s_env;
+static char s_dir[512];
+
+int harness_init(const char *test_name)
+{
+    zsys_init();
+    zsys_handler_set(NULL); /* the test itself sends signals to children only */
+    s_env = zhash_new();
+    zhash_autofree(s_env);
+    FILE *file = fopen(CHUANG_HARNESS_ENV, "r");
+    if (!file) {
+        fprintf(stderr,
+                "harness: %s not found; run the tests with ctest, which starts the "
+                "harness\n",
+                CHUANG_HARNESS_ENV);
+        return -1;
+    }
+    char line[1024];
+    while (fgets(line, sizeof line, file)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (eq) {
+            *eq = '\0';
+            zhash_update(s_env, line, eq + 1);
+        }
+    }
+    fclose(file);
+    const char *base = harness_get("CHUANG_TEST_DIR");
+    if (!base)
+        return -1;
+    snprintf(s_dir, sizeof s_dir, "%s/%s", base, test_name);
+    harness_sh("rm -rf '%s' && mkdir -p '%s'", s_dir, s_dir);
+    fprintf(stderr, "harness: logs in %s\n", s_dir);
+    return 0;
+}
+
+const char *harness_get(const char *key)
+{
+    return s_env ? zhash_lookup(s_env, key) : NULL;
+}
+
+const char *harness_dir(void)
+{
+    return s_dir;
+}
+
+int harness_sh(const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    char *command = zsys_vprintf(format, args);
+    va_end(args);
+    int rc = system(command);
+    zstr_free(&command);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+const char *harness_service_db(const char *dbname, const char *service)
+{
+    static char url[512];
+    char *command = zsys_sprintf("bash -c 'source \"%s/deploy/lib/stack.sh\" && stack_pg_service "
+                                 "\"%s\" %s %s %s-test-pw'",
+                                 CHUANG_SOURCE_DIR, harness_get("CHUANG_TEST_PG_ADMIN_URL"), dbname,
+                                 service, service);
+    FILE *pipe = popen(command, "r");
+    zstr_free(&command);
+    if (!pipe)
+        return NULL;
+    url[0] = '\0';
+    char *got = fgets(url, sizeof url, pipe);
+    int rc = pclose(pipe);
+    if (!got || rc != 0)
+        return NULL;
+    url[strcspn(url, "\r\n")] = '\0';
+    return url;
+}
+
+int harness_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
+        port = ntohs(addr.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+pid_t harness_spawn(const char *name, const char *program, const char *const *env)
+{
+    char log_path[768];
+    snprintf(log_path, sizeof log_path, "%s/%s.log", s_dir, name);
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+    for (size_t i = 0; env && env[i]; i++)
+        putenv((char *)env[i]);
+    setenv("CHUANG_LOG_NAME", name, 1);
+    execl(program, program, (char *)NULL);
+    fprintf(stderr, "harness: cannot run %s\n", program);
+    _exit(127);
+}
+
+int harness_stop(pid_t pid, int sig, int timeout_ms)
+{
+    if (pid <= 0)
+        return -1;
+    kill(pid, sig);
+    int status = 0;
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return status;
+        zclock_sleep(20);
+    }
+    kill(pid, SIGKILL);
+    return waitpid(pid, &status, 0) == pid ? status : -1;
+}
+
+int harness_wait_service(const char *endpoint, const char *service, int timeout_ms)
+{
+    config_t *config = config_new(NULL);
+    config_set(config, "security.plain", "yes");
+    security_t *security = security_new(config);
+    client_t *client = client_new(endpoint, security);
+    client_set_timeouts(client, 500, 500);
+    int rc = -1;
+    for (int64_t end = zclock_mono() + timeout_ms; zclock_mono() < end; zclock_sleep(50))
+        if (client_service_exists(client, service) == 1) {
+            rc = 0;
+            break;
+        }
+    client_destroy(&client);
+    security_destroy(&security);
+    config_destroy(&config);
+    return rc;
+}
