@@ -24,6 +24,7 @@
 
 #include <czmq.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <unistd.h>
 
 #ifndef CHUANG_COMMON_SQL_DIR
@@ -51,11 +52,17 @@ typedef struct {
     redisContext *redis;
 } worker_t;
 
+/* A block of call memory; the blocks of one call form a list. */
+typedef struct allocation {
+    struct allocation *next;
+    max_align_t data[];
+} allocation_t;
+
 struct _service_call_t {
     worker_t *worker;
     const Chuang__RequestHeader *header;
-    zlist_t *allocations; /* freed after the reply is packed */
-    zlist_t *violations;  /* Chuang__FieldViolation *, in allocations */
+    allocation_t *allocations; /* freed after the reply is packed */
+    zlist_t *violations;       /* Chuang__FieldViolation *, in allocations */
     Chuang__Status status;
     const char *message;
     const char *detail;
@@ -86,13 +93,23 @@ redisContext *service_call_redis(service_call_t *call)
 
 void *service_call_alloc(service_call_t *call, size_t size)
 {
-    void *memory = calloc(1, size ? size : 1);
-    if (!memory) {
+    allocation_t *block = calloc(1, sizeof *block + size);
+    if (!block) {
         log_error("out of memory", "bytes=%zu", size);
         abort();
     }
-    zlist_append(call->allocations, memory);
-    return memory;
+    block->next = call->allocations;
+    call->allocations = block;
+    return block->data;
+}
+
+static void s_call_free(service_call_t *call)
+{
+    while (call->allocations) {
+        allocation_t *next = call->allocations->next;
+        free(call->allocations);
+        call->allocations = next;
+    }
 }
 
 char *service_call_strdup(service_call_t *call, const char *text)
@@ -301,8 +318,6 @@ static zmsg_t *s_serve(worker_t *worker, zmsg_t *request_body)
 {
     const service_def_t *def = worker->service->def;
     service_call_t call = {.worker = worker};
-    call.allocations = zlist_new();
-    zlist_autofree(call.allocations);
     call.violations = zlist_new();
     Chuang__RequestHeader empty_header = CHUANG__REQUEST_HEADER__INIT;
     call.header = &empty_header;
@@ -363,7 +378,7 @@ done:
         protobuf_c_message_free_unpacked(input, NULL);
     chuang__request__free_unpacked(request, NULL);
     zlist_destroy(&call.violations);
-    zlist_destroy(&call.allocations);
+    s_call_free(&call);
     return reply;
 }
 

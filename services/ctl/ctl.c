@@ -189,8 +189,8 @@ int main(int argc, char **argv)
     client_options_t call_options = {0};
     const char *agency = NULL, *actor = "chuangctl", *roles = "operator";
     int opt;
-    /* "+" stops at the command, so JSON starting with '-' is never an option. */
-    while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+    /* Options may stand anywhere; GNU getopt moves the operands to the end. */
+    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config_path = optarg;

@@ -20,13 +20,29 @@
 #error "CHUANG_SOURCE_DIR must name the source tree"
 #endif
 
+#define CHILDREN_MAX 64
+
 static zhash_t *s_env;
 static char s_dir[512];
+static pid_t s_children[CHILDREN_MAX]; /* spawned and not yet stopped */
+
+/* At exit, a test that failed half-way leaves no process behind (one would
+ * also keep ctest waiting on the output pipe it inherited). */
+static void s_kill_children(void)
+{
+    for (int i = 0; i < CHILDREN_MAX; i++)
+        if (s_children[i] > 0) {
+            kill(s_children[i], SIGKILL);
+            waitpid(s_children[i], NULL, 0);
+            s_children[i] = 0;
+        }
+}
 
 int harness_init(const char *test_name)
 {
     zsys_init();
     zsys_handler_set(NULL); /* the test itself sends signals to children only */
+    atexit(s_kill_children);
     s_env = zhash_new();
     zhash_autofree(s_env);
     FILE *file = fopen(CHUANG_HARNESS_ENV, "r");
@@ -116,10 +132,17 @@ pid_t harness_spawn(const char *name, const char *program, const char *const *en
     char log_path[768];
     snprintf(log_path, sizeof log_path, "%s/%s.log", s_dir, name);
     pid_t pid = fork();
-    if (pid != 0)
+    if (pid != 0) {
+        for (int i = 0; pid > 0 && i < CHILDREN_MAX; i++)
+            if (s_children[i] == 0) {
+                s_children[i] = pid;
+                break;
+            }
         return pid;
+    }
     int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
         dup2(fd, STDERR_FILENO);
         close(fd);
     }
@@ -135,6 +158,9 @@ int harness_stop(pid_t pid, int sig, int timeout_ms)
 {
     if (pid <= 0)
         return -1;
+    for (int i = 0; i < CHILDREN_MAX; i++)
+        if (s_children[i] == pid)
+            s_children[i] = 0;
     kill(pid, sig);
     int status = 0;
     for (int waited = 0; waited < timeout_ms; waited += 20) {

@@ -50,6 +50,7 @@ import zmq  # noqa: E402
 import zmq.auth  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, HERE)
 import mdp01  # noqa: E402
 from mdp01 import C_CLIENT, W_WORKER, W_READY, W_REPLY, W_DISCONNECT  # noqa: E402

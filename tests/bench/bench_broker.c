@@ -1,0 +1,881 @@
+/*
+ * bench_broker.c - what a call through the Majordomo broker costs, measured
+ * against raw ZeroMQ request/reply carrying the same bytes.
+ *
+ * Every row runs C client threads (C in 1, 4, 16), each doing synchronous
+ * request -> reply in a loop: a warm-up (default 300 ms) is not counted, then
+ * every call that starts and ends within the measured window (default
+ * 2000 ms) has its latency recorded in microseconds. A row gives requests/s
+ * (all threads, calls in the window / window), p50, p99 and the maximum
+ * (nearest rank over every recorded call), and the CPU time the processes
+ * involved used in the window. Three setups, all over tcp on 127.0.0.1:
+ *
+ *   raw-direct  libzmq DEALER clients -> one ROUTER thread echoing every
+ *               message back (one hop; the floor).
+ *   raw-proxy   libzmq DEALER clients -> ROUTER/DEALER zmq_proxy thread ->
+ *               W DEALER echo threads (two hops, tcp both, like the broker's
+ *               topology but with no protocol logic; W in 1, 2, 4).
+ *   broker      client_call() (common/client.h) of tally Echo -> the real
+ *               chuang-broker (plain) -> W chuang-tally processes with one
+ *               worker thread each ("1 to 4 worker processes").
+ *
+ * Same payload: Echo's data is 64 bytes (-p); the client library wraps it in
+ * the chuang envelope (request id, idempotency key and trace id of 32 hex
+ * characters each, agency, actor, one role, deadline, method), and the raw
+ * clients send the very frames an MDP client sends: "", "MDPC01", "tally" and
+ * a body of the packed envelope's size; the echo returns them unchanged. The
+ * sizes are printed. Raw rows are measured right before the broker row of
+ * the same clients and workers, so neighbouring figures share the machine's
+ * load; raw-direct is therefore measured again for every W.
+ *
+ * The ratios (broker / raw) are the figures to read: absolute times depend
+ * on the (shared, noisy) machine. Nothing is asserted on times.
+ *
+ *   bench_broker -d DB_URL [-b BROKER] [-t TALLY] [-l LOG_DIR] [-T MS] [-w MS]
+ *                [-p BYTES] [-c 1,4,16] [-W 1,2,4]
+ *
+ * DB_URL (or CHUANG_BENCH_DB_URL) is the tally service's PostgreSQL database,
+ * needed for its migrations at start-up (tests/bench/run.sh makes one in a
+ * private harness). Children's stderr goes to LOG_DIR/<name>.log. Every
+ * child is killed at the end, on failure, on SIGINT/SIGTERM, and (through
+ * PR_SET_PDEATHSIG) when this process dies.
+ */
+#include "client.h"
+#include "config.h"
+#include "security.h"
+#include "tally.pb-c.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CHUANG_BUILD_DIR
+#error "CHUANG_BUILD_DIR must name the build tree"
+#endif
+
+#define MAX_CHILDREN  40
+#define MAX_LIST      8
+#define MAX_CLIENTS   256
+#define MAX_WORKERS   32
+#define CALL_MS       5000 /* a call that takes longer is counted as an error */
+#define PROBE_WORK_MS 300
+#define START_MS      60000 /* for the first worker: migrations included */
+#define ROW_MAX       (MAX_LIST * MAX_LIST * 3)
+
+extern char **environ;
+
+/* --- child processes ------------------------------------------------------ */
+
+static pid_t s_children[MAX_CHILDREN];
+static volatile sig_atomic_t s_nchildren;
+static const char *s_log_dir;
+
+static void s_on_signal(int sig)
+{
+    for (int i = 0; i < s_nchildren; i++)
+        if (s_children[i] > 0)
+            kill(s_children[i], SIGKILL);
+    _exit(128 + sig);
+}
+
+/* SIGTERM to every child, then SIGKILL to those still there after 3 s. */
+static void s_kill_children(void)
+{
+    for (int i = 0; i < s_nchildren; i++)
+        if (s_children[i] > 0)
+            kill(s_children[i], SIGTERM);
+    int64_t end = zclock_mono() + 3000;
+    for (int i = 0; i < s_nchildren; i++) {
+        while (s_children[i] > 0) {
+            if (waitpid(s_children[i], NULL, WNOHANG) != 0) {
+                s_children[i] = 0;
+            } else if (zclock_mono() >= end) {
+                kill(s_children[i], SIGKILL);
+                waitpid(s_children[i], NULL, 0);
+                s_children[i] = 0;
+            } else {
+                zclock_sleep(20);
+            }
+        }
+    }
+    s_nchildren = 0;
+}
+
+/* Starts program with extra "KEY=VALUE" settings over this environment,
+ * stderr to <log dir>/<name>.log. Returns the pid or -1. */
+static pid_t s_spawn(const char *name, const char *program, const char *const *extra)
+{
+    if (s_nchildren >= MAX_CHILDREN)
+        return -1;
+    size_t nextra = 0, nenv = 0;
+    while (extra[nextra])
+        nextra++;
+    while (environ[nenv])
+        nenv++;
+    /* Built before fork: the child only makes system calls. */
+    char **env = calloc(nextra + nenv + 2, sizeof *env);
+    char log_name[128];
+    snprintf(log_name, sizeof log_name, "CHUANG_LOG_NAME=%s", name);
+    size_t n = 0;
+    env[n++] = log_name;
+    for (size_t i = 0; i < nextra; i++)
+        env[n++] = (char *)extra[i];
+    for (size_t i = 0; i < nenv; i++) {
+        bool overridden = strncmp(environ[i], "CHUANG_LOG_NAME=", 16) == 0;
+        for (size_t j = 0; j < nextra && !overridden; j++) {
+            size_t key = strcspn(extra[j], "=") + 1;
+            overridden = strncmp(environ[i], extra[j], key) == 0;
+        }
+        if (!overridden)
+            env[n++] = environ[i];
+    }
+    char log_path[1024];
+    snprintf(log_path, sizeof log_path, "%s/%s.log", s_log_dir, name);
+    char *const argv[] = {(char *)program, NULL};
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+        execve(program, argv, env);
+        _exit(127);
+    }
+    free(env);
+    if (pid > 0)
+        s_children[s_nchildren++] = pid;
+    return pid;
+}
+
+/* The name of a child that has exited, or NULL while all run. */
+static bool s_child_exited(pid_t pid)
+{
+    int status;
+    return waitpid(pid, &status, WNOHANG) == pid;
+}
+
+/* CPU time (user + system) of a process so far, in microseconds. */
+static int64_t s_cpu_us(pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return 0;
+    size_t got = fread(line, 1, sizeof line - 1, file);
+    fclose(file);
+    line[got] = '\0';
+    /* Fields 14 and 15, after the parenthesised command name. */
+    char *p = strrchr(line, ')');
+    unsigned long utime = 0, stime = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+                     &stime) != 2)
+        return 0;
+    return (int64_t)(utime + stime) * 1000000 / sysconf(_SC_CLK_TCK);
+}
+
+static int64_t s_self_cpu_us(void)
+{
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return (int64_t)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000 +
+           usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
+}
+
+static int s_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
+        port = ntohs(addr.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* --- the traffic ------------------------------------------------------------ */
+
+typedef enum { SETUP_DIRECT, SETUP_PROXY, SETUP_BROKER } setup_t;
+
+static const char *const s_setup_names[] = {"raw-direct", "raw-proxy", "broker"};
+
+/* What every row sends. */
+static struct {
+    uint8_t *data; /* Echo's data */
+    size_t size;
+    uint8_t *body; /* a packed chuang.Request of the size the client sends */
+    size_t body_size;
+    size_t reply_size; /* a packed chuang.Reply of the Echo answer */
+    security_t *security;
+} s_load;
+
+typedef struct {
+    double rps;
+    uint32_t p50, p99, max;
+    size_t calls, errors;
+    double cpu_self, cpu_broker, cpu_workers; /* percent of one core */
+} result_t;
+
+typedef struct row_s row_t;
+
+typedef struct {
+    row_t *row;
+    uint32_t *us; /* latencies */
+    size_t count, cap;
+    size_t errors;
+} runner_t;
+
+struct row_s {
+    setup_t setup;
+    const char *endpoint;
+    void *zmq_ctx; /* raw clients' context */
+    int clients;
+    pthread_barrier_t barrier;
+    int64_t warm_end, end; /* s_now_us */
+};
+
+static int64_t s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void s_record(runner_t *runner, int64_t us)
+{
+    if (runner->count == runner->cap) {
+        runner->cap = runner->cap ? runner->cap * 2 : 4096;
+        runner->us = realloc(runner->us, runner->cap * sizeof *runner->us);
+        assert(runner->us);
+    }
+    runner->us[runner->count++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+/* One raw request -> reply; 0 when the echo came back whole. */
+static int s_raw_call(void *socket)
+{
+    if (zmq_send(socket, "", 0, ZMQ_SNDMORE) < 0 ||
+        zmq_send(socket, "MDPC01", 6, ZMQ_SNDMORE) < 0 ||
+        zmq_send(socket, "tally", 5, ZMQ_SNDMORE) < 0 ||
+        zmq_send(socket, s_load.body, s_load.body_size, 0) < 0)
+        return -1;
+    zmq_pollitem_t item = {socket, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, CALL_MS) <= 0)
+        return -1;
+    size_t frames = 0, last = 0;
+    bool more = true;
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, socket, 0) < 0) {
+            zmq_msg_close(&part);
+            return -1;
+        }
+        frames++;
+        last = zmq_msg_size(&part);
+        more = zmq_msg_more(&part);
+        zmq_msg_close(&part);
+    }
+    return frames == 4 && last == s_load.body_size ? 0 : -1;
+}
+
+/* One call of tally Echo through the broker; 0 when it echoed the data. */
+static int s_broker_call(client_t *client, int work_ms)
+{
+    Chuang__Tally__EchoRequest request = CHUANG__TALLY__ECHO_REQUEST__INIT;
+    request.data.data = s_load.data;
+    request.data.len = s_load.size;
+    request.work_ms = work_ms;
+    Chuang__Reply *reply = client_call(client, "tally", "Echo", &request.base, NULL);
+    int rc = -1;
+    if (reply && reply->status == CHUANG__STATUS__OK) {
+        Chuang__Tally__EchoReply *echo =
+            chuang__tally__echo_reply__unpack(NULL, reply->payload.len, reply->payload.data);
+        if (echo && echo->data.len == s_load.size &&
+            memcmp(echo->data.data, s_load.data, s_load.size) == 0)
+            rc = 0;
+        chuang__tally__echo_reply__free_unpacked(echo, NULL);
+    }
+    chuang__reply__free_unpacked(reply, NULL);
+    return rc;
+}
+
+static client_t *s_client(const char *endpoint)
+{
+    client_t *client = client_new(endpoint, s_load.security);
+    client_set_identity(client, "330106", "bench", "officer");
+    client_set_timeouts(client, CALL_MS, CALL_MS);
+    return client;
+}
+
+static void *s_runner(void *args)
+{
+    runner_t *runner = args;
+    row_t *row = runner->row;
+    void *socket = NULL;
+    client_t *client = NULL;
+    if (row->setup == SETUP_BROKER) {
+        client = s_client(row->endpoint);
+    } else {
+        socket = zmq_socket(row->zmq_ctx, ZMQ_DEALER);
+        int zero = 0;
+        zmq_setsockopt(socket, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_connect(socket, row->endpoint);
+    }
+    pthread_barrier_wait(&row->barrier); /* all ready */
+    pthread_barrier_wait(&row->barrier); /* the main thread has set the times */
+    while (true) {
+        int64_t start = s_now_us();
+        if (start >= row->end)
+            break;
+        int rc = client ? s_broker_call(client, 0) : s_raw_call(socket);
+        int64_t end = s_now_us();
+        if (start < row->warm_end)
+            continue;
+        if (rc != 0)
+            runner->errors++;
+        else if (end <= row->end)
+            s_record(runner, end - start);
+        if (rc != 0 && socket)
+            break; /* a late echo would be taken for the next one's */
+    }
+    client_destroy(&client);
+    if (socket)
+        zmq_close(socket);
+    return NULL;
+}
+
+static int s_compare_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The nearest-rank percentile of sorted values. */
+static uint32_t s_percentile(const uint32_t *sorted, size_t count, double p)
+{
+    if (count == 0)
+        return 0;
+    size_t rank = (size_t)(p / 100.0 * (double)count + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    return sorted[rank > count ? count - 1 : rank - 1];
+}
+
+/* Runs one row's clients; broker and workers are sampled for CPU time. */
+static result_t s_run_row(setup_t setup, const char *endpoint, int clients, int warmup_ms,
+                          int duration_ms, pid_t broker, const pid_t *workers, int nworkers)
+{
+    row_t row = {.setup = setup, .endpoint = endpoint, .clients = clients};
+    if (setup != SETUP_BROKER)
+        row.zmq_ctx = zmq_ctx_new();
+    pthread_barrier_init(&row.barrier, NULL, (unsigned)clients + 1);
+    runner_t *runners = calloc((size_t)clients, sizeof *runners);
+    pthread_t *threads = calloc((size_t)clients, sizeof *threads);
+    for (int i = 0; i < clients; i++) {
+        runners[i].row = &row;
+        pthread_create(&threads[i], NULL, s_runner, &runners[i]);
+    }
+    pthread_barrier_wait(&row.barrier);
+    int64_t now = s_now_us();
+    row.warm_end = now + (int64_t)warmup_ms * 1000;
+    row.end = row.warm_end + (int64_t)duration_ms * 1000;
+    pthread_barrier_wait(&row.barrier);
+
+    zclock_sleep(warmup_ms);
+    int64_t self0 = s_self_cpu_us(), broker0 = broker > 0 ? s_cpu_us(broker) : 0, workers0 = 0;
+    for (int i = 0; i < nworkers; i++)
+        workers0 += s_cpu_us(workers[i]);
+    int64_t window0 = s_now_us();
+    int64_t left = row.end - window0;
+    if (left > 0)
+        zclock_sleep((int)(left / 1000));
+    int64_t window = s_now_us() - window0;
+    int64_t self1 = s_self_cpu_us(), broker1 = broker > 0 ? s_cpu_us(broker) : 0, workers1 = 0;
+    for (int i = 0; i < nworkers; i++)
+        workers1 += s_cpu_us(workers[i]);
+
+    result_t result = {0};
+    size_t total = 0;
+    for (int i = 0; i < clients; i++) {
+        pthread_join(threads[i], NULL);
+        total += runners[i].count;
+        result.errors += runners[i].errors;
+    }
+    uint32_t *all = malloc((total ? total : 1) * sizeof *all);
+    size_t n = 0;
+    for (int i = 0; i < clients; i++) {
+        memcpy(all + n, runners[i].us, runners[i].count * sizeof *all);
+        n += runners[i].count;
+        free(runners[i].us);
+    }
+    qsort(all, total, sizeof *all, s_compare_u32);
+    result.calls = total;
+    result.rps = (double)total * 1000.0 / duration_ms;
+    result.p50 = s_percentile(all, total, 50);
+    result.p99 = s_percentile(all, total, 99);
+    result.max = total ? all[total - 1] : 0;
+    if (window > 0) {
+        result.cpu_self = 100.0 * (double)(self1 - self0) / (double)window;
+        result.cpu_broker = 100.0 * (double)(broker1 - broker0) / (double)window;
+        result.cpu_workers = 100.0 * (double)(workers1 - workers0) / (double)window;
+    }
+    free(all);
+    free(runners);
+    free(threads);
+    pthread_barrier_destroy(&row.barrier);
+    if (row.zmq_ctx)
+        zmq_ctx_term(row.zmq_ctx);
+    return result;
+}
+
+/* --- raw echo servers ------------------------------------------------------ */
+
+/* Sends every message back as it came, frame by frame, until the context
+ * is shut down. */
+static void *s_echo(void *socket)
+{
+    while (true) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, socket, 0) < 0) {
+            zmq_msg_close(&part);
+            if (zmq_errno() == EINTR)
+                continue;
+            break;
+        }
+        int more = zmq_msg_more(&part);
+        if (zmq_msg_send(&part, socket, more ? ZMQ_SNDMORE : 0) < 0)
+            zmq_msg_close(&part);
+    }
+    zmq_close(socket);
+    return NULL;
+}
+
+typedef struct {
+    void *frontend, *backend;
+} proxy_t;
+
+static void *s_proxy(void *args)
+{
+    proxy_t *proxy = args;
+    zmq_proxy(proxy->frontend, proxy->backend, NULL);
+    zmq_close(proxy->frontend);
+    zmq_close(proxy->backend);
+    return NULL;
+}
+
+typedef struct {
+    void *ctx;
+    pthread_t threads[MAX_WORKERS + 1];
+    int nthreads;
+    proxy_t proxy;
+    char endpoint[64];
+} raw_server_t;
+
+static void *s_raw_socket(void *ctx, int type)
+{
+    void *socket = zmq_socket(ctx, type);
+    int zero = 0;
+    zmq_setsockopt(socket, ZMQ_LINGER, &zero, sizeof zero);
+    return socket;
+}
+
+/* Binds a ROUTER to a free port of 127.0.0.1 and writes its endpoint. */
+static void *s_raw_bind(void *ctx, int type, char *endpoint, size_t size)
+{
+    void *socket = s_raw_socket(ctx, type);
+    if (zmq_bind(socket, "tcp://127.0.0.1:*") != 0) {
+        zmq_close(socket);
+        return NULL;
+    }
+    zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, endpoint, &size);
+    return socket;
+}
+
+/* raw-direct when workers is 0, else raw-proxy with that many echo threads. */
+static int s_raw_start(raw_server_t *self, int workers)
+{
+    memset(self, 0, sizeof *self);
+    self->ctx = zmq_ctx_new();
+    void *router = s_raw_bind(self->ctx, ZMQ_ROUTER, self->endpoint, sizeof self->endpoint);
+    if (!router)
+        return -1;
+    if (workers == 0) {
+        pthread_create(&self->threads[self->nthreads++], NULL, s_echo, router);
+        return 0;
+    }
+    char backend[64];
+    self->proxy.frontend = router;
+    self->proxy.backend = s_raw_bind(self->ctx, ZMQ_DEALER, backend, sizeof backend);
+    if (!self->proxy.backend)
+        return -1;
+    pthread_create(&self->threads[self->nthreads++], NULL, s_proxy, &self->proxy);
+    for (int i = 0; i < workers; i++) {
+        void *worker = s_raw_socket(self->ctx, ZMQ_DEALER);
+        zmq_connect(worker, backend);
+        pthread_create(&self->threads[self->nthreads++], NULL, s_echo, worker);
+    }
+    return 0;
+}
+
+static void s_raw_stop(raw_server_t *self)
+{
+    zmq_ctx_shutdown(self->ctx); /* every blocking call returns ETERM */
+    for (int i = 0; i < self->nthreads; i++)
+        pthread_join(self->threads[i], NULL);
+    zmq_ctx_term(self->ctx);
+}
+
+static result_t s_run_raw(int workers, int clients, int warmup_ms, int duration_ms)
+{
+    raw_server_t server;
+    result_t result = {.errors = 1};
+    if (s_raw_start(&server, workers) == 0) {
+        zclock_sleep(50);
+        result = s_run_row(workers ? SETUP_PROXY : SETUP_DIRECT, server.endpoint, clients,
+                           warmup_ms, duration_ms, 0, NULL, 0);
+    } else {
+        fprintf(stderr, "bench: cannot bind a raw echo server: %s\n", zmq_strerror(zmq_errno()));
+    }
+    s_raw_stop(&server);
+    return result;
+}
+
+/* --- broker and workers ---------------------------------------------------- */
+
+typedef struct {
+    const char *endpoint;
+    int ok;
+} probe_t;
+
+static void *s_probe(void *args)
+{
+    probe_t *probe = args;
+    client_t *client = s_client(probe->endpoint);
+    probe->ok = s_broker_call(client, PROBE_WORK_MS) == 0;
+    client_destroy(&client);
+    return NULL;
+}
+
+/* Waits until workers tally workers serve at once: first until the broker
+ * knows the service (mmi.service), then until as many Echo calls that each
+ * take PROBE_WORK_MS end in well under twice that. Returns 0, or -1 when a
+ * child exited or time ran out. */
+static int s_wait_workers(const char *endpoint, int workers, pid_t broker, const pid_t *tallies,
+                          int ntallies)
+{
+    client_t *client = s_client(endpoint);
+    client_set_timeouts(client, 500, 500);
+    int64_t end = zclock_mono() + START_MS;
+    int rc = -1;
+    bool known = false;
+    while (zclock_mono() < end) {
+        if (s_child_exited(broker))
+            break;
+        bool exited = false;
+        for (int i = 0; i < ntallies; i++)
+            exited = exited || s_child_exited(tallies[i]);
+        if (exited)
+            break;
+        if (!known) {
+            known = client_service_exists(client, "tally") == 1;
+            if (!known)
+                zclock_sleep(100);
+            continue;
+        }
+        probe_t probes[MAX_WORKERS];
+        pthread_t threads[MAX_WORKERS];
+        int64_t started = zclock_mono();
+        for (int i = 0; i < workers; i++) {
+            probes[i] = (probe_t){.endpoint = endpoint};
+            pthread_create(&threads[i], NULL, s_probe, &probes[i]);
+        }
+        bool ok = true;
+        for (int i = 0; i < workers; i++) {
+            pthread_join(threads[i], NULL);
+            ok = ok && probes[i].ok;
+        }
+        if (ok && zclock_mono() - started < PROBE_WORK_MS * 2 - 50) {
+            rc = 0;
+            break;
+        }
+        zclock_sleep(100);
+    }
+    client_destroy(&client);
+    return rc;
+}
+
+/* --- set-up and report ------------------------------------------------------ */
+
+/* Parses "1,4,16" into values (ascending, each in 1..max). Returns the count
+ * or -1. */
+static int s_parse_list(const char *text, int *values, int max)
+{
+    int n = 0;
+    char *copy = strdup(text), *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *end;
+        long value = strtol(item, &end, 10);
+        if (*end || value < 1 || value > max || n == MAX_LIST) {
+            n = -1;
+            break;
+        }
+        values[n++] = (int)value;
+    }
+    free(copy);
+    if (n > 0)
+        qsort(values, (size_t)n, sizeof *values, s_compare_u32);
+    return n > 0 ? n : -1;
+}
+
+/* Packs the envelope client_call sends for Echo of the payload, with ids of
+ * the same length, and the reply the worker sends back. */
+static void s_make_load(size_t payload)
+{
+    s_load.size = payload;
+    s_load.data = malloc(payload ? payload : 1);
+    for (size_t i = 0; i < payload; i++)
+        s_load.data[i] = (uint8_t)('a' + i % 26);
+    Chuang__Tally__EchoRequest echo = CHUANG__TALLY__ECHO_REQUEST__INIT;
+    echo.data.data = s_load.data;
+    echo.data.len = payload;
+    uint8_t input[65536];
+    size_t input_size = chuang__tally__echo_request__pack(&echo, input);
+
+    const char *id = "0123456789abcdef0123456789abcdef"; /* zuuid_str: 32 hex */
+    char *roles[] = {"officer"};
+    Chuang__RequestHeader header = CHUANG__REQUEST_HEADER__INIT;
+    header.request_id = (char *)id;
+    header.idempotency_key = (char *)id;
+    header.agency = "330106";
+    header.actor_id = "bench";
+    header.n_roles = 1;
+    header.roles = roles;
+    header.deadline_ms = zclock_time() + CALL_MS;
+    header.trace_id = (char *)id;
+    header.method = "Echo";
+    Chuang__Request request = CHUANG__REQUEST__INIT;
+    request.header = &header;
+    request.payload.data = input;
+    request.payload.len = input_size;
+    s_load.body_size = chuang__request__get_packed_size(&request);
+    s_load.body = malloc(s_load.body_size);
+    chuang__request__pack(&request, s_load.body);
+
+    Chuang__Tally__EchoReply answer = CHUANG__TALLY__ECHO_REPLY__INIT;
+    answer.data = echo.data;
+    Chuang__Reply reply = CHUANG__REPLY__INIT;
+    reply.request_id = (char *)id;
+    reply.payload.len = chuang__tally__echo_reply__get_packed_size(&answer);
+    reply.payload.data = input;
+    chuang__tally__echo_reply__pack(&answer, input);
+    s_load.reply_size = chuang__reply__get_packed_size(&reply);
+}
+
+typedef struct {
+    setup_t setup;
+    int clients, workers;
+    result_t result;
+} measured_t;
+
+static void s_print_result(FILE *out, const measured_t *m)
+{
+    char workers[16] = "-";
+    if (m->setup != SETUP_DIRECT)
+        snprintf(workers, sizeof workers, "%d", m->workers);
+    char broker_cpu[16] = "-", workers_cpu[16] = "-";
+    if (m->setup == SETUP_BROKER) {
+        snprintf(broker_cpu, sizeof broker_cpu, "%.0f", m->result.cpu_broker);
+        snprintf(workers_cpu, sizeof workers_cpu, "%.0f", m->result.cpu_workers);
+    }
+    fprintf(out, "%-10s %7d %7s %9.0f %8u %8u %8u %8zu %6zu %6.0f %6s %7s\n",
+            s_setup_names[m->setup], m->clients, workers, m->result.rps, m->result.p50,
+            m->result.p99, m->result.max, m->result.calls, m->result.errors, m->result.cpu_self,
+            broker_cpu, workers_cpu);
+}
+
+static double s_ratio(double a, double b)
+{
+    return b > 0 ? a / b : 0;
+}
+
+static void s_usage(void)
+{
+    fprintf(stderr, "usage: bench_broker -d DB_URL [-b BROKER] [-t TALLY] [-l LOG_DIR] [-T MS] "
+                    "[-w MS] [-p BYTES] [-c 1,4,16] [-W 1,2,4]\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *db_url = getenv("CHUANG_BENCH_DB_URL");
+    const char *broker_bin = CHUANG_BUILD_DIR "/services/broker/chuang-broker";
+    const char *tally_bin = CHUANG_BUILD_DIR "/tests/fixtures/tally/chuang-tally";
+    const char *clients_list = "1,4,16", *workers_list = "1,2,4";
+    int duration_ms = 2000, warmup_ms = 300;
+    long payload = 64;
+    int opt;
+    while ((opt = getopt(argc, argv, "d:b:t:l:T:w:p:c:W:h")) != -1) {
+        switch (opt) {
+        case 'd': db_url = optarg; break;
+        case 'b': broker_bin = optarg; break;
+        case 't': tally_bin = optarg; break;
+        case 'l': s_log_dir = optarg; break;
+        case 'T': duration_ms = atoi(optarg); break;
+        case 'w': warmup_ms = atoi(optarg); break;
+        case 'p': payload = atol(optarg); break;
+        case 'c': clients_list = optarg; break;
+        case 'W': workers_list = optarg; break;
+        default: s_usage(); return 2;
+        }
+    }
+    int clients[MAX_LIST], workers[MAX_LIST];
+    int nclients = s_parse_list(clients_list, clients, MAX_CLIENTS);
+    int nworkers = s_parse_list(workers_list, workers, MAX_WORKERS);
+    if (!db_url || !*db_url || duration_ms < 100 || warmup_ms < 0 || payload < 0 ||
+        payload > 60000 || nclients < 0 || nworkers < 0) {
+        s_usage();
+        return 2;
+    }
+    char log_dir[] = "/tmp/chuang-bench.XXXXXX";
+    if (!s_log_dir && !(s_log_dir = mkdtemp(log_dir))) {
+        perror("bench: mkdtemp");
+        return 1;
+    }
+
+    zsys_init();
+    zsys_handler_set(NULL);
+    struct sigaction action = {.sa_handler = s_on_signal};
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+    atexit(s_kill_children);
+
+    config_t *config = config_new(NULL);
+    config_set(config, "security.plain", "yes");
+    s_load.security = security_new(config);
+    s_make_load((size_t)payload);
+
+    printf("chuang broker benchmark\n");
+    printf("  payload    tally Echo data of %ld B; request body (packed chuang.Request) %zu B, "
+           "reply body (chuang.Reply) %zu B\n",
+           payload, s_load.body_size, s_load.reply_size);
+    printf("  raw frames \"\" \"MDPC01\" \"tally\" + %zu B body, echoed unchanged\n",
+           s_load.body_size);
+    printf("  each row   %d ms warm-up, then %d ms measured; each client a thread doing "
+           "synchronous request->reply\n",
+           warmup_ms, duration_ms);
+    printf("  raw-direct DEALER clients -> one ROUTER thread echoing (tcp 127.0.0.1)\n");
+    printf("  raw-proxy  DEALER clients -> ROUTER/DEALER zmq_proxy thread -> W DEALER echo "
+           "threads (tcp both hops)\n");
+    printf("  broker     client_call -> chuang-broker (plain) -> W chuang-tally processes, "
+           "1 worker thread each\n");
+    printf("  logs       %s\n\n", s_log_dir);
+    fflush(stdout);
+
+    int port = s_free_port();
+    char endpoint[64], bind_env[96], brokers_env[96], db_env[1024];
+    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    snprintf(bind_env, sizeof bind_env, "CHUANG_BROKER_ENDPOINT=%s", endpoint);
+    snprintf(brokers_env, sizeof brokers_env, "CHUANG_BROKERS=%s", endpoint);
+    snprintf(db_env, sizeof db_env, "CHUANG_DB_URL=%s", db_url);
+    const char *broker_env[] = {bind_env, "CHUANG_SECURITY_PLAIN=yes", "CHUANG_LOG_LEVEL=warn",
+                                NULL};
+    const char *tally_env[] = {brokers_env,           db_env, "CHUANG_SECURITY_PLAIN=yes",
+                               "CHUANG_WORKER_THREADS=1", "CHUANG_LOG_LEVEL=warn", NULL};
+
+    int rc = 1;
+    measured_t rows[ROW_MAX];
+    int nrows = 0;
+    pid_t tallies[MAX_WORKERS];
+    int ntallies = 0;
+    pid_t broker = s_spawn("broker", broker_bin, broker_env);
+    if (broker < 0) {
+        fprintf(stderr, "bench: cannot start %s\n", broker_bin);
+        goto done;
+    }
+    for (int w = 0; w < nworkers; w++) {
+        while (ntallies < workers[w]) {
+            char name[32];
+            snprintf(name, sizeof name, "tally-%d", ntallies + 1);
+            pid_t pid = s_spawn(name, tally_bin, tally_env);
+            if (pid < 0) {
+                fprintf(stderr, "bench: cannot start %s\n", tally_bin);
+                goto done;
+            }
+            tallies[ntallies++] = pid;
+        }
+        fprintf(stderr, "bench: waiting for %d tally worker(s)\n", workers[w]);
+        if (s_wait_workers(endpoint, workers[w], broker, tallies, ntallies) != 0) {
+            fprintf(stderr, "bench: %d tally worker(s) did not serve in time; see %s/*.log\n",
+                    workers[w], s_log_dir);
+            goto done;
+        }
+        for (int c = 0; c < nclients; c++) {
+            setup_t order[] = {SETUP_DIRECT, SETUP_PROXY, SETUP_BROKER};
+            for (int s = 0; s < 3; s++) {
+                measured_t *m = &rows[nrows++];
+                *m = (measured_t){.setup = order[s], .clients = clients[c], .workers = workers[w]};
+                if (order[s] == SETUP_BROKER)
+                    m->result = s_run_row(SETUP_BROKER, endpoint, clients[c], warmup_ms,
+                                          duration_ms, broker, tallies, ntallies);
+                else
+                    m->result = s_run_raw(order[s] == SETUP_DIRECT ? 0 : workers[w], clients[c],
+                                          warmup_ms, duration_ms);
+                s_print_result(stderr, m);
+            }
+        }
+    }
+    rc = 0;
+    for (int i = 0; i < nrows; i++)
+        if (rows[i].result.errors > 0 || rows[i].result.calls == 0)
+            rc = 1;
+
+    printf("measurements (latency in microseconds; cpu in %% of one core during the measured "
+           "window: bench = this process, clients and raw echo threads included)\n");
+    printf("%-10s %7s %7s %9s %8s %8s %8s %8s %6s %6s %6s %7s\n", "setup", "clients", "workers",
+           "req/s", "p50", "p99", "max", "calls", "errors", "cpu:me", "broker", "workers");
+    for (int i = 0; i < nrows; i++)
+        s_print_result(stdout, &rows[i]);
+
+    printf("\nratios, broker / raw at the same clients (and workers for raw-proxy), measured "
+           "side by side:\n"
+           "req/s below 1 is throughput lost; p50 and p99 above 1 are latency added\n");
+    printf("%7s %7s | %-22s | %-22s\n", "clients", "workers", "vs raw-direct", "vs raw-proxy");
+    printf("%7s %7s | %6s %7s %7s | %6s %7s %7s\n", "", "", "req/s", "p50", "p99", "req/s", "p50",
+           "p99");
+    for (int i = 0; i + 2 < nrows; i += 3) {
+        const result_t *d = &rows[i].result, *p = &rows[i + 1].result, *b = &rows[i + 2].result;
+        printf("%7d %7d | %6.2f %7.2f %7.2f | %6.2f %7.2f %7.2f\n", rows[i + 2].clients,
+               rows[i + 2].workers, s_ratio(b->rps, d->rps), s_ratio(b->p50, d->p50),
+               s_ratio(b->p99, d->p99), s_ratio(b->rps, p->rps), s_ratio(b->p50, p->p50),
+               s_ratio(b->p99, p->p99));
+    }
+    if (rc != 0)
+        printf("\nsome row had errors or no calls: see the errors column and %s/*.log\n",
+               s_log_dir);
+    fflush(stdout);
+
+done:
+    s_kill_children();
+    security_destroy(&s_load.security);
+    config_destroy(&config);
+    free(s_load.data);
+    free(s_load.body);
+    return rc;
+}

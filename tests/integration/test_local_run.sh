@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# test_local_run.sh - the README's first command, on a private data folder:
+# `deploy/local/chuang up` brings up PostgreSQL, Redis and two CURVE brokers,
+# a second `up` is harmless, chuangctl reaches both brokers with the keys it
+# wrote, `stop` stops everything and keeps the data.
+#
+#   test_local_run.sh SOURCE_DIR BUILD_DIR
+set -euo pipefail
+src=$1
+build=$2
+data=$(mktemp -d /tmp/chuang-local-test.XXXXXX)
+export CHUANG_DATA=$data CHUANG_BUILD=$build CHUANG_SKIP_BUILD=1
+local_run() { "$src/deploy/local/chuang" "$@"; }
+trap 'local_run stop >/dev/null 2>&1 || true; rm -rf "$data"' EXIT
+
+passed=0
+failed=0
+check() {
+    local what=$1
+    shift
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "PASS  $what"
+    else
+        failed=$((failed + 1))
+        echo "FAIL  $what"
+    fi
+}
+
+local_run up >"$data/up.out" 2>&1 || { cat "$data/up.out"; exit 1; }
+check "up: says it is up" grep -q "chuang is up" "$data/up.out"
+status=$(local_run status)
+check "status: both brokers running" [ "$(grep -c 'broker-[12] *running' <<<"$status")" = 2 ]
+check "status: postgresql and redis running" \
+    [ "$(grep -cE '^ *(postgresql|redis) *running' <<<"$status")" = 2 ]
+
+pids_before=$(cat "$data"/run/*.pid | sort)
+local_run up >/dev/null 2>&1
+check "second up: the same processes still serve" [ "$(cat "$data"/run/*.pid | sort)" = "$pids_before" ]
+
+# chuangctl with the agency's keys reaches each broker (mmi answers 404: no worker).
+. "$data/ports"
+for port in "$broker_1" "$broker_2"; do
+    out=$(CHUANG_BROKERS=tcp://127.0.0.1:$port local_run ctl services nosuch || true)
+    check "ctl reaches the broker on $port over CURVE" [ "$out" = "nosuch 404" ]
+done
+# A key the brokers do not know gets nothing.
+"$build/services/ctl/chuangctl" keygen "$data/stranger" >/dev/null
+out=$(CHUANG_SECURITY_CERT=$data/stranger_secret CHUANG_CLIENT_ATTEMPT_MS=500 \
+    local_run ctl services nosuch || true)
+check "a key not in keys/allow is refused" [ "$out" = "nosuch unreachable" ]
+
+local_run stop >/dev/null
+status=$(local_run status)
+check "stop: nothing runs" [ "$(grep -c running <<<"$status")" = 0 ]
+check "stop: data kept" [ -f "$data/pg/PG_VERSION" ]
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
