@@ -249,9 +249,24 @@ Chuang__Reply *client_call_packed(client_t *self, const char *service, const cha
     zmsg_t *body = zmsg_new();
     zmsg_append(body, &frame);
 
+    /* A service that answers UNAVAILABLE (its database is down, say) applied
+     * nothing: the same request is sent again, after a growing pause, while
+     * the deadline allows. */
+    int64_t deadline = zclock_mono() + timeout_ms;
     Chuang__Reply *reply = NULL;
-    zmsg_t *answer =
-        s_exchange(self, service, body, zclock_mono() + timeout_ms, request_id, &reply);
+    zmsg_t *answer = NULL;
+    for (int64_t pause = 100;; pause *= 2) {
+        answer = s_exchange(self, service, body, deadline, request_id, &reply);
+        if (!answer || reply->status != CHUANG__STATUS__UNAVAILABLE ||
+            zclock_mono() + pause >= deadline)
+            break;
+        log_info("service unavailable; retrying", "service=%s method=%s message=\"%s\"", service,
+                 method, reply->message);
+        chuang__reply__free_unpacked(reply, NULL);
+        reply = NULL;
+        zmsg_destroy(&answer);
+        zclock_sleep((int)(pause < 2000 ? pause : 2000));
+    }
     if (!answer)
         reply = s_local_reply(request_id, CHUANG__STATUS__DEADLINE_EXCEEDED,
                               "no reply before the deadline",

@@ -76,7 +76,8 @@ int db_reset(PGconn *db, const char *schema, int attempts)
                      attempt);
             return 0;
         }
-        zclock_sleep(1000);
+        if (attempt < attempts)
+            zclock_sleep(1000);
     }
     return -1;
 }

@@ -216,12 +216,19 @@ static zmsg_t *s_replay_body(const uint8_t *stored, size_t size, const char *req
     return body;
 }
 
-static bool s_db_ready(worker_t *worker)
+/* Opens the request's transaction. A connection found dead (the server
+ * restarted since the last request) is re-established once and the BEGIN
+ * tried again: nothing was applied yet, so the client need not see it. */
+static bool s_begin(worker_t *worker)
 {
-    if (!db_lost(worker->db))
-        return true;
+    PGresult *res = PQexec(worker->db, "BEGIN");
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (ok || !db_lost(worker->db))
+        return ok;
     log_warn("postgresql connection lost; reconnecting", "schema=%s", worker->service->schema);
-    return db_reset(worker->db, worker->service->schema, 1) == 0;
+    return db_reset(worker->db, worker->service->schema, 1) == 0 &&
+           db_exec(worker->db, "begin", "BEGIN") == 0;
 }
 
 /* Runs the handler in a transaction with the idempotency claim and returns
@@ -240,7 +247,7 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
         call->retry = false;
         call->status = CHUANG__STATUS__OK;
         zlist_purge(call->violations);
-        if (transaction && (!s_db_ready(worker) || db_exec(worker->db, "begin", "BEGIN") != 0)) {
+        if (transaction && !s_begin(worker)) {
             service_call_sql_fail(call, NULL, "begin");
             return s_failure_body(call, request_id);
         }

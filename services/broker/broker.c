@@ -448,7 +448,8 @@ static void s_monitor_event(broker_t *self)
         log_warn("peer refused at handshake", "event=%s endpoint=%s", name,
                  endpoint ? endpoint : "-");
     else if (name)
-        log_debug("connection event", "event=%s endpoint=%s", name, endpoint ? endpoint : "-");
+        /* Also how a peer dropped for an oversized or malformed frame shows. */
+        log_info("peer connection closed", "event=%s endpoint=%s", name, endpoint ? endpoint : "-");
     zstr_free(&name);
     zstr_free(&value);
     zstr_free(&endpoint);

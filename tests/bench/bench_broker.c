@@ -159,11 +159,15 @@ static pid_t s_spawn(const char *name, const char *program, const char *const *e
     return pid;
 }
 
-/* The name of a child that has exited, or NULL while all run. */
+/* Whether a child has exited (and then reaps it, and forgets its pid). */
 static bool s_child_exited(pid_t pid)
 {
-    int status;
-    return waitpid(pid, &status, WNOHANG) == pid;
+    if (waitpid(pid, NULL, WNOHANG) != pid)
+        return false;
+    for (int i = 0; i < s_nchildren; i++)
+        if (s_children[i] == pid)
+            s_children[i] = 0;
+    return true;
 }
 
 /* CPU time (user + system) of a process so far, in microseconds. */
@@ -180,8 +184,8 @@ static int64_t s_cpu_us(pid_t pid)
     /* Fields 14 and 15, after the parenthesised command name. */
     char *p = strrchr(line, ')');
     unsigned long utime = 0, stime = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-                     &stime) != 2)
+    if (!p ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
         return 0;
     return (int64_t)(utime + stime) * 1000000 / sysconf(_SC_CLK_TCK);
 }
@@ -523,8 +527,10 @@ static int s_raw_start(raw_server_t *self, int workers)
     char backend[64];
     self->proxy.frontend = router;
     self->proxy.backend = s_raw_bind(self->ctx, ZMQ_DEALER, backend, sizeof backend);
-    if (!self->proxy.backend)
+    if (!self->proxy.backend) {
+        zmq_close(router);
         return -1;
+    }
     pthread_create(&self->threads[self->nthreads++], NULL, s_proxy, &self->proxy);
     for (int i = 0; i < workers; i++) {
         void *worker = s_raw_socket(self->ctx, ZMQ_DEALER);
@@ -623,6 +629,12 @@ static int s_wait_workers(const char *endpoint, int workers, pid_t broker, const
 
 /* --- set-up and report ------------------------------------------------------ */
 
+static int s_compare_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Parses "1,4,16" into values (ascending, each in 1..max). Returns the count
  * or -1. */
 static int s_parse_list(const char *text, int *values, int max)
@@ -640,7 +652,7 @@ static int s_parse_list(const char *text, int *values, int max)
     }
     free(copy);
     if (n > 0)
-        qsort(values, (size_t)n, sizeof *values, s_compare_u32);
+        qsort(values, (size_t)n, sizeof *values, s_compare_int);
     return n > 0 ? n : -1;
 }
 
@@ -732,16 +744,36 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt(argc, argv, "d:b:t:l:T:w:p:c:W:h")) != -1) {
         switch (opt) {
-        case 'd': db_url = optarg; break;
-        case 'b': broker_bin = optarg; break;
-        case 't': tally_bin = optarg; break;
-        case 'l': s_log_dir = optarg; break;
-        case 'T': duration_ms = atoi(optarg); break;
-        case 'w': warmup_ms = atoi(optarg); break;
-        case 'p': payload = atol(optarg); break;
-        case 'c': clients_list = optarg; break;
-        case 'W': workers_list = optarg; break;
-        default: s_usage(); return 2;
+        case 'd':
+            db_url = optarg;
+            break;
+        case 'b':
+            broker_bin = optarg;
+            break;
+        case 't':
+            tally_bin = optarg;
+            break;
+        case 'l':
+            s_log_dir = optarg;
+            break;
+        case 'T':
+            duration_ms = atoi(optarg);
+            break;
+        case 'w':
+            warmup_ms = atoi(optarg);
+            break;
+        case 'p':
+            payload = atol(optarg);
+            break;
+        case 'c':
+            clients_list = optarg;
+            break;
+        case 'W':
+            workers_list = optarg;
+            break;
+        default:
+            s_usage();
+            return 2;
         }
     }
     int clients[MAX_LIST], workers[MAX_LIST];
@@ -796,8 +828,12 @@ int main(int argc, char **argv)
     snprintf(db_env, sizeof db_env, "CHUANG_DB_URL=%s", db_url);
     const char *broker_env[] = {bind_env, "CHUANG_SECURITY_PLAIN=yes", "CHUANG_LOG_LEVEL=warn",
                                 NULL};
-    const char *tally_env[] = {brokers_env,           db_env, "CHUANG_SECURITY_PLAIN=yes",
-                               "CHUANG_WORKER_THREADS=1", "CHUANG_LOG_LEVEL=warn", NULL};
+    const char *tally_env[] = {brokers_env,
+                               db_env,
+                               "CHUANG_SECURITY_PLAIN=yes",
+                               "CHUANG_WORKER_THREADS=1",
+                               "CHUANG_LOG_LEVEL=warn",
+                               NULL};
 
     int rc = 1;
     measured_t rows[ROW_MAX];
