@@ -3,8 +3,8 @@
  *
  * The file's pairs are kept in a CZMQ hash. Lookups consult the environment
  * first, so an override set after start-up is seen too; a value taken from the
- * environment is copied into the hash, which keeps the pointer returned to the
- * caller valid as long as the config.
+ * environment is copied into a second hash, which keeps the pointer returned
+ * to the caller valid as long as the config without losing the file's value.
  */
 #include "config.h"
 #include "logger.h"
@@ -14,7 +14,8 @@
 #include <errno.h>
 
 struct _config_t {
-    zhash_t *values;
+    zhash_t *values;    /* from the file and config_set */
+    zhash_t *overrides; /* copies of the CHUANG_* values looked up */
 };
 
 config_t *config_new(const char *path)
@@ -24,6 +25,8 @@ config_t *config_new(const char *path)
         return NULL;
     self->values = zhash_new();
     zhash_autofree(self->values);
+    self->overrides = zhash_new();
+    zhash_autofree(self->overrides);
     if (!path)
         return self;
 
@@ -72,6 +75,7 @@ void config_destroy(config_t **self_p)
         return;
     config_t *self = *self_p;
     zhash_destroy(&self->values);
+    zhash_destroy(&self->overrides);
     free(self);
     *self_p = NULL;
 }
@@ -90,10 +94,10 @@ const char *config_str(config_t *self, const char *key, const char *fallback)
     name[n] = '\0';
     const char *env = getenv(name);
     if (env) {
-        char *kept = zhash_lookup(self->values, key);
+        char *kept = zhash_lookup(self->overrides, key);
         if (!kept || strcmp(kept, env) != 0)
-            zhash_update(self->values, key, (void *)env);
-        return zhash_lookup(self->values, key);
+            zhash_update(self->overrides, key, (void *)env);
+        return zhash_lookup(self->overrides, key);
     }
     const char *value = zhash_lookup(self->values, key);
     return value ? value : fallback;

@@ -7,6 +7,9 @@
  * the file, so an orchestrator can change one setting without a file. Lines
  * starting with '#' and blank lines are ignored; values are taken verbatim
  * after the first '=' with surrounding blanks removed.
+ *
+ * A config is read by one thread: a process reads its settings at start-up
+ * and hands the values, not the config, to its threads.
  */
 #ifndef CHUANG_CONFIG_H
 #define CHUANG_CONFIG_H
