@@ -257,6 +257,36 @@ static void test_service_without_worker_fails_clearly(void **state)
     client_destroy(&client);
 }
 
+static void test_retry_racing_a_slow_first_attempt_applies_once(void **state)
+{
+    (void)state;
+    /* The first attempt holds its transaction past the client's attempt
+     * timeout: the retry reaches another worker while the first is still
+     * applying, waits for it, and answers with its reply. */
+    pid_t second = s_start_tally("tally-race", s_endpoint, NULL);
+    zclock_sleep(1000);
+    client_t *client = s_client(s_endpoint);
+    client_set_timeouts(client, 300, 10000);
+    Chuang__Tally__AddRequest request = CHUANG__TALLY__ADD_REQUEST__INIT;
+    request.counter = "raced";
+    request.amount = 9;
+    request.delay_ms = 1200;
+    Chuang__Reply *reply = client_call(client, "tally", "Add", &request.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Tally__AddReply *added =
+        chuang__tally__add_reply__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_int_equal(added->total, 9);
+    chuang__tally__add_reply__free_unpacked(added, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    int64_t total, adds;
+    s_get(client, "raced", &total, &adds);
+    assert_int_equal(total, 9);
+    assert_int_equal(adds, 1);
+    client_destroy(&client);
+    harness_stop(second, SIGTERM, 5000);
+}
+
 typedef struct {
     const char *brokers;
     int thread;
@@ -481,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_changes_nothing),
         cmocka_unit_test(test_retry_with_same_key_applies_once),
         cmocka_unit_test(test_service_without_worker_fails_clearly),
+        cmocka_unit_test(test_retry_racing_a_slow_first_attempt_applies_once),
         cmocka_unit_test(test_kill_9_loses_nothing_applies_nothing_twice),
         cmocka_unit_test(test_client_fails_over_to_another_broker),
         cmocka_unit_test(test_sigterm_finishes_the_request_in_hand),
