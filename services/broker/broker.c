@@ -42,6 +42,7 @@ typedef struct {
     zframe_t *client; /* ROUTER routing frame of the client */
     zmsg_t *body;     /* the frames after the service name */
     char *request_id; /* from the chuang envelope, "" for other clients */
+    size_t bytes;     /* size of body, counted in broker->queued_bytes */
     int64_t expiry;   /* answered UNAVAILABLE after this (zclock_mono ms) */
 } request_t;
 
@@ -52,7 +53,9 @@ struct _broker_t {
     zhashx_t *workers;  /* id -> worker_t, owned */
     int heartbeat_ms;
     int liveness;
-    size_t queue_max;
+    size_t queue_max;       /* requests queued per service at most */
+    size_t queue_max_bytes; /* bytes queued over all services at most */
+    size_t queued_bytes;
     int wait_default_ms;
     int wait_max_ms;
     int64_t heartbeat_at; /* next heartbeat round (zclock_mono ms) */
@@ -159,6 +162,14 @@ static int s_send_to_worker(broker_t *self, worker_t *worker, const char *comman
     return s_send(self, &msg, worker->id);
 }
 
+/* Removes the request at the service queue's cursor. */
+static void s_unqueue(broker_t *self, service_t *service)
+{
+    request_t *request = zlistx_handle_item(zlistx_cursor(service->requests));
+    self->queued_bytes -= request->bytes;
+    zlistx_delete(service->requests, zlistx_cursor(service->requests));
+}
+
 static service_t *s_service_require(broker_t *self, const char *name)
 {
     service_t *service = zhashx_lookup(self->services, name);
@@ -215,7 +226,7 @@ static void s_dispatch(broker_t *self, service_t *service)
         int64_t hold = request->expiry + (int64_t)self->heartbeat_ms * self->liveness;
         if (worker->expiry < hold)
             worker->expiry = hold;
-        zlistx_delete(service->requests, zlistx_cursor(service->requests));
+        s_unqueue(self, service);
     }
 }
 
@@ -283,9 +294,11 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
     s_request_envelope(self, request, now);
 
     service_t *service = s_service_require(self, service_name);
-    if (zlistx_size(service->requests) >= self->queue_max) {
-        log_warn("queue full; request refused", "service=%s queued=%zu", service_name,
-                 zlistx_size(service->requests));
+    request->bytes = zmsg_content_size(request->body);
+    if (zlistx_size(service->requests) >= self->queue_max ||
+        self->queued_bytes + request->bytes > self->queue_max_bytes) {
+        log_warn("queue full; request refused", "service=%s queued=%zu queued_bytes=%zu",
+                 service_name, zlistx_size(service->requests), self->queued_bytes);
         s_reply_status(self, sender, service_name, request->request_id,
                        CHUANG__STATUS__RESOURCE_EXHAUSTED, "service queue is full",
                        "Too many requests are waiting for this service. Retry later.");
@@ -293,6 +306,7 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
     } else {
         if (request->expiry < self->expiry_at)
             self->expiry_at = request->expiry;
+        self->queued_bytes += request->bytes;
         zlistx_add_end(service->requests, request);
         s_dispatch(self, service);
     }
@@ -405,7 +419,7 @@ static void s_expire_requests(broker_t *self, int64_t now)
                                : "Every worker of this service was busy until the deadline. "
                                  "Retry later or start more workers.");
             /* zlistx moves the cursor back, so the loop goes on with the next. */
-            zlistx_delete(service->requests, zlistx_cursor(service->requests));
+            s_unqueue(self, service);
         }
     }
 }
@@ -492,6 +506,7 @@ broker_t *broker_new(config_t *config, security_t *security)
     self->heartbeat_ms = (int)config_int(config, "broker.heartbeat_ms", MDP_HEARTBEAT_MS_DEFAULT);
     self->liveness = (int)config_int(config, "broker.liveness", MDP_LIVENESS_DEFAULT);
     self->queue_max = (size_t)config_int(config, "broker.queue_max", 10000);
+    self->queue_max_bytes = (size_t)config_int(config, "broker.queue_max_bytes", 256L << 20);
     self->wait_default_ms = (int)config_int(config, "broker.wait_default_ms", 5000);
     self->wait_max_ms = (int)config_int(config, "broker.wait_max_ms", 60000);
     const char *endpoint = config_str(config, "broker.endpoint", "tcp://127.0.0.1:5555");

@@ -18,7 +18,7 @@ typedef struct _broker_t broker_t;
 
 /* Creates a broker bound to broker.endpoint (default tcp://127.0.0.1:5555).
  * Settings: broker.heartbeat_ms, broker.liveness, broker.max_msg_bytes,
- * broker.queue_max, broker.wait_default_ms, broker.wait_max_ms. Borrows
+ * broker.queue_max, broker.queue_max_bytes, broker.wait_default_ms, broker.wait_max_ms. Borrows
  * security, which must outlive the broker. Returns NULL when it cannot bind. */
 broker_t *broker_new(config_t *config, security_t *security);
 

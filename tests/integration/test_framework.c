@@ -395,6 +395,49 @@ static void *s_slow_echo(void *args)
     return NULL;
 }
 
+typedef struct {
+    const char *brokers;
+    Chuang__Status status;
+} queued_t;
+
+static void *s_queued_call(void *args)
+{
+    queued_t *queued = args;
+    client_t *client = s_client(queued->brokers);
+    client_set_timeouts(client, 5000, 1500);
+    Chuang__Tally__GetRequest request = CHUANG__TALLY__GET_REQUEST__INIT;
+    request.counter = "x";
+    Chuang__Reply *reply = client_call(client, "nobody", "Get", &request.base, NULL);
+    queued->status = reply->status;
+    chuang__reply__free_unpacked(reply, NULL);
+    client_destroy(&client);
+    return NULL;
+}
+
+static void test_full_queue_refuses_at_once(void **state)
+{
+    (void)state;
+    char endpoint[64];
+    const char *extra[] = {"CHUANG_BROKER_QUEUE_MAX=2", NULL};
+    pid_t broker = s_start_broker("broker-queue", endpoint, sizeof endpoint, extra);
+    enum { CALLS = 3 };
+    pthread_t threads[CALLS];
+    queued_t calls[CALLS];
+    for (int i = 0; i < CALLS; i++) {
+        calls[i] = (queued_t){.brokers = endpoint};
+        pthread_create(&threads[i], NULL, s_queued_call, &calls[i]);
+    }
+    int unavailable = 0, exhausted = 0;
+    for (int i = 0; i < CALLS; i++) {
+        pthread_join(threads[i], NULL);
+        unavailable += calls[i].status == CHUANG__STATUS__UNAVAILABLE;
+        exhausted += calls[i].status == CHUANG__STATUS__RESOURCE_EXHAUSTED;
+    }
+    assert_int_equal(unavailable, 2);
+    assert_int_equal(exhausted, 1);
+    harness_stop(broker, SIGTERM, 5000);
+}
+
 static void test_sigterm_finishes_the_request_in_hand(void **state)
 {
     (void)state;
@@ -514,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_retry_racing_a_slow_first_attempt_applies_once),
         cmocka_unit_test(test_kill_9_loses_nothing_applies_nothing_twice),
         cmocka_unit_test(test_client_fails_over_to_another_broker),
+        cmocka_unit_test(test_full_queue_refuses_at_once),
         cmocka_unit_test(test_sigterm_finishes_the_request_in_hand),
         cmocka_unit_test(test_curve_refuses_unknown_keys),
     };
