@@ -12,6 +12,7 @@
 #include <czmq.h>
 #include <ctype.h>
 #include <errno.h>
+#include <unistd.h>
 
 struct _config_t {
     zhash_t *values;    /* from the file and config_set */
@@ -66,6 +67,35 @@ config_t *config_new(const char *path)
         zhash_update(self->values, p, value);
     }
     fclose(file);
+    return self;
+}
+
+config_t *config_for_process(int argc, char **argv, const char *name, int *exit_code)
+{
+    const char *path = NULL;
+    int opt;
+    while ((opt = getopt(argc, argv, "c:")) != -1) {
+        if (opt != 'c') {
+            fprintf(stderr, "usage: %s [-c config-file]\n", argv[0]);
+            *exit_code = 2;
+            return NULL;
+        }
+        path = optarg;
+    }
+    zsys_init();
+    logger_init(name, LOGGER_INFO);
+    config_t *self = config_new(path);
+    if (!self) {
+        *exit_code = 1;
+        return NULL;
+    }
+    logger_level_t level = LOGGER_INFO;
+    const char *level_name = config_str(self, "log.level", "info");
+    if (logger_level_parse(level_name, &level) != 0)
+        log_warn("log.level is not debug, info, warn or error; using info", "value=\"%s\"",
+                 level_name);
+    logger_init(config_str(self, "log.name", name), level);
+    *exit_code = 0;
     return self;
 }
 

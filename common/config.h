@@ -22,6 +22,13 @@ typedef struct _config_t config_t;
  * logs which line is wrong when the file cannot be read or parsed. */
 config_t *config_new(const char *path);
 
+/* Start-up of a chuang process: initialises CZMQ (with its SIGINT and
+ * SIGTERM handler), reads "-c FILE" from the command line, loads it, and
+ * sets up logging from log.level and log.name (default: name). Returns the
+ * config, or NULL after printing the usage or logging the error, with
+ * *exit_code set to the status the process should exit with. */
+config_t *config_for_process(int argc, char **argv, const char *name, int *exit_code);
+
 /* Frees the config and nulls *self_p; safe when *self_p is NULL. */
 void config_destroy(config_t **self_p);
 

@@ -25,7 +25,6 @@
 #include <czmq.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <unistd.h>
 
 #ifndef CHUANG_COMMON_SQL_DIR
 #error "CHUANG_COMMON_SQL_DIR must name the framework's migrations folder"
@@ -444,22 +443,10 @@ static char *s_strdup_or_null(const char *text)
 
 int service_main(int argc, char **argv, const service_def_t *def)
 {
-    const char *config_path = NULL;
-    int opt;
-    while ((opt = getopt(argc, argv, "c:")) != -1) {
-        if (opt != 'c') {
-            fprintf(stderr, "usage: %s [-c config-file]\n", argv[0]);
-            return 2;
-        }
-        config_path = optarg;
-    }
-    zsys_init();
-    config_t *config = config_new(config_path);
+    int rc;
+    config_t *config = config_for_process(argc, argv, def->name, &rc);
     if (!config)
-        return 1;
-    logger_level_t level = LOGGER_INFO;
-    logger_level_parse(config_str(config, "log.level", "info"), &level);
-    logger_init(config_str(config, "log.name", def->name), level);
+        return rc;
 
     service_t service = {.def = def};
     service.security = security_new(config);
@@ -472,7 +459,7 @@ int service_main(int argc, char **argv, const service_def_t *def)
     int threads = (int)config_int(config, "worker.threads", 2);
     int retention_days = (int)config_int(config, "idempotency.retention_days", 7);
 
-    int rc = 1;
+    rc = 1;
     zactor_t **actors = NULL;
     PGconn *db = NULL;
     if (!service.security)

@@ -22,19 +22,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-        echo "PASS  $what"
-    else
-        failed=$((failed + 1))
-        echo "FAIL  $what"
-    fi
-}
+# shellcheck source=check.sh
+. "$src/tests/integration/check.sh"
 # json_get JSON EXPR: evaluates a Python expression over the parsed JSON as j.
 json_get() {
     python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
@@ -98,5 +87,4 @@ ctl keygen "$dir/operator" >/dev/null
 check "keygen writes a secret certificate" grep -q secret-key "$dir/operator_secret"
 check "keygen's public certificate holds no secret" [ "$(grep -c secret-key "$dir/operator")" = 0 ]
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_summary

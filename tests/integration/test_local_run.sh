@@ -13,19 +13,8 @@ export CHUANG_DATA=$data CHUANG_BUILD=$build CHUANG_SKIP_BUILD=1
 local_run() { "$src/deploy/local/chuang" "$@"; }
 trap 'local_run stop >/dev/null 2>&1 || true; rm -rf "$data"' EXIT
 
-passed=0
-failed=0
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-        echo "PASS  $what"
-    else
-        failed=$((failed + 1))
-        echo "FAIL  $what"
-    fi
-}
+# shellcheck source=check.sh
+. "$src/tests/integration/check.sh"
 
 local_run up >"$data/up.out" 2>&1 || { cat "$data/up.out"; exit 1; }
 check "up: says it is up" grep -q "chuang is up" "$data/up.out"
@@ -55,5 +44,4 @@ status=$(local_run status)
 check "stop: nothing runs" [ "$(grep -c running <<<"$status")" = 0 ]
 check "stop: data kept" [ -f "$data/pg/PG_VERSION" ]
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_summary
