@@ -217,9 +217,9 @@ Chuang__Reply *client_call_packed(client_t *self, const char *service, const cha
     if (!options)
         options = &none;
     int timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : self->call_ms;
+    /* The request id also serves as the key and the trace id when the
+     * caller gives none: it is unique to this call and its retries. */
     zuuid_t *id = zuuid_new();
-    zuuid_t *key = zuuid_new();
-    zuuid_t *trace = zuuid_new();
     const char *request_id = zuuid_str(id);
 
     size_t nroles = zlist_size(self->roles);
@@ -231,13 +231,13 @@ Chuang__Reply *client_call_packed(client_t *self, const char *service, const cha
     Chuang__RequestHeader header = CHUANG__REQUEST_HEADER__INIT;
     header.request_id = (char *)request_id;
     header.idempotency_key =
-        (char *)(options->idempotency_key ? options->idempotency_key : zuuid_str(key));
+        (char *)(options->idempotency_key ? options->idempotency_key : request_id);
     header.agency = self->agency ? self->agency : "";
     header.actor_id = self->actor ? self->actor : "";
     header.n_roles = nroles;
     header.roles = roles;
     header.deadline_ms = zclock_time() + timeout_ms;
-    header.trace_id = (char *)(options->trace_id ? options->trace_id : zuuid_str(trace));
+    header.trace_id = (char *)(options->trace_id ? options->trace_id : request_id);
     header.method = (char *)method;
     Chuang__Request request = CHUANG__REQUEST__INIT;
     request.header = &header;
@@ -275,8 +275,6 @@ Chuang__Reply *client_call_packed(client_t *self, const char *service, const cha
     zmsg_destroy(&answer);
     zmsg_destroy(&body);
     free(roles);
-    zuuid_destroy(&key);
-    zuuid_destroy(&trace);
     zuuid_destroy(&id);
     return reply;
 }

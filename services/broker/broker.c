@@ -562,9 +562,13 @@ void broker_run(broker_t *self)
     zpoller_t *poller = zpoller_new(self->socket, self->monitor, NULL);
     while (!zsys_interrupted) {
         void *which = zpoller_wait(poller, s_next_timeout(self));
-        if (which == self->socket)
-            s_message(self);
-        else if (which == self->monitor)
+        if (which == self->socket) {
+            /* Take what has arrived, up to a bound, before polling again. */
+            int taken = 0;
+            do
+                s_message(self);
+            while (++taken < 64 && (zsock_events(self->socket) & ZMQ_POLLIN));
+        } else if (which == self->monitor)
             s_monitor_event(self);
         else if (zpoller_terminated(poller))
             break;

@@ -2,46 +2,54 @@
  * bench_broker.c - what a call through the Majordomo broker costs, measured
  * against raw ZeroMQ request/reply carrying the same bytes.
  *
- * Every row runs C client threads (C in 1, 4, 16), each doing synchronous
- * request -> reply in a loop: a warm-up (default 300 ms) is not counted, then
- * every call that starts and ends within the measured window (default
- * 2000 ms) has its latency recorded in microseconds. A row gives requests/s
- * (all threads, calls in the window / window), p50, p99 and the maximum
- * (nearest rank over every recorded call), and the CPU time the processes
- * involved used in the window. Three setups, all over tcp on 127.0.0.1:
+ * For C client threads (C in 1, 4, 16), each doing synchronous request ->
+ * reply in a loop, three setups are measured, all over tcp on 127.0.0.1:
  *
  *   raw-direct  libzmq DEALER clients -> one ROUTER thread echoing every
  *               message back (one hop; the floor).
  *   raw-proxy   libzmq DEALER clients -> ROUTER/DEALER zmq_proxy thread ->
- *               W DEALER echo threads (two hops, tcp both, like the broker's
- *               topology but with no protocol logic; W in 1, 2, 4).
+ *               W DEALER echo threads (two tcp hops, the broker's topology
+ *               without its protocol; W in 1, 2, 4).
  *   broker      client_call() (common/client.h) of tally Echo -> the real
  *               chuang-broker (plain) -> W chuang-tally processes with one
  *               worker thread each ("1 to 4 worker processes").
+ *
+ * Timing: a row is measured in rounds (default 4) of a warm-up (default
+ * 100 ms, not counted) and a window (default 2000 ms / 4 = 500 ms); the three
+ * setups of the same C and W take turns round by round, in a rotating order,
+ * so that a burst of load on this shared machine hits all three alike. Every
+ * call that starts and ends within a window has its latency recorded in
+ * microseconds. A row gives requests/s (calls in the windows / the windows'
+ * length), p50, p99 and the maximum (nearest rank over every recorded call),
+ * and the CPU time this process, the broker and the workers used in the
+ * windows, in percent of one core.
  *
  * Same payload: Echo's data is 64 bytes (-p); the client library wraps it in
  * the chuang envelope (request id, idempotency key and trace id of 32 hex
  * characters each, agency, actor, one role, deadline, method), and the raw
  * clients send the very frames an MDP client sends: "", "MDPC01", "tally" and
  * a body of the packed envelope's size; the echo returns them unchanged. The
- * sizes are printed. Raw rows are measured right before the broker row of
- * the same clients and workers, so neighbouring figures share the machine's
- * load; raw-direct is therefore measured again for every W.
+ * sizes are printed.
  *
  * The ratios (broker / raw) are the figures to read: absolute times depend
  * on the (shared, noisy) machine. Nothing is asserted on times.
  *
  *   bench_broker -d DB_URL [-b BROKER] [-t TALLY] [-l LOG_DIR] [-T MS] [-w MS]
- *                [-p BYTES] [-c 1,4,16] [-W 1,2,4]
+ *                [-r ROUNDS] [-p BYTES] [-c 1,4,16] [-W 1,2,4]
  *
  * DB_URL (or CHUANG_BENCH_DB_URL) is the tally service's PostgreSQL database,
  * needed for its migrations at start-up (tests/bench/run.sh makes one in a
- * private harness). Children's stderr goes to LOG_DIR/<name>.log. Every
- * child is killed at the end, on failure, on SIGINT/SIGTERM, and (through
- * PR_SET_PDEATHSIG) when this process dies.
+ * private harness). The workers are started once per W, added to those
+ * already running, and the benchmark waits until the broker knows the
+ * service (mmi.service) and W slow Echo calls are served at the same time.
+ * Children's stderr goes to LOG_DIR/<name>.log. Every child is killed at the
+ * end, on failure, on SIGINT/SIGTERM/SIGHUP, and (PR_SET_PDEATHSIG) when
+ * this process dies. Exits 0, or 1 when a call failed or a child did not
+ * start, 2 on bad arguments.
  */
 #include "client.h"
 #include "config.h"
+#include "logger.h"
 #include "security.h"
 #include "tally.pb-c.h"
 
@@ -235,13 +243,21 @@ typedef struct {
     double cpu_self, cpu_broker, cpu_workers; /* percent of one core */
 } result_t;
 
+/* What the rounds of one row gathered. */
+typedef struct {
+    uint32_t *us; /* latency of every call counted */
+    size_t count, cap;
+    size_t errors;
+    int64_t measured_ms;                       /* the rounds' windows, nominal */
+    int64_t window_us;                         /* the same, as the main thread slept */
+    int64_t cpu_self, cpu_broker, cpu_workers; /* microseconds in the windows */
+} samples_t;
+
 typedef struct row_s row_t;
 
 typedef struct {
     row_t *row;
-    uint32_t *us; /* latencies */
-    size_t count, cap;
-    size_t errors;
+    samples_t samples; /* this client's */
 } runner_t;
 
 struct row_s {
@@ -260,14 +276,14 @@ static int64_t s_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void s_record(runner_t *runner, int64_t us)
+static void s_record(samples_t *samples, int64_t us)
 {
-    if (runner->count == runner->cap) {
-        runner->cap = runner->cap ? runner->cap * 2 : 4096;
-        runner->us = realloc(runner->us, runner->cap * sizeof *runner->us);
-        assert(runner->us);
+    if (samples->count == samples->cap) {
+        samples->cap = samples->cap ? samples->cap * 2 : 4096;
+        samples->us = realloc(samples->us, samples->cap * sizeof *samples->us);
+        assert(samples->us);
     }
-    runner->us[runner->count++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    samples->us[samples->count++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
 /* One raw request -> reply; 0 when the echo came back whole. */
@@ -352,9 +368,9 @@ static void *s_runner(void *args)
         if (start < row->warm_end)
             continue;
         if (rc != 0)
-            runner->errors++;
+            runner->samples.errors++;
         else if (end <= row->end)
-            s_record(runner, end - start);
+            s_record(&runner->samples, end - start);
         if (rc != 0 && socket)
             break; /* a late echo would be taken for the next one's */
     }
@@ -381,9 +397,11 @@ static uint32_t s_percentile(const uint32_t *sorted, size_t count, double p)
     return sorted[rank > count ? count - 1 : rank - 1];
 }
 
-/* Runs one row's clients; broker and workers are sampled for CPU time. */
-static result_t s_run_row(setup_t setup, const char *endpoint, int clients, int warmup_ms,
-                          int duration_ms, pid_t broker, const pid_t *workers, int nworkers)
+/* Runs one round of a row's clients and adds what they measured to into;
+ * the broker and workers are sampled for CPU time. */
+static void s_run_round(setup_t setup, const char *endpoint, int clients, int warmup_ms,
+                        int duration_ms, pid_t broker, const pid_t *workers, int nworkers,
+                        samples_t *into)
 {
     row_t row = {.setup = setup, .endpoint = endpoint, .clients = clients};
     if (setup != SETUP_BROKER)
@@ -409,42 +427,46 @@ static result_t s_run_row(setup_t setup, const char *endpoint, int clients, int 
     int64_t left = row.end - window0;
     if (left > 0)
         zclock_sleep((int)(left / 1000));
-    int64_t window = s_now_us() - window0;
-    int64_t self1 = s_self_cpu_us(), broker1 = broker > 0 ? s_cpu_us(broker) : 0, workers1 = 0;
+    into->window_us += s_now_us() - window0;
+    into->cpu_self += s_self_cpu_us() - self0;
+    into->cpu_broker += broker > 0 ? s_cpu_us(broker) - broker0 : 0;
     for (int i = 0; i < nworkers; i++)
-        workers1 += s_cpu_us(workers[i]);
+        into->cpu_workers += s_cpu_us(workers[i]);
+    into->cpu_workers -= workers0;
+    into->measured_ms += duration_ms;
 
-    result_t result = {0};
-    size_t total = 0;
     for (int i = 0; i < clients; i++) {
         pthread_join(threads[i], NULL);
-        total += runners[i].count;
-        result.errors += runners[i].errors;
+        samples_t *mine = &runners[i].samples;
+        for (size_t j = 0; j < mine->count; j++)
+            s_record(into, mine->us[j]);
+        into->errors += mine->errors;
+        free(mine->us);
     }
-    uint32_t *all = malloc((total ? total : 1) * sizeof *all);
-    size_t n = 0;
-    for (int i = 0; i < clients; i++) {
-        memcpy(all + n, runners[i].us, runners[i].count * sizeof *all);
-        n += runners[i].count;
-        free(runners[i].us);
-    }
-    qsort(all, total, sizeof *all, s_compare_u32);
-    result.calls = total;
-    result.rps = (double)total * 1000.0 / duration_ms;
-    result.p50 = s_percentile(all, total, 50);
-    result.p99 = s_percentile(all, total, 99);
-    result.max = total ? all[total - 1] : 0;
-    if (window > 0) {
-        result.cpu_self = 100.0 * (double)(self1 - self0) / (double)window;
-        result.cpu_broker = 100.0 * (double)(broker1 - broker0) / (double)window;
-        result.cpu_workers = 100.0 * (double)(workers1 - workers0) / (double)window;
-    }
-    free(all);
     free(runners);
     free(threads);
     pthread_barrier_destroy(&row.barrier);
     if (row.zmq_ctx)
         zmq_ctx_term(row.zmq_ctx);
+}
+
+/* The figures of a row's samples, which it frees. */
+static result_t s_result(samples_t *samples)
+{
+    result_t result = {.calls = samples->count, .errors = samples->errors};
+    qsort(samples->us, samples->count, sizeof *samples->us, s_compare_u32);
+    if (samples->measured_ms > 0)
+        result.rps = (double)samples->count * 1000.0 / (double)samples->measured_ms;
+    result.p50 = s_percentile(samples->us, samples->count, 50);
+    result.p99 = s_percentile(samples->us, samples->count, 99);
+    result.max = samples->count ? samples->us[samples->count - 1] : 0;
+    if (samples->window_us > 0) {
+        result.cpu_self = 100.0 * (double)samples->cpu_self / (double)samples->window_us;
+        result.cpu_broker = 100.0 * (double)samples->cpu_broker / (double)samples->window_us;
+        result.cpu_workers = 100.0 * (double)samples->cpu_workers / (double)samples->window_us;
+    }
+    free(samples->us);
+    memset(samples, 0, sizeof *samples);
     return result;
 }
 
@@ -548,19 +570,19 @@ static void s_raw_stop(raw_server_t *self)
     zmq_ctx_term(self->ctx);
 }
 
-static result_t s_run_raw(int workers, int clients, int warmup_ms, int duration_ms)
+/* One round against a raw echo server started for it: raw-direct when
+ * workers is 0, else raw-proxy. */
+static void s_run_raw(int workers, int clients, int warmup_ms, int duration_ms, samples_t *into)
 {
     raw_server_t server;
-    result_t result = {.errors = 1};
     if (s_raw_start(&server, workers) == 0) {
-        zclock_sleep(50);
-        result = s_run_row(workers ? SETUP_PROXY : SETUP_DIRECT, server.endpoint, clients,
-                           warmup_ms, duration_ms, 0, NULL, 0);
+        s_run_round(workers ? SETUP_PROXY : SETUP_DIRECT, server.endpoint, clients, warmup_ms,
+                    duration_ms, 0, NULL, 0, into);
     } else {
         fprintf(stderr, "bench: cannot bind a raw echo server: %s\n", zmq_strerror(zmq_errno()));
+        into->errors++;
     }
     s_raw_stop(&server);
-    return result;
 }
 
 /* --- broker and workers ---------------------------------------------------- */
@@ -730,7 +752,7 @@ static double s_ratio(double a, double b)
 static void s_usage(void)
 {
     fprintf(stderr, "usage: bench_broker -d DB_URL [-b BROKER] [-t TALLY] [-l LOG_DIR] [-T MS] "
-                    "[-w MS] [-p BYTES] [-c 1,4,16] [-W 1,2,4]\n");
+                    "[-w MS] [-r ROUNDS] [-p BYTES] [-c 1,4,16] [-W 1,2,4]\n");
 }
 
 int main(int argc, char **argv)
@@ -739,10 +761,10 @@ int main(int argc, char **argv)
     const char *broker_bin = CHUANG_BUILD_DIR "/services/broker/chuang-broker";
     const char *tally_bin = CHUANG_BUILD_DIR "/tests/fixtures/tally/chuang-tally";
     const char *clients_list = "1,4,16", *workers_list = "1,2,4";
-    int duration_ms = 2000, warmup_ms = 300;
+    int duration_ms = 2000, warmup_ms = 100, rounds = 4;
     long payload = 64;
     int opt;
-    while ((opt = getopt(argc, argv, "d:b:t:l:T:w:p:c:W:h")) != -1) {
+    while ((opt = getopt(argc, argv, "d:b:t:l:T:w:r:p:c:W:h")) != -1) {
         switch (opt) {
         case 'd':
             db_url = optarg;
@@ -762,6 +784,9 @@ int main(int argc, char **argv)
         case 'w':
             warmup_ms = atoi(optarg);
             break;
+        case 'r':
+            rounds = atoi(optarg);
+            break;
         case 'p':
             payload = atol(optarg);
             break;
@@ -779,8 +804,8 @@ int main(int argc, char **argv)
     int clients[MAX_LIST], workers[MAX_LIST];
     int nclients = s_parse_list(clients_list, clients, MAX_CLIENTS);
     int nworkers = s_parse_list(workers_list, workers, MAX_WORKERS);
-    if (!db_url || !*db_url || duration_ms < 100 || warmup_ms < 0 || payload < 0 ||
-        payload > 60000 || nclients < 0 || nworkers < 0) {
+    if (!db_url || !*db_url || rounds < 1 || rounds > 100 || duration_ms < 50 * rounds ||
+        warmup_ms < 0 || payload < 0 || payload > 60000 || nclients < 0 || nworkers < 0) {
         s_usage();
         return 2;
     }
@@ -792,6 +817,7 @@ int main(int argc, char **argv)
 
     zsys_init();
     zsys_handler_set(NULL);
+    logger_init("bench", LOGGER_ERROR); /* not the plain-mode warning on every run */
     struct sigaction action = {.sa_handler = s_on_signal};
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
@@ -809,9 +835,12 @@ int main(int argc, char **argv)
            payload, s_load.body_size, s_load.reply_size);
     printf("  raw frames \"\" \"MDPC01\" \"tally\" + %zu B body, echoed unchanged\n",
            s_load.body_size);
-    printf("  each row   %d ms warm-up, then %d ms measured; each client a thread doing "
-           "synchronous request->reply\n",
-           warmup_ms, duration_ms);
+    printf("  each row   %d rounds of %d ms warm-up + %d ms measured (%d ms measured in all), "
+           "taking turns with\n"
+           "             the other two setups of the same clients and workers; each client a "
+           "thread doing\n"
+           "             synchronous request->reply\n",
+           rounds, warmup_ms, duration_ms / rounds, duration_ms / rounds * rounds);
     printf("  raw-direct DEALER clients -> one ROUTER thread echoing (tcp 127.0.0.1)\n");
     printf("  raw-proxy  DEALER clients -> ROUTER/DEALER zmq_proxy thread -> W DEALER echo "
            "threads (tcp both hops)\n");
@@ -863,16 +892,26 @@ int main(int argc, char **argv)
             goto done;
         }
         for (int c = 0; c < nclients; c++) {
-            setup_t order[] = {SETUP_DIRECT, SETUP_PROXY, SETUP_BROKER};
-            for (int s = 0; s < 3; s++) {
+            /* The three setups take turns, round by round, in a rotating order. */
+            samples_t samples[3] = {0};
+            for (int round = 0; round < rounds; round++) {
+                for (int i = 0; i < 3; i++) {
+                    setup_t setup = (setup_t)((round + i) % 3);
+                    int ms = duration_ms / rounds;
+                    if (setup == SETUP_BROKER)
+                        s_run_round(SETUP_BROKER, endpoint, clients[c], warmup_ms, ms, broker,
+                                    tallies, ntallies, &samples[setup]);
+                    else
+                        s_run_raw(setup == SETUP_DIRECT ? 0 : workers[w], clients[c], warmup_ms, ms,
+                                  &samples[setup]);
+                }
+            }
+            for (int i = 0; i < 3; i++) {
                 measured_t *m = &rows[nrows++];
-                *m = (measured_t){.setup = order[s], .clients = clients[c], .workers = workers[w]};
-                if (order[s] == SETUP_BROKER)
-                    m->result = s_run_row(SETUP_BROKER, endpoint, clients[c], warmup_ms,
-                                          duration_ms, broker, tallies, ntallies);
-                else
-                    m->result = s_run_raw(order[s] == SETUP_DIRECT ? 0 : workers[w], clients[c],
-                                          warmup_ms, duration_ms);
+                *m = (measured_t){.setup = (setup_t)i,
+                                  .clients = clients[c],
+                                  .workers = workers[w],
+                                  .result = s_result(&samples[i])};
                 s_print_result(stderr, m);
             }
         }
@@ -882,8 +921,9 @@ int main(int argc, char **argv)
         if (rows[i].result.errors > 0 || rows[i].result.calls == 0)
             rc = 1;
 
-    printf("measurements (latency in microseconds; cpu in %% of one core during the measured "
-           "window: bench = this process, clients and raw echo threads included)\n");
+    printf("measurements: latency in microseconds; cpu in %% of one core during the measured "
+           "windows,\n"
+           "cpu:me = this process (the clients, and in raw rows the echo and proxy threads)\n");
     printf("%-10s %7s %7s %9s %8s %8s %8s %8s %6s %6s %6s %7s\n", "setup", "clients", "workers",
            "req/s", "p50", "p99", "max", "calls", "errors", "cpu:me", "broker", "workers");
     for (int i = 0; i < nrows; i++)
