@@ -17,6 +17,7 @@ typedef struct {
     zsock_t *socket;
     int64_t heartbeat_at; /* send a heartbeat at this time (zclock_mono ms) */
     int64_t expiry;       /* reconnect when nothing came by then */
+    bool disconnected;    /* the broker said DISCONNECT: ignore it until then */
 } link_t;
 
 struct _mdp_worker_t {
@@ -63,6 +64,7 @@ static int s_link_connect(mdp_worker_t *self, link_t *link)
     int64_t now = zclock_mono();
     link->heartbeat_at = now + self->heartbeat_ms;
     link->expiry = now + (int64_t)self->heartbeat_ms * self->liveness;
+    link->disconnected = false;
     return 0;
 }
 
@@ -149,8 +151,12 @@ static zmsg_t *s_link_message(mdp_worker_t *self, link_t *link)
         zframe_destroy(&client);
         zframe_destroy(&delimiter);
     } else if (zframe_data(command)[0] == MDP_DISCONNECT[0]) {
-        log_info("broker said disconnect; reconnecting", "endpoint=%s", link->endpoint);
-        s_link_connect(self, link);
+        /* Reconnect a heartbeat later, not at once: a broker that refuses
+         * this worker is not hammered with READY. */
+        log_warn("broker said disconnect; reconnecting", "endpoint=%s in_ms=%d", link->endpoint,
+                 self->heartbeat_ms);
+        link->expiry = zclock_mono() + self->heartbeat_ms;
+        link->disconnected = true;
     } else if (zframe_data(command)[0] != MDP_HEARTBEAT[0]) {
         log_warn("unknown command from broker dropped", "endpoint=%s", link->endpoint);
     }
@@ -192,7 +198,8 @@ zmsg_t *mdp_worker_recv(mdp_worker_t *self, zsock_t *stop)
                 if (body)
                     return body;
             } else if (now > link->expiry) {
-                log_warn("broker silent; reconnecting", "endpoint=%s", link->endpoint);
+                if (!link->disconnected)
+                    log_warn("broker silent; reconnecting", "endpoint=%s", link->endpoint);
                 s_link_connect(self, link);
             }
             if (now >= link->heartbeat_at) {
@@ -220,5 +227,6 @@ int mdp_worker_reply(mdp_worker_t *self, zmsg_t **body_p)
     int64_t now = zclock_mono();
     link->heartbeat_at = now + self->heartbeat_ms;
     link->expiry = now + (int64_t)self->heartbeat_ms * self->liveness;
+    link->disconnected = false;
     return 0;
 }

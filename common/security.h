@@ -14,6 +14,8 @@
  *   security.cert         this process's secret certificate file
  *   security.server_cert  the server's public certificate file (clients)
  *   security.allow_dir    folder of public certificates let in (servers)
+ *   security.worker_dir   folder of the certificates that may serve (brokers;
+ *                         read by the broker itself)
  */
 #ifndef CHUANG_SECURITY_H
 #define CHUANG_SECURITY_H

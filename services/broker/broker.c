@@ -49,8 +49,9 @@ typedef struct {
 struct _broker_t {
     zsock_t *socket;
     zactor_t *monitor;
-    zhashx_t *services; /* name -> service_t, owned */
-    zhashx_t *workers;  /* id -> worker_t, owned */
+    zcertstore_t *worker_keys; /* keys allowed to serve, or NULL: any admitted peer */
+    zhashx_t *services;        /* name -> service_t, owned */
+    zhashx_t *workers;         /* id -> worker_t, owned */
     int heartbeat_ms;
     int liveness;
     size_t queue_max;       /* requests queued per service at most */
@@ -338,6 +339,17 @@ static void s_worker_message(broker_t *self, zframe_t *sender, const char *sende
             zstr_free(&name);
             goto done;
         }
+        /* The ZAP handler's user id is the peer's public key; libzmq puts it on
+         * the frames the peer sent, not on the routing frame ROUTER adds. */
+        const char *key = self->worker_keys ? zframe_meta(command, "User-Id") : NULL;
+        if (self->worker_keys && (!key || !zcertstore_lookup(self->worker_keys, key))) {
+            log_warn("READY refused: this key may not serve", "peer=%s service=%s key=%s",
+                     sender_id, name, key ? key : "-");
+            worker_t probe = {.id = (char *)sender_id, .identity = sender};
+            s_send_to_worker(self, &probe, MDP_DISCONNECT, NULL, NULL);
+            zstr_free(&name);
+            goto done;
+        }
         worker = calloc(1, sizeof *worker);
         assert(worker);
         worker->id = strdup(sender_id);
@@ -522,6 +534,9 @@ broker_t *broker_new(config_t *config, security_t *security)
     zsock_set_linger(self->socket, 0);
     if (security_server(security, self->socket) != 0)
         goto fail;
+    const char *worker_dir = config_str(config, "security.worker_dir", NULL);
+    if (worker_dir && !security_plain(security))
+        self->worker_keys = zcertstore_new(worker_dir);
 
     self->monitor = zactor_new(zmonitor, self->socket);
     zstr_sendx(self->monitor, "LISTEN", "HANDSHAKE_FAILED_NO_DETAIL", "HANDSHAKE_FAILED_PROTOCOL",
@@ -551,6 +566,7 @@ void broker_destroy(broker_t **self_p)
     broker_t *self = *self_p;
     zactor_destroy(&self->monitor);
     zsock_destroy(&self->socket);
+    zcertstore_destroy(&self->worker_keys);
     zhashx_destroy(&self->workers);
     zhashx_destroy(&self->services);
     free(self);

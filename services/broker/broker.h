@@ -5,7 +5,10 @@
  * the worker of its service that has waited longest; when none is free it
  * waits in the service's queue until its deadline (read from the chuang
  * envelope, or a default for clients that send something else) and is then
- * answered with status UNAVAILABLE, so nothing vanishes. Workers heartbeat;
+ * answered with status UNAVAILABLE, so nothing vanishes. With CURVE, every
+ * peer's key must be in security.allow_dir; when security.worker_dir is set,
+ * only the keys in it may register as workers, so a client's key cannot
+ * pose as a service. Workers heartbeat;
  * one that falls silent is forgotten. "mmi.service" answers "200" or "404".
  */
 #ifndef CHUANG_BROKER_H

@@ -9,6 +9,7 @@
 #include "client.h"
 #include "config.h"
 #include "harness.h"
+#include "mdp_worker.h"
 #include "security.h"
 #include "tally.pb-c.h"
 
@@ -471,14 +472,18 @@ static void test_curve_refuses_unknown_keys(void **state)
     }
     snprintf(path, sizeof path, "%s/keys/other/stranger", dir);
     assert_int_equal(security_keygen(path, "stranger"), 0);
+    harness_sh("mkdir -p '%s/keys/workers'", dir);
     harness_sh("cp '%s/keys/tally' '%s/keys/officer' '%s/keys/allow/'", dir, dir, dir);
+    harness_sh("cp '%s/keys/tally' '%s/keys/workers/'", dir, dir);
 
     char endpoint[64];
     snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", harness_free_port());
     char *bind = zsys_sprintf("CHUANG_BROKER_ENDPOINT=%s", endpoint);
     char *cert = zsys_sprintf("CHUANG_SECURITY_CERT=%s/keys/broker_secret", dir);
     char *allow = zsys_sprintf("CHUANG_SECURITY_ALLOW_DIR=%s/keys/allow", dir);
-    const char *broker_env[] = {bind, cert, allow, "CHUANG_BROKER_HEARTBEAT_MS=" HEARTBEAT, NULL};
+    char *workers = zsys_sprintf("CHUANG_SECURITY_WORKER_DIR=%s/keys/workers", dir);
+    const char *broker_env[] = {bind, cert, allow, workers, "CHUANG_BROKER_HEARTBEAT_MS=" HEARTBEAT,
+                                NULL};
     pid_t broker = harness_spawn("broker-curve", BROKER, broker_env);
 
     char *brokers = zsys_sprintf("CHUANG_BROKERS=%s", endpoint);
@@ -503,6 +508,17 @@ static void test_curve_refuses_unknown_keys(void **state)
     assert_int_equal(reply->status, CHUANG__STATUS__OK);
     chuang__reply__free_unpacked(reply, NULL);
     client_destroy(&client);
+
+    /* The officer's key is let in as a client but may not serve. */
+    mdp_worker_t *impostor = mdp_worker_new(endpoint, "impostor", officer, 500, 3);
+    assert_non_null(impostor);
+    zclock_sleep(300);
+    client = client_new(endpoint, officer);
+    client_set_timeouts(client, 1000, 5000);
+    assert_int_equal(client_service_exists(client, "impostor"), 0);
+    assert_int_equal(client_service_exists(client, "tally"), 1);
+    client_destroy(&client);
+    mdp_worker_destroy(&impostor);
 
     /* A stranger whose key is not in the store gets nothing at all. */
     snprintf(path, sizeof path, "%s/keys/other/stranger_secret", dir);
@@ -541,6 +557,7 @@ static void test_curve_refuses_unknown_keys(void **state)
     zstr_free(&bind);
     zstr_free(&cert);
     zstr_free(&allow);
+    zstr_free(&workers);
     zstr_free(&brokers);
     zstr_free(&db);
     zstr_free(&tally_cert);
