@@ -19,6 +19,7 @@
 #include "logger.h"
 #include "mdp.h"
 #include "mdp_worker.h"
+#include "outbox.h"
 #include "redis_link.h"
 #include "security.h"
 
@@ -144,6 +145,20 @@ Chuang__Status service_call_fail(service_call_t *call, Chuang__Status status, co
     call->detail = detail ? service_call_strdup(call, detail) : NULL;
     call->hint = hint ? service_call_strdup(call, hint) : NULL;
     return status;
+}
+
+Chuang__Status service_call_emit(service_call_t *call, const char *type, const char *aggregate_id,
+                                 Chuang__Visibility visibility, const ProtobufCMessage *payload)
+{
+    outbox_event_t event = {.agency = call->header->agency,
+                            .type = type,
+                            .aggregate_id = aggregate_id,
+                            .visibility = visibility,
+                            .payload = payload,
+                            .trace_id = call->header->trace_id};
+    if (outbox_write(call->worker->db, &event) == 0)
+        return CHUANG__STATUS__OK;
+    return service_call_sql_fail(call, NULL, "write event");
 }
 
 Chuang__Status service_call_sql_fail(service_call_t *call, PGresult *result, const char *what)

@@ -91,6 +91,13 @@ Chuang__Status service_call_violation(service_call_t *call, const char *field, c
 Chuang__Status service_call_fail(service_call_t *call, Chuang__Status status, const char *message,
                                  const char *detail, const char *hint);
 
+/* Writes an event reporting the call's change into the service's outbox, in
+ * the call's transaction: type "<service>.<EventName>", the aggregate that
+ * changed, who may see it, and the event's protobuf payload. The agency and
+ * trace id are the request's. Returns OK, or the failure to answer with. */
+Chuang__Status service_call_emit(service_call_t *call, const char *type, const char *aggregate_id,
+                                 Chuang__Visibility visibility, const ProtobufCMessage *payload);
+
 /* Turns a failed query's result into the reply a client should see: unique
  * violations become ALREADY_EXISTS, a lost connection UNAVAILABLE, anything
  * else INTERNAL (logged with the server's message, which is not shown). */

@@ -8,6 +8,7 @@
  */
 #include "client.h"
 #include "config.h"
+#include "db.h"
 #include "harness.h"
 #include "mdp_worker.h"
 #include "security.h"
@@ -107,6 +108,34 @@ static void s_get(client_t *client, const char *counter, int64_t *total, int64_t
     chuang__reply__free_unpacked(reply, NULL);
 }
 
+/* Counts the outbox's tally.Added events for counter; with last, the total
+ * the latest of them reports. */
+static long s_events(const char *counter, int64_t *last)
+{
+    PGconn *db = db_connect(s_db_url, "tally", 3);
+    assert_non_null(db);
+    const char *values[1] = {counter};
+    PGresult *res = PQexecParams(db,
+                                 "SELECT payload_type, payload FROM chuang_outbox"
+                                 " WHERE type = 'tally.Added' AND aggregate_id = $1"
+                                 " ORDER BY sequence",
+                                 1, NULL, values, NULL, NULL, 1);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    long count = PQntuples(res);
+    if (last && count > 0) {
+        assert_string_equal(PQgetvalue(res, (int)count - 1, 0), "chuang.tally.AddReply");
+        Chuang__Tally__AddReply *added =
+            chuang__tally__add_reply__unpack(NULL, (size_t)PQgetlength(res, (int)count - 1, 1),
+                                             (const uint8_t *)PQgetvalue(res, (int)count - 1, 1));
+        assert_non_null(added);
+        *last = added->total;
+        chuang__tally__add_reply__free_unpacked(added, NULL);
+    }
+    PQclear(res);
+    PQfinish(db);
+    return count;
+}
+
 static bool s_has_violation(const Chuang__Reply *reply, const char *field)
 {
     for (size_t i = 0; i < reply->n_violations; i++)
@@ -198,6 +227,7 @@ static void test_bad_input_changes_nothing(void **state)
     int64_t total, adds;
     s_get(client, "bad-input", &total, &adds);
     assert_int_equal(total, -1);
+    assert_int_equal(s_events("bad-input", NULL), 0);
 
     /* A method the service does not have, and a payload that is not its input. */
     uint8_t junk[] = {0xff, 0xff, 0xff, 0xff};
@@ -231,10 +261,13 @@ static void test_retry_with_same_key_applies_once(void **state)
     assert_true(s_has_violation(reply, "idempotency_key"));
     chuang__reply__free_unpacked(reply, NULL);
 
-    int64_t total, adds;
+    int64_t total, adds, reported = 0;
     s_get(client, "retried", &total, &adds);
     assert_int_equal(total, 7);
     assert_int_equal(adds, 1);
+    /* One event for the one effect, reporting it. */
+    assert_int_equal(s_events("retried", &reported), 1);
+    assert_int_equal(reported, 7);
     client_destroy(&client);
 }
 
@@ -338,6 +371,7 @@ static void test_kill_9_loses_nothing_applies_nothing_twice(void **state)
     s_get(client, "under-load", &total, &adds);
     assert_int_equal(total, THREADS * PER_THREAD);
     assert_int_equal(adds, THREADS * PER_THREAD);
+    assert_int_equal(s_events("under-load", NULL), THREADS * PER_THREAD);
     client_destroy(&client);
     /* The survivor serves on; the killed one is replaced for later tests. */
     s_tally = second;
