@@ -137,6 +137,11 @@ Chuang__Status service_call_violation(service_call_t *call, const char *field, c
     return call->status;
 }
 
+bool service_call_has_violations(service_call_t *call)
+{
+    return zlist_size(call->violations) > 0;
+}
+
 Chuang__Status service_call_fail(service_call_t *call, Chuang__Status status, const char *message,
                                  const char *detail, const char *hint)
 {

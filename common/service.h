@@ -86,6 +86,9 @@ char *service_call_strdup(service_call_t *call, const char *text);
 Chuang__Status service_call_violation(service_call_t *call, const char *field, const char *format,
                                       ...) __attribute__((format(printf, 3, 4)));
 
+/* true once service_call_violation has recorded a violation. */
+bool service_call_has_violations(service_call_t *call);
+
 /* Sets a failure's message (short, lower-case) and optional detail and hint
  * (full sentences). Returns status. */
 Chuang__Status service_call_fail(service_call_t *call, Chuang__Status status, const char *message,

@@ -33,6 +33,18 @@ for port in "$broker_1" "$broker_2"; do
     out=$(CHUANG_BROKERS=tcp://127.0.0.1:$port local_run ctl services nosuch || true)
     check "ctl reaches the broker on $port over CURVE" [ "$out" = "nosuch 404" ]
 done
+# Every service is up and registered with both brokers, and serves a call
+# made over CURVE with the agency's keys.
+for port in "$broker_1" "$broker_2"; do
+    out=$(CHUANG_BROKERS=tcp://127.0.0.1:$port local_run ctl services registry || true)
+    check "the registry is registered with the broker on $port" [ "$out" = "registry 200" ]
+done
+out=$(local_run ctl call registry ReserveName --agency 330106 --roles officer \
+    '{"region": "杭州", "tradeName": "本地", "industry": "网络科技",
+      "organisationalForm": "有限公司", "applicantName": "张三",
+      "applicantIdNumber": "11010519491231002X"}' || true)
+check "a name can be reserved through the local run" grep -q '"name": "杭州本地网络科技有限公司"' <<<"$out"
+
 # A key the brokers do not know gets nothing.
 "$build/services/ctl/chuangctl" keygen "$data/stranger" >/dev/null
 out=$(CHUANG_SECURITY_CERT=$data/stranger_secret CHUANG_CLIENT_ATTEMPT_MS=500 \

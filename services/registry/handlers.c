@@ -1,0 +1,467 @@
+/*
+ * handlers.c - the registry's request handlers: each checks its input field
+ * by field, applies the change through store.c and writes the event that
+ * reports it, all in the request's one transaction.
+ *
+ * Bad input is answered INVALID_ARGUMENT with one violation per field, in
+ * words a clerk can act on, before anything is written. The agency is the
+ * envelope's: a registry serves one agency's register and assigns credit
+ * codes under that agency's division code.
+ */
+#include "handlers.h"
+#include "enterprise_name.h"
+#include "identifiers.h"
+#include "store.h"
+
+#include <ctype.h>
+#include <czmq.h>
+#include <time.h>
+
+#define PERSON_NAME_MAX   50 /* characters */
+#define SCOPE_MAX_BYTES   4000
+#define ADDRESS_MAX_BYTES 400
+#define FOUNDERS_MAX      50
+#define ADDRESSES_MAX     20
+#define CAPITAL_MAX_FEN   1000000000000000LL /* ten trillion yuan */
+#define SEARCH_LIMIT_MAX  100
+#define SEARCH_DEFAULT    20
+#define REGION_QUERY_MAX  200
+
+/* The credit-code alphabet (GB 32100), in which organisation numbers are
+ * written. */
+static const char s_alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+static int s_today(void)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+}
+
+static bool s_is_officer(service_call_t *call)
+{
+    const Chuang__RequestHeader *header = service_call_header(call);
+    for (size_t i = 0; i < header->n_roles; i++)
+        if (streq(header->roles[i], "officer"))
+            return true;
+    return false;
+}
+
+/* Checks the envelope's agency: the registry needs a division code to
+ * register under. */
+static bool s_agency_valid(service_call_t *call)
+{
+    char reason[128];
+    if (identifiers_division_check(service_call_header(call)->agency, reason, sizeof reason) == 0)
+        return true;
+    service_call_violation(call, "agency", "the request's agency %s", reason);
+    return false;
+}
+
+/* Checks a person at path (e.g. "legal_representative"). */
+static void s_check_person(service_call_t *call, const char *path,
+                           const Chuang__Registry__Person *person)
+{
+    char field[96], reason[128];
+    if (!person) {
+        service_call_violation(call, path, "is required");
+        return;
+    }
+    int length = enterprise_name_utf8_length(person->name);
+    if (length < 1 || length > PERSON_NAME_MAX) {
+        snprintf(field, sizeof field, "%s.name", path);
+        service_call_violation(call, field, "must be 1 to %d characters of valid text",
+                               PERSON_NAME_MAX);
+    }
+    if (identifiers_resident_id_check(person->id_number, s_today(), reason, sizeof reason) != 0) {
+        snprintf(field, sizeof field, "%s.id_number", path);
+        service_call_violation(call, field, "is not a valid resident ID number: %s", reason);
+    }
+    const char *phone = person->phone;
+    bool mobile = strlen(phone) == 11 && phone[0] == '1' && strspn(phone, "0123456789") == 11;
+    if (!mobile) {
+        snprintf(field, sizeof field, "%s.phone", path);
+        service_call_violation(call, field, "must be an 11-digit mobile number starting with 1");
+    }
+}
+
+static void s_check_address(service_call_t *call, const char *path,
+                            const Chuang__Registry__Address *address)
+{
+    char field[96], reason[128];
+    if (!address) {
+        service_call_violation(call, path, "is required");
+        return;
+    }
+    if (identifiers_division_check(address->division_code, reason, sizeof reason) != 0) {
+        snprintf(field, sizeof field, "%s.division_code", path);
+        service_call_violation(call, field, "%s", reason);
+    }
+    size_t length = strlen(address->detail);
+    if (length == 0 || length > ADDRESS_MAX_BYTES ||
+        enterprise_name_utf8_length(address->detail) < 0) {
+        snprintf(field, sizeof field, "%s.detail", path);
+        service_call_violation(call, field, "must be 1 to %d bytes of valid text",
+                               ADDRESS_MAX_BYTES);
+    }
+}
+
+/* GB/T 4754 shape: a section letter A-T, then nothing, 2, 3 or 4 digits. */
+static bool s_industry_code_valid(const char *code)
+{
+    size_t digits = strlen(code) - 1;
+    return *code >= 'A' && *code <= 'T' && strspn(code + 1, "0123456789") == digits &&
+           (digits == 0 || digits == 2 || digits == 3 || digits == 4);
+}
+
+static bool s_uuid_shaped(const char *text)
+{
+    if (strlen(text) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? text[i] != '-' : !isxdigit((unsigned char)text[i]))
+            return false;
+    }
+    return true;
+}
+
+/* The organisational forms an entity type may carry in its name. */
+static bool s_form_fits(Chuang__Registry__EntityType type, const char *form)
+{
+    switch (type) {
+    case CHUANG__REGISTRY__ENTITY_TYPE__LIMITED_COMPANY:
+        return streq(form, "有限公司") || streq(form, "有限责任公司");
+    case CHUANG__REGISTRY__ENTITY_TYPE__JOINT_STOCK_COMPANY:
+        return streq(form, "股份有限公司");
+    case CHUANG__REGISTRY__ENTITY_TYPE__SOLE_PROPRIETORSHIP:
+        return streq(form, "个人独资企业") || streq(form, "厂") || streq(form, "店") ||
+               streq(form, "中心") || streq(form, "工作室");
+    case CHUANG__REGISTRY__ENTITY_TYPE__PARTNERSHIP:
+        return streq(form, "合伙企业") || streq(form, "(普通合伙)") || streq(form, "(有限合伙)");
+    case CHUANG__REGISTRY__ENTITY_TYPE__INDIVIDUAL_BUSINESS:
+        return streq(form, "店") || streq(form, "馆") || streq(form, "部") || streq(form, "厂") ||
+               streq(form, "中心") || streq(form, "工作室");
+    case CHUANG__REGISTRY__ENTITY_TYPE__FARMERS_COOPERATIVE:
+        return streq(form, "专业合作社") || streq(form, "农民专业合作社");
+    default:
+        return false;
+    }
+}
+
+/* GB 32100 organisation-type code under registration authority 9 (market
+ * regulation): 1 enterprise, 2 individual business, 3 farmers' cooperative. */
+static char s_type_code(Chuang__Registry__EntityType type)
+{
+    if (type == CHUANG__REGISTRY__ENTITY_TYPE__INDIVIDUAL_BUSINESS)
+        return '2';
+    if (type == CHUANG__REGISTRY__ENTITY_TYPE__FARMERS_COOPERATIVE)
+        return '3';
+    return '1';
+}
+
+Chuang__Status handle_reserve_name(service_call_t *call, const ProtobufCMessage *input,
+                                   ProtobufCMessage *output)
+{
+    const Chuang__Registry__ReserveNameRequest *request =
+        (const Chuang__Registry__ReserveNameRequest *)input;
+    Chuang__Registry__NameReservation *reply = (Chuang__Registry__NameReservation *)output;
+    const char *agency = service_call_header(call)->agency;
+    PGconn *db = service_call_db(call);
+
+    bool valid = s_agency_valid(call);
+    enterprise_name_t name;
+    enterprise_name_violation_t violations[ENTERPRISE_NAME_MAX_VIOLATIONS];
+    int count = enterprise_name_parse(request->region, request->trade_name, request->industry,
+                                      request->organisational_form, NULL, &name, violations,
+                                      ENTERPRISE_NAME_MAX_VIOLATIONS);
+    for (int i = 0; i < count && i < ENTERPRISE_NAME_MAX_VIOLATIONS; i++)
+        service_call_violation(call, violations[i].field, "%s", violations[i].description);
+    valid = valid && count == 0;
+    int length = enterprise_name_utf8_length(request->applicant_name);
+    if (length < 1 || length > PERSON_NAME_MAX) {
+        service_call_violation(call, "applicant_name", "must be 1 to %d characters of valid text",
+                               PERSON_NAME_MAX);
+        valid = false;
+    }
+    char reason[128];
+    if (identifiers_resident_id_check(request->applicant_id_number, s_today(), reason,
+                                      sizeof reason) != 0) {
+        service_call_violation(call, "applicant_id_number", "is not a valid resident ID number: %s",
+                               reason);
+        valid = false;
+    }
+    if (!valid)
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+
+    char word[64];
+    const char *fields[2] = {"trade_name", "industry"};
+    const char *texts[2] = {name.trade_name, name.industry};
+    for (int i = 0; i < 2; i++) {
+        int found = store_forbidden_word(db, agency, texts[i], word, sizeof word);
+        if (found < 0)
+            return service_call_sql_fail(call, NULL, "forbidden words");
+        if (found) {
+            service_call_violation(call, fields[i],
+                                   "contains a word this agency does not allow: %s", word);
+            valid = false;
+        }
+    }
+    if (!valid)
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+
+    char holder[ENTERPRISE_NAME_FULL_SIZE];
+    int taken = store_name_taken(db, agency, name.trade_name, name.industry, holder, sizeof holder);
+    if (taken < 0)
+        return service_call_sql_fail(call, NULL, "name conflict check");
+    if (taken) {
+        service_call_violation(
+            call, "trade_name",
+            "with this industry is already used by %s; choose another trade name", holder);
+        return service_call_fail(call, CHUANG__STATUS__ALREADY_EXISTS, "name not available",
+                                 "Another entity or a live reservation in this agency has the same "
+                                 "trade name and industry.",
+                                 "Choose another trade name, or another industry wording.");
+    }
+    long long days = 0;
+    int ruled = store_rule(db, agency, "name_reservation_days", &days);
+    if (ruled < 0)
+        return service_call_sql_fail(call, NULL, "reservation period rule");
+    if (ruled == 0 || days <= 0)
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "no reservation period in force",
+                                 "No name_reservation_days rule is in force for this agency today.",
+                                 "An operator must add the rule with an effective date.");
+
+    char id[STORE_ID_SIZE], expires_on[STORE_DATE_SIZE];
+    if (store_reservation_add(db, agency, &name, request->applicant_name,
+                              request->applicant_id_number, days, id, expires_on) != 0)
+        return service_call_sql_fail(call, NULL, "add reservation");
+    reply->reservation_id = service_call_strdup(call, id);
+    reply->name = service_call_strdup(call, name.full);
+    reply->trade_name = service_call_strdup(call, name.trade_name);
+    reply->industry = service_call_strdup(call, name.industry);
+    reply->expires_on = service_call_strdup(call, expires_on);
+    reply->status = "reserved";
+    return service_call_emit(call, "registry.NameReserved", id,
+                             CHUANG__VISIBILITY__VISIBILITY_AGENCIES, output);
+}
+
+Chuang__Status handle_search_names(service_call_t *call, const ProtobufCMessage *input,
+                                   ProtobufCMessage *output)
+{
+    const Chuang__Registry__SearchNamesRequest *request =
+        (const Chuang__Registry__SearchNamesRequest *)input;
+    bool valid = s_agency_valid(call);
+    int length = enterprise_name_utf8_length(request->query);
+    if (length < 1 || strlen(request->query) > REGION_QUERY_MAX) {
+        service_call_violation(call, "query", "must be 1 to %d bytes of valid text",
+                               REGION_QUERY_MAX);
+        valid = false;
+    }
+    if (request->limit < 0 || request->limit > SEARCH_LIMIT_MAX) {
+        service_call_violation(call, "limit", "must be between 1 and %d", SEARCH_LIMIT_MAX);
+        valid = false;
+    }
+    if (!valid)
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    if (store_names_search(service_call_db(call), call, service_call_header(call)->agency,
+                           request->query, request->limit ? request->limit : SEARCH_DEFAULT,
+                           (Chuang__Registry__SearchNamesReply *)output) < 0)
+        return service_call_sql_fail(call, NULL, "search names");
+    return CHUANG__STATUS__OK;
+}
+
+/* Checks everything in a registration that does not need the database,
+ * recording a violation per offending field. */
+static void s_check_register(service_call_t *call, const Chuang__Registry__RegisterRequest *request)
+{
+    s_agency_valid(call);
+    if (!*request->reservation_id) {
+        service_call_violation(call, "reservation_id", "is required: reserve the name first");
+    } else if (!s_uuid_shaped(request->reservation_id)) {
+        service_call_violation(call, "reservation_id", "is not a reservation id");
+    }
+    if (request->entity_type < CHUANG__REGISTRY__ENTITY_TYPE__LIMITED_COMPANY ||
+        request->entity_type > CHUANG__REGISTRY__ENTITY_TYPE__FARMERS_COOPERATIVE)
+        service_call_violation(call, "entity_type", "is required");
+    s_check_person(call, "legal_representative", request->legal_representative);
+    if (request->registered_capital_fen < 0 || request->registered_capital_fen > CAPITAL_MAX_FEN)
+        service_call_violation(call, "registered_capital_fen", "must be between 0 and %lld fen",
+                               CAPITAL_MAX_FEN);
+    size_t scope = strlen(request->business_scope);
+    if (scope == 0 || scope > SCOPE_MAX_BYTES ||
+        enterprise_name_utf8_length(request->business_scope) < 0)
+        service_call_violation(call, "business_scope", "must be 1 to %d bytes of valid text",
+                               SCOPE_MAX_BYTES);
+    if (!s_industry_code_valid(request->industry_code))
+        service_call_violation(call, "industry_code",
+                               "must be a GB/T 4754 code: a letter A-T and 2 to 4 digits, e.g. "
+                               "I6513");
+    if (request->n_founders < 1 || request->n_founders > FOUNDERS_MAX)
+        service_call_violation(call, "founders", "must list 1 to %d founders", FOUNDERS_MAX);
+    int64_t subscribed = 0;
+    for (size_t i = 0; i < request->n_founders && i < FOUNDERS_MAX; i++) {
+        const Chuang__Registry__Founder *founder = request->founders[i];
+        char path[64];
+        snprintf(path, sizeof path, "founders[%zu].person", i);
+        s_check_person(call, path, founder->person);
+        for (size_t c = 0; c < founder->n_categories; c++)
+            if (founder->categories[c] < CHUANG__REGISTRY__FOUNDER_CATEGORY__GRADUATE ||
+                founder->categories[c] >
+                    CHUANG__REGISTRY__FOUNDER_CATEGORY__RETURNING_MIGRANT_WORKER) {
+                snprintf(path, sizeof path, "founders[%zu].categories", i);
+                service_call_violation(call, path, "holds an unknown category");
+                break;
+            }
+        if (founder->subscribed_capital_fen < 0 ||
+            founder->subscribed_capital_fen > CAPITAL_MAX_FEN) {
+            snprintf(path, sizeof path, "founders[%zu].subscribed_capital_fen", i);
+            service_call_violation(call, path, "must be between 0 and %lld fen", CAPITAL_MAX_FEN);
+        } else {
+            subscribed += founder->subscribed_capital_fen;
+        }
+    }
+    bool company = request->entity_type == CHUANG__REGISTRY__ENTITY_TYPE__LIMITED_COMPANY ||
+                   request->entity_type == CHUANG__REGISTRY__ENTITY_TYPE__JOINT_STOCK_COMPANY;
+    if (company && subscribed != request->registered_capital_fen)
+        service_call_violation(call, "founders",
+                               "subscribe %" PRId64 " fen in all, but the registered capital is "
+                               "%" PRId64 " fen",
+                               subscribed, request->registered_capital_fen);
+    s_check_address(call, "domicile", request->domicile);
+    if (request->n_business_addresses > ADDRESSES_MAX)
+        service_call_violation(call, "business_addresses", "may list at most %d addresses",
+                               ADDRESSES_MAX);
+    for (size_t i = 0; i < request->n_business_addresses && i < ADDRESSES_MAX; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "business_addresses[%zu]", i);
+        s_check_address(call, path, request->business_addresses[i]);
+    }
+}
+
+Chuang__Status handle_register(service_call_t *call, const ProtobufCMessage *input,
+                               ProtobufCMessage *output)
+{
+    const Chuang__Registry__RegisterRequest *request =
+        (const Chuang__Registry__RegisterRequest *)input;
+    const char *agency = service_call_header(call)->agency;
+    PGconn *db = service_call_db(call);
+    s_check_register(call, request);
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+
+    store_reservation_t reservation;
+    int found = store_reservation_lock(db, agency, request->reservation_id, &reservation);
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, "read reservation");
+    if (found == 0)
+        return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such name reservation",
+                                 "This agency has no name reservation with that id.",
+                                 "Reserve the name first, and use the id it returns.");
+    if (!streq(reservation.status, "reserved")) {
+        service_call_violation(call, "reservation_id", "was already used for a registration");
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "name reservation already used", NULL, NULL);
+    }
+    if (reservation.expired) {
+        service_call_violation(call, "reservation_id", "expired on %s; reserve the name again",
+                               reservation.expires_on);
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "name reservation expired", NULL, NULL);
+    }
+    if (!s_form_fits(request->entity_type, reservation.form)) {
+        service_call_violation(call, "entity_type", "does not fit the reserved name's form %s",
+                               reservation.form);
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    }
+
+    /* The credit code: authority 9 (market regulation), the type code, the
+     * agency's division, and an organisation code from this registry's
+     * sequence, written in the credit-code alphabet. */
+    long long number = 0;
+    if (store_next_organisation_number(db, &number) != 0)
+        return service_call_sql_fail(call, NULL, "organisation number");
+    char body[9];
+    for (int i = 7; i >= 0; i--) {
+        body[i] = s_alphabet[number % 31];
+        number /= 31;
+    }
+    body[8] = '\0';
+    char credit_code[19];
+    if (identifiers_uscc_make('9', s_type_code(request->entity_type), agency, body, credit_code) !=
+        0)
+        return service_call_fail(call, CHUANG__STATUS__INTERNAL, "cannot assign a credit code",
+                                 "The organisation number range is exhausted.", NULL);
+    if (store_entity_add(db, agency, credit_code, &reservation, request) != 0)
+        return service_call_sql_fail(call, NULL, "add entity");
+
+    Chuang__Registry__Entity *entity = (Chuang__Registry__Entity *)output;
+    if (store_entity_load(db, call, credit_code, NULL, entity) != 1)
+        return service_call_sql_fail(call, NULL, "read entity");
+    return service_call_emit(call, "registry.EntityRegistered", credit_code,
+                             CHUANG__VISIBILITY__VISIBILITY_AGENCIES, output);
+}
+
+static Chuang__Status s_load(service_call_t *call, const char *credit_code, const char *name,
+                             Chuang__Registry__Entity *entity)
+{
+    int found = store_entity_load(service_call_db(call), call, credit_code, name, entity);
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, "read entity");
+    if (found == 0)
+        return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such entity", NULL, NULL);
+    return CHUANG__STATUS__OK;
+}
+
+Chuang__Status handle_get_entity(service_call_t *call, const ProtobufCMessage *input,
+                                 ProtobufCMessage *output)
+{
+    const Chuang__Registry__GetEntityRequest *request =
+        (const Chuang__Registry__GetEntityRequest *)input;
+    if (!s_is_officer(call))
+        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "officers only",
+                                 "The full record holds personal data; it is shown to officers.",
+                                 "Use Lookup for the public record.");
+    char reason[128];
+    if (identifiers_uscc_check(request->credit_code, reason, sizeof reason) != 0)
+        return service_call_violation(call, "credit_code", "%s", reason);
+    return s_load(call, request->credit_code, NULL, (Chuang__Registry__Entity *)output);
+}
+
+/* Masks a person's ID number and phone for the public. */
+static void s_mask_person(service_call_t *call, Chuang__Registry__Person *person)
+{
+    char *id = service_call_alloc(call, 19);
+    identifiers_mask_resident_id(person->id_number, id);
+    person->id_number = id;
+    char *phone = service_call_alloc(call, 32);
+    identifiers_mask_phone(person->phone, phone, 32);
+    person->phone = phone;
+}
+
+Chuang__Status handle_lookup(service_call_t *call, const ProtobufCMessage *input,
+                             ProtobufCMessage *output)
+{
+    const Chuang__Registry__LookupRequest *request = (const Chuang__Registry__LookupRequest *)input;
+    Chuang__Registry__Entity *entity = (Chuang__Registry__Entity *)output;
+    char reason[128];
+    if (!*request->credit_code && !*request->name)
+        return service_call_violation(call, "credit_code", "or name is required");
+    if (*request->credit_code &&
+        identifiers_uscc_check(request->credit_code, reason, sizeof reason) != 0)
+        return service_call_violation(call, "credit_code", "%s", reason);
+    if (!*request->credit_code && (enterprise_name_utf8_length(request->name) < 0 ||
+                                   strlen(request->name) > REGION_QUERY_MAX))
+        return service_call_violation(call, "name", "must be at most %d bytes of valid text",
+                                      REGION_QUERY_MAX);
+    Chuang__Status status =
+        s_load(call, *request->credit_code ? request->credit_code : NULL, request->name, entity);
+    if (status != CHUANG__STATUS__OK)
+        return status;
+    s_mask_person(call, entity->legal_representative);
+    for (size_t i = 0; i < entity->n_founders; i++)
+        s_mask_person(call, entity->founders[i]->person);
+    return CHUANG__STATUS__OK;
+}

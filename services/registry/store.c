@@ -1,0 +1,393 @@
+/*
+ * store.c - the registry's SQL; see store.h.
+ *
+ * Queries take text parameters and return text columns; numbers cross as
+ * decimal strings. Each function keeps its SQL next to the code that reads
+ * its result, so a reader sees both at once.
+ */
+#include "store.h"
+
+#include <czmq.h>
+
+/* Runs a query with text parameters; NULL (after clearing) unless its status
+ * is expected. */
+static PGresult *s_query(PGconn *db, const char *sql, int count, const char *const *values,
+                         ExecStatusType expected)
+{
+    PGresult *res = PQexecParams(db, sql, count, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(res) == expected)
+        return res;
+    PQclear(res);
+    return NULL;
+}
+
+int store_rule(PGconn *db, const char *agency, const char *name, long long *value)
+{
+    const char *values[2] = {agency, name};
+    PGresult *res =
+        s_query(db,
+                "SELECT value FROM rules"
+                " WHERE name = $2 AND agency IN ($1, '') AND effective_from <= current_date"
+                " ORDER BY agency = $1 DESC, effective_from DESC LIMIT 1",
+                2, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int found = PQntuples(res);
+    if (found)
+        *value = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return found;
+}
+
+int store_forbidden_word(PGconn *db, const char *agency, const char *text, char *word, size_t size)
+{
+    const char *values[2] = {agency, text};
+    PGresult *res = s_query(db,
+                            "SELECT word FROM forbidden_words"
+                            " WHERE agency IN ($1, '') AND strpos($2, word) > 0"
+                            " ORDER BY word LIMIT 1",
+                            2, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int found = PQntuples(res);
+    if (found)
+        snprintf(word, size, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return found;
+}
+
+int store_name_taken(PGconn *db, const char *agency, const char *trade_name, const char *industry,
+                     char *holder, size_t size)
+{
+    const char *values[3] = {agency, trade_name, industry};
+    PGresult *res =
+        s_query(db, "SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2 || '/' || $3))", 3,
+                values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    PQclear(res);
+    res = s_query(db,
+                  "SELECT name FROM entities"
+                  " WHERE agency = $1 AND trade_name = $2 AND industry = $3"
+                  " UNION ALL "
+                  "SELECT name FROM name_reservations"
+                  " WHERE agency = $1 AND trade_name = $2 AND industry = $3"
+                  "   AND status = 'reserved' AND expires_on >= current_date"
+                  " LIMIT 1",
+                  3, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int found = PQntuples(res);
+    if (found)
+        snprintf(holder, size, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return found;
+}
+
+int store_reservation_add(PGconn *db, const char *agency, const enterprise_name_t *name,
+                          const char *applicant_name, const char *applicant_id_number,
+                          long long days, char id[STORE_ID_SIZE], char expires_on[STORE_DATE_SIZE])
+{
+    char days_text[24];
+    snprintf(days_text, sizeof days_text, "%lld", days);
+    const char *values[9] = {agency,           name->full,          name->region,
+                             name->trade_name, name->industry,      name->form,
+                             applicant_name,   applicant_id_number, days_text};
+    PGresult *res = s_query(db,
+                            "INSERT INTO name_reservations (agency, name, region, trade_name,"
+                            " industry, form, applicant_name, applicant_id_number, reserved_on,"
+                            " expires_on)"
+                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, current_date,"
+                            "         current_date + $9::int)"
+                            " RETURNING id, expires_on",
+                            9, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    snprintf(id, STORE_ID_SIZE, "%s", PQgetvalue(res, 0, 0));
+    snprintf(expires_on, STORE_DATE_SIZE, "%s", PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return 0;
+}
+
+int store_reservation_lock(PGconn *db, const char *agency, const char *id,
+                           store_reservation_t *reservation)
+{
+    const char *values[2] = {agency, id};
+    PGresult *res = s_query(db,
+                            "SELECT name, trade_name, industry, form, status, expires_on,"
+                            "       expires_on < current_date"
+                            " FROM name_reservations WHERE agency = $1 AND id = $2::uuid"
+                            " FOR UPDATE",
+                            2, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int found = PQntuples(res);
+    if (found) {
+        snprintf(reservation->name, sizeof reservation->name, "%s", PQgetvalue(res, 0, 0));
+        snprintf(reservation->trade_name, sizeof reservation->trade_name, "%s",
+                 PQgetvalue(res, 0, 1));
+        snprintf(reservation->industry, sizeof reservation->industry, "%s", PQgetvalue(res, 0, 2));
+        snprintf(reservation->form, sizeof reservation->form, "%s", PQgetvalue(res, 0, 3));
+        snprintf(reservation->status, sizeof reservation->status, "%s", PQgetvalue(res, 0, 4));
+        snprintf(reservation->expires_on, sizeof reservation->expires_on, "%s",
+                 PQgetvalue(res, 0, 5));
+        reservation->expired = streq(PQgetvalue(res, 0, 6), "t");
+    }
+    PQclear(res);
+    return found;
+}
+
+int store_next_organisation_number(PGconn *db, long long *number)
+{
+    PGresult *res = s_query(db, "SELECT nextval('organisation_numbers')", 0, NULL, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    *number = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+/* Records one address of the entity (reusing a known address row). */
+static int s_address_add(PGconn *db, const char *credit_code,
+                         const Chuang__Registry__Address *address, const char *kind, int position)
+{
+    char position_text[16];
+    snprintf(position_text, sizeof position_text, "%d", position);
+    const char *values[5] = {credit_code, address->division_code, address->detail, kind,
+                             position_text};
+    PGresult *res =
+        s_query(db,
+                "WITH found AS ("
+                "  INSERT INTO addresses (division_code, detail) VALUES ($2, $3)"
+                "  ON CONFLICT (division_code, detail)"
+                "  DO UPDATE SET detail = EXCLUDED.detail RETURNING id)"
+                " INSERT INTO entity_addresses (credit_code, address_id, kind, position)"
+                " SELECT $1, id, $4, $5::int FROM found",
+                5, values, PGRES_COMMAND_OK);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int store_entity_add(PGconn *db, const char *agency, const char *credit_code,
+                     const store_reservation_t *reservation,
+                     const Chuang__Registry__RegisterRequest *request)
+{
+    const Chuang__Registry__Person *rep = request->legal_representative;
+    char type[8], capital[24];
+    snprintf(type, sizeof type, "%d", (int)request->entity_type);
+    snprintf(capital, sizeof capital, "%" PRId64, request->registered_capital_fen);
+    const char *values[13] = {credit_code,
+                              agency,
+                              reservation->name,
+                              reservation->trade_name,
+                              reservation->industry,
+                              type,
+                              rep->name,
+                              rep->id_number,
+                              rep->phone,
+                              capital,
+                              request->business_scope,
+                              request->industry_code,
+                              request->reservation_id};
+    PGresult *res =
+        s_query(db,
+                "INSERT INTO entities (credit_code, agency, name, trade_name, industry,"
+                " entity_type, legal_rep_name, legal_rep_id_number, legal_rep_phone,"
+                " registered_capital_fen, business_scope, industry_code, reservation_id,"
+                " registered_on)"
+                " VALUES ($1, $2, $3, $4, $5, $6::smallint, $7, $8, $9, $10::bigint,"
+                "         $11, $12, $13::uuid, current_date)",
+                13, values, PGRES_COMMAND_OK);
+    if (!res)
+        return -1;
+    PQclear(res);
+
+    for (size_t i = 0; i < request->n_founders; i++) {
+        const Chuang__Registry__Founder *founder = request->founders[i];
+        char position[24], subscribed[24];
+        snprintf(position, sizeof position, "%zu", i);
+        snprintf(subscribed, sizeof subscribed, "%" PRId64, founder->subscribed_capital_fen);
+        char categories[256] = "{";
+        for (size_t c = 0; c < founder->n_categories && c < 16; c++)
+            snprintf(categories + strlen(categories), sizeof categories - strlen(categories),
+                     "%s%d", c ? "," : "", (int)founder->categories[c]);
+        strcat(categories, "}");
+        const char *row[7] = {credit_code,
+                              position,
+                              founder->person->name,
+                              founder->person->id_number,
+                              founder->person->phone,
+                              categories,
+                              subscribed};
+        res = s_query(db,
+                      "INSERT INTO founders (credit_code, position, name, id_number, phone,"
+                      " categories, subscribed_capital_fen)"
+                      " VALUES ($1, $2::int, $3, $4, $5, $6::smallint[], $7::bigint)",
+                      7, row, PGRES_COMMAND_OK);
+        if (!res)
+            return -1;
+        PQclear(res);
+    }
+    if (s_address_add(db, credit_code, request->domicile, "domicile", 0) != 0)
+        return -1;
+    for (size_t i = 0; i < request->n_business_addresses; i++)
+        if (s_address_add(db, credit_code, request->business_addresses[i], "business", (int)i) != 0)
+            return -1;
+
+    const char *reservation_id[1] = {request->reservation_id};
+    res = s_query(db, "UPDATE name_reservations SET status = 'used' WHERE id = $1::uuid", 1,
+                  reservation_id, PGRES_COMMAND_OK);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+static Chuang__Registry__Person *s_person(service_call_t *call, const char *name,
+                                          const char *id_number, const char *phone)
+{
+    Chuang__Registry__Person *person = service_call_alloc(call, sizeof *person);
+    chuang__registry__person__init(person);
+    person->name = service_call_strdup(call, name);
+    person->id_number = service_call_strdup(call, id_number);
+    person->phone = service_call_strdup(call, phone);
+    return person;
+}
+
+static Chuang__Registry__Address *s_address(service_call_t *call, const char *division_code,
+                                            const char *detail)
+{
+    Chuang__Registry__Address *address = service_call_alloc(call, sizeof *address);
+    chuang__registry__address__init(address);
+    address->division_code = service_call_strdup(call, division_code);
+    address->detail = service_call_strdup(call, detail);
+    return address;
+}
+
+/* Parses a PostgreSQL smallint[] text ("{1,3}") into categories. */
+static void s_categories(service_call_t *call, const char *text, Chuang__Registry__Founder *founder)
+{
+    size_t count = 0;
+    for (const char *p = text; *p; p++)
+        count += *p == ',';
+    founder->categories = service_call_alloc(call, (count + 1) * sizeof *founder->categories);
+    for (const char *p = text; *p;) {
+        if (*p >= '0' && *p <= '9') {
+            char *end;
+            founder->categories[founder->n_categories++] =
+                (Chuang__Registry__FounderCategory)strtol(p, &end, 10);
+            p = end;
+        } else {
+            p++;
+        }
+    }
+}
+
+int store_entity_load(PGconn *db, service_call_t *call, const char *credit_code, const char *name,
+                      Chuang__Registry__Entity *entity)
+{
+    const char *values[1] = {credit_code ? credit_code : name};
+    PGresult *res =
+        s_query(db,
+                credit_code ? "SELECT credit_code, name, entity_type, legal_rep_name,"
+                              " legal_rep_id_number, legal_rep_phone, registered_capital_fen,"
+                              " business_scope, industry_code, registered_on, status, agency"
+                              " FROM entities WHERE credit_code = $1"
+                            : "SELECT credit_code, name, entity_type, legal_rep_name,"
+                              " legal_rep_id_number, legal_rep_phone, registered_capital_fen,"
+                              " business_scope, industry_code, registered_on, status, agency"
+                              " FROM entities WHERE name = $1 ORDER BY registered_on LIMIT 1",
+                1, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    entity->credit_code = service_call_strdup(call, PQgetvalue(res, 0, 0));
+    entity->name = service_call_strdup(call, PQgetvalue(res, 0, 1));
+    entity->entity_type = (Chuang__Registry__EntityType)atoi(PQgetvalue(res, 0, 2));
+    entity->legal_representative =
+        s_person(call, PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
+    entity->registered_capital_fen = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+    entity->business_scope = service_call_strdup(call, PQgetvalue(res, 0, 7));
+    entity->industry_code = service_call_strdup(call, PQgetvalue(res, 0, 8));
+    entity->registered_on = service_call_strdup(call, PQgetvalue(res, 0, 9));
+    entity->status = service_call_strdup(call, PQgetvalue(res, 0, 10));
+    entity->registration_agency = service_call_strdup(call, PQgetvalue(res, 0, 11));
+    PQclear(res);
+
+    const char *code[1] = {entity->credit_code};
+    res = s_query(db,
+                  "SELECT name, id_number, phone, categories, subscribed_capital_fen"
+                  " FROM founders WHERE credit_code = $1 ORDER BY position",
+                  1, code, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    entity->n_founders = (size_t)PQntuples(res);
+    entity->founders =
+        service_call_alloc(call, (entity->n_founders + 1) * sizeof *entity->founders);
+    for (int i = 0; i < PQntuples(res); i++) {
+        Chuang__Registry__Founder *founder = service_call_alloc(call, sizeof *founder);
+        chuang__registry__founder__init(founder);
+        founder->person =
+            s_person(call, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+        s_categories(call, PQgetvalue(res, i, 3), founder);
+        founder->subscribed_capital_fen = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+        entity->founders[i] = founder;
+    }
+    PQclear(res);
+
+    res = s_query(db,
+                  "SELECT a.division_code, a.detail, e.kind FROM entity_addresses e"
+                  " JOIN addresses a ON a.id = e.address_id"
+                  " WHERE e.credit_code = $1 ORDER BY e.kind DESC, e.position",
+                  1, code, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    entity->business_addresses =
+        service_call_alloc(call, ((size_t)PQntuples(res) + 1) * sizeof *entity->business_addresses);
+    for (int i = 0; i < PQntuples(res); i++) {
+        Chuang__Registry__Address *address =
+            s_address(call, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+        if (streq(PQgetvalue(res, i, 2), "domicile"))
+            entity->domicile = address;
+        else
+            entity->business_addresses[entity->n_business_addresses++] = address;
+    }
+    PQclear(res);
+    return 1;
+}
+
+int store_names_search(PGconn *db, service_call_t *call, const char *agency, const char *text,
+                       int limit, Chuang__Registry__SearchNamesReply *reply)
+{
+    char limit_text[16];
+    snprintf(limit_text, sizeof limit_text, "%d", limit);
+    const char *values[3] = {agency, text, limit_text};
+    PGresult *res = s_query(db,
+                            "SELECT name, 'registered', credit_code FROM entities"
+                            " WHERE agency = $1 AND strpos(name, $2) > 0"
+                            " UNION ALL "
+                            "SELECT name, 'reserved', '' FROM name_reservations"
+                            " WHERE agency = $1 AND strpos(name, $2) > 0"
+                            "   AND status = 'reserved' AND expires_on >= current_date"
+                            " ORDER BY 1 LIMIT $3::int",
+                            3, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    reply->n_matches = (size_t)PQntuples(res);
+    reply->matches = service_call_alloc(call, (reply->n_matches + 1) * sizeof *reply->matches);
+    for (int i = 0; i < PQntuples(res); i++) {
+        Chuang__Registry__NameMatch *match = service_call_alloc(call, sizeof *match);
+        chuang__registry__name_match__init(match);
+        match->name = service_call_strdup(call, PQgetvalue(res, i, 0));
+        match->kind = service_call_strdup(call, PQgetvalue(res, i, 1));
+        match->credit_code = service_call_strdup(call, PQgetvalue(res, i, 2));
+        reply->matches[i] = match;
+    }
+    PQclear(res);
+    return (int)reply->n_matches;
+}
