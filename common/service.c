@@ -41,9 +41,16 @@ typedef struct {
     char *db_url;
     char *schema;
     char *redis_url;
+    char *redis_prefix;
     int heartbeat_ms;
     int liveness;
 } service_t;
+
+struct _service_tick_t {
+    service_t *service;
+    PGconn *db;
+    redisContext *redis;
+};
 
 typedef struct {
     service_t *service;
@@ -447,6 +454,25 @@ static int s_migrate(service_t *service, PGconn *db, config_t *config)
     return applied < 0 ? -1 : 0;
 }
 
+PGconn *service_tick_db(service_tick_t *tick)
+{
+    return tick->db;
+}
+
+redisContext *service_tick_redis(service_tick_t *tick)
+{
+    const char *url = tick->service->redis_url;
+    if (url && (!tick->redis || tick->redis->err))
+        redis_link_reset(&tick->redis, url, 1);
+    return tick->redis;
+}
+
+const char *service_tick_key(service_tick_t *tick, const char *name, char *buffer, size_t size)
+{
+    snprintf(buffer, size, "%s:%s", tick->service->redis_prefix, name);
+    return buffer;
+}
+
 static void s_service_free(service_t *service)
 {
     security_destroy(&service->security);
@@ -454,6 +480,7 @@ static void s_service_free(service_t *service)
     free(service->db_url);
     free(service->schema);
     free(service->redis_url);
+    free(service->redis_prefix);
 }
 
 static char *s_strdup_or_null(const char *text)
@@ -474,6 +501,10 @@ int service_main(int argc, char **argv, const service_def_t *def)
     service.db_url = s_strdup_or_null(config_str(config, "db.url", NULL));
     service.schema = s_strdup_or_null(config_str(config, "db.schema", def->name));
     service.redis_url = s_strdup_or_null(config_str(config, "redis.url", NULL));
+    char default_prefix[256];
+    snprintf(default_prefix, sizeof default_prefix, "chuang:%s", service.schema);
+    service.redis_prefix = strdup(config_str(config, "redis.prefix", default_prefix));
+    int tick_ms = (int)config_int(config, "service.tick_ms", 1000);
     service.heartbeat_ms = (int)config_int(config, "worker.heartbeat_ms", MDP_HEARTBEAT_MS_DEFAULT);
     service.liveness = (int)config_int(config, "worker.liveness", 3);
     int threads = (int)config_int(config, "worker.threads", 2);
@@ -482,6 +513,7 @@ int service_main(int argc, char **argv, const service_def_t *def)
     rc = 1;
     zactor_t **actors = NULL;
     PGconn *db = NULL;
+    service_tick_t tick = {0};
     if (!service.security)
         goto done;
     if (!service.db_url) {
@@ -510,14 +542,25 @@ int service_main(int argc, char **argv, const service_def_t *def)
     }
     log_info("service ready", "service=%s threads=%d brokers=%s", def->name, threads,
              service.brokers);
+    /* The main thread purges old idempotency keys and runs the ticks. */
+    tick.service = &service;
+    tick.db = db;
     int64_t purge_at = zclock_mono() + 3600 * 1000;
+    int64_t tick_at = zclock_mono();
     while (!zsys_interrupted) {
-        zclock_sleep(200);
-        if (zclock_mono() >= purge_at) {
-            if (db_lost(db))
-                db_reset(db, service.schema, 1);
+        zclock_sleep(tick_ms < 200 ? tick_ms : 200);
+        int64_t now = zclock_mono();
+        if (now < purge_at && (!def->tick || now < tick_at))
+            continue;
+        if (db_lost(db))
+            db_reset(db, service.schema, 1);
+        if (now >= purge_at) {
             idempotency_purge(db, retention_days);
-            purge_at = zclock_mono() + 3600 * 1000;
+            purge_at = now + 3600 * 1000;
+        }
+        if (def->tick && now >= tick_at && !db_lost(db)) {
+            def->tick(&tick);
+            tick_at = zclock_mono() + tick_ms;
         }
     }
     log_info("stopping; finishing requests in hand", "service=%s", def->name);
@@ -526,6 +569,7 @@ done:
     for (int i = 0; actors && i < threads; i++)
         zactor_destroy(&actors[i]);
     free(actors);
+    redisFree(tick.redis);
     PQfinish(db);
     s_service_free(&service);
     config_destroy(&config);

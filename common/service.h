@@ -19,7 +19,7 @@
  * the client retries.
  *
  * Settings: brokers, db.url, db.schema (default: the service name),
- * redis.url (optional), worker.threads, worker.heartbeat_ms,
+ * redis.url (optional), redis.prefix, service.tick_ms, worker.threads, worker.heartbeat_ms,
  * worker.liveness, idempotency.retention_days, service.sql_dir, log.level,
  * and the security.* settings of security.h.
  */
@@ -54,15 +54,35 @@ typedef struct {
     service_method_kind_t kind;
 } service_method_t;
 
+typedef struct _service_tick_t service_tick_t;
+
+/* Scheduled work of a service, called every service.tick_ms (default 1000)
+ * on the main thread with a database and a Redis connection of its own. It
+ * should do a bounded amount of work and return; a stop waits for it. */
+typedef void(service_tick_fn)(service_tick_t *tick);
+
 typedef struct {
     const char *name; /* MDP service name */
     const ProtobufCServiceDescriptor *descriptor;
     const service_method_t *methods; /* ends with {NULL} */
     const char *sql_dir;             /* the service's migrations */
+    service_tick_fn *tick;           /* optional scheduled work */
 } service_def_t;
 
 /* Runs the service until SIGTERM or SIGINT. Returns the process exit code. */
 int service_main(int argc, char **argv, const service_def_t *def);
+
+/* The tick's database connection (re-established before each tick when it
+ * was lost), outside any transaction. */
+PGconn *service_tick_db(service_tick_t *tick);
+
+/* The tick's Redis connection, reconnected if it broke; NULL when redis.url
+ * is not set or Redis cannot be reached now. */
+redisContext *service_tick_redis(service_tick_t *tick);
+
+/* The Redis key for name in this service's keyspace: "<redis.prefix>:<name>",
+ * the prefix defaulting to "chuang:<schema>". Written into buffer. */
+const char *service_tick_key(service_tick_t *tick, const char *name, char *buffer, size_t size);
 
 /* The request's envelope. */
 const Chuang__RequestHeader *service_call_header(service_call_t *call);

@@ -465,3 +465,300 @@ Chuang__Status handle_lookup(service_call_t *call, const ProtobufCMessage *input
         s_mask_person(call, entity->founders[i]->person);
     return CHUANG__STATUS__OK;
 }
+
+/* Checks a credit code field; records a violation and returns false when
+ * it is not one. */
+static bool s_credit_code_valid(service_call_t *call, const char *field, const char *code)
+{
+    char reason[128];
+    if (identifiers_uscc_check(code, reason, sizeof reason) == 0)
+        return true;
+    service_call_violation(call, field, "%s", reason);
+    return false;
+}
+
+/* Locks the entity for the request; answers NOT_FOUND when there is none. */
+static Chuang__Status s_entity_locked(service_call_t *call, const char *credit_code,
+                                      char status[16])
+{
+    char agency[16];
+    int found = store_entity_lock(service_call_db(call), credit_code, status, agency);
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, "lock entity");
+    if (found == 0)
+        return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such entity", NULL, NULL);
+    return CHUANG__STATUS__OK;
+}
+
+static bool s_list_valid(service_call_t *call, const char *list)
+{
+    if (streq(list, "abnormal") || streq(list, "dishonest"))
+        return true;
+    service_call_violation(call, "list", "must be \"abnormal\" or \"dishonest\"");
+    return false;
+}
+
+static bool s_text_valid(service_call_t *call, const char *field, const char *text, size_t max)
+{
+    if (*text && strlen(text) <= max && enterprise_name_utf8_length(text) > 0)
+        return true;
+    service_call_violation(call, field, "must be 1 to %zu bytes of valid text", max);
+    return false;
+}
+
+#define REASON_MAX_BYTES 1000
+
+Chuang__Status handle_add_to_list(service_call_t *call, const ProtobufCMessage *input,
+                                  ProtobufCMessage *output)
+{
+    const Chuang__Registry__AddToListRequest *request =
+        (const Chuang__Registry__AddToListRequest *)input;
+    if (!s_is_officer(call))
+        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "officers only", NULL,
+                                 NULL);
+    s_credit_code_valid(call, "credit_code", request->credit_code);
+    s_list_valid(call, request->list);
+    s_text_valid(call, "reason", request->reason, REASON_MAX_BYTES);
+    s_text_valid(call, "authority", request->authority, 200);
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    char status[16];
+    Chuang__Status found = s_entity_locked(call, request->credit_code, status);
+    if (found != CHUANG__STATUS__OK)
+        return found;
+    int added =
+        store_listing_add(service_call_db(call), call, request->credit_code, request->list,
+                          request->reason, request->authority, (Chuang__Registry__Listing *)output);
+    if (added < 0)
+        return service_call_sql_fail(call, NULL, "add listing");
+    if (added == 0)
+        return service_call_fail(call, CHUANG__STATUS__ALREADY_EXISTS, "already on that list", NULL,
+                                 "Remove the open listing first to list it anew.");
+    return service_call_emit(call,
+                             streq(request->list, "abnormal") ? "registry.ListedAbnormal"
+                                                              : "registry.ListedDishonest",
+                             request->credit_code, CHUANG__VISIBILITY__VISIBILITY_PUBLIC, output);
+}
+
+Chuang__Status handle_remove_from_list(service_call_t *call, const ProtobufCMessage *input,
+                                       ProtobufCMessage *output)
+{
+    const Chuang__Registry__RemoveFromListRequest *request =
+        (const Chuang__Registry__RemoveFromListRequest *)input;
+    if (!s_is_officer(call))
+        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "officers only", NULL,
+                                 NULL);
+    s_credit_code_valid(call, "credit_code", request->credit_code);
+    s_list_valid(call, request->list);
+    s_text_valid(call, "reason", request->reason, REASON_MAX_BYTES);
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    int removed =
+        store_listing_remove(service_call_db(call), call, request->credit_code, request->list,
+                             request->reason, (Chuang__Registry__Listing *)output);
+    if (removed < 0)
+        return service_call_sql_fail(call, NULL, "remove listing");
+    if (removed == 0)
+        return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "not on that list", NULL, NULL);
+    return service_call_emit(call,
+                             streq(request->list, "abnormal") ? "registry.RemovedAbnormal"
+                                                              : "registry.RemovedDishonest",
+                             request->credit_code, CHUANG__VISIBILITY__VISIBILITY_PUBLIC, output);
+}
+
+Chuang__Status handle_get_credit_standing(service_call_t *call, const ProtobufCMessage *input,
+                                          ProtobufCMessage *output)
+{
+    const Chuang__Registry__CreditStandingRequest *request =
+        (const Chuang__Registry__CreditStandingRequest *)input;
+    Chuang__Registry__CreditStanding *standing = (Chuang__Registry__CreditStanding *)output;
+    if (!s_credit_code_valid(call, "credit_code", request->credit_code))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    char status[16];
+    Chuang__Status found = s_entity_locked(call, request->credit_code, status);
+    if (found != CHUANG__STATUS__OK)
+        return found;
+    if (store_listings_open(service_call_db(call), call, request->credit_code, standing) < 0)
+        return service_call_sql_fail(call, NULL, "read listings");
+    standing->credit_code = request->credit_code;
+    standing->standing = "good";
+    for (size_t i = 0; i < standing->n_listings; i++) {
+        if (streq(standing->listings[i]->list, "dishonest"))
+            standing->standing = "dishonest";
+        else if (!streq(standing->standing, "dishonest"))
+            standing->standing = "abnormal";
+    }
+    return CHUANG__STATUS__OK;
+}
+
+Chuang__Status handle_file_annual_report(service_call_t *call, const ProtobufCMessage *input,
+                                         ProtobufCMessage *output)
+{
+    const Chuang__Registry__FileAnnualReportRequest *request =
+        (const Chuang__Registry__FileAnnualReportRequest *)input;
+    Chuang__Registry__AnnualReport *report = (Chuang__Registry__AnnualReport *)output;
+    int this_year = s_today() / 10000;
+    s_credit_code_valid(call, "credit_code", request->credit_code);
+    if (request->year < 2000 || request->year >= this_year)
+        service_call_violation(call, "year", "must be a past year from 2000 to %d", this_year - 1);
+    if (request->employees < 0)
+        service_call_violation(call, "employees", "must not be negative");
+    if (request->revenue_fen < 0 || request->revenue_fen > CAPITAL_MAX_FEN)
+        service_call_violation(call, "revenue_fen", "must be between 0 and %lld fen",
+                               CAPITAL_MAX_FEN);
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    char status[16];
+    Chuang__Status found = s_entity_locked(call, request->credit_code, status);
+    if (found != CHUANG__STATUS__OK)
+        return found;
+    if (!streq(status, "registered"))
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "entity is deregistered", NULL, NULL);
+    PGconn *db = service_call_db(call);
+    int added = store_annual_report_add(db, request, &report->filed_at_ms);
+    if (added < 0)
+        return service_call_sql_fail(call, NULL, "add annual report");
+    if (added == 0) {
+        service_call_violation(call, "year", "the report for %d is already filed", request->year);
+        return service_call_fail(call, CHUANG__STATUS__ALREADY_EXISTS,
+                                 "annual report already filed", NULL, NULL);
+    }
+    report->credit_code = request->credit_code;
+    report->year = request->year;
+    report->employees = request->employees;
+    report->revenue_fen = request->revenue_fen;
+
+    /* A late report takes the entity off the abnormal list the missing one
+     * put it on. */
+    Chuang__Registry__CreditStanding standing = CHUANG__REGISTRY__CREDIT_STANDING__INIT;
+    if (store_listings_open(db, call, request->credit_code, &standing) < 0)
+        return service_call_sql_fail(call, NULL, "read listings");
+    char expected[96];
+    snprintf(expected, sizeof expected, "annual report for %d not filed", request->year);
+    for (size_t i = 0; i < standing.n_listings; i++) {
+        if (!streq(standing.listings[i]->list, "abnormal") ||
+            strncmp(standing.listings[i]->reason, expected, strlen(expected)) != 0)
+            continue;
+        Chuang__Registry__Listing *removed = service_call_alloc(call, sizeof *removed);
+        chuang__registry__listing__init(removed);
+        if (store_listing_remove(db, call, request->credit_code, "abnormal",
+                                 "annual report filed late", removed) < 0)
+            return service_call_sql_fail(call, NULL, "remove listing");
+        Chuang__Status emitted =
+            service_call_emit(call, "registry.RemovedAbnormal", request->credit_code,
+                              CHUANG__VISIBILITY__VISIBILITY_PUBLIC, &removed->base);
+        if (emitted != CHUANG__STATUS__OK)
+            return emitted;
+        report->removed_from_abnormal = true;
+    }
+    return service_call_emit(call, "registry.AnnualReportFiled", request->credit_code,
+                             CHUANG__VISIBILITY__VISIBILITY_PUBLIC, output);
+}
+
+/* Copies a deregistration row into its message (memory from call). */
+static void s_deregistration_message(service_call_t *call, const store_deregistration_t *row,
+                                     Chuang__Registry__Deregistration *message)
+{
+    message->credit_code = service_call_strdup(call, row->credit_code);
+    message->status = service_call_strdup(call, row->status);
+    message->applied_at_ms = row->applied_at_ms;
+    message->notice_ends_at_ms = row->notice_ends_at_ms;
+    message->decided_at_ms = row->decided_at_ms;
+    message->objections = row->objections;
+}
+
+Chuang__Status handle_apply_deregistration(service_call_t *call, const ProtobufCMessage *input,
+                                           ProtobufCMessage *output)
+{
+    const Chuang__Registry__DeregistrationRequest *request =
+        (const Chuang__Registry__DeregistrationRequest *)input;
+    if (!s_credit_code_valid(call, "credit_code", request->credit_code))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    char status[16];
+    Chuang__Status found = s_entity_locked(call, request->credit_code, status);
+    if (found != CHUANG__STATUS__OK)
+        return found;
+    PGconn *db = service_call_db(call);
+    if (!streq(status, "registered"))
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "entity is already deregistered", NULL, NULL);
+    Chuang__Registry__CreditStanding standing = CHUANG__REGISTRY__CREDIT_STANDING__INIT;
+    if (store_listings_open(db, call, request->credit_code, &standing) < 0)
+        return service_call_sql_fail(call, NULL, "read listings");
+    for (size_t i = 0; i < standing.n_listings; i++)
+        if (streq(standing.listings[i]->list, "dishonest"))
+            return service_call_fail(
+                call, CHUANG__STATUS__FAILED_PRECONDITION,
+                "entity is on the serious-violation list",
+                "Simplified deregistration is not open to an entity on the serious-violation "
+                "list.",
+                "Apply for an ordinary deregistration, or have the listing removed first.");
+    long long seconds = 0;
+    int ruled = store_rule(db, service_call_header(call)->agency, "deregistration_notice_seconds",
+                           &seconds);
+    if (ruled < 0)
+        return service_call_sql_fail(call, NULL, "notice period rule");
+    if (ruled == 0 || seconds <= 0)
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "no notice period in force", NULL,
+                                 "An operator must add the deregistration_notice_seconds rule.");
+    store_deregistration_t row;
+    int opened = store_deregistration_open(db, request->credit_code, seconds, &row);
+    if (opened < 0)
+        return service_call_sql_fail(call, NULL, "open deregistration");
+    if (opened == 0)
+        return service_call_fail(call, CHUANG__STATUS__ALREADY_EXISTS,
+                                 "a deregistration is already under way", NULL, NULL);
+    s_deregistration_message(call, &row, (Chuang__Registry__Deregistration *)output);
+    return service_call_emit(call, "registry.DeregistrationNoticed", request->credit_code,
+                             CHUANG__VISIBILITY__VISIBILITY_PUBLIC, output);
+}
+
+Chuang__Status handle_object_to_deregistration(service_call_t *call, const ProtobufCMessage *input,
+                                               ProtobufCMessage *output)
+{
+    const Chuang__Registry__ObjectionRequest *request =
+        (const Chuang__Registry__ObjectionRequest *)input;
+    s_credit_code_valid(call, "credit_code", request->credit_code);
+    s_text_valid(call, "objector", request->objector, 200);
+    s_text_valid(call, "reason", request->reason, REASON_MAX_BYTES);
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    PGconn *db = service_call_db(call);
+    store_deregistration_t row;
+    int found = store_deregistration_lock(db, request->credit_code, &row);
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, "read deregistration");
+    if (found == 0)
+        return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no deregistration to object to",
+                                 NULL, NULL);
+    if (!streq(row.status, "noticed") || row.notice_over) {
+        service_call_violation(call, "credit_code", "its deregistration notice has ended");
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION, "notice period ended",
+                                 "Objections are taken only during the public notice.", NULL);
+    }
+    if (store_objection_add(db, request->credit_code, request->objector, request->reason) != 0 ||
+        store_deregistration_lock(db, request->credit_code, &row) != 1)
+        return service_call_sql_fail(call, NULL, "add objection");
+    s_deregistration_message(call, &row, (Chuang__Registry__Deregistration *)output);
+    return service_call_emit(call, "registry.DeregistrationObjected", request->credit_code,
+                             CHUANG__VISIBILITY__VISIBILITY_PUBLIC, output);
+}
+
+Chuang__Status handle_get_deregistration(service_call_t *call, const ProtobufCMessage *input,
+                                         ProtobufCMessage *output)
+{
+    const Chuang__Registry__DeregistrationRequest *request =
+        (const Chuang__Registry__DeregistrationRequest *)input;
+    if (!s_credit_code_valid(call, "credit_code", request->credit_code))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    store_deregistration_t row;
+    int found = store_deregistration_lock(service_call_db(call), request->credit_code, &row);
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, "read deregistration");
+    if (found == 0)
+        return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no deregistration", NULL, NULL);
+    s_deregistration_message(call, &row, (Chuang__Registry__Deregistration *)output);
+    return CHUANG__STATUS__OK;
+}

@@ -11,5 +11,12 @@ service_handler_fn handle_search_names;
 service_handler_fn handle_register;
 service_handler_fn handle_get_entity;
 service_handler_fn handle_lookup;
+service_handler_fn handle_add_to_list;
+service_handler_fn handle_remove_from_list;
+service_handler_fn handle_get_credit_standing;
+service_handler_fn handle_file_annual_report;
+service_handler_fn handle_apply_deregistration;
+service_handler_fn handle_object_to_deregistration;
+service_handler_fn handle_get_deregistration;
 
 #endif

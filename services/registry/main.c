@@ -5,6 +5,7 @@
  *   chuang-registry [-c FILE]
  */
 #include "handlers.h"
+#include "jobs.h"
 #include "registry.pb-c.h"
 
 static const service_method_t s_methods[] = {
@@ -13,6 +14,13 @@ static const service_method_t s_methods[] = {
     {"RegisterEntity", handle_register, SERVICE_METHOD_WRITE},
     {"GetEntity", handle_get_entity, SERVICE_METHOD_READ},
     {"Lookup", handle_lookup, SERVICE_METHOD_READ},
+    {"AddToList", handle_add_to_list, SERVICE_METHOD_WRITE},
+    {"RemoveFromList", handle_remove_from_list, SERVICE_METHOD_WRITE},
+    {"GetCreditStanding", handle_get_credit_standing, SERVICE_METHOD_READ},
+    {"FileAnnualReport", handle_file_annual_report, SERVICE_METHOD_WRITE},
+    {"ApplyDeregistration", handle_apply_deregistration, SERVICE_METHOD_WRITE},
+    {"ObjectToDeregistration", handle_object_to_deregistration, SERVICE_METHOD_WRITE},
+    {"GetDeregistration", handle_get_deregistration, SERVICE_METHOD_READ},
     {NULL, NULL, 0},
 };
 
@@ -23,6 +31,7 @@ int main(int argc, char **argv)
         .descriptor = &chuang__registry__registry__descriptor,
         .methods = s_methods,
         .sql_dir = REGISTRY_SQL_DIR,
+        .tick = registry_tick,
     };
     return service_main(argc, argv, &def);
 }

@@ -391,3 +391,277 @@ int store_names_search(PGconn *db, service_call_t *call, const char *agency, con
     PQclear(res);
     return (int)reply->n_matches;
 }
+
+int store_entity_lock(PGconn *db, const char *credit_code, char status[16], char agency[16])
+{
+    const char *values[1] = {credit_code};
+    PGresult *res =
+        s_query(db, "SELECT status, agency FROM entities WHERE credit_code = $1 FOR UPDATE", 1,
+                values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int found = PQntuples(res);
+    if (found) {
+        snprintf(status, 16, "%s", PQgetvalue(res, 0, 0));
+        snprintf(agency, 16, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return found;
+}
+
+#define LISTING_COLUMNS                                                                            \
+    "id, credit_code, list, reason, authority,"                                                    \
+    " (extract(epoch FROM listed_at) * 1000)::bigint,"                                             \
+    " coalesce((extract(epoch FROM removed_at) * 1000)::bigint, 0), coalesce(removal_reason, '')"
+
+/* Fills listing from row i of res (memory from call). */
+static void s_listing(service_call_t *call, PGresult *res, int i,
+                      Chuang__Registry__Listing *listing)
+{
+    listing->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+    listing->credit_code = service_call_strdup(call, PQgetvalue(res, i, 1));
+    listing->list = service_call_strdup(call, PQgetvalue(res, i, 2));
+    listing->reason = service_call_strdup(call, PQgetvalue(res, i, 3));
+    listing->authority = service_call_strdup(call, PQgetvalue(res, i, 4));
+    listing->listed_at_ms = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+    listing->removed_at_ms = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+    listing->removal_reason = service_call_strdup(call, PQgetvalue(res, i, 7));
+}
+
+int store_listing_add(PGconn *db, service_call_t *call, const char *credit_code, const char *list,
+                      const char *reason, const char *authority, Chuang__Registry__Listing *listing)
+{
+    const char *values[4] = {credit_code, list, reason, authority};
+    PGresult *res = s_query(db,
+                            "INSERT INTO credit_listings (credit_code, list, reason, authority)"
+                            " VALUES ($1, $2, $3, $4)"
+                            " ON CONFLICT (credit_code, list) WHERE removed_at IS NULL DO NOTHING"
+                            " RETURNING " LISTING_COLUMNS,
+                            4, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int added = PQntuples(res);
+    if (added)
+        s_listing(call, res, 0, listing);
+    PQclear(res);
+    return added;
+}
+
+int store_listing_remove(PGconn *db, service_call_t *call, const char *credit_code,
+                         const char *list, const char *reason, Chuang__Registry__Listing *listing)
+{
+    const char *values[3] = {credit_code, list, reason};
+    PGresult *res = s_query(db,
+                            "UPDATE credit_listings SET removed_at = now(), removal_reason = $3"
+                            " WHERE credit_code = $1 AND list = $2 AND removed_at IS NULL"
+                            " RETURNING " LISTING_COLUMNS,
+                            3, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int removed = PQntuples(res);
+    if (removed)
+        s_listing(call, res, 0, listing);
+    PQclear(res);
+    return removed;
+}
+
+int store_listings_open(PGconn *db, service_call_t *call, const char *credit_code,
+                        Chuang__Registry__CreditStanding *standing)
+{
+    const char *values[1] = {credit_code};
+    PGresult *res = s_query(db,
+                            "SELECT " LISTING_COLUMNS " FROM credit_listings"
+                            " WHERE credit_code = $1 AND removed_at IS NULL ORDER BY id",
+                            1, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    standing->n_listings = (size_t)PQntuples(res);
+    standing->listings =
+        service_call_alloc(call, (standing->n_listings + 1) * sizeof *standing->listings);
+    for (int i = 0; i < PQntuples(res); i++) {
+        standing->listings[i] = service_call_alloc(call, sizeof *standing->listings[i]);
+        chuang__registry__listing__init(standing->listings[i]);
+        s_listing(call, res, i, standing->listings[i]);
+    }
+    PQclear(res);
+    return (int)standing->n_listings;
+}
+
+int store_annual_report_add(PGconn *db, const Chuang__Registry__FileAnnualReportRequest *request,
+                            int64_t *filed_at_ms)
+{
+    char year[16], employees[16], revenue[24];
+    snprintf(year, sizeof year, "%d", request->year);
+    snprintf(employees, sizeof employees, "%d", request->employees);
+    snprintf(revenue, sizeof revenue, "%" PRId64, request->revenue_fen);
+    const char *values[4] = {request->credit_code, year, employees, revenue};
+    PGresult *res = s_query(db,
+                            "INSERT INTO annual_reports (credit_code, year, employees, revenue_fen)"
+                            " VALUES ($1, $2::int, $3::int, $4::bigint)"
+                            " ON CONFLICT (credit_code, year) DO NOTHING"
+                            " RETURNING (extract(epoch FROM filed_at) * 1000)::bigint",
+                            4, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int added = PQntuples(res);
+    if (added)
+        *filed_at_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return added;
+}
+
+#define DEREGISTRATION_COLUMNS                                                                     \
+    "credit_code, status, (extract(epoch FROM applied_at) * 1000)::bigint,"                        \
+    " (extract(epoch FROM notice_ends_at) * 1000)::bigint,"                                        \
+    " coalesce((extract(epoch FROM decided_at) * 1000)::bigint, 0),"                               \
+    " (SELECT count(*) FROM deregistration_objections o"                                           \
+    "   WHERE o.credit_code = d.credit_code AND o.made_at >= d.applied_at)::int,"                  \
+    " notice_ends_at <= now()"
+
+/* Runs a query returning at most one deregistration row into row. */
+static int s_deregistration_query(PGconn *db, const char *sql, int count, const char *const *values,
+                                  store_deregistration_t *row)
+{
+    PGresult *res = s_query(db, sql, count, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int found = PQntuples(res);
+    if (found) {
+        snprintf(row->credit_code, sizeof row->credit_code, "%s", PQgetvalue(res, 0, 0));
+        snprintf(row->status, sizeof row->status, "%s", PQgetvalue(res, 0, 1));
+        row->applied_at_ms = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        row->notice_ends_at_ms = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+        row->decided_at_ms = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+        row->objections = atoi(PQgetvalue(res, 0, 5));
+        row->notice_over = streq(PQgetvalue(res, 0, 6), "t");
+    }
+    PQclear(res);
+    return found;
+}
+
+int store_deregistration_open(PGconn *db, const char *credit_code, long long notice_seconds,
+                              store_deregistration_t *row)
+{
+    char seconds[24];
+    snprintf(seconds, sizeof seconds, "%lld", notice_seconds);
+    const char *values[2] = {credit_code, seconds};
+    return s_deregistration_query(
+        db,
+        "INSERT INTO deregistrations AS d (credit_code, notice_ends_at)"
+        " VALUES ($1, now() + make_interval(secs => $2::bigint))"
+        " ON CONFLICT (credit_code) DO UPDATE"
+        " SET applied_at = now(), notice_ends_at = EXCLUDED.notice_ends_at,"
+        "     status = 'noticed', decided_at = NULL"
+        " WHERE d.status = 'rejected'"
+        " RETURNING " DEREGISTRATION_COLUMNS,
+        2, values, row);
+}
+
+int store_deregistration_lock(PGconn *db, const char *credit_code, store_deregistration_t *row)
+{
+    const char *values[1] = {credit_code};
+    return s_deregistration_query(db,
+                                  "SELECT " DEREGISTRATION_COLUMNS " FROM deregistrations d"
+                                  " WHERE credit_code = $1 FOR UPDATE",
+                                  1, values, row);
+}
+
+int store_objection_add(PGconn *db, const char *credit_code, const char *objector,
+                        const char *reason)
+{
+    const char *values[3] = {credit_code, objector, reason};
+    PGresult *res = s_query(db,
+                            "INSERT INTO deregistration_objections (credit_code, objector, reason)"
+                            " VALUES ($1, $2, $3)",
+                            3, values, PGRES_COMMAND_OK);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int store_deregistration_decide(PGconn *db, const char *credit_code, store_deregistration_t *row)
+{
+    int found = store_deregistration_lock(db, credit_code, row);
+    if (found <= 0 || !row->notice_over || !streq(row->status, "noticed"))
+        return found < 0 ? -1 : 0;
+    const char *values[1] = {credit_code};
+    found = s_deregistration_query(
+        db,
+        "UPDATE deregistrations d SET decided_at = now(),"
+        " status = CASE WHEN EXISTS (SELECT 1 FROM deregistration_objections o"
+        "   WHERE o.credit_code = d.credit_code AND o.made_at >= d.applied_at)"
+        "   THEN 'rejected' ELSE 'deregistered' END"
+        " WHERE credit_code = $1 RETURNING " DEREGISTRATION_COLUMNS,
+        1, values, row);
+    if (found == 1 && streq(row->status, "deregistered")) {
+        PGresult *res =
+            s_query(db, "UPDATE entities SET status = 'deregistered' WHERE credit_code = $1", 1,
+                    values, PGRES_COMMAND_OK);
+        if (!res)
+            return -1;
+        PQclear(res);
+    }
+    return found;
+}
+
+PGresult *store_deregistrations_pending(PGconn *db)
+{
+    return s_query(db,
+                   "SELECT credit_code, (extract(epoch FROM notice_ends_at) * 1000)::bigint"
+                   " FROM deregistrations WHERE status = 'noticed'",
+                   0, NULL, PGRES_TUPLES_OK);
+}
+
+PGresult *store_annual_check(PGconn *db, int year)
+{
+    char year_text[16];
+    snprintf(year_text, sizeof year_text, "%d", year);
+    const char *values[1] = {year_text};
+    PGresult *res = s_query(
+        db,
+        "WITH listed AS ("
+        "  INSERT INTO credit_listings (credit_code, list, reason, authority)"
+        "  SELECT e.credit_code, 'abnormal',"
+        "         'annual report for ' || $1 || ' not filed by the deadline', 'registry'"
+        "  FROM entities e"
+        "  WHERE e.status = 'registered'"
+        "    AND e.registered_on <= make_date($1::int, 12, 31)"
+        "    AND NOT EXISTS (SELECT 1 FROM annual_reports r"
+        "                    WHERE r.credit_code = e.credit_code AND r.year = $1::int)"
+        "  ON CONFLICT (credit_code, list) WHERE removed_at IS NULL DO NOTHING"
+        "  RETURNING credit_code, id, listed_at, reason)"
+        " SELECT l.credit_code, e.agency, l.id, (extract(epoch FROM l.listed_at) * 1000)::bigint,"
+        "        l.reason"
+        " FROM listed l JOIN entities e USING (credit_code)",
+        1, values, PGRES_TUPLES_OK);
+    if (!res)
+        return NULL;
+    char listed[16];
+    snprintf(listed, sizeof listed, "%d", PQntuples(res));
+    const char *check[2] = {year_text, listed};
+    PGresult *done = s_query(db,
+                             "INSERT INTO annual_report_checks (year, listed)"
+                             " VALUES ($1::int, $2::int)",
+                             2, check, PGRES_COMMAND_OK);
+    if (!done) {
+        PQclear(res);
+        return NULL;
+    }
+    PQclear(done);
+    return res;
+}
+
+int store_annual_check_done(PGconn *db, int year)
+{
+    char year_text[16];
+    snprintf(year_text, sizeof year_text, "%d", year);
+    const char *values[1] = {year_text};
+    PGresult *res = s_query(db, "SELECT 1 FROM annual_report_checks WHERE year = $1::int", 1,
+                            values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int done = PQntuples(res);
+    PQclear(res);
+    return done;
+}

@@ -75,4 +75,70 @@ int store_entity_load(PGconn *db, service_call_t *call, const char *credit_code,
 int store_names_search(PGconn *db, service_call_t *call, const char *agency, const char *text,
                        int limit, Chuang__Registry__SearchNamesReply *reply);
 
+/* The entity's status ("registered", "deregistered") and agency, locking
+ * its row for this transaction. Returns 1, or 0 when there is none. */
+int store_entity_lock(PGconn *db, const char *credit_code, char status[16], char agency[16]);
+
+/* Opens a listing of the entity on list ("abnormal", "dishonest"). Returns 1
+ * and fills listing (memory from call), or 0 when one is already open. */
+int store_listing_add(PGconn *db, service_call_t *call, const char *credit_code, const char *list,
+                      const char *reason, const char *authority,
+                      Chuang__Registry__Listing *listing);
+
+/* Closes the entity's open listing on list. Returns 1 and fills listing, or
+ * 0 when none is open. */
+int store_listing_remove(PGconn *db, service_call_t *call, const char *credit_code,
+                         const char *list, const char *reason, Chuang__Registry__Listing *listing);
+
+/* The entity's open listings into standing (memory from call). Returns how
+ * many. */
+int store_listings_open(PGconn *db, service_call_t *call, const char *credit_code,
+                        Chuang__Registry__CreditStanding *standing);
+
+/* Records an annual report. Returns 1, or 0 when that year's is filed. */
+int store_annual_report_add(PGconn *db, const Chuang__Registry__FileAnnualReportRequest *request,
+                            int64_t *filed_at_ms);
+
+typedef struct {
+    char credit_code[32];
+    char status[16]; /* "noticed", "rejected", "deregistered" */
+    int64_t applied_at_ms;
+    int64_t notice_ends_at_ms;
+    int64_t decided_at_ms; /* 0 until decided */
+    int objections;        /* made since the application */
+    bool notice_over;
+} store_deregistration_t;
+
+/* Opens a simplified deregistration with a notice of notice_seconds (or
+ * reopens a rejected one). Returns 1 and fills row, 0 when one is in notice
+ * or done. */
+int store_deregistration_open(PGconn *db, const char *credit_code, long long notice_seconds,
+                              store_deregistration_t *row);
+
+/* Loads the deregistration, locking it for this transaction. Returns 1 and
+ * fills row, or 0. */
+int store_deregistration_lock(PGconn *db, const char *credit_code, store_deregistration_t *row);
+
+/* Records an objection. Returns 0. */
+int store_objection_add(PGconn *db, const char *credit_code, const char *objector,
+                        const char *reason);
+
+/* Decides a deregistration whose notice has ended: rejected when anyone
+ * objected, else deregistered (and the entity with it). Returns 1 and fills
+ * row, 0 when there was nothing to decide. */
+int store_deregistration_decide(PGconn *db, const char *credit_code, store_deregistration_t *row);
+
+/* Deregistrations in notice: each's credit code and notice end (ms). The
+ * caller clears the result. */
+PGresult *store_deregistrations_pending(PGconn *db);
+
+/* Lists as abnormal every entity registered by the end of year that has
+ * not filed that year's report and is not already listed, and records that
+ * the check ran. Returns the new listings (credit_code, agency, id,
+ * listed_at_ms, reason), or NULL on error; the caller clears it. */
+PGresult *store_annual_check(PGconn *db, int year);
+
+/* Whether the annual check of year has run: 1, 0, or -1. */
+int store_annual_check_done(PGconn *db, int year);
+
 #endif

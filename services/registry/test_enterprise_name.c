@@ -88,7 +88,9 @@ typedef struct {
 } invalid_case_t;
 
 static const char *const s_agency_words[] = {"云栖", NULL};
-static const char *const s_agency_words_spaced[] = {"", "\xff", "阿 里", NULL};
+static const char *const s_agency_words_spaced[] = {"阿 里", "", "\xff", "阿\xff", NULL};
+/* 27 characters: longer than any part, so never found, even by its start. */
+static const char *const s_agency_words_long[] = {INDUSTRY_16 "网络科技网络科技网络科", NULL};
 
 /* Each row breaks exactly one rule. */
 static const invalid_case_t s_invalid[] = {
@@ -132,6 +134,8 @@ static const invalid_case_t s_invalid[] = {
      "contains a word that is not allowed: 云栖"},
     {"caller's word normalised, bad ones skipped", "杭州", "阿里", "网络科技", "有限公司",
      s_agency_words_spaced, "trade_name", "contains a word that is not allowed: 阿里"},
+    {"caller's word longer than any part", "杭州", "云栖", INDUSTRY_16 "网络科技网络科技网络科",
+     "厂", s_agency_words_long, "industry", "must be 2 to 20 Chinese characters (has 27)"},
     {"unknown form", "杭州", "云栖", "网络科技", "集团公司xx", NULL, "organisational_form",
      "is not a form the registry takes, such as 有限公司 or 有限责任公司"},
     {"partnership without brackets", "杭州", "云栖", "投资管理", "普通合伙", NULL,

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define REGISTRY CHUANG_BUILD_DIR "/services/registry/chuang-registry"
 #define BROKER   CHUANG_BUILD_DIR "/services/broker/chuang-broker"
@@ -33,6 +34,26 @@ static security_t *s_security;
 static client_t *s_officer;
 static client_t *s_public;
 
+/* Starts the registry with a short tick, on the harness's Redis. */
+static pid_t s_start_registry(void)
+{
+    char *brokers = zsys_sprintf("CHUANG_BROKERS=%s", s_endpoint);
+    char *db = zsys_sprintf("CHUANG_DB_URL=%s", s_db_url);
+    char *redis = zsys_sprintf("CHUANG_REDIS_URL=%s", harness_get("CHUANG_TEST_REDIS_URL"));
+    const char *env[] = {brokers,
+                         db,
+                         redis,
+                         "CHUANG_SECURITY_PLAIN=yes",
+                         "CHUANG_REDIS_PREFIX=test:registry",
+                         "CHUANG_SERVICE_TICK_MS=200",
+                         NULL};
+    pid_t pid = harness_spawn("registry", REGISTRY, env);
+    zstr_free(&brokers);
+    zstr_free(&db);
+    zstr_free(&redis);
+    return pid;
+}
+
 static int s_setup(void **state)
 {
     (void)state;
@@ -44,15 +65,10 @@ static int s_setup(void **state)
     snprintf(s_db_url, sizeof s_db_url, "%s", url);
     snprintf(s_endpoint, sizeof s_endpoint, "tcp://127.0.0.1:%d", harness_free_port());
     char *bind = zsys_sprintf("CHUANG_BROKER_ENDPOINT=%s", s_endpoint);
-    char *brokers = zsys_sprintf("CHUANG_BROKERS=%s", s_endpoint);
-    char *db = zsys_sprintf("CHUANG_DB_URL=%s", s_db_url);
     const char *broker_env[] = {bind, "CHUANG_SECURITY_PLAIN=yes", NULL};
-    const char *registry_env[] = {brokers, db, "CHUANG_SECURITY_PLAIN=yes", NULL};
     s_broker = harness_spawn("broker", BROKER, broker_env);
-    s_registry = harness_spawn("registry", REGISTRY, registry_env);
+    s_registry = s_start_registry();
     zstr_free(&bind);
-    zstr_free(&brokers);
-    zstr_free(&db);
 
     s_config = config_new(NULL);
     config_set(s_config, "security.plain", "yes");
@@ -190,6 +206,82 @@ static void s_registration(registration_t *r, const char *reservation_id)
 static Chuang__Reply *s_register(registration_t *r)
 {
     return client_call(s_officer, "registry", "RegisterEntity", &r->request.base, NULL);
+}
+
+/* Reserves trade_name and registers a company with it; returns the credit
+ * code (caller frees). */
+static char *s_registered(const char *trade_name)
+{
+    char *reservation_id = s_reserved(trade_name);
+    registration_t registration;
+    s_registration(&registration, reservation_id);
+    Chuang__Reply *reply = s_register(&registration);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Registry__Entity *entity =
+        chuang__registry__entity__unpack(NULL, reply->payload.len, reply->payload.data);
+    char *credit_code = strdup(entity->credit_code);
+    chuang__registry__entity__free_unpacked(entity, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    free(reservation_id);
+    return credit_code;
+}
+
+/* Calls a method whose input has just a credit code; returns the reply. */
+static Chuang__Reply *s_call_code(client_t *client, const char *method, const char *credit_code)
+{
+    Chuang__Registry__DeregistrationRequest request =
+        CHUANG__REGISTRY__DEREGISTRATION_REQUEST__INIT;
+    request.credit_code = (char *)credit_code;
+    return client_call(client, "registry", method, &request.base, NULL);
+}
+
+/* The entity's credit standing: "good", "abnormal" or "dishonest". */
+static const char *s_standing(const char *credit_code)
+{
+    static char standing[16];
+    Chuang__Reply *reply = s_call_code(s_public, "GetCreditStanding", credit_code);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Registry__CreditStanding *got =
+        chuang__registry__credit_standing__unpack(NULL, reply->payload.len, reply->payload.data);
+    snprintf(standing, sizeof standing, "%s", got->standing);
+    chuang__registry__credit_standing__free_unpacked(got, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    return standing;
+}
+
+static Chuang__Status s_list(client_t *client, const char *method, const char *credit_code,
+                             const char *list)
+{
+    Chuang__Registry__AddToListRequest add = CHUANG__REGISTRY__ADD_TO_LIST_REQUEST__INIT;
+    Chuang__Registry__RemoveFromListRequest remove =
+        CHUANG__REGISTRY__REMOVE_FROM_LIST_REQUEST__INIT;
+    add.credit_code = remove.credit_code = (char *)credit_code;
+    add.list = remove.list = (char *)list;
+    add.reason = remove.reason = "检查发现";
+    add.authority = "杭州市西湖区市场监督管理局";
+    Chuang__Reply *reply = client_call(client, "registry", method,
+                                       streq(method, "AddToList") ? &add.base : &remove.base, NULL);
+    Chuang__Status status = reply->status;
+    chuang__reply__free_unpacked(reply, NULL);
+    return status;
+}
+
+/* Polls GetDeregistration until its status is not "noticed" (up to 30 s). */
+static char *s_decided(const char *credit_code)
+{
+    for (int i = 0; i < 300; i++) {
+        Chuang__Reply *reply = s_call_code(s_public, "GetDeregistration", credit_code);
+        assert_int_equal(reply->status, CHUANG__STATUS__OK);
+        Chuang__Registry__Deregistration *got =
+            chuang__registry__deregistration__unpack(NULL, reply->payload.len, reply->payload.data);
+        char *status = streq(got->status, "noticed") ? NULL : strdup(got->status);
+        chuang__registry__deregistration__free_unpacked(got, NULL);
+        chuang__reply__free_unpacked(reply, NULL);
+        if (status)
+            return status;
+        zclock_sleep(100);
+    }
+    return strdup("noticed");
 }
 
 static void test_journey_reserve_register_lookup(void **state)
@@ -435,6 +527,171 @@ static void test_reservation_period_is_a_dated_rule(void **state)
     free(id);
 }
 
+static void test_credit_lists_and_standing(void **state)
+{
+    (void)state;
+    char *code = s_registered("钱塘");
+    assert_string_equal(s_standing(code), "good");
+    assert_int_equal(s_list(s_public, "AddToList", code, "abnormal"),
+                     CHUANG__STATUS__PERMISSION_DENIED);
+    assert_int_equal(s_list(s_officer, "AddToList", code, "abnormal"), CHUANG__STATUS__OK);
+    assert_string_equal(s_standing(code), "abnormal");
+    assert_int_equal(s_list(s_officer, "AddToList", code, "abnormal"),
+                     CHUANG__STATUS__ALREADY_EXISTS);
+    assert_int_equal(s_list(s_officer, "AddToList", code, "dishonest"), CHUANG__STATUS__OK);
+    assert_string_equal(s_standing(code), "dishonest");
+    assert_int_equal(s_list(s_officer, "AddToList", code, "blacklist"),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
+
+    /* The dishonest cannot use simplified deregistration. */
+    Chuang__Reply *reply = s_call_code(s_officer, "ApplyDeregistration", code);
+    assert_int_equal(reply->status, CHUANG__STATUS__FAILED_PRECONDITION);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    assert_int_equal(s_list(s_officer, "RemoveFromList", code, "dishonest"), CHUANG__STATUS__OK);
+    assert_string_equal(s_standing(code), "abnormal");
+    assert_int_equal(s_list(s_officer, "RemoveFromList", code, "abnormal"), CHUANG__STATUS__OK);
+    assert_string_equal(s_standing(code), "good");
+    assert_int_equal(s_list(s_officer, "RemoveFromList", code, "abnormal"),
+                     CHUANG__STATUS__NOT_FOUND);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM chuang_outbox WHERE aggregate_id = '%s' AND type IN"
+             " ('registry.ListedAbnormal', 'registry.ListedDishonest',"
+             "  'registry.RemovedAbnormal', 'registry.RemovedDishonest')",
+             code);
+    assert_int_equal(s_count(sql), 4);
+    free(code);
+}
+
+static void test_deregistration_survives_service_and_redis_restarts(void **state)
+{
+    (void)state;
+    s_sql("INSERT INTO rules (agency, name, effective_from, value)"
+          " VALUES ('" AGENCY "', 'deregistration_notice_seconds', current_date, 4)");
+    char *quiet = s_registered("保俶");
+    char *objected = s_registered("宝石");
+    Chuang__Reply *reply = s_call_code(s_officer, "ApplyDeregistration", quiet);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+    reply = s_call_code(s_officer, "ApplyDeregistration", quiet);
+    assert_int_equal(reply->status, CHUANG__STATUS__ALREADY_EXISTS);
+    chuang__reply__free_unpacked(reply, NULL);
+    reply = s_call_code(s_officer, "ApplyDeregistration", objected);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    Chuang__Registry__ObjectionRequest objection = CHUANG__REGISTRY__OBJECTION_REQUEST__INIT;
+    objection.credit_code = objected;
+    objection.objector = "某债权人";
+    objection.reason = "尚有货款未结清";
+    reply = client_call(s_public, "registry", "ObjectToDeregistration", &objection.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    /* The service stops, Redis restarts and loses the queue: the decisions
+     * still come, from the database. */
+    int stopped = harness_stop(s_registry, SIGTERM, 5000);
+    assert_true(WIFEXITED(stopped) && WEXITSTATUS(stopped) == 0);
+    assert_int_equal(harness_sh("bash -c \"source '%s/deploy/lib/stack.sh' &&"
+                                " stack_redis_stop '%s/redis' &&"
+                                " stack_redis_start '%s/redis' %s &&"
+                                " redis-cli -p %s DEL test:registry:due >/dev/null\"",
+                                CHUANG_SOURCE_DIR, harness_get("CHUANG_TEST_DIR"),
+                                harness_get("CHUANG_TEST_DIR"),
+                                harness_get("CHUANG_TEST_REDIS_PORT"),
+                                harness_get("CHUANG_TEST_REDIS_PORT")),
+                     0);
+    s_registry = s_start_registry();
+    assert_int_equal(harness_wait_service(s_endpoint, "registry", 20000), 0);
+
+    char *status = s_decided(quiet);
+    assert_string_equal(status, "deregistered");
+    free(status);
+    status = s_decided(objected);
+    assert_string_equal(status, "rejected");
+    free(status);
+
+    /* Too late to object now. */
+    objection.credit_code = quiet;
+    reply = client_call(s_public, "registry", "ObjectToDeregistration", &objection.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__FAILED_PRECONDITION);
+    assert_true(s_has_violation(reply, "credit_code"));
+    chuang__reply__free_unpacked(reply, NULL);
+
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM entities WHERE credit_code = '%s' AND status = 'deregistered'",
+             quiet);
+    assert_int_equal(s_count(sql), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM chuang_outbox WHERE aggregate_id = '%s'"
+             " AND type = 'registry.Deregistered'",
+             quiet);
+    assert_int_equal(s_count(sql), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM chuang_outbox WHERE aggregate_id = '%s'"
+             " AND type = 'registry.DeregistrationRejected'",
+             objected);
+    assert_int_equal(s_count(sql), 1);
+
+    /* Deregistered means deregistered: no second application. */
+    reply = s_call_code(s_officer, "ApplyDeregistration", quiet);
+    assert_int_equal(reply->status, CHUANG__STATUS__FAILED_PRECONDITION);
+    chuang__reply__free_unpacked(reply, NULL);
+    free(quiet);
+    free(objected);
+}
+
+static void test_missing_annual_report_lists_abnormal_until_filed(void **state)
+{
+    (void)state;
+    char *code = s_registered("断桥");
+    /* Registered last year, with no report for it: the check, made anew, lists it. */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "UPDATE entities SET registered_on = make_date(extract(year FROM current_date)::int"
+             " - 1, 3, 1) WHERE credit_code = '%s';"
+             " DELETE FROM annual_report_checks"
+             " WHERE year = extract(year FROM current_date)::int - 1",
+             code);
+    s_sql(sql);
+    for (int i = 0; i < 300 && !streq(s_standing(code), "abnormal"); i++)
+        zclock_sleep(100);
+    assert_string_equal(s_standing(code), "abnormal");
+
+    /* Filing the report late takes it off the list. */
+    Chuang__Registry__FileAnnualReportRequest report =
+        CHUANG__REGISTRY__FILE_ANNUAL_REPORT_REQUEST__INIT;
+    report.credit_code = code;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    report.year = tm.tm_year + 1900 - 1;
+    report.employees = 12;
+    report.revenue_fen = 123456789;
+    Chuang__Reply *reply =
+        client_call(s_officer, "registry", "FileAnnualReport", &report.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Registry__AnnualReport *filed =
+        chuang__registry__annual_report__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_true(filed->removed_from_abnormal);
+    chuang__registry__annual_report__free_unpacked(filed, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    assert_string_equal(s_standing(code), "good");
+
+    /* Filed twice, or for a year to come: refused. */
+    reply = client_call(s_officer, "registry", "FileAnnualReport", &report.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__ALREADY_EXISTS);
+    chuang__reply__free_unpacked(reply, NULL);
+    report.year = tm.tm_year + 1900 + 1;
+    reply = client_call(s_officer, "registry", "FileAnnualReport", &report.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_true(s_has_violation(reply, "year"));
+    chuang__reply__free_unpacked(reply, NULL);
+    free(code);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +699,9 @@ int main(void)
         cmocka_unit_test(test_bad_registrations_write_nothing),
         cmocka_unit_test(test_bad_names_are_refused),
         cmocka_unit_test(test_reservation_period_is_a_dated_rule),
+        cmocka_unit_test(test_credit_lists_and_standing),
+        cmocka_unit_test(test_deregistration_survives_service_and_redis_restarts),
+        cmocka_unit_test(test_missing_annual_report_lists_abnormal_until_filed),
     };
     return cmocka_run_group_tests_name("registry", tests, s_setup, s_teardown);
 }
