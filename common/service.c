@@ -524,6 +524,8 @@ int service_main(int argc, char **argv, const service_def_t *def)
         log_error("worker.threads must be between 1 and 256", "value=%d", threads);
         goto done;
     }
+    if (def->init && def->init(config) != 0)
+        goto done;
     db = db_connect(service.db_url, service.schema, 60);
     if (!db || s_migrate(&service, db, config) != 0)
         goto done;
@@ -569,6 +571,8 @@ done:
     for (int i = 0; actors && i < threads; i++)
         zactor_destroy(&actors[i]);
     free(actors);
+    if (def->fini)
+        def->fini();
     redisFree(tick.redis);
     PQfinish(db);
     s_service_free(&service);

@@ -27,6 +27,7 @@
 #define CHUANG_SERVICE_H
 
 #include "chuang.pb-c.h"
+#include "config.h"
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
@@ -67,6 +68,10 @@ typedef struct {
     const service_method_t *methods; /* ends with {NULL} */
     const char *sql_dir;             /* the service's migrations */
     service_tick_fn *tick;           /* optional scheduled work */
+    /* Optional: reads the service's own settings before any worker starts;
+     * returns -1 (after logging what is wrong) to stop start-up. */
+    int (*init)(config_t *config);
+    void (*fini)(void); /* optional: after every worker has stopped */
 } service_def_t;
 
 /* Runs the service until SIGTERM or SIGINT. Returns the process exit code. */

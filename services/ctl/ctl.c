@@ -9,12 +9,18 @@
  *   chuangctl [-c FILE] [--plain] services [NAME...]
  *   chuangctl methods
  *   chuangctl keygen PATH [NAME]
+ *   chuangctl licence-keygen PATH
+ *   chuangctl licence-verify LICENCE.json PUBLIC-KEY-FILE
  *
  * Settings come from the file and CHUANG_* variables as for every process
  * (brokers, security.*); --plain is the explicit switch for plain sockets.
  * The methods it can call are those of the protobuf services it was built
  * with (catalog_services); JSON is converted by pbjson through their
  * descriptors, so no per-method code is needed here.
+ *
+ * licence-verify checks an electronic business licence offline, from the
+ * licence (the JSON IssueLicence returned, or its "reply") and the issuing
+ * agency's public key file alone: no broker, no network.
  *
  * A call prints one JSON object: status, message, detail, hint,
  * violations, and the method's reply under "reply". Exit status: 0 when the
@@ -23,8 +29,10 @@
 #include "catalog.h"
 #include "client.h"
 #include "config.h"
+#include "licence.h"
 #include "logger.h"
 #include "pbjson.h"
+#include "registry.pb-c.h"
 #include "security.h"
 
 #include <czmq.h>
@@ -40,7 +48,9 @@ static void s_usage(void)
             "           [--key KEY] [--timeout MS] [--agency CODE] [--actor ID] [--roles LIST]\n"
             "       chuangctl [-c FILE] [--plain] services [NAME...]\n"
             "       chuangctl methods\n"
-            "       chuangctl keygen PATH [NAME]\n");
+            "       chuangctl keygen PATH [NAME]\n"
+            "       chuangctl licence-keygen PATH\n"
+            "       chuangctl licence-verify LICENCE.json PUBLIC-KEY-FILE\n");
 }
 
 /* The catalog's service whose short name, or last package component, is name
@@ -80,6 +90,81 @@ static int s_keygen(int argc, char **argv)
     }
     printf("%s\n%s_secret\n", argv[0], argv[0]);
     return 0;
+}
+
+static int s_licence_keygen(int argc, char **argv)
+{
+    if (argc != 1) {
+        s_usage();
+        return EXIT_USAGE;
+    }
+    if (licence_key_generate(argv[0]) != 0) {
+        fprintf(stderr,
+                "chuangctl: cannot write signing key %s (an existing key is never "
+                "overwritten)\n",
+                argv[0]);
+        return EXIT_NOT_OK;
+    }
+    printf("%s\n%s_secret\n", argv[0], argv[0]);
+    return 0;
+}
+
+static int s_licence_verify(int argc, char **argv)
+{
+    if (argc != 2) {
+        s_usage();
+        return EXIT_USAGE;
+    }
+    json_error_t error;
+    json_t *json = json_load_file(argv[0], 0, &error);
+    if (!json) {
+        fprintf(stderr, "chuangctl: %s is not JSON: %s (line %d)\n", argv[0], error.text,
+                error.line);
+        return EXIT_USAGE;
+    }
+    json_t *reply = json_object_get(json, "reply");
+    char err[256];
+    ProtobufCMessage *message = pbjson_to_message(&chuang__registry__licence__descriptor,
+                                                  reply ? reply : json, err, sizeof err);
+    json_decref(json);
+    if (!message) {
+        fprintf(stderr, "chuangctl: %s is not a licence: %s\n", argv[0], err);
+        return EXIT_USAGE;
+    }
+    char key[LICENCE_PUBLIC_HEX_SIZE + 2] = "";
+    FILE *file = fopen(argv[1], "r");
+    if (!file || !fgets(key, sizeof key, file)) {
+        fprintf(stderr, "chuangctl: cannot read public key %s\n", argv[1]);
+        if (file)
+            fclose(file);
+        pbjson_message_free(message);
+        return EXIT_USAGE;
+    }
+    fclose(file);
+    key[strcspn(key, "\r\n")] = '\0';
+    const Chuang__Registry__Licence *licence = (const Chuang__Registry__Licence *)message;
+    licence_fields_t fields = {
+        .credit_code = licence->credit_code,
+        .name = licence->name,
+        .entity_type = licence->entity_type,
+        .legal_representative = licence->legal_representative,
+        .registered_capital_fen = licence->registered_capital_fen,
+        .business_scope = licence->business_scope,
+        .domicile = licence->domicile,
+        .registered_on = licence->registered_on,
+        .issuing_agency = licence->issuing_agency,
+        .issued_at = licence->issued_at,
+        .key_id = licence->key_id,
+    };
+    char reason[160];
+    int rc = licence_verify(&fields, licence->signature, key, reason, sizeof reason);
+    if (rc == 0)
+        printf("valid: %s %s, issued by %s at %s\n", licence->credit_code, licence->name,
+               licence->issuing_agency, licence->issued_at);
+    else
+        printf("invalid: %s\n", reason);
+    pbjson_message_free(message);
+    return rc == 0 ? 0 : EXIT_NOT_OK;
 }
 
 static int s_services(client_t *client, int argc, char **argv)
@@ -229,6 +314,10 @@ int main(int argc, char **argv)
         return s_methods();
     if (streq(command, "keygen"))
         return s_keygen(argc, argv);
+    if (streq(command, "licence-keygen"))
+        return s_licence_keygen(argc, argv);
+    if (streq(command, "licence-verify"))
+        return s_licence_verify(argc, argv);
     if (!streq(command, "call") && !streq(command, "services")) {
         s_usage();
         return EXIT_USAGE;

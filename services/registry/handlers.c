@@ -11,6 +11,8 @@
 #include "handlers.h"
 #include "enterprise_name.h"
 #include "identifiers.h"
+#include "licence.h"
+#include "logger.h"
 #include "store.h"
 
 #include <ctype.h>
@@ -760,5 +762,127 @@ Chuang__Status handle_get_deregistration(service_call_t *call, const ProtobufCMe
     if (found == 0)
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no deregistration", NULL, NULL);
     s_deregistration_message(call, &row, (Chuang__Registry__Deregistration *)output);
+    return CHUANG__STATUS__OK;
+}
+
+/* The agency's licence signing key, loaded at start-up (read-only after). */
+static licence_key_t *s_licence_key;
+
+int handlers_init(config_t *config)
+{
+    const char *path = config_str(config, "registry.licence_key", NULL);
+    if (!path) {
+        log_warn("registry.licence_key is not set; licences cannot be issued", NULL);
+        return 0;
+    }
+    char reason[160];
+    s_licence_key = licence_key_load(path, reason, sizeof reason);
+    if (!s_licence_key) {
+        log_error("cannot load the licence signing key", "path=%s reason=\"%s\"", path, reason);
+        return -1;
+    }
+    log_info("licence signing key loaded", "key_id=%s", licence_key_id(s_licence_key));
+    return 0;
+}
+
+void handlers_fini(void)
+{
+    licence_key_destroy(&s_licence_key);
+}
+
+/* The signed fields of a licence message (pointing into it). */
+static licence_fields_t s_licence_fields(const Chuang__Registry__Licence *licence)
+{
+    return (licence_fields_t){
+        .credit_code = licence->credit_code,
+        .name = licence->name,
+        .entity_type = licence->entity_type,
+        .legal_representative = licence->legal_representative,
+        .registered_capital_fen = licence->registered_capital_fen,
+        .business_scope = licence->business_scope,
+        .domicile = licence->domicile,
+        .registered_on = licence->registered_on,
+        .issuing_agency = licence->issuing_agency,
+        .issued_at = licence->issued_at,
+        .key_id = licence->key_id,
+    };
+}
+
+Chuang__Status handle_issue_licence(service_call_t *call, const ProtobufCMessage *input,
+                                    ProtobufCMessage *output)
+{
+    const Chuang__Registry__GetEntityRequest *request =
+        (const Chuang__Registry__GetEntityRequest *)input;
+    Chuang__Registry__Licence *licence = (Chuang__Registry__Licence *)output;
+    if (!s_credit_code_valid(call, "credit_code", request->credit_code))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    if (!s_licence_key)
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "no licence signing key",
+                                 "This registry has no signing key configured.",
+                                 "An operator must set registry.licence_key.");
+    Chuang__Registry__Entity entity = CHUANG__REGISTRY__ENTITY__INIT;
+    Chuang__Status status = s_load(call, request->credit_code, NULL, &entity);
+    if (status != CHUANG__STATUS__OK)
+        return status;
+    if (!streq(entity.status, "registered"))
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "entity is deregistered", NULL, NULL);
+
+    const ProtobufCEnumValue *type = protobuf_c_enum_descriptor_get_value(
+        &chuang__registry__entity_type__descriptor, (int)entity.entity_type);
+    char capital[24], issued_at[32];
+    snprintf(capital, sizeof capital, "%" PRId64, entity.registered_capital_fen);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(issued_at, sizeof issued_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char *domicile = service_call_alloc(call, strlen(entity.domicile->detail) + 16);
+    sprintf(domicile, "%s %s", entity.domicile->division_code, entity.domicile->detail);
+
+    licence->credit_code = entity.credit_code;
+    licence->name = entity.name;
+    licence->entity_type = service_call_strdup(call, type ? type->name : "");
+    licence->legal_representative = entity.legal_representative->name;
+    licence->registered_capital_fen = service_call_strdup(call, capital);
+    licence->business_scope = entity.business_scope;
+    licence->domicile = domicile;
+    licence->registered_on = entity.registered_on;
+    licence->issuing_agency = entity.registration_agency;
+    licence->issued_at = service_call_strdup(call, issued_at);
+    licence->key_id = (char *)licence_key_id(s_licence_key);
+    licence->signature = service_call_alloc(call, LICENCE_SIGNATURE_HEX_SIZE);
+    licence_fields_t fields = s_licence_fields(licence);
+    if (licence_sign(s_licence_key, &fields, licence->signature) != 0)
+        return service_call_fail(call, CHUANG__STATUS__INTERNAL, "cannot sign the licence",
+                                 "A licence field is not valid text.", NULL);
+    return CHUANG__STATUS__OK;
+}
+
+Chuang__Status handle_verify_licence(service_call_t *call, const ProtobufCMessage *input,
+                                     ProtobufCMessage *output)
+{
+    const Chuang__Registry__Licence *licence = (const Chuang__Registry__Licence *)input;
+    Chuang__Registry__LicenceVerification *verification =
+        (Chuang__Registry__LicenceVerification *)output;
+    if (!s_licence_key)
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "no licence signing key", NULL,
+                                 "An operator must set registry.licence_key.");
+    char reason[160];
+    licence_fields_t fields = s_licence_fields(licence);
+    verification->valid =
+        licence_verify(&fields, licence->signature, licence_key_public_hex(s_licence_key), reason,
+                       sizeof reason) == 0;
+    verification->reason = verification->valid ? "" : service_call_strdup(call, reason);
+    verification->entity_status = "unknown";
+    char status[16], agency[16];
+    if (identifiers_uscc_check(licence->credit_code, NULL, 0) == 0) {
+        int found = store_entity_lock(service_call_db(call), licence->credit_code, status, agency);
+        if (found < 0)
+            return service_call_sql_fail(call, NULL, "read entity");
+        if (found)
+            verification->entity_status = service_call_strdup(call, status);
+    }
     return CHUANG__STATUS__OK;
 }

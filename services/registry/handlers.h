@@ -18,5 +18,14 @@ service_handler_fn handle_file_annual_report;
 service_handler_fn handle_apply_deregistration;
 service_handler_fn handle_object_to_deregistration;
 service_handler_fn handle_get_deregistration;
+service_handler_fn handle_issue_licence;
+service_handler_fn handle_verify_licence;
+
+/* Loads the licence signing key named by registry.licence_key, if set.
+ * Returns -1 when it is set but cannot be loaded. */
+int handlers_init(config_t *config);
+
+/* Forgets the signing key. */
+void handlers_fini(void);
 
 #endif

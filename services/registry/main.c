@@ -21,6 +21,8 @@ static const service_method_t s_methods[] = {
     {"ApplyDeregistration", handle_apply_deregistration, SERVICE_METHOD_WRITE},
     {"ObjectToDeregistration", handle_object_to_deregistration, SERVICE_METHOD_WRITE},
     {"GetDeregistration", handle_get_deregistration, SERVICE_METHOD_READ},
+    {"IssueLicence", handle_issue_licence, SERVICE_METHOD_READ},
+    {"VerifyLicence", handle_verify_licence, SERVICE_METHOD_READ},
     {NULL, NULL, 0},
 };
 
@@ -32,6 +34,8 @@ int main(int argc, char **argv)
         .methods = s_methods,
         .sql_dir = REGISTRY_SQL_DIR,
         .tick = registry_tick,
+        .init = handlers_init,
+        .fini = handlers_fini,
     };
     return service_main(argc, argv, &def);
 }

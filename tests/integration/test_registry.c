@@ -9,6 +9,7 @@
 #include "db.h"
 #include "harness.h"
 #include "identifiers.h"
+#include "pbjson.h"
 #include "registry.pb-c.h"
 #include "security.h"
 
@@ -23,6 +24,7 @@
 
 #define REGISTRY CHUANG_BUILD_DIR "/services/registry/chuang-registry"
 #define BROKER   CHUANG_BUILD_DIR "/services/broker/chuang-broker"
+#define CTL      CHUANG_BUILD_DIR "/services/ctl/chuangctl"
 #define AGENCY   "330106"
 
 static char s_db_url[512];
@@ -40,9 +42,11 @@ static pid_t s_start_registry(void)
     char *brokers = zsys_sprintf("CHUANG_BROKERS=%s", s_endpoint);
     char *db = zsys_sprintf("CHUANG_DB_URL=%s", s_db_url);
     char *redis = zsys_sprintf("CHUANG_REDIS_URL=%s", harness_get("CHUANG_TEST_REDIS_URL"));
+    char *key = zsys_sprintf("CHUANG_REGISTRY_LICENCE_KEY=%s/licence_secret", harness_dir());
     const char *env[] = {brokers,
                          db,
                          redis,
+                         key,
                          "CHUANG_SECURITY_PLAIN=yes",
                          "CHUANG_REDIS_PREFIX=test:registry",
                          "CHUANG_SERVICE_TICK_MS=200",
@@ -51,6 +55,7 @@ static pid_t s_start_registry(void)
     zstr_free(&brokers);
     zstr_free(&db);
     zstr_free(&redis);
+    zstr_free(&key);
     return pid;
 }
 
@@ -64,6 +69,8 @@ static int s_setup(void **state)
         return -1;
     snprintf(s_db_url, sizeof s_db_url, "%s", url);
     snprintf(s_endpoint, sizeof s_endpoint, "tcp://127.0.0.1:%d", harness_free_port());
+    if (harness_sh("'%s' licence-keygen '%s/licence' >/dev/null", CTL, harness_dir()) != 0)
+        return -1;
     char *bind = zsys_sprintf("CHUANG_BROKER_ENDPOINT=%s", s_endpoint);
     const char *broker_env[] = {bind, "CHUANG_SECURITY_PLAIN=yes", NULL};
     s_broker = harness_spawn("broker", BROKER, broker_env);
@@ -692,6 +699,65 @@ static void test_missing_annual_report_lists_abnormal_until_filed(void **state)
     free(code);
 }
 
+/* Writes licence as JSON to path, as chuangctl would print it. */
+static void s_write_licence(const Chuang__Registry__Licence *licence, const char *path)
+{
+    json_t *json = pbjson_from_message(&licence->base, false);
+    assert_non_null(json);
+    assert_int_equal(json_dump_file(json, path, JSON_INDENT(2)), 0);
+    json_decref(json);
+}
+
+static bool s_verified_by_service(const Chuang__Registry__Licence *licence)
+{
+    Chuang__Reply *reply = client_call(s_public, "registry", "VerifyLicence", &licence->base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Registry__LicenceVerification *verification =
+        chuang__registry__licence_verification__unpack(NULL, reply->payload.len,
+                                                       reply->payload.data);
+    bool valid = verification->valid;
+    assert_string_equal(verification->entity_status, "registered");
+    chuang__registry__licence_verification__free_unpacked(verification, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    return valid;
+}
+
+static void test_licence_verifies_offline_and_one_byte_breaks_it(void **state)
+{
+    (void)state;
+    char *code = s_registered("北山");
+    Chuang__Registry__GetEntityRequest request = CHUANG__REGISTRY__GET_ENTITY_REQUEST__INIT;
+    request.credit_code = code;
+    Chuang__Reply *reply = client_call(s_public, "registry", "IssueLicence", &request.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Registry__Licence *licence =
+        chuang__registry__licence__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_string_equal(licence->credit_code, code);
+    assert_string_equal(licence->name, "杭州北山网络科技有限公司");
+    assert_string_equal(licence->registered_capital_fen, "100000000");
+    assert_int_equal(strlen(licence->signature), 128);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    /* Verified by the registry, and offline from the licence and the key alone. */
+    assert_true(s_verified_by_service(licence));
+    char path[600];
+    snprintf(path, sizeof path, "%s/licence.json", harness_dir());
+    s_write_licence(licence, path);
+    assert_int_equal(
+        harness_sh("'%s' licence-verify '%s' '%s/licence' >/dev/null", CTL, path, harness_dir()),
+        0);
+
+    /* One byte changed: the capital 100000000 -> 100000001. */
+    licence->registered_capital_fen[8] = '1';
+    assert_false(s_verified_by_service(licence));
+    s_write_licence(licence, path);
+    assert_int_equal(
+        harness_sh("'%s' licence-verify '%s' '%s/licence' >/dev/null", CTL, path, harness_dir()),
+        1);
+    chuang__registry__licence__free_unpacked(licence, NULL);
+    free(code);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -702,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_credit_lists_and_standing),
         cmocka_unit_test(test_deregistration_survives_service_and_redis_restarts),
         cmocka_unit_test(test_missing_annual_report_lists_abnormal_until_filed),
+        cmocka_unit_test(test_licence_verifies_offline_and_one_byte_breaks_it),
     };
     return cmocka_run_group_tests_name("registry", tests, s_setup, s_teardown);
 }
