@@ -886,3 +886,127 @@ Chuang__Status handle_verify_licence(service_call_t *call, const ProtobufCMessag
     }
     return CHUANG__STATUS__OK;
 }
+
+/* Adds one field change to the reply (memory from call). */
+static void s_change_add(service_call_t *call, Chuang__Registry__EntityChange *change,
+                         const char *field, const char *old_value, const char *new_value)
+{
+    Chuang__Registry__FieldChange *item = service_call_alloc(call, sizeof *item);
+    chuang__registry__field_change__init(item);
+    item->field = service_call_strdup(call, field);
+    item->old_value = service_call_strdup(call, old_value);
+    item->new_value = service_call_strdup(call, new_value);
+    change->changes[change->n_changes++] = item;
+}
+
+#define TRACKED_FIELDS_MAX 8
+
+Chuang__Status handle_change_entity(service_call_t *call, const ProtobufCMessage *input,
+                                    ProtobufCMessage *output)
+{
+    const Chuang__Registry__ChangeEntityRequest *request =
+        (const Chuang__Registry__ChangeEntityRequest *)input;
+    Chuang__Registry__EntityChange *change = (Chuang__Registry__EntityChange *)output;
+    s_credit_code_valid(call, "credit_code", request->credit_code);
+    if (request->legal_representative)
+        s_check_person(call, "legal_representative", request->legal_representative);
+    if (request->registered_capital && (request->registered_capital->fen < 0 ||
+                                        request->registered_capital->fen > CAPITAL_MAX_FEN))
+        service_call_violation(call, "registered_capital.fen", "must be between 0 and %lld fen",
+                               CAPITAL_MAX_FEN);
+    if (*request->business_scope)
+        s_text_valid(call, "business_scope", request->business_scope, SCOPE_MAX_BYTES);
+    if (*request->industry_code && !s_industry_code_valid(request->industry_code))
+        service_call_violation(call, "industry_code",
+                               "must be a GB/T 4754 code: a letter A-T and 2 to 4 digits");
+    if (request->domicile)
+        s_check_address(call, "domicile", request->domicile);
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+
+    char status[16];
+    Chuang__Status found = s_entity_locked(call, request->credit_code, status);
+    if (found != CHUANG__STATUS__OK)
+        return found;
+    if (!streq(status, "registered"))
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "entity is deregistered", NULL, NULL);
+
+    PGconn *db = service_call_db(call);
+    change->changes = service_call_alloc(call, TRACKED_FIELDS_MAX * sizeof *change->changes);
+    char capital[24] = "";
+    if (request->registered_capital)
+        snprintf(capital, sizeof capital, "%" PRId64, request->registered_capital->fen);
+    const Chuang__Registry__Person *rep = request->legal_representative;
+    const struct {
+        const char *field;
+        const char *value; /* NULL: not asked to change */
+    } fields[] = {
+        {"legal_representative.name", rep ? rep->name : NULL},
+        {"legal_representative.id_number", rep ? rep->id_number : NULL},
+        {"legal_representative.phone", rep ? rep->phone : NULL},
+        {"registered_capital_fen", request->registered_capital ? capital : NULL},
+        {"business_scope", *request->business_scope ? request->business_scope : NULL},
+        {"industry_code", *request->industry_code ? request->industry_code : NULL},
+    };
+    char old_value[SCOPE_MAX_BYTES + 1];
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        if (!fields[i].value)
+            continue;
+        int changed = store_entity_change(db, request->credit_code, fields[i].field,
+                                          fields[i].value, old_value, sizeof old_value);
+        if (changed < 0)
+            return service_call_sql_fail(call, NULL, "change entity");
+        if (changed)
+            s_change_add(call, change, fields[i].field, old_value, fields[i].value);
+    }
+    if (request->domicile) {
+        int changed = store_domicile_change(db, request->credit_code, request->domicile, old_value,
+                                            sizeof old_value);
+        if (changed < 0)
+            return service_call_sql_fail(call, NULL, "change domicile");
+        if (changed) {
+            char *value =
+                zsys_sprintf("%s %s", request->domicile->division_code, request->domicile->detail);
+            s_change_add(call, change, "domicile", old_value, value);
+            zstr_free(&value);
+        }
+    }
+    if (change->n_changes == 0)
+        return service_call_fail(call, CHUANG__STATUS__INVALID_ARGUMENT, "nothing to change",
+                                 "Every value given is the one already registered.", NULL);
+    change->credit_code = request->credit_code;
+    change->changed_at_ms = zclock_time();
+    return service_call_emit(call, "registry.EntityChanged", request->credit_code,
+                             CHUANG__VISIBILITY__VISIBILITY_AGENCIES, output);
+}
+
+Chuang__Status handle_get_entity_as_of(service_call_t *call, const ProtobufCMessage *input,
+                                       ProtobufCMessage *output)
+{
+    const Chuang__Registry__GetEntityAsOfRequest *request =
+        (const Chuang__Registry__GetEntityAsOfRequest *)input;
+    Chuang__Registry__Entity *entity = (Chuang__Registry__Entity *)output;
+    s_credit_code_valid(call, "credit_code", request->credit_code);
+    int year, month, day;
+    char extra;
+    if (sscanf(request->as_of, "%4d-%2d-%2d%c", &year, &month, &day, &extra) != 3 ||
+        strlen(request->as_of) != 10 || month < 1 || month > 12 || day < 1 || day > 31 ||
+        year < 1900)
+        service_call_violation(call, "as_of", "must be a date written YYYY-MM-DD");
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    int found = store_entity_as_of(service_call_db(call), call, request->credit_code,
+                                   request->as_of, entity);
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, "read history");
+    if (found == 0)
+        return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "not registered on that date",
+                                 NULL, NULL);
+    if (!s_is_officer(call)) {
+        s_mask_person(call, entity->legal_representative);
+        for (size_t i = 0; i < entity->n_founders; i++)
+            s_mask_person(call, entity->founders[i]->person);
+    }
+    return CHUANG__STATUS__OK;
+}

@@ -20,6 +20,8 @@ service_handler_fn handle_object_to_deregistration;
 service_handler_fn handle_get_deregistration;
 service_handler_fn handle_issue_licence;
 service_handler_fn handle_verify_licence;
+service_handler_fn handle_change_entity;
+service_handler_fn handle_get_entity_as_of;
 
 /* Loads the licence signing key named by registry.licence_key, if set.
  * Returns -1 when it is set but cannot be loaded. */

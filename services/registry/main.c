@@ -23,6 +23,8 @@ static const service_method_t s_methods[] = {
     {"GetDeregistration", handle_get_deregistration, SERVICE_METHOD_READ},
     {"IssueLicence", handle_issue_licence, SERVICE_METHOD_READ},
     {"VerifyLicence", handle_verify_licence, SERVICE_METHOD_READ},
+    {"ChangeEntity", handle_change_entity, SERVICE_METHOD_WRITE},
+    {"GetEntityAsOf", handle_get_entity_as_of, SERVICE_METHOD_READ},
     {NULL, NULL, 0},
 };
 

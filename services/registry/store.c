@@ -242,7 +242,7 @@ int store_entity_add(PGconn *db, const char *agency, const char *credit_code,
     if (!res)
         return -1;
     PQclear(res);
-    return 0;
+    return store_history_start(db, credit_code);
 }
 
 static Chuang__Registry__Person *s_person(service_call_t *call, const char *name,
@@ -664,4 +664,166 @@ int store_annual_check_done(PGconn *db, int year)
     int done = PQntuples(res);
     PQclear(res);
     return done;
+}
+
+int store_history_start(PGconn *db, const char *credit_code)
+{
+    const char *values[1] = {credit_code};
+    PGresult *res = s_query(
+        db,
+        "INSERT INTO entity_history (credit_code, field, value, valid_from)"
+        " SELECT e.credit_code, f.field, f.value, now() FROM entities e"
+        " CROSS JOIN LATERAL (VALUES ('name', e.name),"
+        "   ('legal_representative.name', e.legal_rep_name),"
+        "   ('legal_representative.id_number', e.legal_rep_id_number),"
+        "   ('legal_representative.phone', e.legal_rep_phone),"
+        "   ('registered_capital_fen', e.registered_capital_fen::text),"
+        "   ('business_scope', e.business_scope), ('industry_code', e.industry_code),"
+        "   ('domicile', (SELECT a.division_code || ' ' || a.detail FROM entity_addresses ea"
+        "                 JOIN addresses a ON a.id = ea.address_id"
+        "                 WHERE ea.credit_code = e.credit_code AND ea.kind = 'domicile')))"
+        "   AS f (field, value)"
+        " WHERE e.credit_code = $1",
+        1, values, PGRES_COMMAND_OK);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+/* Closes the field's current value and opens value from now, unless it is
+ * value already. Returns 1 (old value copied), 0, or -1. */
+static int s_history_change(PGconn *db, const char *credit_code, const char *field,
+                            const char *value, char *old_value, size_t size)
+{
+    const char *values[3] = {credit_code, field, value};
+    PGresult *res = s_query(db,
+                            "SELECT value FROM entity_history"
+                            " WHERE credit_code = $1 AND field = $2 AND valid_to IS NULL"
+                            " FOR UPDATE",
+                            2, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    snprintf(old_value, size, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+    bool same = PQntuples(res) && streq(PQgetvalue(res, 0, 0), value);
+    PQclear(res);
+    if (same)
+        return 0;
+    /* Two statements: the current value must be closed before the unique
+     * index on current values sees the new one. */
+    res = s_query(db,
+                  "UPDATE entity_history SET valid_to = now()"
+                  " WHERE credit_code = $1 AND field = $2 AND valid_to IS NULL",
+                  2, values, PGRES_COMMAND_OK);
+    if (!res)
+        return -1;
+    PQclear(res);
+    res = s_query(db,
+                  "INSERT INTO entity_history (credit_code, field, value, valid_from)"
+                  " VALUES ($1, $2, $3, now())",
+                  3, values, PGRES_COMMAND_OK);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 1;
+}
+
+int store_entity_change(PGconn *db, const char *credit_code, const char *field, const char *value,
+                        char *old_value, size_t size)
+{
+    /* Each tracked field and the statement that changes its column. */
+    static const struct {
+        const char *field;
+        const char *sql;
+    } columns[] = {
+        {"legal_representative.name",
+         "UPDATE entities SET legal_rep_name = $2 WHERE credit_code = $1"},
+        {"legal_representative.id_number",
+         "UPDATE entities SET legal_rep_id_number = $2 WHERE credit_code = $1"},
+        {"legal_representative.phone",
+         "UPDATE entities SET legal_rep_phone = $2 WHERE credit_code = $1"},
+        {"registered_capital_fen",
+         "UPDATE entities SET registered_capital_fen = $2::bigint WHERE credit_code = $1"},
+        {"business_scope", "UPDATE entities SET business_scope = $2 WHERE credit_code = $1"},
+        {"industry_code", "UPDATE entities SET industry_code = $2 WHERE credit_code = $1"},
+    };
+    const char *sql = NULL;
+    for (size_t i = 0; i < sizeof columns / sizeof columns[0]; i++)
+        if (streq(columns[i].field, field))
+            sql = columns[i].sql;
+    assert(sql); /* callers name tracked fields only */
+    int changed = s_history_change(db, credit_code, field, value, old_value, size);
+    if (changed <= 0)
+        return changed;
+    const char *values[2] = {credit_code, value};
+    PGresult *res = s_query(db, sql, 2, values, PGRES_COMMAND_OK);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 1;
+}
+
+int store_domicile_change(PGconn *db, const char *credit_code,
+                          const Chuang__Registry__Address *address, char *old_value, size_t size)
+{
+    char *value = zsys_sprintf("%s %s", address->division_code, address->detail);
+    int changed = s_history_change(db, credit_code, "domicile", value, old_value, size);
+    zstr_free(&value);
+    if (changed <= 0)
+        return changed;
+    const char *values[1] = {credit_code};
+    PGresult *res = s_query(db,
+                            "DELETE FROM entity_addresses WHERE credit_code = $1"
+                            " AND kind = 'domicile'",
+                            1, values, PGRES_COMMAND_OK);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return s_address_add(db, credit_code, address, "domicile", 0) == 0 ? 1 : -1;
+}
+
+int store_entity_as_of(PGconn *db, service_call_t *call, const char *credit_code, const char *as_of,
+                       Chuang__Registry__Entity *entity)
+{
+    /* Today's record first, for what the history does not hold. */
+    int found = store_entity_load(db, call, credit_code, NULL, entity);
+    if (found <= 0)
+        return found;
+    const char *values[2] = {credit_code, as_of};
+    PGresult *res = s_query(db,
+                            "SELECT field, value FROM entity_history"
+                            " WHERE credit_code = $1 AND valid_from < $2::date + 1"
+                            "   AND (valid_to IS NULL OR valid_to >= $2::date + 1)",
+                            2, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int fields = PQntuples(res);
+    for (int i = 0; i < fields; i++) {
+        const char *field = PQgetvalue(res, i, 0);
+        char *value = service_call_strdup(call, PQgetvalue(res, i, 1));
+        if (streq(field, "name"))
+            entity->name = value;
+        else if (streq(field, "legal_representative.name"))
+            entity->legal_representative->name = value;
+        else if (streq(field, "legal_representative.id_number"))
+            entity->legal_representative->id_number = value;
+        else if (streq(field, "legal_representative.phone"))
+            entity->legal_representative->phone = value;
+        else if (streq(field, "registered_capital_fen"))
+            entity->registered_capital_fen = strtoll(value, NULL, 10);
+        else if (streq(field, "business_scope"))
+            entity->business_scope = value;
+        else if (streq(field, "industry_code"))
+            entity->industry_code = value;
+        else if (streq(field, "domicile") && entity->domicile) {
+            char *space = strchr(value, ' ');
+            if (space) {
+                *space = '\0';
+                entity->domicile->division_code = value;
+                entity->domicile->detail = space + 1;
+            }
+        }
+    }
+    PQclear(res);
+    return fields > 0 ? 1 : 0;
 }

@@ -75,6 +75,27 @@ int store_entity_load(PGconn *db, service_call_t *call, const char *credit_code,
 int store_names_search(PGconn *db, service_call_t *call, const char *agency, const char *text,
                        int limit, Chuang__Registry__SearchNamesReply *reply);
 
+/* Starts the history of a newly registered entity: every tracked field's
+ * value, valid from now. Returns 0. */
+int store_history_start(PGconn *db, const char *credit_code);
+
+/* Changes one tracked field (see entity_history) to value, keeping the old
+ * value's period in the history. Returns 1 and copies the old value, or 0
+ * when the value is already that. */
+int store_entity_change(PGconn *db, const char *credit_code, const char *field, const char *value,
+                        char *old_value, size_t size);
+
+/* Moves the entity's domicile to address (history kept). Returns 1 and
+ * copies the old value ("division detail"), or 0 when it is already there. */
+int store_domicile_change(PGconn *db, const char *credit_code,
+                          const Chuang__Registry__Address *address, char *old_value, size_t size);
+
+/* Loads the entity as it stood at the end of as_of (YYYY-MM-DD): its tracked
+ * fields from the history, founders and business addresses as today (memory
+ * from call). Returns 1, or 0 when it was not registered then. */
+int store_entity_as_of(PGconn *db, service_call_t *call, const char *credit_code, const char *as_of,
+                       Chuang__Registry__Entity *entity);
+
 /* The entity's status ("registered", "deregistered") and agency, locking
  * its row for this transaction. Returns 1, or 0 when there is none. */
 int store_entity_lock(PGconn *db, const char *credit_code, char status[16], char agency[16]);

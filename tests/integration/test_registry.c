@@ -699,6 +699,111 @@ static void test_missing_annual_report_lists_abnormal_until_filed(void **state)
     free(code);
 }
 
+static Chuang__Registry__Entity *s_as_of(client_t *client, const char *code, const char *date,
+                                         Chuang__Status *status)
+{
+    Chuang__Registry__GetEntityAsOfRequest request =
+        CHUANG__REGISTRY__GET_ENTITY_AS_OF_REQUEST__INIT;
+    request.credit_code = (char *)code;
+    request.as_of = (char *)date;
+    Chuang__Reply *reply = client_call(client, "registry", "GetEntityAsOf", &request.base, NULL);
+    *status = reply->status;
+    Chuang__Registry__Entity *entity =
+        reply->status == CHUANG__STATUS__OK
+            ? chuang__registry__entity__unpack(NULL, reply->payload.len, reply->payload.data)
+            : NULL;
+    chuang__reply__free_unpacked(reply, NULL);
+    return entity;
+}
+
+/* A date n days from today, as YYYY-MM-DD. */
+static const char *s_day(int n, char buffer[11])
+{
+    time_t when = time(NULL) + (time_t)n * 86400;
+    struct tm tm;
+    gmtime_r(&when, &tm);
+    strftime(buffer, 11, "%Y-%m-%d", &tm);
+    return buffer;
+}
+
+static void test_changes_keep_history_readable_as_of_a_date(void **state)
+{
+    (void)state;
+    char *code = s_registered("孤山");
+    Chuang__Registry__ChangeEntityRequest change = CHUANG__REGISTRY__CHANGE_ENTITY_REQUEST__INIT;
+    Chuang__Registry__CapitalChange capital = CHUANG__REGISTRY__CAPITAL_CHANGE__INIT;
+    capital.fen = 300000000;
+    change.credit_code = code;
+    change.business_scope = "软件开发、数据处理服务";
+    change.registered_capital = &capital;
+    Chuang__Reply *reply = client_call(s_officer, "registry", "ChangeEntity", &change.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Registry__EntityChange *changed =
+        chuang__registry__entity_change__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_int_equal(changed->n_changes, 2);
+    assert_string_equal(changed->changes[0]->field, "registered_capital_fen");
+    assert_string_equal(changed->changes[0]->old_value, "100000000");
+    assert_string_equal(changed->changes[1]->old_value, "网络技术开发、技术服务");
+    chuang__registry__entity_change__free_unpacked(changed, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    /* The same values again change nothing; a bad field changes nothing. */
+    reply = client_call(s_officer, "registry", "ChangeEntity", &change.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    chuang__reply__free_unpacked(reply, NULL);
+    change.business_scope = "";
+    change.registered_capital = NULL;
+    change.industry_code = "Q";
+    capital.fen = -1;
+    change.registered_capital = &capital;
+    reply = client_call(s_officer, "registry", "ChangeEntity", &change.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_true(s_has_violation(reply, "registered_capital.fen"));
+    chuang__reply__free_unpacked(reply, NULL);
+
+    /* Move the history back: registered ten days ago, changed five days ago. */
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "UPDATE entity_history SET valid_from = valid_from - interval '5 days'"
+             "  WHERE credit_code = '%s' AND valid_to IS NULL"
+             "    AND field IN ('business_scope', 'registered_capital_fen');"
+             "UPDATE entity_history SET valid_from = valid_from - interval '10 days',"
+             "  valid_to = valid_to - interval '5 days'"
+             "  WHERE credit_code = '%s' AND valid_to IS NOT NULL;"
+             "UPDATE entity_history SET valid_from = valid_from - interval '10 days'"
+             "  WHERE credit_code = '%s' AND valid_to IS NULL"
+             "    AND field NOT IN ('business_scope', 'registered_capital_fen')",
+             code, code, code);
+    s_sql(sql);
+
+    char day[11];
+    Chuang__Status status;
+    Chuang__Registry__Entity *entity = s_as_of(s_officer, code, s_day(-7, day), &status);
+    assert_int_equal(status, CHUANG__STATUS__OK);
+    assert_string_equal(entity->business_scope, "网络技术开发、技术服务");
+    assert_int_equal(entity->registered_capital_fen, 100000000);
+    assert_string_equal(entity->legal_representative->id_number, "330106199003071236");
+    chuang__registry__entity__free_unpacked(entity, NULL);
+    entity = s_as_of(s_officer, code, s_day(0, day), &status);
+    assert_string_equal(entity->business_scope, "软件开发、数据处理服务");
+    assert_int_equal(entity->registered_capital_fen, 300000000);
+    chuang__registry__entity__free_unpacked(entity, NULL);
+    entity = s_as_of(s_public, code, s_day(-7, day), &status);
+    assert_null(strstr(entity->legal_representative->id_number, "19900307"));
+    chuang__registry__entity__free_unpacked(entity, NULL);
+    entity = s_as_of(s_officer, code, s_day(-20, day), &status);
+    assert_int_equal(status, CHUANG__STATUS__NOT_FOUND);
+    entity = s_as_of(s_officer, code, "2026-13-01", &status);
+    assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
+
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM chuang_outbox WHERE aggregate_id = '%s'"
+             " AND type = 'registry.EntityChanged'",
+             code);
+    assert_int_equal(s_count(sql), 1);
+    free(code);
+}
+
 /* Writes licence as JSON to path, as chuangctl would print it. */
 static void s_write_licence(const Chuang__Registry__Licence *licence, const char *path)
 {
@@ -769,6 +874,7 @@ int main(void)
         cmocka_unit_test(test_deregistration_survives_service_and_redis_restarts),
         cmocka_unit_test(test_missing_annual_report_lists_abnormal_until_filed),
         cmocka_unit_test(test_licence_verifies_offline_and_one_byte_breaks_it),
+        cmocka_unit_test(test_changes_keep_history_readable_as_of_a_date),
     };
     return cmocka_run_group_tests_name("registry", tests, s_setup, s_teardown);
 }
