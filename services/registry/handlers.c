@@ -479,14 +479,15 @@ static bool s_credit_code_valid(service_call_t *call, const char *field, const c
     return false;
 }
 
-/* Locks the entity for the request; answers NOT_FOUND when there is none. */
-static Chuang__Status s_entity_locked(service_call_t *call, const char *credit_code,
-                                      char status[16])
+/* The entity's status, its row locked for the request when it is to change;
+ * answers NOT_FOUND when there is none. */
+static Chuang__Status s_entity_status(service_call_t *call, const char *credit_code,
+                                      bool for_update, char status[16])
 {
     char agency[16];
-    int found = store_entity_lock(service_call_db(call), credit_code, status, agency);
+    int found = store_entity_status(service_call_db(call), credit_code, for_update, status, agency);
     if (found < 0)
-        return service_call_sql_fail(call, NULL, "lock entity");
+        return service_call_sql_fail(call, NULL, "read entity");
     if (found == 0)
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such entity", NULL, NULL);
     return CHUANG__STATUS__OK;
@@ -525,7 +526,7 @@ Chuang__Status handle_add_to_list(service_call_t *call, const ProtobufCMessage *
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     char status[16];
-    Chuang__Status found = s_entity_locked(call, request->credit_code, status);
+    Chuang__Status found = s_entity_status(call, request->credit_code, true, status);
     if (found != CHUANG__STATUS__OK)
         return found;
     int added =
@@ -577,7 +578,7 @@ Chuang__Status handle_get_credit_standing(service_call_t *call, const ProtobufCM
     if (!s_credit_code_valid(call, "credit_code", request->credit_code))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     char status[16];
-    Chuang__Status found = s_entity_locked(call, request->credit_code, status);
+    Chuang__Status found = s_entity_status(call, request->credit_code, false, status);
     if (found != CHUANG__STATUS__OK)
         return found;
     if (store_listings_open(service_call_db(call), call, request->credit_code, standing) < 0)
@@ -611,7 +612,7 @@ Chuang__Status handle_file_annual_report(service_call_t *call, const ProtobufCMe
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     char status[16];
-    Chuang__Status found = s_entity_locked(call, request->credit_code, status);
+    Chuang__Status found = s_entity_status(call, request->credit_code, true, status);
     if (found != CHUANG__STATUS__OK)
         return found;
     if (!streq(status, "registered"))
@@ -678,7 +679,7 @@ Chuang__Status handle_apply_deregistration(service_call_t *call, const ProtobufC
     if (!s_credit_code_valid(call, "credit_code", request->credit_code))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     char status[16];
-    Chuang__Status found = s_entity_locked(call, request->credit_code, status);
+    Chuang__Status found = s_entity_status(call, request->credit_code, true, status);
     if (found != CHUANG__STATUS__OK)
         return found;
     PGconn *db = service_call_db(call);
@@ -878,7 +879,8 @@ Chuang__Status handle_verify_licence(service_call_t *call, const ProtobufCMessag
     verification->entity_status = "unknown";
     char status[16], agency[16];
     if (identifiers_uscc_check(licence->credit_code, NULL, 0) == 0) {
-        int found = store_entity_lock(service_call_db(call), licence->credit_code, status, agency);
+        int found =
+            store_entity_status(service_call_db(call), licence->credit_code, false, status, agency);
         if (found < 0)
             return service_call_sql_fail(call, NULL, "read entity");
         if (found)
@@ -925,7 +927,7 @@ Chuang__Status handle_change_entity(service_call_t *call, const ProtobufCMessage
         return CHUANG__STATUS__INVALID_ARGUMENT;
 
     char status[16];
-    Chuang__Status found = s_entity_locked(call, request->credit_code, status);
+    Chuang__Status found = s_entity_status(call, request->credit_code, true, status);
     if (found != CHUANG__STATUS__OK)
         return found;
     if (!streq(status, "registered"))

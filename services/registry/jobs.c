@@ -83,7 +83,7 @@ static int s_deregister(PGconn *db, const char *credit_code)
     int decided = store_deregistration_decide(db, credit_code, &row);
     if (decided <= 0)
         return decided;
-    if (store_entity_lock(db, credit_code, status, agency) != 1)
+    if (store_entity_status(db, credit_code, false, status, agency) != 1)
         return -1;
     Chuang__Registry__Deregistration message = CHUANG__REGISTRY__DEREGISTRATION__INIT;
     message.credit_code = row.credit_code;

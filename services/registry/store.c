@@ -392,12 +392,16 @@ int store_names_search(PGconn *db, service_call_t *call, const char *agency, con
     return (int)reply->n_matches;
 }
 
-int store_entity_lock(PGconn *db, const char *credit_code, char status[16], char agency[16])
+int store_entity_status(PGconn *db, const char *credit_code, bool for_update, char status[16],
+                        char agency[16])
 {
     const char *values[1] = {credit_code};
     PGresult *res =
-        s_query(db, "SELECT status, agency FROM entities WHERE credit_code = $1 FOR UPDATE", 1,
-                values, PGRES_TUPLES_OK);
+        s_query(db,
+                for_update ? "SELECT status, agency FROM entities WHERE credit_code = $1"
+                             " FOR UPDATE"
+                           : "SELECT status, agency FROM entities WHERE credit_code = $1",
+                1, values, PGRES_TUPLES_OK);
     if (!res)
         return -1;
     int found = PQntuples(res);

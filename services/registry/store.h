@@ -96,9 +96,11 @@ int store_domicile_change(PGconn *db, const char *credit_code,
 int store_entity_as_of(PGconn *db, service_call_t *call, const char *credit_code, const char *as_of,
                        Chuang__Registry__Entity *entity);
 
-/* The entity's status ("registered", "deregistered") and agency, locking
- * its row for this transaction. Returns 1, or 0 when there is none. */
-int store_entity_lock(PGconn *db, const char *credit_code, char status[16], char agency[16]);
+/* The entity's status ("registered", "deregistered") and agency; with
+ * for_update, its row stays locked until the transaction ends. Returns 1,
+ * or 0 when there is none. */
+int store_entity_status(PGconn *db, const char *credit_code, bool for_update, char status[16],
+                        char agency[16]);
 
 /* Opens a listing of the entity on list ("abnormal", "dishonest"). Returns 1
  * and fills listing (memory from call), or 0 when one is already open. */

@@ -291,6 +291,8 @@ static char *s_decided(const char *credit_code)
     return strdup("noticed");
 }
 
+static Chuang__Reply *s_call_code(client_t *client, const char *method, const char *credit_code);
+
 static void test_journey_reserve_register_lookup(void **state)
 {
     (void)state;
@@ -367,6 +369,25 @@ static void test_journey_reserve_register_lookup(void **state)
     assert_string_equal(entity->legal_representative->phone, "138****5678");
     assert_null(strstr(entity->founders[1]->person->id_number, "20000101"));
     chuang__registry__entity__free_unpacked(entity, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    /* By exact name too; a malformed credit code is refused, an unknown one not found. */
+    lookup.credit_code = "";
+    lookup.name = "杭州云栖网络科技有限公司";
+    reply = client_call(s_public, "registry", "Lookup", &lookup.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    entity = chuang__registry__entity__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_string_equal(entity->credit_code, credit_code);
+    chuang__registry__entity__free_unpacked(entity, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    lookup.name = "";
+    lookup.credit_code = "91330106MA2CXXXXX1";
+    reply = client_call(s_public, "registry", "Lookup", &lookup.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_true(s_has_violation(reply, "credit_code"));
+    chuang__reply__free_unpacked(reply, NULL);
+    reply = s_call_code(s_public, "GetCreditStanding", "91350100M000100Y43");
+    assert_int_equal(reply->status, CHUANG__STATUS__NOT_FOUND);
     chuang__reply__free_unpacked(reply, NULL);
 
     /* The full record is for officers only. */
