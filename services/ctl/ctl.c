@@ -143,19 +143,7 @@ static int s_licence_verify(int argc, char **argv)
     fclose(file);
     key[strcspn(key, "\r\n")] = '\0';
     const Chuang__Registry__Licence *licence = (const Chuang__Registry__Licence *)message;
-    licence_fields_t fields = {
-        .credit_code = licence->credit_code,
-        .name = licence->name,
-        .entity_type = licence->entity_type,
-        .legal_representative = licence->legal_representative,
-        .registered_capital_fen = licence->registered_capital_fen,
-        .business_scope = licence->business_scope,
-        .domicile = licence->domicile,
-        .registered_on = licence->registered_on,
-        .issuing_agency = licence->issuing_agency,
-        .issued_at = licence->issued_at,
-        .key_id = licence->key_id,
-    };
+    licence_fields_t fields = licence_fields_of(licence);
     char reason[160];
     int rc = licence_verify(&fields, licence->signature, key, reason, sizeof reason);
     if (rc == 0)

@@ -50,6 +50,13 @@ static bool s_is_officer(service_call_t *call)
     return false;
 }
 
+static Chuang__Status s_officers_only(service_call_t *call)
+{
+    return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "officers only",
+                             "This is done by, or shown to, an officer of the registering agency.",
+                             "Ask an officer; for the public record use Lookup.");
+}
+
 /* Checks the envelope's agency: the registry needs a division code to
  * register under. */
 static bool s_agency_valid(service_call_t *call)
@@ -423,9 +430,7 @@ Chuang__Status handle_get_entity(service_call_t *call, const ProtobufCMessage *i
     const Chuang__Registry__GetEntityRequest *request =
         (const Chuang__Registry__GetEntityRequest *)input;
     if (!s_is_officer(call))
-        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "officers only",
-                                 "The full record holds personal data; it is shown to officers.",
-                                 "Use Lookup for the public record.");
+        return s_officers_only(call);
     char reason[128];
     if (identifiers_uscc_check(request->credit_code, reason, sizeof reason) != 0)
         return service_call_violation(call, "credit_code", "%s", reason);
@@ -517,8 +522,7 @@ Chuang__Status handle_add_to_list(service_call_t *call, const ProtobufCMessage *
     const Chuang__Registry__AddToListRequest *request =
         (const Chuang__Registry__AddToListRequest *)input;
     if (!s_is_officer(call))
-        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "officers only", NULL,
-                                 NULL);
+        return s_officers_only(call);
     s_credit_code_valid(call, "credit_code", request->credit_code);
     s_list_valid(call, request->list);
     s_text_valid(call, "reason", request->reason, REASON_MAX_BYTES);
@@ -549,8 +553,7 @@ Chuang__Status handle_remove_from_list(service_call_t *call, const ProtobufCMess
     const Chuang__Registry__RemoveFromListRequest *request =
         (const Chuang__Registry__RemoveFromListRequest *)input;
     if (!s_is_officer(call))
-        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "officers only", NULL,
-                                 NULL);
+        return s_officers_only(call);
     s_credit_code_valid(call, "credit_code", request->credit_code);
     s_list_valid(call, request->list);
     s_text_valid(call, "reason", request->reason, REASON_MAX_BYTES);
@@ -791,24 +794,6 @@ void handlers_fini(void)
     licence_key_destroy(&s_licence_key);
 }
 
-/* The signed fields of a licence message (pointing into it). */
-static licence_fields_t s_licence_fields(const Chuang__Registry__Licence *licence)
-{
-    return (licence_fields_t){
-        .credit_code = licence->credit_code,
-        .name = licence->name,
-        .entity_type = licence->entity_type,
-        .legal_representative = licence->legal_representative,
-        .registered_capital_fen = licence->registered_capital_fen,
-        .business_scope = licence->business_scope,
-        .domicile = licence->domicile,
-        .registered_on = licence->registered_on,
-        .issuing_agency = licence->issuing_agency,
-        .issued_at = licence->issued_at,
-        .key_id = licence->key_id,
-    };
-}
-
 Chuang__Status handle_issue_licence(service_call_t *call, const ProtobufCMessage *input,
                                     ProtobufCMessage *output)
 {
@@ -853,7 +838,7 @@ Chuang__Status handle_issue_licence(service_call_t *call, const ProtobufCMessage
     licence->issued_at = service_call_strdup(call, issued_at);
     licence->key_id = (char *)licence_key_id(s_licence_key);
     licence->signature = service_call_alloc(call, LICENCE_SIGNATURE_HEX_SIZE);
-    licence_fields_t fields = s_licence_fields(licence);
+    licence_fields_t fields = licence_fields_of(licence);
     if (licence_sign(s_licence_key, &fields, licence->signature) != 0)
         return service_call_fail(call, CHUANG__STATUS__INTERNAL, "cannot sign the licence",
                                  "A licence field is not valid text.", NULL);
@@ -871,7 +856,7 @@ Chuang__Status handle_verify_licence(service_call_t *call, const ProtobufCMessag
                                  "no licence signing key", NULL,
                                  "An operator must set registry.licence_key.");
     char reason[160];
-    licence_fields_t fields = s_licence_fields(licence);
+    licence_fields_t fields = licence_fields_of(licence);
     verification->valid =
         licence_verify(&fields, licence->signature, licence_key_public_hex(s_licence_key), reason,
                        sizeof reason) == 0;

@@ -449,3 +449,20 @@ int licence_verify(const licence_fields_t *fields, const char *signature_hex,
     }
     return 0;
 }
+
+licence_fields_t licence_fields_of(const Chuang__Registry__Licence *licence)
+{
+    return (licence_fields_t){
+        .credit_code = licence->credit_code,
+        .name = licence->name,
+        .entity_type = licence->entity_type,
+        .legal_representative = licence->legal_representative,
+        .registered_capital_fen = licence->registered_capital_fen,
+        .business_scope = licence->business_scope,
+        .domicile = licence->domicile,
+        .registered_on = licence->registered_on,
+        .issuing_agency = licence->issuing_agency,
+        .issued_at = licence->issued_at,
+        .key_id = licence->key_id,
+    };
+}

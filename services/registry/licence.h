@@ -60,6 +60,7 @@
 #ifndef CHUANG_LICENCE_H
 #define CHUANG_LICENCE_H
 
+#include "registry.pb-c.h"
 #include <stddef.h>
 
 /* The first line of the canonical form, without its LF. */
@@ -149,5 +150,8 @@ int licence_sign(licence_key_t *self, const licence_fields_t *fields,
  * reported as such even when its signature is also wrong. */
 int licence_verify(const licence_fields_t *fields, const char *signature_hex,
                    const char *public_key_hex, char *reason, size_t reason_size);
+
+/* The signed fields of a licence message, pointing into it. */
+licence_fields_t licence_fields_of(const Chuang__Registry__Licence *licence);
 
 #endif
