@@ -888,6 +888,46 @@ static void s_change_add(service_call_t *call, Chuang__Registry__EntityChange *c
 
 #define TRACKED_FIELDS_MAX 8
 
+/* Renames the entity to the name the request's reservation holds: the
+ * reservation must be this agency's, live, unused, and of a form that fits
+ * the entity's type. */
+static Chuang__Status s_rename(service_call_t *call,
+                               const Chuang__Registry__ChangeEntityRequest *request,
+                               Chuang__Registry__EntityChange *change, char *old_value, size_t size)
+{
+    PGconn *db = service_call_db(call);
+    store_reservation_t reservation;
+    int found = store_reservation_lock(db, service_call_header(call)->agency,
+                                       request->name_reservation_id, &reservation);
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, "read reservation");
+    if (found == 0)
+        return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such name reservation",
+                                 "This agency has no name reservation with that id.", NULL);
+    if (!streq(reservation.status, "reserved") || reservation.expired) {
+        service_call_violation(call, "name_reservation_id", "is %s; reserve the name again",
+                               reservation.expired ? "expired" : "already used");
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "name reservation not usable", NULL, NULL);
+    }
+    Chuang__Registry__Entity entity = CHUANG__REGISTRY__ENTITY__INIT;
+    if (store_entity_load(db, call, request->credit_code, NULL, &entity) != 1)
+        return service_call_sql_fail(call, NULL, "read entity");
+    if (!s_form_fits(entity.entity_type, reservation.form)) {
+        service_call_violation(call, "name_reservation_id",
+                               "holds the form %s, which does not fit this entity's type",
+                               reservation.form);
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    }
+    int renamed = store_entity_rename(db, request->credit_code, request->name_reservation_id,
+                                      &reservation, old_value, size);
+    if (renamed < 0)
+        return service_call_sql_fail(call, NULL, "rename entity");
+    if (renamed)
+        s_change_add(call, change, "name", old_value, reservation.name);
+    return CHUANG__STATUS__OK;
+}
+
 Chuang__Status handle_change_entity(service_call_t *call, const ProtobufCMessage *input,
                                     ProtobufCMessage *output)
 {
@@ -908,6 +948,8 @@ Chuang__Status handle_change_entity(service_call_t *call, const ProtobufCMessage
                                "must be a GB/T 4754 code: a letter A-T and 2 to 4 digits");
     if (request->domicile)
         s_check_address(call, "domicile", request->domicile);
+    if (*request->name_reservation_id && !s_uuid_shaped(request->name_reservation_id))
+        service_call_violation(call, "name_reservation_id", "is not a reservation id");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
 
@@ -921,6 +963,12 @@ Chuang__Status handle_change_entity(service_call_t *call, const ProtobufCMessage
 
     PGconn *db = service_call_db(call);
     change->changes = service_call_alloc(call, TRACKED_FIELDS_MAX * sizeof *change->changes);
+    char old_value[SCOPE_MAX_BYTES + 1];
+    if (*request->name_reservation_id) {
+        Chuang__Status renamed = s_rename(call, request, change, old_value, sizeof old_value);
+        if (renamed != CHUANG__STATUS__OK)
+            return renamed;
+    }
     char capital[24] = "";
     if (request->registered_capital)
         snprintf(capital, sizeof capital, "%" PRId64, request->registered_capital->fen);
@@ -936,7 +984,6 @@ Chuang__Status handle_change_entity(service_call_t *call, const ProtobufCMessage
         {"business_scope", *request->business_scope ? request->business_scope : NULL},
         {"industry_code", *request->industry_code ? request->industry_code : NULL},
     };
-    char old_value[SCOPE_MAX_BYTES + 1];
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         if (!fields[i].value)
             continue;

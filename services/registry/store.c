@@ -767,6 +767,29 @@ int store_entity_change(PGconn *db, const char *credit_code, const char *field, 
     return 1;
 }
 
+int store_entity_rename(PGconn *db, const char *credit_code, const char *reservation_id,
+                        const store_reservation_t *reservation, char *old_value, size_t size)
+{
+    int changed = s_history_change(db, credit_code, "name", reservation->name, old_value, size);
+    if (changed <= 0)
+        return changed;
+    const char *values[5] = {credit_code, reservation->name, reservation->trade_name,
+                             reservation->industry, reservation_id};
+    PGresult *res = s_query(db,
+                            "UPDATE entities SET name = $2, trade_name = $3, industry = $4"
+                            " WHERE credit_code = $1",
+                            4, values, PGRES_COMMAND_OK);
+    if (!res)
+        return -1;
+    PQclear(res);
+    res = s_query(db, "UPDATE name_reservations SET status = 'used' WHERE id = $1::uuid", 1,
+                  values + 4, PGRES_COMMAND_OK);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 1;
+}
+
 int store_domicile_change(PGconn *db, const char *credit_code,
                           const Chuang__Registry__Address *address, char *old_value, size_t size)
 {

@@ -85,6 +85,12 @@ int store_history_start(PGconn *db, const char *credit_code);
 int store_entity_change(PGconn *db, const char *credit_code, const char *field, const char *value,
                         char *old_value, size_t size);
 
+/* Renames the entity to the reservation's name (history kept) and marks the
+ * reservation used. Returns 1 and copies the old name, or 0 when the name is
+ * already that. */
+int store_entity_rename(PGconn *db, const char *credit_code, const char *reservation_id,
+                        const store_reservation_t *reservation, char *old_value, size_t size);
+
 /* Moves the entity's domicile to address (history kept). Returns 1 and
  * copies the old value ("division detail"), or 0 when it is already there. */
 int store_domicile_change(PGconn *db, const char *credit_code,

@@ -555,6 +555,8 @@ static void test_reservation_period_is_a_dated_rule(void **state)
     free(id);
 }
 
+static const char *s_standing(const char *credit_code);
+
 static void test_credit_lists_and_standing(void **state)
 {
     (void)state;
@@ -617,10 +619,21 @@ static void test_deregistration_survives_service_and_redis_restarts(void **state
     assert_int_equal(reply->status, CHUANG__STATUS__OK);
     chuang__reply__free_unpacked(reply, NULL);
 
+    char *late = s_registered("六和");
+
     /* The service stops, Redis restarts and loses the queue: the decisions
-     * still come, from the database. */
+     * still come, from the database. So does the annual-report check, made
+     * due while the service is down: the entity was registered last year. */
     int stopped = harness_stop(s_registry, SIGTERM, 5000);
     assert_true(WIFEXITED(stopped) && WEXITSTATUS(stopped) == 0);
+    char backdate[512];
+    snprintf(backdate, sizeof backdate,
+             "UPDATE entities SET registered_on = make_date(extract(year FROM current_date)::int"
+             " - 1, 6, 1) WHERE credit_code = '%s';"
+             " DELETE FROM annual_report_checks"
+             " WHERE year = extract(year FROM current_date)::int - 1",
+             late);
+    s_sql(backdate);
     assert_int_equal(harness_sh("bash -c \"source '%s/deploy/lib/stack.sh' &&"
                                 " stack_redis_stop '%s/redis' &&"
                                 " stack_redis_start '%s/redis' %s &&"
@@ -639,6 +652,10 @@ static void test_deregistration_survives_service_and_redis_restarts(void **state
     status = s_decided(objected);
     assert_string_equal(status, "rejected");
     free(status);
+    for (int i = 0; i < 300 && !streq(s_standing(late), "abnormal"); i++)
+        zclock_sleep(100);
+    assert_string_equal(s_standing(late), "abnormal");
+    free(late);
 
     /* Too late to object now. */
     objection.credit_code = quiet;
@@ -817,11 +834,39 @@ static void test_changes_keep_history_readable_as_of_a_date(void **state)
     entity = s_as_of(s_officer, code, "2026-13-01", &status);
     assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
 
+    /* A new name comes from a reservation; the old one stays in the history. */
+    char *reservation_id = s_reserved("西溪");
+    Chuang__Registry__ChangeEntityRequest rename = CHUANG__REGISTRY__CHANGE_ENTITY_REQUEST__INIT;
+    rename.credit_code = code;
+    rename.name_reservation_id = reservation_id;
+    reply = client_call(s_officer, "registry", "ChangeEntity", &rename.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    changed =
+        chuang__registry__entity_change__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_int_equal(changed->n_changes, 1);
+    assert_string_equal(changed->changes[0]->field, "name");
+    assert_string_equal(changed->changes[0]->old_value, "杭州孤山网络科技有限公司");
+    assert_string_equal(changed->changes[0]->new_value, "杭州西溪网络科技有限公司");
+    chuang__registry__entity_change__free_unpacked(changed, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    entity = s_as_of(s_public, code, s_day(0, day), &status);
+    assert_string_equal(entity->name, "杭州西溪网络科技有限公司");
+    chuang__registry__entity__free_unpacked(entity, NULL);
+    entity = s_as_of(s_public, code, s_day(-7, day), &status);
+    assert_string_equal(entity->name, "杭州孤山网络科技有限公司");
+    chuang__registry__entity__free_unpacked(entity, NULL);
+    /* The reservation is used up. */
+    reply = client_call(s_officer, "registry", "ChangeEntity", &rename.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__FAILED_PRECONDITION);
+    assert_true(s_has_violation(reply, "name_reservation_id"));
+    chuang__reply__free_unpacked(reply, NULL);
+    free(reservation_id);
+
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM chuang_outbox WHERE aggregate_id = '%s'"
              " AND type = 'registry.EntityChanged'",
              code);
-    assert_int_equal(s_count(sql), 1);
+    assert_int_equal(s_count(sql), 2);
     free(code);
 }
 
