@@ -21,6 +21,7 @@
 #include "mdp_worker.h"
 #include "outbox.h"
 #include "redis_link.h"
+#include "relay.h"
 #include "security.h"
 
 #include <czmq.h>
@@ -444,6 +445,21 @@ static void s_worker_actor(zsock_t *pipe, void *args)
     PQfinish(worker.db);
 }
 
+/* The relay's thread: publishes the outbox until the main thread sends
+ * $TERM (it notices within RELAY_WAIT_MS). */
+#define RELAY_WAIT_MS 300
+
+static void s_relay_actor(zsock_t *pipe, void *args)
+{
+    relay_t *relay = args;
+    zsock_signal(pipe, 0);
+    zpoller_t *poller = zpoller_new(pipe, NULL);
+    while (!zpoller_wait(poller, 0) && !zpoller_terminated(poller))
+        relay_step(relay, RELAY_WAIT_MS);
+    zpoller_destroy(&poller);
+    relay_destroy(&relay);
+}
+
 static int s_migrate(service_t *service, PGconn *db, config_t *config)
 {
     const char *dirs[] = {config_str(config, "service.common_sql_dir", CHUANG_COMMON_SQL_DIR),
@@ -514,6 +530,7 @@ int service_main(int argc, char **argv, const service_def_t *def)
     zactor_t **actors = NULL;
     PGconn *db = NULL;
     service_tick_t tick = {0};
+    zactor_t *relay_actor = NULL;
     if (!service.security)
         goto done;
     if (!service.db_url) {
@@ -542,6 +559,19 @@ int service_main(int argc, char **argv, const service_def_t *def)
             goto done;
         }
     }
+    /* The outbox relay, on every replica: one of them is active at a time. */
+    if (service.redis_url && config_bool(config, "relay.enabled", true)) {
+        char stream[300];
+        snprintf(stream, sizeof stream, "%s:events", service.redis_prefix);
+        relay_settings_t settings = {.db_url = service.db_url,
+                                     .schema = service.schema,
+                                     .redis_url = service.redis_url,
+                                     .stream = stream,
+                                     .publish = config_str(config, "relay.publish", NULL),
+                                     .security = service.security,
+                                     .service_name = def->name};
+        relay_actor = zactor_new(s_relay_actor, relay_new(&settings));
+    }
     log_info("service ready", "service=%s threads=%d brokers=%s", def->name, threads,
              service.brokers);
     /* The main thread purges old idempotency keys and runs the ticks. */
@@ -568,6 +598,7 @@ int service_main(int argc, char **argv, const service_def_t *def)
     log_info("stopping; finishing requests in hand", "service=%s", def->name);
     rc = 0;
 done:
+    zactor_destroy(&relay_actor);
     for (int i = 0; actors && i < threads; i++)
         zactor_destroy(&actors[i]);
     free(actors);

@@ -19,9 +19,11 @@
  * the client retries.
  *
  * Settings: brokers, db.url, db.schema (default: the service name),
- * redis.url (optional), redis.prefix, service.tick_ms, worker.threads, worker.heartbeat_ms,
- * worker.liveness, idempotency.retention_days, service.sql_dir, log.level,
- * and the security.* settings of security.h.
+ * redis.url (optional), redis.prefix, service.tick_ms, relay.enabled (with
+ * redis.url; default yes), relay.publish (a PUB endpoint for live events),
+ * worker.threads, worker.heartbeat_ms, worker.liveness,
+ * idempotency.retention_days, service.sql_dir, log.level, and the
+ * security.* settings of security.h.
  */
 #ifndef CHUANG_SERVICE_H
 #define CHUANG_SERVICE_H

@@ -1,0 +1,377 @@
+/*
+ * relay.c - the outbox relay; see relay.h for what it promises.
+ *
+ * Why positions: outbox sequence values are taken at insert and can commit
+ * out of order, so a reader that went by sequence could pass a value whose
+ * transaction commits later and never see it. Every transaction whose txid
+ * is below pg_snapshot_xmin(pg_current_snapshot()) has ended, and a
+ * transaction that starts later gets a higher txid; so the rows below that
+ * horizon, taken in (txid, sequence) order after those already positioned,
+ * can be numbered 1, 2, 3... and nothing can ever slip in before them. One
+ * UPDATE numbers a batch; only the active relay (advisory lock) numbers.
+ *
+ * Publishing after the commit means a crash can leave positioned rows
+ * unpublished; the relay therefore syncs when it becomes active, when its
+ * Redis connection was renewed and every CHECK_MS: it reads the stream's
+ * ends and re-sends every row after the last. XADD with an id not above the
+ * last is refused by Redis, which is what makes a re-send harmless. A
+ * stream that is not the whole log (Redis lost it) is dropped and refilled;
+ * its consumer groups go with it and are recreated by their consumers.
+ */
+#include "relay.h"
+#include "chuang.pb-c.h"
+#include "db.h"
+#include "logger.h"
+#include "redis_link.h"
+
+#include <czmq.h>
+#include <poll.h>
+#include <unistd.h>
+
+#define BATCH    500
+#define CHECK_MS 5000 /* how often the stream is checked against the outbox */
+
+struct _relay_t {
+    relay_settings_t settings; /* strings owned */
+    PGconn *db;
+    redisContext *redis;
+    zsock_t *pub;
+    bool active;
+    bool synced;       /* stream checked against the outbox since active/reconnected */
+    bool stream_ahead; /* the stream holds positions the outbox has not: stop */
+    int64_t published; /* last position on the stream */
+    int64_t check_at;  /* when to check the stream again (zclock_mono ms) */
+};
+
+static char *s_dup(const char *text)
+{
+    return text ? strdup(text) : NULL;
+}
+
+relay_t *relay_new(const relay_settings_t *settings)
+{
+    relay_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->settings.db_url = s_dup(settings->db_url);
+    self->settings.schema = s_dup(settings->schema);
+    self->settings.redis_url = s_dup(settings->redis_url);
+    self->settings.stream = s_dup(settings->stream);
+    self->settings.publish = s_dup(settings->publish);
+    self->settings.service_name = s_dup(settings->service_name);
+    self->settings.security = settings->security;
+    return self;
+}
+
+void relay_destroy(relay_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    relay_t *self = *self_p;
+    PQfinish(self->db);
+    redisFree(self->redis);
+    zsock_destroy(&self->pub);
+    free((char *)self->settings.db_url);
+    free((char *)self->settings.schema);
+    free((char *)self->settings.redis_url);
+    free((char *)self->settings.stream);
+    free((char *)self->settings.publish);
+    free((char *)self->settings.service_name);
+    free(self);
+    *self_p = NULL;
+}
+
+bool relay_active(relay_t *self)
+{
+    return self->active;
+}
+
+/* Gives up being active (the lock went with a lost connection). */
+static void s_standby(relay_t *self, const char *why)
+{
+    if (self->active)
+        log_warn("relay no longer active", "schema=%s reason=\"%s\"", self->settings.schema, why);
+    self->active = false;
+    self->synced = false;
+    zsock_destroy(&self->pub);
+}
+
+/* Becomes active when no other relay of the schema is. Returns true if so. */
+static bool s_try_activate(relay_t *self)
+{
+    char key[256];
+    snprintf(key, sizeof key, "chuang.relay.%s", self->settings.schema);
+    const char *values[1] = {key};
+    PGresult *res = PQexecParams(self->db, "SELECT pg_try_advisory_lock(hashtext($1))", 1, NULL,
+                                 values, NULL, NULL, 0);
+    bool locked = PQresultStatus(res) == PGRES_TUPLES_OK && streq(PQgetvalue(res, 0, 0), "t");
+    PQclear(res);
+    if (!locked || db_exec(self->db, "listen", "LISTEN chuang_outbox") != 0)
+        return false;
+    if (self->settings.publish) {
+        self->pub = zsock_new(ZMQ_PUB);
+        zsock_set_linger(self->pub, 0);
+        if (security_server(self->settings.security, self->pub) != 0 ||
+            zsock_bind(self->pub, "%s", self->settings.publish) < 0) {
+            log_error("relay cannot bind its publisher", "endpoint=%s", self->settings.publish);
+            zsock_destroy(&self->pub);
+        }
+    }
+    self->active = true;
+    self->synced = false;
+    log_info("relay active", "schema=%s stream=%s", self->settings.schema, self->settings.stream);
+    return true;
+}
+
+/* Builds the chuang.Event of an outbox row (columns as in s_columns). */
+#define ROW_COLUMNS                                                                                \
+    "o.position, o.id::text, o.agency, o.type, o.aggregate_id, o.visibility, o.payload_type,"      \
+    " o.payload, o.trace_id, (extract(epoch FROM o.occurred_at) * 1000)::bigint"
+
+static zframe_t *s_event_frame(relay_t *self, PGresult *res, int row, int64_t *position)
+{
+    size_t payload_size = 0;
+    unsigned char *payload =
+        PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, 7), &payload_size);
+    Chuang__Event event = CHUANG__EVENT__INIT;
+    *position = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+    event.sequence = *position;
+    event.id = PQgetvalue(res, row, 1);
+    event.agency = PQgetvalue(res, row, 2);
+    event.service = (char *)self->settings.service_name;
+    event.type = PQgetvalue(res, row, 3);
+    event.aggregate_id = PQgetvalue(res, row, 4);
+    event.visibility = (Chuang__Visibility)atoi(PQgetvalue(res, row, 5));
+    event.payload_type = PQgetvalue(res, row, 6);
+    event.payload.data = payload;
+    event.payload.len = payload ? payload_size : 0;
+    event.trace_id = PQgetvalue(res, row, 8);
+    event.occurred_ms = strtoll(PQgetvalue(res, row, 9), NULL, 10);
+    zframe_t *frame = zframe_new(NULL, chuang__event__get_packed_size(&event));
+    chuang__event__pack(&event, zframe_data(frame));
+    PQfreemem(payload);
+    return frame;
+}
+
+/* Appends rows (in position order) to the stream and the publisher. Returns
+ * how many the stream took or already had, or -1 when Redis failed. */
+static int s_publish(relay_t *self, PGresult *res)
+{
+    int done = 0;
+    for (int row = 0; row < PQntuples(res); row++) {
+        int64_t position;
+        zframe_t *frame = s_event_frame(self, res, row, &position);
+        char id[32];
+        snprintf(id, sizeof id, "%" PRId64 "-0", position);
+        redisReply *reply = redisCommand(self->redis, "XADD %s %s event %b", self->settings.stream,
+                                         id, zframe_data(frame), zframe_size(frame));
+        bool refused =
+            reply && reply->type == REDIS_REPLY_ERROR && strstr(reply->str, "equal or smaller");
+        bool ok = reply && (reply->type == REDIS_REPLY_STRING || refused);
+        if (!ok)
+            log_warn("relay cannot append to the stream",
+                     "stream=%s position=%" PRId64 " error=\"%s\"", self->settings.stream, position,
+                     reply ? reply->str : self->redis->errstr);
+        freeReplyObject(reply);
+        if (!ok) {
+            zframe_destroy(&frame);
+            self->synced = false;
+            return -1;
+        }
+        if (self->pub) {
+            uint8_t big_endian[8];
+            for (int i = 0; i < 8; i++)
+                big_endian[i] = (uint8_t)((uint64_t)position >> (56 - 8 * i));
+            zmsg_t *msg = zmsg_new();
+            zmsg_addstr(msg, PQgetvalue(res, row, 3));
+            zmsg_addmem(msg, big_endian, 8);
+            zmsg_append(msg, &frame);
+            zmsg_send(&msg, self->pub);
+        }
+        zframe_destroy(&frame);
+        if (position > self->published)
+            self->published = position;
+        done++;
+    }
+    return done;
+}
+
+/* The id (position) of the stream's first or last entry, 0 when empty, -1
+ * on error. */
+static int64_t s_stream_end(relay_t *self, const char *command)
+{
+    redisReply *reply = redisCommand(self->redis, command, self->settings.stream);
+    int64_t position = -1;
+    if (reply && reply->type == REDIS_REPLY_ARRAY) {
+        position = 0;
+        if (reply->elements == 1 && reply->element[0]->type == REDIS_REPLY_ARRAY &&
+            reply->element[0]->elements >= 1)
+            position = strtoll(reply->element[0]->element[0]->str, NULL, 10);
+    }
+    freeReplyObject(reply);
+    return position;
+}
+
+/* Makes the stream hold every positioned event, 1 to the last, and nothing
+ * else: a stream that lost entries (Redis restarted without them, flushed,
+ * trimmed) is dropped and refilled from the outbox; one that merely lags is
+ * topped up. Returns 0, or -1. */
+static int s_sync(relay_t *self)
+{
+    int64_t first = s_stream_end(self, "XRANGE %s - + COUNT 1");
+    int64_t last = s_stream_end(self, "XREVRANGE %s + - COUNT 1");
+    redisReply *reply = redisCommand(self->redis, "XLEN %s", self->settings.stream);
+    long long length = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    freeReplyObject(reply);
+    if (first < 0 || last < 0 || length < 0)
+        return -1;
+    if (length > 0 && (first != 1 || length != last - first + 1)) {
+        log_warn("event stream incomplete; rebuilding it from the outbox",
+                 "stream=%s first=%" PRId64 " last=%" PRId64 " length=%lld", self->settings.stream,
+                 first, last, length);
+        reply = redisCommand(self->redis, "DEL %s", self->settings.stream);
+        bool deleted = reply && reply->type == REDIS_REPLY_INTEGER;
+        freeReplyObject(reply);
+        if (!deleted)
+            return -1;
+        last = 0;
+    }
+
+    PGresult *res = PQexec(self->db, "SELECT coalesce(max(position), 0) FROM chuang_outbox");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        PQclear(res);
+        return -1;
+    }
+    int64_t positioned = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    if (last > positioned) {
+        if (!self->stream_ahead)
+            log_error("event stream is ahead of the outbox; relay stopped",
+                      "stream=%s stream_last=%" PRId64 " outbox_last=%" PRId64
+                      " hint=\"The database may have been restored from an older backup. "
+                      "Move the stream aside after checking it.\"",
+                      self->settings.stream, last, positioned);
+        self->stream_ahead = true;
+        return -1;
+    }
+    self->stream_ahead = false;
+    self->published = last;
+    if (last < positioned)
+        log_info("relay refilling the stream from the outbox",
+                 "stream=%s from=%" PRId64 " to=%" PRId64, self->settings.stream, last + 1,
+                 positioned);
+    while (self->published < positioned) {
+        char from[24];
+        snprintf(from, sizeof from, "%" PRId64, self->published);
+        const char *values[1] = {from};
+        res = PQexecParams(self->db,
+                           "SELECT " ROW_COLUMNS " FROM chuang_outbox o"
+                           " WHERE o.position > $1::bigint ORDER BY o.position LIMIT 500",
+                           1, NULL, values, NULL, NULL, 0);
+        int sent = PQresultStatus(res) == PGRES_TUPLES_OK ? s_publish(self, res) : -1;
+        PQclear(res);
+        if (sent <= 0)
+            return -1;
+    }
+    self->synced = true;
+    return 0;
+}
+
+/* Numbers the next batch of events that can no longer be preceded and
+ * publishes them. Returns how many, or -1. */
+static int s_advance(relay_t *self)
+{
+    char batch[16];
+    snprintf(batch, sizeof batch, "%d", BATCH);
+    const char *values[1] = {batch};
+    PGresult *res =
+        PQexecParams(self->db,
+                     "WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),"
+                     " last AS (SELECT coalesce(max(position), 0) AS position FROM chuang_outbox),"
+                     " next AS (SELECT sequence, row_number() OVER (ORDER BY txid, sequence) AS n"
+                     "   FROM chuang_outbox"
+                     "   WHERE position IS NULL AND txid < (SELECT xmin FROM horizon)"
+                     "   ORDER BY txid, sequence LIMIT $1::int)"
+                     " UPDATE chuang_outbox o SET position = (SELECT position FROM last) + next.n"
+                     " FROM next WHERE o.sequence = next.sequence"
+                     " RETURNING " ROW_COLUMNS,
+                     1, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_warn("relay cannot number events", "error=\"%s\"", PQerrorMessage(self->db));
+        PQclear(res);
+        return -1;
+    }
+    /* RETURNING gives no order: publish in position order. */
+    int count = PQntuples(res);
+    int rc = 0;
+    if (count > 0) {
+        PGresult *ordered = NULL;
+        char first[24];
+        snprintf(first, sizeof first, "%s", PQgetvalue(res, 0, 0));
+        for (int i = 1; i < count; i++)
+            if (strtoll(PQgetvalue(res, i, 0), NULL, 10) < strtoll(first, NULL, 10))
+                snprintf(first, sizeof first, "%s", PQgetvalue(res, i, 0));
+        const char *from[2] = {first, batch};
+        ordered = PQexecParams(self->db,
+                               "SELECT " ROW_COLUMNS " FROM chuang_outbox o"
+                               " WHERE o.position >= $1::bigint ORDER BY o.position"
+                               " LIMIT $2::int",
+                               2, NULL, from, NULL, NULL, 0);
+        rc = PQresultStatus(ordered) == PGRES_TUPLES_OK ? s_publish(self, ordered) : -1;
+        PQclear(ordered);
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Waits up to wait_ms for a NOTIFY on the outbox channel. */
+static void s_wait(relay_t *self, int wait_ms)
+{
+    struct pollfd fd = {.fd = PQsocket(self->db), .events = POLLIN};
+    if (fd.fd >= 0 && poll(&fd, 1, wait_ms) > 0) {
+        PQconsumeInput(self->db);
+        PGnotify *notify;
+        while ((notify = PQnotifies(self->db)))
+            PQfreemem(notify);
+    }
+}
+
+int relay_step(relay_t *self, int wait_ms)
+{
+    if (!self->db || db_lost(self->db)) {
+        s_standby(self, "database connection lost");
+        PQfinish(self->db);
+        self->db = db_connect(self->settings.db_url, self->settings.schema, 1);
+        if (!self->db) {
+            zclock_sleep(wait_ms);
+            return -1;
+        }
+        /* Operators (and tests) see which process holds the relay. */
+        char name[64];
+        snprintf(name, sizeof name, "SET application_name = 'chuang relay %d'", (int)getpid());
+        db_exec(self->db, "name relay connection", name);
+    }
+    if (!self->active && !s_try_activate(self)) {
+        zclock_sleep(wait_ms);
+        return 0;
+    }
+    if (!self->redis || self->redis->err) {
+        self->synced = false;
+        if (redis_link_reset(&self->redis, self->settings.redis_url, 1) != 0) {
+            zclock_sleep(wait_ms);
+            return -1;
+        }
+    }
+    if (zclock_mono() >= self->check_at) {
+        self->synced = false;
+        self->check_at = zclock_mono() + CHECK_MS;
+    }
+    if (!self->synced && s_sync(self) != 0) {
+        zclock_sleep(wait_ms);
+        return -1;
+    }
+    int published = s_advance(self);
+    if (published == 0)
+        s_wait(self, wait_ms);
+    return published;
+}
