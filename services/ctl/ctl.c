@@ -11,12 +11,17 @@
  *   chuangctl keygen PATH [NAME]
  *   chuangctl licence-keygen PATH
  *   chuangctl licence-verify LICENCE.json PUBLIC-KEY-FILE
+ *   chuangctl [-c FILE] feed tail STREAM [--after N] [--topics T1,T2] [--count K]
  *
  * Settings come from the file and CHUANG_* variables as for every process
  * (brokers, security.*); --plain is the explicit switch for plain sockets.
  * The methods it can call are those of the protobuf services it was built
  * with (catalog_services); JSON is converted by pbjson through their
  * descriptors, so no per-method code is needed here.
+ *
+ * feed tail follows a service's events through the agency's feed (settings
+ * feed.endpoint and feed.server_cert) from a sequence, live, printing each
+ * as a JSON line with its payload decoded; --count stops after K events.
  *
  * licence-verify checks an electronic business licence offline, from the
  * licence (the JSON IssueLicence returned, or its "reply") and the issuing
@@ -30,7 +35,9 @@
 #include "client.h"
 #include "config.h"
 #include "licence.h"
+#include "feed_client.h"
 #include "logger.h"
+#include "messages.h"
 #include "pbjson.h"
 #include "registry.pb-c.h"
 #include "security.h"
@@ -50,7 +57,9 @@ static void s_usage(void)
             "       chuangctl methods\n"
             "       chuangctl keygen PATH [NAME]\n"
             "       chuangctl licence-keygen PATH\n"
-            "       chuangctl licence-verify LICENCE.json PUBLIC-KEY-FILE\n");
+            "       chuangctl licence-verify LICENCE.json PUBLIC-KEY-FILE\n"
+            "       chuangctl [-c FILE] feed tail STREAM [--after N] [--topics LIST] "
+            "[--count K]\n");
 }
 
 /* The catalog's service whose short name, or last package component, is name
@@ -155,6 +164,70 @@ static int s_licence_verify(int argc, char **argv)
     return rc == 0 ? 0 : EXIT_NOT_OK;
 }
 
+/* An event as a JSON object, its payload decoded when its type is known. */
+static json_t *s_event_json(const Chuang__Event *event)
+{
+    json_t *json = pbjson_from_message(&event->base, false);
+    const ProtobufCMessageDescriptor *type = messages_find(catalog_services, event->payload_type);
+    ProtobufCMessage *payload =
+        type ? protobuf_c_message_unpack(type, NULL, event->payload.len, event->payload.data)
+             : NULL;
+    if (json && payload)
+        json_object_set_new(json, "payload", pbjson_from_message(payload, false));
+    protobuf_c_message_free_unpacked(payload, NULL);
+    return json;
+}
+
+static int s_feed_tail(config_t *config, security_t *security, int argc, char **argv, int64_t after,
+                       const char *topics, long count)
+{
+    if (argc != 2 || !streq(argv[0], "tail")) {
+        s_usage();
+        return EXIT_USAGE;
+    }
+    char *server_public = NULL;
+    const char *cert_path = config_str(config, "feed.server_cert", NULL);
+    if (cert_path) {
+        zcert_t *cert = zcert_load(cert_path);
+        if (!cert) {
+            fprintf(stderr, "chuangctl: cannot load feed.server_cert %s\n", cert_path);
+            return EXIT_USAGE;
+        }
+        server_public = strdup(zcert_public_txt(cert));
+        zcert_destroy(&cert);
+    }
+    feed_client_t *feed =
+        feed_client_new(config_str(config, "feed.endpoint", "tcp://127.0.0.1:5570"), security,
+                        server_public, argv[1], after, topics);
+    free(server_public);
+    if (!feed) {
+        fprintf(stderr, "chuangctl: feed tail needs feed.endpoint and feed.server_cert\n");
+        return EXIT_USAGE;
+    }
+    int rc = 0;
+    for (long printed = 0; !zsys_interrupted && (count <= 0 || printed < count);) {
+        Chuang__Reply *refusal = NULL;
+        Chuang__Event *event = feed_client_next(feed, 1000, &refusal);
+        if (refusal) {
+            fprintf(stderr, "chuangctl: the feed refused: %s\n", refusal->message);
+            chuang__reply__free_unpacked(refusal, NULL);
+            rc = EXIT_NOT_OK;
+            break;
+        }
+        if (!event)
+            continue;
+        json_t *json = s_event_json(event);
+        json_dumpf(json, stdout, JSON_COMPACT);
+        fputc('\n', stdout);
+        fflush(stdout);
+        json_decref(json);
+        chuang__event__free_unpacked(event, NULL);
+        printed++;
+    }
+    feed_client_destroy(&feed);
+    return rc;
+}
+
 static int s_services(client_t *client, int argc, char **argv)
 {
     int rc = 0;
@@ -252,15 +325,25 @@ static int s_call(client_t *client, int argc, char **argv, const client_options_
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"plain", no_argument, NULL, 'p'},         {"key", required_argument, NULL, 'k'},
-        {"timeout", required_argument, NULL, 't'}, {"agency", required_argument, NULL, 'a'},
-        {"actor", required_argument, NULL, 'u'},   {"roles", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"plain", no_argument, NULL, 'p'},
+        {"key", required_argument, NULL, 'k'},
+        {"timeout", required_argument, NULL, 't'},
+        {"agency", required_argument, NULL, 'a'},
+        {"actor", required_argument, NULL, 'u'},
+        {"roles", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {"after", required_argument, NULL, 'A'},
+        {"topics", required_argument, NULL, 'T'},
+        {"count", required_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL;
     bool plain = false;
     client_options_t call_options = {0};
     const char *agency = NULL, *actor = "chuangctl", *roles = "operator";
+    int64_t after = 0;
+    const char *topics = "";
+    long count = 0;
     int opt;
     /* Options may stand anywhere; GNU getopt moves the operands to the end. */
     while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
@@ -286,6 +369,15 @@ int main(int argc, char **argv)
         case 'r':
             roles = optarg;
             break;
+        case 'A':
+            after = atoll(optarg);
+            break;
+        case 'T':
+            topics = optarg;
+            break;
+        case 'n':
+            count = atol(optarg);
+            break;
         default:
             s_usage();
             return opt == 'h' ? 0 : EXIT_USAGE;
@@ -306,7 +398,7 @@ int main(int argc, char **argv)
         return s_licence_keygen(argc, argv);
     if (streq(command, "licence-verify"))
         return s_licence_verify(argc, argv);
-    if (!streq(command, "call") && !streq(command, "services")) {
+    if (!streq(command, "call") && !streq(command, "services") && !streq(command, "feed")) {
         s_usage();
         return EXIT_USAGE;
     }
@@ -323,6 +415,12 @@ int main(int argc, char **argv)
     logger_init("chuangctl", level);
     int rc = EXIT_USAGE;
     security_t *security = security_new(config);
+    if (security && streq(command, "feed")) {
+        rc = s_feed_tail(config, security, argc, argv, after, topics, count);
+        security_destroy(&security);
+        config_destroy(&config);
+        return rc;
+    }
     client_t *client =
         security ? client_new(config_str(config, "brokers", "tcp://127.0.0.1:5555"), security)
                  : NULL;

@@ -1,0 +1,300 @@
+/*
+ * feed.c - the agency's event feed for departments and other agencies; see
+ * feed.h for what it promises.
+ *
+ * One ROUTER socket, CURVE with ZAP: the ZAP user id of every message is the
+ * subscriber's public key, which the access list maps to what it may see.
+ * Each subscription keeps its cursor (the last sequence considered, sent or
+ * not) and its credit. A round reads, for each subscription with credit,
+ * the entries after its cursor from the producing service's Redis stream,
+ * which holds the whole event log in sequence order (the relay keeps it so),
+ * and sends those the subscriber may see, redacted if it may not see
+ * personal data. Because every subscriber reads the durable log, a gap is
+ * never possible: there is no live-only path to lose.
+ */
+#include "feed.h"
+#include "acl.h"
+#include "catalog.h"
+#include "feed.pb-c.h"
+#include "logger.h"
+#include "redact.h"
+#include "redis_link.h"
+
+#include <czmq.h>
+
+#define READ_MAX     100
+#define HEARTBEAT_MS 1000
+#define TOPICS_MAX   32
+
+typedef struct {
+    zframe_t *identity;
+    const acl_entry_t *acl;
+    char stream[128]; /* the Redis key */
+    char *topics[TOPICS_MAX + 1];
+    int64_t cursor;
+    int64_t credit;
+    int64_t heartbeat_at;
+} subscription_t;
+
+struct _feed_t {
+    zsock_t *socket;
+    acl_t *acl;
+    redisContext *redis;
+    char *redis_url;
+    char *stream_pattern;    /* printf pattern of a stream's key, %s the service */
+    zhashx_t *subscriptions; /* identity hex -> subscription_t, owned */
+};
+
+static void s_subscription_destructor(void **item)
+{
+    subscription_t *self = *item;
+    if (!self)
+        return;
+    zframe_destroy(&self->identity);
+    for (size_t i = 0; self->topics[i]; i++)
+        free(self->topics[i]);
+    free(self);
+    *item = NULL;
+}
+
+feed_t *feed_new(config_t *config, security_t *security)
+{
+    feed_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    const char *acl_path = config_str(config, "feed.acl", NULL);
+    const char *endpoint = config_str(config, "feed.endpoint", "tcp://127.0.0.1:5570");
+    self->redis_url = strdup(config_str(config, "redis.url", "redis://127.0.0.1:6379/0"));
+    self->stream_pattern = strdup(config_str(config, "feed.stream_key", "chuang:%s:events"));
+    self->subscriptions = zhashx_new();
+    zhashx_set_destructor(self->subscriptions, s_subscription_destructor);
+    if (!acl_path) {
+        log_error("feed.acl is not set; the feed needs its access list", NULL);
+        goto fail;
+    }
+    if (security_plain(security)) {
+        log_error("the feed needs CURVE: its access list is keyed by public keys", NULL);
+        goto fail;
+    }
+    self->acl = acl_load(acl_path);
+    if (!self->acl)
+        goto fail;
+    self->socket = zsock_new(ZMQ_ROUTER);
+    zsock_set_router_mandatory(self->socket, 1);
+    zsock_set_maxmsgsize(self->socket, 64 << 10);
+    zsock_set_linger(self->socket, 0);
+    if (security_server(security, self->socket) != 0 ||
+        zsock_bind(self->socket, "%s", endpoint) < 0) {
+        log_error("feed cannot bind", "endpoint=%s", endpoint);
+        goto fail;
+    }
+    log_info("feed listening", "endpoint=%s", endpoint);
+    return self;
+fail:
+    feed_destroy(&self);
+    return NULL;
+}
+
+void feed_destroy(feed_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    feed_t *self = *self_p;
+    zsock_destroy(&self->socket);
+    acl_destroy(&self->acl);
+    redisFree(self->redis);
+    zhashx_destroy(&self->subscriptions);
+    free(self->redis_url);
+    free(self->stream_pattern);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Sends [identity][command][body]; false when the subscriber has gone. */
+static bool s_send(feed_t *self, zframe_t *identity, const char *command, const uint8_t *body,
+                   size_t size)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_append(msg, &(zframe_t *){zframe_dup(identity)});
+    zmsg_addstr(msg, command);
+    if (body)
+        zmsg_addmem(msg, body, size);
+    if (zmsg_send(&msg, self->socket) == 0)
+        return true;
+    zmsg_destroy(&msg);
+    return false;
+}
+
+static void s_refuse(feed_t *self, zframe_t *identity, Chuang__Status status, const char *message,
+                     const char *hint)
+{
+    Chuang__Reply reply = CHUANG__REPLY__INIT;
+    reply.status = status;
+    reply.message = (char *)message;
+    reply.hint = (char *)(hint ? hint : "");
+    uint8_t buffer[1024];
+    size_t size = chuang__reply__pack(&reply, buffer);
+    s_send(self, identity, "ERROR", buffer, size);
+}
+
+static void s_subscribe(feed_t *self, zframe_t *identity, const char *id, const acl_entry_t *acl,
+                        zframe_t *body)
+{
+    Chuang__Feed__Subscribe *request =
+        body ? chuang__feed__subscribe__unpack(NULL, zframe_size(body), zframe_data(body)) : NULL;
+    if (!request || !*request->stream || strlen(request->stream) > 40 ||
+        strspn(request->stream, "abcdefghijklmnopqrstuvwxyz_") != strlen(request->stream) ||
+        request->after < 0 || request->n_topics > TOPICS_MAX || request->credit < 1) {
+        s_refuse(self, identity, CHUANG__STATUS__INVALID_ARGUMENT, "malformed subscription",
+                 "Name a service, a sequence of 0 or more, at most 32 topics and some credit.");
+        chuang__feed__subscribe__free_unpacked(request, NULL);
+        return;
+    }
+    for (size_t i = 0; i < request->n_topics; i++)
+        if (!acl_topic_allowed(acl, request->topics[i])) {
+            char message[160];
+            snprintf(message, sizeof message, "topic %.100s not allowed", request->topics[i]);
+            s_refuse(self, identity, CHUANG__STATUS__PERMISSION_DENIED, message,
+                     "Ask the agency's operators to extend your access list entry.");
+            log_warn("subscription refused", "subscriber=%s topic=%s", acl->name,
+                     request->topics[i]);
+            chuang__feed__subscribe__free_unpacked(request, NULL);
+            return;
+        }
+    subscription_t *subscription = calloc(1, sizeof *subscription);
+    subscription->identity = zframe_dup(identity);
+    subscription->acl = acl;
+    snprintf(subscription->stream, sizeof subscription->stream, self->stream_pattern,
+             request->stream);
+    for (size_t i = 0; i < request->n_topics; i++)
+        subscription->topics[i] = strdup(request->topics[i]);
+    if (request->n_topics == 0)
+        for (size_t i = 0; acl->topics[i] && i < TOPICS_MAX; i++)
+            subscription->topics[i] = strdup(streq(acl->topics[i], "*") ? "" : acl->topics[i]);
+    subscription->cursor = request->after;
+    subscription->credit = request->credit;
+    subscription->heartbeat_at = zclock_mono() + HEARTBEAT_MS;
+    zhashx_update(self->subscriptions, id, subscription);
+    log_info("subscribed", "subscriber=%s stream=%s after=%" PRId64, acl->name, request->stream,
+             request->after);
+    chuang__feed__subscribe__free_unpacked(request, NULL);
+}
+
+static void s_message(feed_t *self)
+{
+    zmsg_t *msg = zmsg_recv(self->socket);
+    if (!msg)
+        return;
+    zframe_t *identity = zmsg_pop(msg);
+    zframe_t *command = zmsg_pop(msg);
+    zframe_t *body = zmsg_pop(msg);
+    char *id = zframe_strhex(identity);
+    const char *key = command ? zframe_meta(command, "User-Id") : NULL;
+    const acl_entry_t *acl = acl_lookup(self->acl, key);
+    if (!command) {
+        log_warn("malformed feed message dropped", "peer=%s", id);
+    } else if (!acl) {
+        s_refuse(self, identity, CHUANG__STATUS__PERMISSION_DENIED, "not a subscriber",
+                 "This key is not on the feed's access list.");
+    } else if (zframe_streq(command, "SUBSCRIBE")) {
+        s_subscribe(self, identity, id, acl, body);
+    } else if (zframe_streq(command, "CREDIT")) {
+        subscription_t *subscription = zhashx_lookup(self->subscriptions, id);
+        Chuang__Feed__Credit *credit =
+            body ? chuang__feed__credit__unpack(NULL, zframe_size(body), zframe_data(body)) : NULL;
+        if (subscription && credit && credit->credit > 0 && credit->credit <= 100000)
+            subscription->credit += credit->credit;
+        chuang__feed__credit__free_unpacked(credit, NULL);
+    } else {
+        log_warn("unknown feed command dropped", "peer=%s", id);
+    }
+    free(id);
+    zframe_destroy(&identity);
+    zframe_destroy(&command);
+    zframe_destroy(&body);
+    zmsg_destroy(&msg);
+}
+
+static bool s_wanted(const subscription_t *subscription, const Chuang__Event *event)
+{
+    if (event->visibility < subscription->acl->least)
+        return false;
+    for (size_t i = 0; subscription->topics[i]; i++)
+        if (strncmp(event->type, subscription->topics[i], strlen(subscription->topics[i])) == 0)
+            return true;
+    return false;
+}
+
+/* Sends what the subscription may have of what follows its cursor. Returns
+ * false when the subscriber has gone. */
+static bool s_serve(feed_t *self, subscription_t *subscription)
+{
+    char start[32];
+    snprintf(start, sizeof start, "%" PRId64, subscription->cursor + 1);
+    long long count = subscription->credit < READ_MAX ? subscription->credit : READ_MAX;
+    redisReply *reply = count > 0 ? redisCommand(self->redis, "XRANGE %s %s + COUNT %lld",
+                                                 subscription->stream, start, count)
+                                  : NULL;
+    bool alive = true;
+    bool sent = false;
+    for (size_t i = 0; reply && reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
+        redisReply *fields = reply->element[i]->element[1];
+        int64_t sequence = strtoll(reply->element[i]->element[0]->str, NULL, 10);
+        Chuang__Event *event = fields->elements >= 2
+                                   ? chuang__event__unpack(NULL, fields->element[1]->len,
+                                                           (const uint8_t *)fields->element[1]->str)
+                                   : NULL;
+        if (event && s_wanted(subscription, event) &&
+            (subscription->acl->personal || redact_event(event, catalog_services) == 0)) {
+            size_t size = chuang__event__get_packed_size(event);
+            uint8_t *packed = malloc(size);
+            chuang__event__pack(event, packed);
+            alive = s_send(self, subscription->identity, "EVENT", packed, size);
+            free(packed);
+            subscription->credit--;
+            sent = true;
+        }
+        chuang__event__free_unpacked(event, NULL);
+        if (!alive)
+            break;
+        subscription->cursor = sequence;
+    }
+    if (count > 0 && (!reply || reply->type == REDIS_REPLY_ERROR))
+        redis_link_reset(&self->redis, self->redis_url, 1);
+    freeReplyObject(reply);
+    int64_t now = zclock_mono();
+    if (sent) {
+        subscription->heartbeat_at = now + HEARTBEAT_MS;
+    } else if (alive && now >= subscription->heartbeat_at) {
+        alive = s_send(self, subscription->identity, "HEARTBEAT", NULL, 0);
+        subscription->heartbeat_at = now + HEARTBEAT_MS;
+    }
+    return alive;
+}
+
+void feed_run(feed_t *self)
+{
+    zpoller_t *poller = zpoller_new(self->socket, NULL);
+    while (!zsys_interrupted) {
+        if (zpoller_wait(poller, 100) == self->socket)
+            s_message(self);
+        else if (zpoller_terminated(poller))
+            break;
+        if (!self->redis || self->redis->err)
+            redis_link_reset(&self->redis, self->redis_url, 1);
+        if (!self->redis)
+            continue;
+        zlistx_t *gone = zlistx_new();
+        for (subscription_t *subscription = zhashx_first(self->subscriptions); subscription;
+             subscription = zhashx_next(self->subscriptions))
+            if (subscription->credit > 0 || zclock_mono() >= subscription->heartbeat_at)
+                if (!s_serve(self, subscription))
+                    zlistx_add_end(gone, (void *)zhashx_cursor(self->subscriptions));
+        for (const char *id = zlistx_first(gone); id; id = zlistx_next(gone)) {
+            log_info("subscriber gone", "peer=%s", id);
+            zhashx_delete(self->subscriptions, id);
+        }
+        zlistx_destroy(&gone);
+    }
+    zpoller_destroy(&poller);
+}

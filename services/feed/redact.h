@@ -1,0 +1,20 @@
+/*
+ * redact.h - taking personal data out of an event before it leaves the
+ * agency for a subscriber not entitled to it.
+ *
+ * Personal data are the string fields named id_number, applicant_id_number
+ * and phone, wherever they stand in the payload (a Person, a founder, a
+ * reservation's applicant), and the old and new values of a FieldChange
+ * whose field names one of them. They are emptied; everything else stays.
+ */
+#ifndef FEED_REDACT_H
+#define FEED_REDACT_H
+
+#include "chuang.pb-c.h"
+
+/* Rewrites event's payload without personal data; the payload type must be
+ * one reachable from services (NULL-terminated). Returns 0, or -1 when the
+ * payload cannot be decoded: such an event must not leave. */
+int redact_event(Chuang__Event *event, const ProtobufCServiceDescriptor *const *services);
+
+#endif
