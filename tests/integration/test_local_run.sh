@@ -20,6 +20,7 @@ local_run up >"$data/up.out" 2>&1 || { cat "$data/up.out"; exit 1; }
 check "up: says it is up" grep -q "chuang is up" "$data/up.out"
 status=$(local_run status)
 check "status: both brokers running" [ "$(grep -c 'broker-[12] *running' <<<"$status")" = 2 ]
+check "status: the feed running" grep -qE '^ *feed *running' <<<"$status"
 check "status: postgresql and redis running" \
     [ "$(grep -cE '^ *(postgresql|redis) *running' <<<"$status")" = 2 ]
 
@@ -44,6 +45,10 @@ out=$(local_run ctl call registry ReserveName --agency 330106 --roles officer \
       "organisationalForm": "有限公司", "applicantName": "张三",
       "applicantIdNumber": "11010519491231002X"}' || true)
 check "a name can be reserved through the local run" grep -q '"name": "杭州本地网络科技有限公司"' <<<"$out"
+
+# The operator follows the registry's events through the feed.
+out=$(timeout 20 "$src/deploy/local/chuang" ctl feed tail registry --count 1 || true)
+check "the feed serves the reservation to the operator" grep -q '"type":"registry.NameReserved"' <<<"$out"
 
 # A key the brokers do not know gets nothing.
 "$build/services/ctl/chuangctl" keygen "$data/stranger" >/dev/null
