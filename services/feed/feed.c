@@ -16,6 +16,7 @@
 #include "acl.h"
 #include "catalog.h"
 #include "feed.pb-c.h"
+#include "importer.h"
 #include "logger.h"
 #include "redact.h"
 #include "redis_link.h"
@@ -43,6 +44,7 @@ struct _feed_t {
     char *redis_url;
     char *stream_pattern;    /* printf pattern of a stream's key, %s the service */
     zhashx_t *subscriptions; /* identity hex -> subscription_t, owned */
+    zlist_t *imports;        /* zactor_t *, one per federation import */
 };
 
 static void s_subscription_destructor(void **item)
@@ -88,7 +90,11 @@ feed_t *feed_new(config_t *config, security_t *security)
         log_error("feed cannot bind", "endpoint=%s", endpoint);
         goto fail;
     }
-    log_info("feed listening", "endpoint=%s", endpoint);
+    const char *imports = config_str(config, "feed.imports", NULL);
+    if (imports && !(self->imports = importer_start_all(imports, security, self->redis_url)))
+        goto fail;
+    log_info("feed listening", "endpoint=%s imports=%zu", endpoint,
+             self->imports ? zlist_size(self->imports) : 0);
     return self;
 fail:
     feed_destroy(&self);
@@ -100,6 +106,7 @@ void feed_destroy(feed_t **self_p)
     if (!self_p || !*self_p)
         return;
     feed_t *self = *self_p;
+    importer_stop_all(&self->imports);
     zsock_destroy(&self->socket);
     acl_destroy(&self->acl);
     redisFree(self->redis);

@@ -9,7 +9,8 @@
  * own cursor: subscribing again after N resumes exactly after N.
  *
  * Settings: feed.endpoint, feed.acl, feed.stream_key (printf pattern of a
- * service's stream key, default chuang:%s:events), redis.url, security.*.
+ * service's stream key, default chuang:%s:events), feed.imports (federation,
+ * see importer.h), redis.url, security.*.
  */
 #ifndef FEED_FEED_H
 #define FEED_FEED_H

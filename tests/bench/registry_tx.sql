@@ -3,7 +3,9 @@
 -- (common/outbox.c) write them, in one transaction:
 --   the entity, its 2 founders, its 2 addresses (domicile and one business
 --   address, each an upsert into addresses and a link row), the reservation
---   marked used, and the registry.EntityRegistered event in chuang_outbox.
+--   marked used, the start of its history (8 entity_history rows from one
+--   INSERT ... SELECT, store_history_start), and the registry.EntityRegistered
+--   event in chuang_outbox.
 -- Only the writes: registry_tx_full.sql adds the statements the service
 -- framework and the handler send besides (idempotency claim and record, the
 -- reservation lock, the organisation number, the reload of the entity).
@@ -28,5 +30,6 @@ INSERT INTO founders (credit_code, position, name, id_number, phone, categories,
 WITH found AS (INSERT INTO addresses (division_code, detail) VALUES ('330106', '文三路 P' || :n || ' 号 1 幢 501 室') ON CONFLICT (division_code, detail) DO UPDATE SET detail = EXCLUDED.detail RETURNING id) INSERT INTO entity_addresses (credit_code, address_id, kind, position) SELECT 'P' || lpad(:n::text, 17, '0'), id, 'domicile', 0 FROM found;
 WITH found AS (INSERT INTO addresses (division_code, detail) VALUES ('330106', '西溪路 P' || :n || ' 号') ON CONFLICT (division_code, detail) DO UPDATE SET detail = EXCLUDED.detail RETURNING id) INSERT INTO entity_addresses (credit_code, address_id, kind, position) SELECT 'P' || lpad(:n::text, 17, '0'), id, 'business', 0 FROM found;
 UPDATE name_reservations SET status = 'used' WHERE id = ('bbbbbbbb-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid;
+INSERT INTO entity_history (credit_code, field, value, valid_from) SELECT e.credit_code, f.field, f.value, now() FROM entities e CROSS JOIN LATERAL (VALUES ('name', e.name), ('legal_representative.name', e.legal_rep_name), ('legal_representative.id_number', e.legal_rep_id_number), ('legal_representative.phone', e.legal_rep_phone), ('registered_capital_fen', e.registered_capital_fen::text), ('business_scope', e.business_scope), ('industry_code', e.industry_code), ('domicile', (SELECT a.division_code || ' ' || a.detail FROM entity_addresses ea JOIN addresses a ON a.id = ea.address_id WHERE ea.credit_code = e.credit_code AND ea.kind = 'domicile'))) AS f (field, value) WHERE e.credit_code = 'P' || lpad(:n::text, 17, '0');
 INSERT INTO chuang_outbox (id, agency, type, aggregate_id, visibility, payload_type, payload, trace_id) VALUES (gen_random_uuid(), '330106', 'registry.EntityRegistered', 'P' || lpad(:n::text, 17, '0'), 2, 'chuang.registry.Entity', :payload::bytea, md5('trace' || :n));
 COMMIT;

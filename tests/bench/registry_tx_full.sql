@@ -4,7 +4,8 @@
 -- handlers.c handle_register and store.c, common/outbox.c):
 --   BEGIN; the idempotency claim; the reservation locked; the organisation
 --   number drawn; the writes of registry_tx.sql (entity, 2 founders,
---   2 addresses, reservation used); the entity read back (entity, founders,
+--   2 addresses, reservation used, history started); the entity read back
+--   (entity, founders,
 --   addresses); the event into chuang_outbox; the reply recorded under the
 --   idempotency key; COMMIT.
 -- The credit code is made from n, not from the organisation number (the
@@ -26,6 +27,7 @@ INSERT INTO founders (credit_code, position, name, id_number, phone, categories,
 WITH found AS (INSERT INTO addresses (division_code, detail) VALUES ('330106', '文三路 P' || :n || ' 号 1 幢 501 室') ON CONFLICT (division_code, detail) DO UPDATE SET detail = EXCLUDED.detail RETURNING id) INSERT INTO entity_addresses (credit_code, address_id, kind, position) SELECT 'P' || lpad(:n::text, 17, '0'), id, 'domicile', 0 FROM found;
 WITH found AS (INSERT INTO addresses (division_code, detail) VALUES ('330106', '西溪路 P' || :n || ' 号') ON CONFLICT (division_code, detail) DO UPDATE SET detail = EXCLUDED.detail RETURNING id) INSERT INTO entity_addresses (credit_code, address_id, kind, position) SELECT 'P' || lpad(:n::text, 17, '0'), id, 'business', 0 FROM found;
 UPDATE name_reservations SET status = 'used' WHERE id = ('bbbbbbbb-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid;
+INSERT INTO entity_history (credit_code, field, value, valid_from) SELECT e.credit_code, f.field, f.value, now() FROM entities e CROSS JOIN LATERAL (VALUES ('name', e.name), ('legal_representative.name', e.legal_rep_name), ('legal_representative.id_number', e.legal_rep_id_number), ('legal_representative.phone', e.legal_rep_phone), ('registered_capital_fen', e.registered_capital_fen::text), ('business_scope', e.business_scope), ('industry_code', e.industry_code), ('domicile', (SELECT a.division_code || ' ' || a.detail FROM entity_addresses ea JOIN addresses a ON a.id = ea.address_id WHERE ea.credit_code = e.credit_code AND ea.kind = 'domicile'))) AS f (field, value) WHERE e.credit_code = 'P' || lpad(:n::text, 17, '0');
 SELECT credit_code, name, entity_type, legal_rep_name, legal_rep_id_number, legal_rep_phone, registered_capital_fen, business_scope, industry_code, registered_on, status, agency FROM entities WHERE credit_code = 'P' || lpad(:n::text, 17, '0');
 SELECT name, id_number, phone, categories, subscribed_capital_fen FROM founders WHERE credit_code = 'P' || lpad(:n::text, 17, '0') ORDER BY position;
 SELECT a.division_code, a.detail, e.kind FROM entity_addresses e JOIN addresses a ON a.id = e.address_id WHERE e.credit_code = 'P' || lpad(:n::text, 17, '0') ORDER BY e.kind DESC, e.position;
