@@ -60,6 +60,7 @@ relay_t *relay_new(const relay_settings_t *settings)
     self->settings.publish = s_dup(settings->publish);
     self->settings.service_name = s_dup(settings->service_name);
     self->settings.security = settings->security;
+    self->settings.stream_max = settings->stream_max;
     return self;
 }
 
@@ -212,31 +213,13 @@ static int64_t s_stream_end(relay_t *self, const char *command)
     return position;
 }
 
-/* Makes the stream hold every positioned event, 1 to the last, and nothing
- * else: a stream that lost entries (Redis restarted without them, flushed,
- * trimmed) is dropped and refilled from the outbox; one that merely lags is
- * topped up. Returns 0, or -1. */
+/* Makes the stream hold every positioned event it should keep (all, or the
+ * last relay.stream_max) and nothing else: a stream that lost entries (Redis
+ * restarted without them, was flushed or trimmed by someone else) is dropped
+ * and refilled from the outbox; one that merely lags is topped up; one
+ * longer than its retention is trimmed. Returns 0, or -1. */
 static int s_sync(relay_t *self)
 {
-    int64_t first = s_stream_end(self, "XRANGE %s - + COUNT 1");
-    int64_t last = s_stream_end(self, "XREVRANGE %s + - COUNT 1");
-    redisReply *reply = redisCommand(self->redis, "XLEN %s", self->settings.stream);
-    long long length = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
-    freeReplyObject(reply);
-    if (first < 0 || last < 0 || length < 0)
-        return -1;
-    if (length > 0 && (first != 1 || length != last - first + 1)) {
-        log_warn("event stream incomplete; rebuilding it from the outbox",
-                 "stream=%s first=%" PRId64 " last=%" PRId64 " length=%lld", self->settings.stream,
-                 first, last, length);
-        reply = redisCommand(self->redis, "DEL %s", self->settings.stream);
-        bool deleted = reply && reply->type == REDIS_REPLY_INTEGER;
-        freeReplyObject(reply);
-        if (!deleted)
-            return -1;
-        last = 0;
-    }
-
     PGresult *res = PQexec(self->db, "SELECT coalesce(max(position), 0) FROM chuang_outbox");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         PQclear(res);
@@ -244,22 +227,34 @@ static int s_sync(relay_t *self)
     }
     int64_t positioned = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
-    if (last > positioned) {
-        if (!self->stream_ahead)
-            log_error("event stream is ahead of the outbox; relay stopped",
-                      "stream=%s stream_last=%" PRId64 " outbox_last=%" PRId64
-                      " hint=\"The database may have been restored from an older backup. "
-                      "Move the stream aside after checking it.\"",
-                      self->settings.stream, last, positioned);
-        self->stream_ahead = true;
+    int64_t keep_from = 1;
+    if (self->settings.stream_max > 0 && positioned - self->settings.stream_max + 1 > 1)
+        keep_from = positioned - self->settings.stream_max + 1;
+
+    int64_t first = s_stream_end(self, "XRANGE %s - + COUNT 1");
+    int64_t last = s_stream_end(self, "XREVRANGE %s + - COUNT 1");
+    redisReply *reply = redisCommand(self->redis, "XLEN %s", self->settings.stream);
+    long long length = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    freeReplyObject(reply);
+    if (first < 0 || last < 0 || length < 0)
         return -1;
+    if (length > 0 && last <= positioned && (first > keep_from || length != last - first + 1)) {
+        log_warn("event stream incomplete; rebuilding it from the outbox",
+                 "stream=%s first=%" PRId64 " last=%" PRId64 " length=%lld keep_from=%" PRId64,
+                 self->settings.stream, first, last, length, keep_from);
+        reply = redisCommand(self->redis, "DEL %s", self->settings.stream);
+        bool deleted = reply && reply->type == REDIS_REPLY_INTEGER;
+        freeReplyObject(reply);
+        if (!deleted)
+            return -1;
+        last = 0;
     }
     self->stream_ahead = false;
-    self->published = last;
-    if (last < positioned)
+    self->published = last > keep_from - 1 ? last : keep_from - 1;
+    if (self->published < positioned)
         log_info("relay refilling the stream from the outbox",
-                 "stream=%s from=%" PRId64 " to=%" PRId64, self->settings.stream, last + 1,
-                 positioned);
+                 "stream=%s from=%" PRId64 " to=%" PRId64, self->settings.stream,
+                 self->published + 1, positioned);
     while (self->published < positioned) {
         char from[24];
         snprintf(from, sizeof from, "%" PRId64, self->published);
@@ -272,6 +267,12 @@ static int s_sync(relay_t *self)
         PQclear(res);
         if (sent <= 0)
             return -1;
+    }
+    if (length > 0 && first < keep_from && last > 0) {
+        char minid[32];
+        snprintf(minid, sizeof minid, "%" PRId64, keep_from);
+        freeReplyObject(
+            redisCommand(self->redis, "XTRIM %s MINID %s", self->settings.stream, minid));
     }
     self->synced = true;
     return 0;

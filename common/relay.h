@@ -9,7 +9,9 @@
  * Stream with the position as the explicit entry id (so a re-send after a
  * crash is refused, not duplicated) and, when an endpoint is configured,
  * publishes it live on a ZeroMQ PUB socket. A stream that Redis lost or
- * trimmed short of the database is refilled from the outbox.
+ * trimmed short of the database is refilled from the outbox. With a
+ * retention (stream_max) the stream keeps only the latest events; the
+ * outbox keeps them all.
  *
  * On the stream each entry has one field, "event": a packed chuang.Event
  * whose sequence is the entry's id. On the PUB socket each message is three
@@ -34,6 +36,7 @@ typedef struct {
     const char *publish;      /* PUB endpoint to bind when active, or NULL */
     security_t *security;     /* borrowed; for the PUB socket */
     const char *service_name; /* for the service field of events */
+    int64_t stream_max;       /* keep the last this many events; 0: all */
 } relay_settings_t;
 
 /* Creates an idle relay; it connects on its first step. Copies settings.

@@ -569,7 +569,8 @@ int service_main(int argc, char **argv, const service_def_t *def)
                                      .stream = stream,
                                      .publish = config_str(config, "relay.publish", NULL),
                                      .security = service.security,
-                                     .service_name = def->name};
+                                     .service_name = def->name,
+                                     .stream_max = config_int(config, "relay.stream_max", 0)};
         relay_actor = zactor_new(s_relay_actor, relay_new(&settings));
     }
     log_info("service ready", "service=%s threads=%d brokers=%s", def->name, threads,

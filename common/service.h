@@ -21,6 +21,7 @@
  * Settings: brokers, db.url, db.schema (default: the service name),
  * redis.url (optional), redis.prefix, service.tick_ms, relay.enabled (with
  * redis.url; default yes), relay.publish (a PUB endpoint for live events),
+ * relay.stream_max (events the stream keeps; 0, the default: all),
  * worker.threads, worker.heartbeat_ms, worker.liveness,
  * idempotency.retention_days, service.sql_dir, log.level, and the
  * security.* settings of security.h.

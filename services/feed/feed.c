@@ -132,16 +132,23 @@ static bool s_send(feed_t *self, zframe_t *identity, const char *command, const 
     return false;
 }
 
-static void s_refuse(feed_t *self, zframe_t *identity, Chuang__Status status, const char *message,
-                     const char *hint)
+static void s_refuse_detail(feed_t *self, zframe_t *identity, Chuang__Status status,
+                            const char *message, const char *detail, const char *hint)
 {
     Chuang__Reply reply = CHUANG__REPLY__INIT;
     reply.status = status;
     reply.message = (char *)message;
+    reply.detail = (char *)(detail ? detail : "");
     reply.hint = (char *)(hint ? hint : "");
     uint8_t buffer[1024];
     size_t size = chuang__reply__pack(&reply, buffer);
     s_send(self, identity, "ERROR", buffer, size);
+}
+
+static void s_refuse(feed_t *self, zframe_t *identity, Chuang__Status status, const char *message,
+                     const char *hint)
+{
+    s_refuse_detail(self, identity, status, message, NULL, hint);
 }
 
 static void s_subscribe(feed_t *self, zframe_t *identity, const char *id, const acl_entry_t *acl,
@@ -244,6 +251,22 @@ static bool s_serve(feed_t *self, subscription_t *subscription)
                                   : NULL;
     bool alive = true;
     bool sent = false;
+    /* Sequences are consecutive: an entry after the cursor that is not the
+     * next one means the events between were trimmed away. */
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+        strtoll(reply->element[0]->element[0]->str, NULL, 10) > subscription->cursor + 1) {
+        char detail[128];
+        snprintf(detail, sizeof detail, "The oldest event kept is %s.",
+                 reply->element[0]->element[0]->str);
+        s_refuse_detail(self, subscription->identity, CHUANG__STATUS__FAILED_PRECONDITION,
+                        "cursor is older than the feed's retention", detail,
+                        "Take a snapshot from the service and subscribe after the sequence it "
+                        "gives.");
+        log_info("subscription behind retention", "subscriber=%s cursor=%" PRId64,
+                 subscription->acl->name, subscription->cursor);
+        freeReplyObject(reply);
+        return false;
+    }
     for (size_t i = 0; reply && reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
         redisReply *fields = reply->element[i]->element[1];
         int64_t sequence = strtoll(reply->element[i]->element[0]->str, NULL, 10);

@@ -12,6 +12,7 @@
 #include "enterprise_name.h"
 #include "identifiers.h"
 #include "licence.h"
+#include "db.h"
 #include "logger.h"
 #include "store.h"
 
@@ -1042,5 +1043,47 @@ Chuang__Status handle_get_entity_as_of(service_call_t *call, const ProtobufCMess
         for (size_t i = 0; i < entity->n_founders; i++)
             s_mask_person(call, entity->founders[i]->person);
     }
+    return CHUANG__STATUS__OK;
+}
+
+#define SNAPSHOT_LIMIT_MAX 100
+#define SNAPSHOT_DEFAULT   50
+
+Chuang__Status handle_snapshot(service_call_t *call, const ProtobufCMessage *input,
+                               ProtobufCMessage *output)
+{
+    const Chuang__Registry__SnapshotRequest *request =
+        (const Chuang__Registry__SnapshotRequest *)input;
+    Chuang__Registry__Snapshot *snapshot = (Chuang__Registry__Snapshot *)output;
+    if (request->limit < 0 || request->limit > SNAPSHOT_LIMIT_MAX)
+        return service_call_violation(call, "limit", "must be between 1 and %d",
+                                      SNAPSHOT_LIMIT_MAX);
+    if (strlen(request->after_credit_code) > 18)
+        return service_call_violation(call, "after_credit_code", "is not a credit code");
+    PGconn *db = service_call_db(call);
+    /* One snapshot for the position and the rows. */
+    if (db_exec(db, "snapshot isolation", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ") != 0 ||
+        store_log_position(db, &snapshot->sequence) != 0)
+        return service_call_sql_fail(call, NULL, "snapshot position");
+    int limit = request->limit ? request->limit : SNAPSHOT_DEFAULT;
+    char **codes = NULL;
+    int count = store_entity_codes(db, call, request->after_credit_code, limit, &codes);
+    if (count < 0)
+        return service_call_sql_fail(call, NULL, "snapshot entities");
+    snapshot->entities = service_call_alloc(call, ((size_t)count + 1) * sizeof *snapshot->entities);
+    bool officer = s_is_officer(call);
+    for (int i = 0; i < count; i++) {
+        Chuang__Registry__Entity *entity = service_call_alloc(call, sizeof *entity);
+        chuang__registry__entity__init(entity);
+        if (store_entity_load(db, call, codes[i], NULL, entity) != 1)
+            return service_call_sql_fail(call, NULL, "snapshot entity");
+        if (!officer) {
+            s_mask_person(call, entity->legal_representative);
+            for (size_t f = 0; f < entity->n_founders; f++)
+                s_mask_person(call, entity->founders[f]->person);
+        }
+        snapshot->entities[snapshot->n_entities++] = entity;
+    }
+    snapshot->next_after = count == limit ? codes[count - 1] : "";
     return CHUANG__STATUS__OK;
 }

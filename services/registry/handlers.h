@@ -22,6 +22,7 @@ service_handler_fn handle_issue_licence;
 service_handler_fn handle_verify_licence;
 service_handler_fn handle_change_entity;
 service_handler_fn handle_get_entity_as_of;
+service_handler_fn handle_snapshot;
 
 /* Loads the licence signing key named by registry.licence_key, if set.
  * Returns -1 when it is set but cannot be loaded. */

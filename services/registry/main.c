@@ -25,6 +25,7 @@ static const service_method_t s_methods[] = {
     {"VerifyLicence", handle_verify_licence, SERVICE_METHOD_READ},
     {"ChangeEntity", handle_change_entity, SERVICE_METHOD_WRITE},
     {"GetEntityAsOf", handle_get_entity_as_of, SERVICE_METHOD_READ},
+    {"TakeSnapshot", handle_snapshot, SERVICE_METHOD_READ},
     {NULL, NULL, 0},
 };
 

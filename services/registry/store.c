@@ -854,3 +854,34 @@ int store_entity_as_of(PGconn *db, service_call_t *call, const char *credit_code
     PQclear(res);
     return fields > 0 ? 1 : 0;
 }
+
+int store_log_position(PGconn *db, int64_t *sequence)
+{
+    PGresult *res = s_query(db, "SELECT coalesce(max(position), 0) FROM chuang_outbox", 0, NULL,
+                            PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    *sequence = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+int store_entity_codes(PGconn *db, service_call_t *call, const char *after, int limit,
+                       char ***codes)
+{
+    char limit_text[16];
+    snprintf(limit_text, sizeof limit_text, "%d", limit);
+    const char *values[2] = {after, limit_text};
+    PGresult *res = s_query(db,
+                            "SELECT credit_code FROM entities WHERE credit_code > $1"
+                            " ORDER BY credit_code LIMIT $2::int",
+                            2, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int count = PQntuples(res);
+    *codes = service_call_alloc(call, ((size_t)count + 1) * sizeof **codes);
+    for (int i = 0; i < count; i++)
+        (*codes)[i] = service_call_strdup(call, PQgetvalue(res, i, 0));
+    PQclear(res);
+    return count;
+}

@@ -102,6 +102,16 @@ int store_domicile_change(PGconn *db, const char *credit_code,
 int store_entity_as_of(PGconn *db, service_call_t *call, const char *credit_code, const char *as_of,
                        Chuang__Registry__Entity *entity);
 
+/* The event log position the transaction's snapshot reflects: the last
+ * position the relay gave. Call first in a REPEATABLE READ transaction.
+ * Returns 0 and sets *sequence, or -1. */
+int store_log_position(PGconn *db, int64_t *sequence);
+
+/* Up to limit credit codes after after (in order) into codes (memory from
+ * call, NULL-terminated). Returns how many. */
+int store_entity_codes(PGconn *db, service_call_t *call, const char *after, int limit,
+                       char ***codes);
+
 /* The entity's status ("registered", "deregistered") and agency; with
  * for_update, its row stays locked until the transaction ends. Returns 1,
  * or 0 when there is none. */

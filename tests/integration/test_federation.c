@@ -12,6 +12,7 @@
 #include "db.h"
 #include "harness.h"
 #include "registry.pb-c.h"
+#include "registry_fixture.h"
 #include "security.h"
 
 #include <czmq.h>
@@ -211,48 +212,6 @@ static void *s_consume(void *args)
     return NULL;
 }
 
-static void s_register(client_t *client, const char *trade_name)
-{
-    Chuang__Registry__ReserveNameRequest reserve = CHUANG__REGISTRY__RESERVE_NAME_REQUEST__INIT;
-    reserve.region = "杭州";
-    reserve.trade_name = (char *)trade_name;
-    reserve.industry = "生物科技";
-    reserve.organisational_form = "有限公司";
-    reserve.applicant_name = "张三";
-    reserve.applicant_id_number = "11010519491231002X";
-    Chuang__Reply *reply = client_call(client, "registry", "ReserveName", &reserve.base, NULL);
-    assert_int_equal(reply->status, CHUANG__STATUS__OK);
-    Chuang__Registry__NameReservation *reservation =
-        chuang__registry__name_reservation__unpack(NULL, reply->payload.len, reply->payload.data);
-    Chuang__Registry__Person person = CHUANG__REGISTRY__PERSON__INIT;
-    person.name = "王五";
-    person.id_number = "330106200001014567";
-    person.phone = "13900001111";
-    Chuang__Registry__Founder founder = CHUANG__REGISTRY__FOUNDER__INIT;
-    founder.person = &person;
-    founder.subscribed_capital_fen = 500000;
-    Chuang__Registry__Founder *founders[1] = {&founder};
-    Chuang__Registry__Address domicile = CHUANG__REGISTRY__ADDRESS__INIT;
-    domicile.division_code = "330106";
-    domicile.detail = "天目山路 2 号";
-    Chuang__Registry__RegisterRequest request = CHUANG__REGISTRY__REGISTER_REQUEST__INIT;
-    request.reservation_id = reservation->reservation_id;
-    request.entity_type = CHUANG__REGISTRY__ENTITY_TYPE__LIMITED_COMPANY;
-    request.legal_representative = &person;
-    request.registered_capital_fen = 500000;
-    request.business_scope = "生物技术研发";
-    request.industry_code = "M7340";
-    request.n_founders = 1;
-    request.founders = founders;
-    request.domicile = &domicile;
-    Chuang__Reply *registered =
-        client_call(client, "registry", "RegisterEntity", &request.base, NULL);
-    assert_int_equal(registered->status, CHUANG__STATUS__OK);
-    chuang__reply__free_unpacked(registered, NULL);
-    chuang__registry__name_reservation__free_unpacked(reservation, NULL);
-    chuang__reply__free_unpacked(reply, NULL);
-}
-
 static bool s_wait_received(long n)
 {
     for (int i = 0; i < 300; i++) {
@@ -271,15 +230,15 @@ static void test_town_gets_every_city_registration_once_after_an_outage(void **s
     pthread_t consumer;
     pthread_create(&consumer, NULL, s_consume, NULL);
 
-    s_register(client, "梅家");
-    s_register(client, "龙坞");
+    free(registry_fixture_register(client, "梅家"));
+    free(registry_fixture_register(client, "龙坞"));
     assert_true(s_wait_received(2));
 
     /* The town's feed is down while the city goes on registering. */
     harness_stop(s_town, SIGTERM, 5000);
-    s_register(client, "转塘");
-    s_register(client, "之江");
-    s_register(client, "双浦");
+    free(registry_fixture_register(client, "转塘"));
+    free(registry_fixture_register(client, "之江"));
+    free(registry_fixture_register(client, "双浦"));
     zclock_sleep(500);
     assert_int_equal(s_count("SELECT count(*) FROM received"), 2);
     s_town = s_start_town_feed();

@@ -12,6 +12,7 @@
 #include "feed_client.h"
 #include "harness.h"
 #include "registry.pb-c.h"
+#include "registry_fixture.h"
 #include "security.h"
 
 #include <czmq.h>
@@ -131,55 +132,6 @@ static int s_teardown(void **state)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-/* Reserves and registers an entity named after trade_name; returns its code. */
-static char *s_register(client_t *client, const char *trade_name)
-{
-    Chuang__Registry__ReserveNameRequest reserve = CHUANG__REGISTRY__RESERVE_NAME_REQUEST__INIT;
-    reserve.region = "杭州";
-    reserve.trade_name = (char *)trade_name;
-    reserve.industry = "网络科技";
-    reserve.organisational_form = "有限公司";
-    reserve.applicant_name = "张三";
-    reserve.applicant_id_number = "11010519491231002X";
-    Chuang__Reply *reply = client_call(client, "registry", "ReserveName", &reserve.base, NULL);
-    assert_int_equal(reply->status, CHUANG__STATUS__OK);
-    Chuang__Registry__NameReservation *reservation =
-        chuang__registry__name_reservation__unpack(NULL, reply->payload.len, reply->payload.data);
-
-    Chuang__Registry__Person person = CHUANG__REGISTRY__PERSON__INIT;
-    person.name = "李四";
-    person.id_number = "330106199003071236";
-    person.phone = "13812345678";
-    Chuang__Registry__Founder founder = CHUANG__REGISTRY__FOUNDER__INIT;
-    founder.person = &person;
-    founder.subscribed_capital_fen = 1000000;
-    Chuang__Registry__Founder *founders[1] = {&founder};
-    Chuang__Registry__Address domicile = CHUANG__REGISTRY__ADDRESS__INIT;
-    domicile.division_code = "330106";
-    domicile.detail = "文三路 1 号";
-    Chuang__Registry__RegisterRequest request = CHUANG__REGISTRY__REGISTER_REQUEST__INIT;
-    request.reservation_id = reservation->reservation_id;
-    request.entity_type = CHUANG__REGISTRY__ENTITY_TYPE__LIMITED_COMPANY;
-    request.legal_representative = &person;
-    request.registered_capital_fen = 1000000;
-    request.business_scope = "软件开发";
-    request.industry_code = "I6513";
-    request.n_founders = 1;
-    request.founders = founders;
-    request.domicile = &domicile;
-    Chuang__Reply *registered =
-        client_call(client, "registry", "RegisterEntity", &request.base, NULL);
-    assert_int_equal(registered->status, CHUANG__STATUS__OK);
-    Chuang__Registry__Entity *entity =
-        chuang__registry__entity__unpack(NULL, registered->payload.len, registered->payload.data);
-    char *code = strdup(entity->credit_code);
-    chuang__registry__entity__free_unpacked(entity, NULL);
-    chuang__reply__free_unpacked(registered, NULL);
-    chuang__registry__name_reservation__free_unpacked(reservation, NULL);
-    chuang__reply__free_unpacked(reply, NULL);
-    return code;
-}
-
 static Chuang__Registry__Entity *s_entity(const Chuang__Event *event)
 {
     assert_string_equal(event->payload_type, "chuang.registry.Entity");
@@ -191,8 +143,8 @@ static void test_subscribers_see_what_they_may_in_order(void **state)
     (void)state;
     client_t *client = client_new(s_endpoint, s_plain);
     client_set_identity(client, "330106", "officer-1", "officer");
-    char *first = s_register(client, "灵峰");
-    char *second = s_register(client, "满觉");
+    char *first = registry_fixture_register(client, "灵峰");
+    char *second = registry_fixture_register(client, "满觉");
 
     /* The department: its one topic, personal data included, in order. */
     config_t *tax_config;
@@ -283,7 +235,7 @@ static void test_subscribers_see_what_they_may_in_order(void **state)
     /* Live: an event written after the subscription arrives. */
     feed = feed_client_new(s_feed_endpoint, tax, s_feed_public, "registry", last,
                            "registry.EntityRegistered");
-    char *third = s_register(client, "九溪");
+    char *third = registry_fixture_register(client, "九溪");
     event = feed_client_next(feed, 15000, &refusal);
     assert_non_null(event);
     Chuang__Registry__Entity *entity = s_entity(event);
