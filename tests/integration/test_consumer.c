@@ -3,7 +3,8 @@
  * group, against real PostgreSQL, Redis and a tally producer: two consumers
  * share the work and apply every event once; entries a dead consumer left
  * pending are claimed; a poison event ends in the dead letters without
- * stopping the others; the whole stream delivered again changes nothing.
+ * stopping the others; the whole stream delivered again changes nothing,
+ * and neither does a stream Redis lost and the relay rebuilt.
  */
 #include "client.h"
 #include "config.h"
@@ -239,6 +240,13 @@ static void test_every_event_applied_once_poison_dead_lettered(void **state)
     s_add(client, "gamma", 3);
     assert_true(s_wait_for(43, 4));
     assert_int_equal(s_count("SELECT count(DISTINCT position) FROM applied"), 43);
+
+    /* Redis loses the stream: the relay rebuilds it from the outbox, the
+     * consumers make their group anew and go on, applying nothing twice. */
+    freeReplyObject(redisCommand(s_redis, "DEL %s", STREAM));
+    s_add(client, "delta", 4);
+    assert_true(s_wait_for(47, 6));
+    assert_int_equal(s_count("SELECT count(DISTINCT position) FROM applied"), 47);
 
     for (int i = 0; i < 2; i++) {
         runners[i].stop = true;
