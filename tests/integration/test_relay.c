@@ -33,15 +33,19 @@ static pid_t s_tallies[2];
 static config_t *s_config;
 static security_t *s_security;
 static redisContext *s_redis;
+static char s_publish[64]; /* the active relay's PUB endpoint */
+static zsock_t *s_live;    /* a SUB socket on it */
 
 static pid_t s_start_tally(const char *name)
 {
     char *brokers = zsys_sprintf("CHUANG_BROKERS=%s", s_endpoint);
     char *db = zsys_sprintf("CHUANG_DB_URL=%s", s_db_url);
     char *redis = zsys_sprintf("CHUANG_REDIS_URL=%s", harness_get("CHUANG_TEST_REDIS_URL"));
+    char *publish = zsys_sprintf("CHUANG_RELAY_PUBLISH=%s", s_publish);
     const char *env[] = {brokers,
                          db,
                          redis,
+                         publish,
                          "CHUANG_SECURITY_PLAIN=yes",
                          "CHUANG_REDIS_PREFIX=test:relay",
                          "CHUANG_WORKER_THREADS=3",
@@ -51,6 +55,7 @@ static pid_t s_start_tally(const char *name)
     zstr_free(&brokers);
     zstr_free(&db);
     zstr_free(&redis);
+    zstr_free(&publish);
     return pid;
 }
 
@@ -64,6 +69,8 @@ static int s_setup(void **state)
         return -1;
     snprintf(s_db_url, sizeof s_db_url, "%s", url);
     snprintf(s_endpoint, sizeof s_endpoint, "tcp://127.0.0.1:%d", harness_free_port());
+    snprintf(s_publish, sizeof s_publish, "tcp://127.0.0.1:%d", harness_free_port());
+    s_live = zsock_new_sub(s_publish, "");
     char *bind = zsys_sprintf("CHUANG_BROKER_ENDPOINT=%s", s_endpoint);
     const char *broker_env[] = {bind, "CHUANG_SECURITY_PLAIN=yes", "CHUANG_BROKER_HEARTBEAT_MS=500",
                                 NULL};
@@ -88,6 +95,7 @@ static int s_teardown(void **state)
         harness_stop(s_tallies[i], SIGTERM, 5000);
     harness_stop(s_broker, SIGTERM, 5000);
     redisFree(s_redis);
+    zsock_destroy(&s_live);
     security_destroy(&s_security);
     config_destroy(&s_config);
     return 0;
@@ -209,6 +217,35 @@ static void test_out_of_order_commits_reach_the_stream_once_in_order(void **stat
     assert_int_equal(s_wait_stream(events), events);
     assert_int_equal(s_check_stream(events, "slow"), SLOW * 2);
     assert_int_equal(s_count("SELECT count(*) FROM chuang_outbox WHERE position IS NULL"), 0);
+
+    /* Live on the PUB socket too: type, position, event, in order. */
+    zpoller_t *poller = zpoller_new(s_live, NULL);
+    int64_t last = 0;
+    long live = 0;
+    while (live < events && zpoller_wait(poller, 5000) == s_live) {
+        zmsg_t *msg = zmsg_recv(s_live);
+        assert_int_equal(zmsg_size(msg), 3);
+        char *type = zmsg_popstr(msg);
+        zframe_t *position = zmsg_pop(msg);
+        zframe_t *body = zmsg_pop(msg);
+        int64_t sequence = 0;
+        for (int i = 0; i < 8; i++)
+            sequence = (sequence << 8) | zframe_data(position)[i];
+        Chuang__Event *event = chuang__event__unpack(NULL, zframe_size(body), zframe_data(body));
+        assert_non_null(event);
+        assert_int_equal(event->sequence, sequence);
+        assert_string_equal(event->type, type);
+        assert_true(sequence > last);
+        last = sequence;
+        live++;
+        chuang__event__free_unpacked(event, NULL);
+        zstr_free(&type);
+        zframe_destroy(&position);
+        zframe_destroy(&body);
+        zmsg_destroy(&msg);
+    }
+    zpoller_destroy(&poller);
+    assert_int_equal(live, events);
 }
 
 /* The OS pid of the process whose relay is active, or -1. */
