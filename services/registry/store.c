@@ -148,6 +148,12 @@ int store_next_organisation_number(PGconn *db, long long *number)
 }
 
 /* Records one address of the entity (reusing a known address row). */
+/* Records one address of the entity, reusing the address row when one
+ * exists. An existing row is only read, never locked or rewritten, so
+ * registrations at a shared address do not wait for each other. When
+ * another transaction inserts the same new address at the same moment, the
+ * statement links nothing (its snapshot predates that row) and is run once
+ * more, when the row is visible. */
 static int s_address_add(PGconn *db, const char *credit_code,
                          const Chuang__Registry__Address *address, const char *kind, int position)
 {
@@ -155,19 +161,25 @@ static int s_address_add(PGconn *db, const char *credit_code,
     snprintf(position_text, sizeof position_text, "%d", position);
     const char *values[5] = {credit_code, address->division_code, address->detail, kind,
                              position_text};
-    PGresult *res =
-        s_query(db,
-                "WITH found AS ("
-                "  INSERT INTO addresses (division_code, detail) VALUES ($2, $3)"
-                "  ON CONFLICT (division_code, detail)"
-                "  DO UPDATE SET detail = EXCLUDED.detail RETURNING id)"
-                " INSERT INTO entity_addresses (credit_code, address_id, kind, position)"
-                " SELECT $1, id, $4, $5::int FROM found",
-                5, values, PGRES_COMMAND_OK);
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGresult *res = s_query(
+            db,
+            "WITH existing AS (SELECT id FROM addresses WHERE division_code = $2 AND detail = $3),"
+            " inserted AS (INSERT INTO addresses (division_code, detail)"
+            "   SELECT $2, $3 WHERE NOT EXISTS (SELECT 1 FROM existing)"
+            "   ON CONFLICT (division_code, detail) DO NOTHING RETURNING id)"
+            " INSERT INTO entity_addresses (credit_code, address_id, kind, position)"
+            " SELECT $1, id, $4, $5::int FROM (SELECT id FROM existing"
+            "   UNION ALL SELECT id FROM inserted) AS address LIMIT 1",
+            5, values, PGRES_COMMAND_OK);
+        if (!res)
+            return -1;
+        bool linked = strcmp(PQcmdTuples(res), "1") == 0;
+        PQclear(res);
+        if (linked)
+            return 0;
+    }
+    return -1;
 }
 
 int store_entity_add(PGconn *db, const char *agency, const char *credit_code,
