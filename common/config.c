@@ -12,6 +12,7 @@
 #include <czmq.h>
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <unistd.h>
 
 struct _config_t {
@@ -83,6 +84,8 @@ config_t *config_for_process(int argc, char **argv, const char *name, int *exit_
         path = optarg;
     }
     zsys_init();
+    /* A peer that closes a connection must not kill the process on write. */
+    signal(SIGPIPE, SIG_IGN);
     logger_init(name, LOGGER_INFO);
     config_t *self = config_new(path);
     if (!self) {

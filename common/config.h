@@ -23,7 +23,7 @@ typedef struct _config_t config_t;
 config_t *config_new(const char *path);
 
 /* Start-up of a chuang process: initialises CZMQ (with its SIGINT and
- * SIGTERM handler), reads "-c FILE" from the command line, loads it, and
+ * SIGTERM handler), ignores SIGPIPE, reads "-c FILE" from the command line, loads it, and
  * sets up logging from log.level and log.name (default: name). Returns the
  * config, or NULL after printing the usage or logging the error, with
  * *exit_code set to the status the process should exit with. */

@@ -10,7 +10,8 @@ packages=(
     libprotobuf-c-dev protobuf-c-compiler
     libhiredis-dev libpq-dev libjansson-dev libcmocka-dev
     postgresql redis-server
-    python3 python3-zmq
+    python3 python3-zmq python3-aiosmtpd
+    libcurl4-openssl-dev
     procps iproute2
 )
 
