@@ -167,9 +167,10 @@ static int s_apply(consumer_t *self, const Chuang__Event *event, char *error)
     return -1;
 }
 
-/* Handles the entries of a reply ([[id, [field, value...]], ...]). Returns
- * how many events were applied. */
-static int s_entries(consumer_t *self, redisReply *entries)
+/* Handles the entries of a reply ([[id, [field, value...]], ...]); fresh
+ * when they are new (read with ">"), so delivered once. Returns how many
+ * events were applied. */
+static int s_entries(consumer_t *self, redisReply *entries, bool fresh)
 {
     int applied = 0;
     for (size_t i = 0; i < entries->elements; i++) {
@@ -190,7 +191,7 @@ static int s_entries(consumer_t *self, redisReply *entries)
             s_dead_letter(self, id, data, size, "not a chuang.Event");
             continue;
         }
-        if (s_deliveries(self, id) > self->settings.max_deliveries) {
+        if (!fresh && s_deliveries(self, id) > self->settings.max_deliveries) {
             s_dead_letter(self, id, data, size, "delivered too many times without success");
             chuang__event__free_unpacked(event, NULL);
             continue;
@@ -241,6 +242,7 @@ int consumer_step(consumer_t *self, int wait_ms)
 
     redisReply *reply;
     redisReply *entries = NULL;
+    bool fresh = false;
     if (self->own_pending && zclock_mono() < self->retry_at) {
         zclock_sleep((int)(self->retry_at - zclock_mono()) < wait_ms
                          ? (int)(self->retry_at - zclock_mono())
@@ -257,6 +259,7 @@ int consumer_step(consumer_t *self, int wait_ms)
                              self->settings.stream, self->settings.group, self->settings.consumer,
                              self->settings.claim_idle_ms, BATCH);
     } else {
+        fresh = true;
         reply = redisCommand(self->redis, "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s >",
                              self->settings.group, self->settings.consumer, BATCH, wait_ms,
                              self->settings.stream);
@@ -283,7 +286,7 @@ int consumer_step(consumer_t *self, int wait_ms)
     if (self->own_pending && !more)
         self->own_pending = false;
     if (entries && entries->type == REDIS_REPLY_ARRAY)
-        applied = s_entries(self, entries);
+        applied = s_entries(self, entries, fresh);
     freeReplyObject(reply);
     return applied;
 }

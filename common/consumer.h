@@ -12,8 +12,8 @@
  * consumer of the group left pending longer than claim_idle_ms are claimed;
  * an entry that has failed max_deliveries times is moved to the dead-letter
  * stream "<stream>:dead:<group>" with the last error, and acknowledged. A
- * group lost with its stream is created again from the last position this
- * consumer's inbox holds.
+ * group lost with its stream is created again at the start of the stream;
+ * the inbox makes the redelivery of what was applied change nothing.
  */
 #ifndef CHUANG_CONSUMER_H
 #define CHUANG_CONSUMER_H

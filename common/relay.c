@@ -28,8 +28,9 @@
 #include <poll.h>
 #include <unistd.h>
 
-#define BATCH    500
-#define CHECK_MS 5000 /* how often the stream is checked against the outbox */
+#define BATCH        500
+#define CHECK_MS     5000 /* how often the stream is checked against the outbox */
+#define HELD_BACK_MS 20   /* the next look when events wait behind an older transaction */
 
 struct _relay_t {
     relay_settings_t settings; /* strings owned */
@@ -285,6 +286,8 @@ static int s_advance(relay_t *self)
     char batch[16];
     snprintf(batch, sizeof batch, "%d", BATCH);
     const char *values[1] = {batch};
+    /* RETURNING gives no order: the outer SELECT puts the batch in position
+     * order, which is the order it is published in. */
     PGresult *res =
         PQexecParams(self->db,
                      "WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),"
@@ -292,46 +295,53 @@ static int s_advance(relay_t *self)
                      " next AS (SELECT sequence, row_number() OVER (ORDER BY txid, sequence) AS n"
                      "   FROM chuang_outbox"
                      "   WHERE position IS NULL AND txid < (SELECT xmin FROM horizon)"
-                     "   ORDER BY txid, sequence LIMIT $1::int)"
-                     " UPDATE chuang_outbox o SET position = (SELECT position FROM last) + next.n"
-                     " FROM next WHERE o.sequence = next.sequence"
-                     " RETURNING " ROW_COLUMNS,
+                     "   ORDER BY txid, sequence LIMIT $1::int),"
+                     " numbered AS (UPDATE chuang_outbox o"
+                     "   SET position = (SELECT position FROM last) + next.n"
+                     "   FROM next WHERE o.sequence = next.sequence"
+                     "   RETURNING " ROW_COLUMNS ")"
+                     " SELECT * FROM numbered ORDER BY 1",
                      1, NULL, values, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         log_warn("relay cannot number events", "error=\"%s\"", PQerrorMessage(self->db));
         PQclear(res);
         return -1;
     }
-    /* RETURNING gives no order: publish in position order. */
-    int count = PQntuples(res);
-    int rc = 0;
-    if (count > 0) {
-        PGresult *ordered = NULL;
-        char first[24];
-        snprintf(first, sizeof first, "%s", PQgetvalue(res, 0, 0));
-        for (int i = 1; i < count; i++)
-            if (strtoll(PQgetvalue(res, i, 0), NULL, 10) < strtoll(first, NULL, 10))
-                snprintf(first, sizeof first, "%s", PQgetvalue(res, i, 0));
-        const char *from[2] = {first, batch};
-        ordered = PQexecParams(self->db,
-                               "SELECT " ROW_COLUMNS " FROM chuang_outbox o"
-                               " WHERE o.position >= $1::bigint ORDER BY o.position"
-                               " LIMIT $2::int",
-                               2, NULL, from, NULL, NULL, 0);
-        rc = PQresultStatus(ordered) == PGRES_TUPLES_OK ? s_publish(self, ordered) : -1;
-        PQclear(ordered);
-    }
+    int rc = PQntuples(res) > 0 ? s_publish(self, res) : 0;
     PQclear(res);
     return rc;
 }
 
-/* Waits up to wait_ms for a NOTIFY on the outbox channel. */
+/* true when committed events wait for an older transaction to end (one
+ * that writes no outbox row sends no NOTIFY when it commits). */
+static bool s_held_back(relay_t *self)
+{
+    PGresult *res =
+        PQexec(self->db, "SELECT EXISTS (SELECT 1 FROM chuang_outbox WHERE position IS NULL)");
+    bool held = PQresultStatus(res) == PGRES_TUPLES_OK && streq(PQgetvalue(res, 0, 0), "t");
+    PQclear(res);
+    return held;
+}
+
+/* Waits up to wait_ms for a NOTIFY on the outbox channel; returns at once
+ * when one came during the last step, and looks again soon when committed
+ * events are held back only by an older transaction. */
 static void s_wait(relay_t *self, int wait_ms)
 {
+    PQconsumeInput(self->db);
+    bool notified = false;
+    PGnotify *notify;
+    while ((notify = PQnotifies(self->db))) {
+        notified = true;
+        PQfreemem(notify);
+    }
+    if (notified)
+        return;
+    if (s_held_back(self) && wait_ms > HELD_BACK_MS)
+        wait_ms = HELD_BACK_MS;
     struct pollfd fd = {.fd = PQsocket(self->db), .events = POLLIN};
     if (fd.fd >= 0 && poll(&fd, 1, wait_ms) > 0) {
         PQconsumeInput(self->db);
-        PGnotify *notify;
         while ((notify = PQnotifies(self->db)))
             PQfreemem(notify);
     }

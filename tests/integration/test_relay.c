@@ -188,9 +188,16 @@ static void *s_writer(void *args)
     return NULL;
 }
 
+static pid_t s_active_relay(void);
+
 static void test_out_of_order_commits_reach_the_stream_once_in_order(void **state)
 {
     (void)state;
+    /* The PUB socket is live only: let the subscriber join the active relay
+     * before anything is published. */
+    assert_true(s_active_relay() > 0);
+    zclock_sleep(500);
+
     /* Slow writers hold their transactions (and early sequence values) open
      * while quick ones commit later values first. */
     enum { SLOW = 2, QUICK = 3, PER_QUICK = 40 };
