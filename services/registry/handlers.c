@@ -254,6 +254,7 @@ Chuang__Status handle_reserve_name(service_call_t *call, const ProtobufCMessage 
     reply->industry = service_call_strdup(call, name.industry);
     reply->expires_on = service_call_strdup(call, expires_on);
     reply->status = "reserved";
+    reply->applicant_id_number = request->applicant_id_number;
     return service_call_emit(call, "registry.NameReserved", id,
                              CHUANG__VISIBILITY__VISIBILITY_AGENCIES, output);
 }

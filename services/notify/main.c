@@ -1,0 +1,88 @@
+/*
+ * main.c - the notify service (通知): wires its methods, the consumer of the
+ * streams it turns into messages, and the delivery worker.
+ *
+ *   chuang-notify [-c FILE]
+ *
+ * Settings besides the framework's: notify.stream (the event stream it
+ * follows, default chuang:registry:events), notify.smtp_url, notify.from,
+ * notify.max_attempts, notify.backoff_ms, notify.timeout_ms.
+ */
+#include "consumer.h"
+#include "handlers.h"
+#include "logger.h"
+#include "notifier.h"
+#include "notify.pb-c.h"
+#include "sender.h"
+
+#include <czmq.h>
+#include <unistd.h>
+
+#define CONSUMER_WAIT_MS 300
+
+static const service_method_t s_methods[] = {
+    {"SetRecipient", handle_set_recipient, SERVICE_METHOD_WRITE},
+    {"ListInbox", handle_list_inbox, SERVICE_METHOD_READ},
+    {"MarkRead", handle_mark_read, SERVICE_METHOD_WRITE},
+    {"ListDeliveries", handle_list_deliveries, SERVICE_METHOD_READ},
+    {"ReplayDelivery", handle_replay_delivery, SERVICE_METHOD_WRITE},
+    {NULL, NULL, 0},
+};
+
+/* The consumer's thread: applies events until the main thread sends $TERM. */
+static void s_consumer_actor(zsock_t *pipe, void *args)
+{
+    consumer_t *consumer = args;
+    zsock_signal(pipe, 0);
+    zpoller_t *poller = zpoller_new(pipe, NULL);
+    while (!zpoller_wait(poller, 0) && !zpoller_terminated(poller))
+        consumer_step(consumer, CONSUMER_WAIT_MS);
+    zpoller_destroy(&poller);
+    consumer_destroy(&consumer);
+}
+
+static zactor_t *s_consumer;
+
+static int s_init(config_t *config)
+{
+    sender_configure(config);
+    const char *redis_url = config_str(config, "redis.url", NULL);
+    if (!redis_url) {
+        log_error("redis.url is not set; notify follows events through Redis", NULL);
+        return -1;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "notify-%d", (int)getpid());
+    consumer_settings_t settings = {
+        .db_url = config_str(config, "db.url", NULL),
+        .schema = config_str(config, "db.schema", "notify"),
+        .redis_url = redis_url,
+        .stream = config_str(config, "notify.stream", "chuang:registry:events"),
+        .group = "notify",
+        .consumer = name,
+        .claim_idle_ms = 30000,
+        .max_deliveries = 5,
+        .handler = notifier_apply,
+    };
+    s_consumer = zactor_new(s_consumer_actor, consumer_new(&settings));
+    return 0;
+}
+
+static void s_fini(void)
+{
+    zactor_destroy(&s_consumer);
+}
+
+int main(int argc, char **argv)
+{
+    const service_def_t def = {
+        .name = "notify",
+        .descriptor = &chuang__notify__notify__descriptor,
+        .methods = s_methods,
+        .sql_dir = NOTIFY_SQL_DIR,
+        .tick = sender_tick,
+        .init = s_init,
+        .fini = s_fini,
+    };
+    return service_main(argc, argv, &def);
+}

@@ -1,0 +1,25 @@
+/*
+ * notifier.h - what the notify service makes of an event: an inbox message
+ * and pending e-mail and webhook deliveries for each recipient the event
+ * names, rendered from the templates in the recipient's language.
+ */
+#ifndef NOTIFY_NOTIFIER_H
+#define NOTIFY_NOTIFIER_H
+
+#include "chuang.pb-c.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+/* A consumer handler (consumer.h): records the event's messages in the open
+ * transaction on db. An event that cannot be rendered is recorded as a
+ * failed delivery and still returns 0, so it never stops the consumer;
+ * -1 only for database errors. */
+int notifier_apply(PGconn *db, const Chuang__Event *event, void *arg, char *error);
+
+/* Replaces each {{path}} of template_text with the payload's value there.
+ * Returns the text (caller frees), or NULL with error naming the unknown
+ * variable. */
+char *notifier_render(const char *template_text, json_t *payload, char *error, size_t size);
+
+#endif

@@ -1,0 +1,182 @@
+/*
+ * sender.c - the delivery worker; see sender.h.
+ *
+ * PostgreSQL holds every delivery and its state; Redis holds the due-time
+ * queue (common/schedule) of pending ones, rebuilt from the table every
+ * REBUILD_MS, so an emptied Redis only delays. A claimed delivery is locked
+ * (SELECT ... FOR UPDATE) while it is sent and its outcome recorded in the
+ * same transaction; a delivery already sent or dead is skipped, so none is
+ * sent twice as a success. The destination is read from the recipient at
+ * send time: a replay after the recipient fixed its address goes there.
+ */
+#include "sender.h"
+#include "channel.h"
+#include "logger.h"
+#include "schedule.h"
+
+#include <czmq.h>
+#include <jansson.h>
+
+#define REBUILD_MS 2000
+#define LEASE_MS   60000
+#define CLAIM_MAX  16
+
+static struct {
+    char smtp_url[256];
+    char from[256];
+    int max_attempts;
+    int backoff_ms;
+    int timeout_ms;
+} s_settings;
+
+/* When the table was last read for pending deliveries (main thread only). */
+static int64_t s_rebuilt_at = INT64_MIN / 2;
+
+void sender_configure(config_t *config)
+{
+    snprintf(s_settings.smtp_url, sizeof s_settings.smtp_url, "%s",
+             config_str(config, "notify.smtp_url", "smtp://127.0.0.1:25"));
+    snprintf(s_settings.from, sizeof s_settings.from, "%s",
+             config_str(config, "notify.from", "noreply@chuang.localhost"));
+    s_settings.max_attempts = (int)config_int(config, "notify.max_attempts", 8);
+    s_settings.backoff_ms = (int)config_int(config, "notify.backoff_ms", 5000);
+    s_settings.timeout_ms = (int)config_int(config, "notify.timeout_ms", 10000);
+}
+
+static void s_rebuild(PGconn *db, redisContext *redis, const char *queue)
+{
+    PGresult *res =
+        PQexec(db, "SELECT id::text, (extract(epoch FROM next_attempt_at) * 1000)::bigint"
+                   " FROM deliveries WHERE status = 'pending'");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        for (int i = 0; i < PQntuples(res); i++)
+            schedule_add_missing(redis, queue, PQgetvalue(res, i, 0),
+                                 strtoll(PQgetvalue(res, i, 1), NULL, 10));
+    PQclear(res);
+}
+
+/* The webhook's JSON: who, what, and the event's payload. Caller frees. */
+static char *s_webhook_json(PGresult *row, const char *id)
+{
+    json_t *json = json_object();
+    json_object_set_new(json, "deliveryId", json_string(id));
+    json_object_set_new(json, "eventId", json_string(PQgetvalue(row, 0, 5)));
+    json_object_set_new(json, "eventType", json_string(PQgetvalue(row, 0, 6)));
+    json_object_set_new(json, "recipient", json_string(PQgetvalue(row, 0, 1)));
+    json_object_set_new(json, "subject", json_string(PQgetvalue(row, 0, 2)));
+    json_object_set_new(json, "body", json_string(PQgetvalue(row, 0, 3)));
+    json_t *event = json_loads(PQgetvalue(row, 0, 4), 0, NULL);
+    json_object_set_new(json, "event", event ? event : json_object());
+    char *text = json_dumps(json, JSON_COMPACT);
+    json_decref(json);
+    return text;
+}
+
+/* Sends one delivery and records the outcome. Returns the time it is due
+ * again (ms since the epoch), 0 when it needs no more work, -1 on error. */
+static int64_t s_send(PGconn *db, const char *id)
+{
+    PGresult *begin = PQexec(db, "BEGIN");
+    bool begun = PQresultStatus(begin) == PGRES_COMMAND_OK;
+    PQclear(begin);
+    if (!begun)
+        return -1;
+    const char *values[1] = {id};
+    PGresult *row = PQexecParams(
+        db,
+        "SELECT d.channel, d.recipient, d.subject, d.body, d.event_json, d.event_id::text,"
+        "       d.event_type, d.attempts, coalesce(r.email, ''), coalesce(r.webhook_url, ''),"
+        "       coalesce(r.webhook_secret, '')"
+        " FROM deliveries d LEFT JOIN recipients r ON r.id = d.recipient"
+        " WHERE d.id = $1::uuid AND d.status = 'pending' FOR UPDATE OF d",
+        1, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(row) != PGRES_TUPLES_OK || PQntuples(row) == 0) {
+        bool ok = PQresultStatus(row) == PGRES_TUPLES_OK;
+        PQclear(row);
+        PQclear(PQexec(db, ok ? "COMMIT" : "ROLLBACK"));
+        return ok ? 0 : -1;
+    }
+    const char *channel = PQgetvalue(row, 0, 0);
+    int attempts = atoi(PQgetvalue(row, 0, 7)) + 1;
+    char error[256] = "";
+    channel_outcome_t outcome;
+    if (streq(channel, "email")) {
+        const char *to = PQgetvalue(row, 0, 8);
+        outcome = *to ? channel_email_send(s_settings.smtp_url, s_settings.from, to,
+                                           PQgetvalue(row, 0, 2), PQgetvalue(row, 0, 3), id,
+                                           s_settings.timeout_ms, error, sizeof error)
+                      : (snprintf(error, sizeof error, "recipient has no e-mail address"),
+                         CHANNEL_PERMANENT);
+    } else {
+        const char *url = PQgetvalue(row, 0, 9);
+        char *json = s_webhook_json(row, id);
+        outcome =
+            *url ? channel_webhook_send(url, PQgetvalue(row, 0, 10), id, json,
+                                        s_settings.timeout_ms, error, sizeof error)
+                 : (snprintf(error, sizeof error, "recipient has no webhook"), CHANNEL_PERMANENT);
+        free(json);
+    }
+    PQclear(row);
+
+    int64_t due = 0;
+    const char *status = "sent";
+    if (outcome != CHANNEL_SENT) {
+        status =
+            outcome == CHANNEL_RETRY && attempts < s_settings.max_attempts ? "pending" : "dead";
+        if (streq(status, "pending")) {
+            /* Exponential backoff with jitter of +/- half. */
+            int64_t backoff = (int64_t)s_settings.backoff_ms
+                              << (attempts - 1 < 10 ? attempts - 1 : 10);
+            backoff = backoff / 2 + (int64_t)(randof((int)(backoff > 1 ? backoff : 1)));
+            due = zclock_time() + backoff;
+        }
+    }
+    char attempts_text[16], due_text[24];
+    snprintf(attempts_text, sizeof attempts_text, "%d", attempts);
+    snprintf(due_text, sizeof due_text, "%" PRId64, due);
+    const char *update[5] = {id, status, attempts_text, error, due_text};
+    PGresult *res =
+        PQexecParams(db,
+                     "UPDATE deliveries SET status = $2, attempts = $3::int, last_error = $4,"
+                     " sent_at = CASE WHEN $2 = 'sent' THEN now() END,"
+                     " next_attempt_at = CASE WHEN $5::bigint > 0"
+                     "   THEN to_timestamp($5::bigint / 1000.0) ELSE next_attempt_at END"
+                     " WHERE id = $1::uuid",
+                     5, NULL, update, NULL, NULL, 0);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    PQclear(PQexec(db, ok ? "COMMIT" : "ROLLBACK"));
+    if (!ok)
+        return -1;
+    if (outcome == CHANNEL_SENT)
+        log_info("delivered", "id=%s channel=%s attempts=%d", id, channel, attempts);
+    else
+        log_warn("delivery failed", "id=%s channel=%s attempts=%d status=%s error=\"%s\"", id,
+                 channel, attempts, status, error);
+    return due;
+}
+
+void sender_tick(service_tick_t *tick)
+{
+    PGconn *db = service_tick_db(tick);
+    redisContext *redis = service_tick_redis(tick);
+    if (!redis)
+        return;
+    char queue[256];
+    service_tick_key(tick, "deliveries", queue, sizeof queue);
+    if (zclock_mono() - s_rebuilt_at >= REBUILD_MS) {
+        s_rebuild(db, redis, queue);
+        s_rebuilt_at = zclock_mono();
+    }
+    schedule_job_t *jobs = NULL;
+    int claimed = schedule_claim_due(redis, queue, zclock_time(), LEASE_MS, CLAIM_MAX, &jobs);
+    for (int i = 0; i < claimed; i++) {
+        int64_t due = s_send(db, jobs[i].job);
+        if (due < 0)
+            continue; /* the lease ends and it is tried again */
+        schedule_done(redis, queue, jobs[i].job, jobs[i].lease);
+        if (due > 0)
+            schedule_add(redis, queue, jobs[i].job, due);
+    }
+    schedule_jobs_free(jobs);
+}

@@ -1,0 +1,448 @@
+/*
+ * test_notify.c - the notify service end to end: registry events through the
+ * relay and a consumer group become inbox messages, e-mails to a real SMTP
+ * server and signed webhooks to a real HTTP receiver (services/notify/
+ * test_receivers.py). A receiver that fails three times gets the delivery
+ * once, on the fourth attempt; one that always fails ends in the dead
+ * letters and a replay delivers it once it is fixed; an emptied Redis queue
+ * loses nothing and sends nothing twice; bad input is refused by field; an
+ * unknown template variable is a recorded failure that stops nothing.
+ */
+#include "channel.h"
+#include "client.h"
+#include "config.h"
+#include "db.h"
+#include "harness.h"
+#include "notify.pb-c.h"
+#include "redis_link.h"
+#include "registry.pb-c.h"
+#include "registry_fixture.h"
+#include "security.h"
+
+#include <czmq.h>
+#include <jansson.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <sys/wait.h>
+
+#define REGISTRY  CHUANG_BUILD_DIR "/services/registry/chuang-registry"
+#define NOTIFY    CHUANG_BUILD_DIR "/services/notify/chuang-notify"
+#define BROKER    CHUANG_BUILD_DIR "/services/broker/chuang-broker"
+#define RECEIVERS CHUANG_SOURCE_DIR "/services/notify/test_receivers.py"
+#define APPLICANT "11010519491231002X"
+#define LEGAL_REP "330106199003071236"
+#define SECRET    "a-webhook-secret-of-length"
+#define QUEUE     "ntest:notify:deliveries"
+
+static char s_endpoint[64];
+static char s_notify_db[512];
+static pid_t s_broker, s_registry, s_notify, s_receivers;
+static int s_receivers_stdin = -1;
+static int s_smtp_port, s_http_port;
+static char s_dir[512];
+static config_t *s_config;
+static security_t *s_plain;
+static client_t *s_officer;
+
+/* Starts the receivers with pipes on stdin and stdout; reads the ready line. */
+static int s_start_receivers(void)
+{
+    int in[2], out[2];
+    if (pipe(in) != 0 || pipe(out) != 0)
+        return -1;
+    s_receivers = fork();
+    if (s_receivers == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        close(in[1]);
+        close(out[0]);
+        execl("/usr/bin/python3", "python3", RECEIVERS, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    s_receivers_stdin = in[1];
+    FILE *ready = fdopen(out[0], "r");
+    char line[1024] = "";
+    if (!ready || !fgets(line, sizeof line, ready) ||
+        sscanf(line, "SMTP %d HTTP %d DIR %511s", &s_smtp_port, &s_http_port, s_dir) != 3)
+        return -1;
+    return 0;
+}
+
+static int s_setup(void **state)
+{
+    (void)state;
+    if (harness_init("notify") != 0 || s_start_receivers() != 0)
+        return -1;
+    const char *url = harness_service_db("notify", "registry");
+    if (!url)
+        return -1;
+    char *registry_db = zsys_sprintf("CHUANG_DB_URL=%s", url);
+    url = harness_service_db("notify", "notify");
+    if (!url)
+        return -1;
+    snprintf(s_notify_db, sizeof s_notify_db, "%s", url);
+    char *notify_db = zsys_sprintf("CHUANG_DB_URL=%s", s_notify_db);
+    snprintf(s_endpoint, sizeof s_endpoint, "tcp://127.0.0.1:%d", harness_free_port());
+    char *bind = zsys_sprintf("CHUANG_BROKER_ENDPOINT=%s", s_endpoint);
+    char *brokers = zsys_sprintf("CHUANG_BROKERS=%s", s_endpoint);
+    char *redis = zsys_sprintf("CHUANG_REDIS_URL=%s", harness_get("CHUANG_TEST_REDIS_URL"));
+    char *smtp = zsys_sprintf("CHUANG_NOTIFY_SMTP_URL=smtp://127.0.0.1:%d", s_smtp_port);
+    const char *broker_env[] = {bind, "CHUANG_SECURITY_PLAIN=yes", NULL};
+    const char *registry_env[] = {brokers,
+                                  registry_db,
+                                  redis,
+                                  "CHUANG_SECURITY_PLAIN=yes",
+                                  "CHUANG_REDIS_PREFIX=ntest:registry",
+                                  NULL};
+    const char *notify_env[] = {brokers,
+                                notify_db,
+                                redis,
+                                smtp,
+                                "CHUANG_SECURITY_PLAIN=yes",
+                                "CHUANG_REDIS_PREFIX=ntest:notify",
+                                "CHUANG_NOTIFY_STREAM=ntest:registry:events",
+                                "CHUANG_NOTIFY_MAX_ATTEMPTS=4",
+                                "CHUANG_NOTIFY_BACKOFF_MS=150",
+                                "CHUANG_NOTIFY_TIMEOUT_MS=3000",
+                                "CHUANG_SERVICE_TICK_MS=100",
+                                NULL};
+    s_broker = harness_spawn("broker", BROKER, broker_env);
+    s_registry = harness_spawn("registry", REGISTRY, registry_env);
+    s_notify = harness_spawn("notify", NOTIFY, notify_env);
+    zstr_free(&registry_db);
+    zstr_free(&notify_db);
+    zstr_free(&bind);
+    zstr_free(&brokers);
+    zstr_free(&redis);
+    zstr_free(&smtp);
+    s_config = config_new(NULL);
+    config_set(s_config, "security.plain", "yes");
+    s_plain = security_new(s_config);
+    s_officer = client_new(s_endpoint, s_plain);
+    client_set_identity(s_officer, "330106", "officer-1", "officer");
+    if (harness_wait_service(s_endpoint, "registry", 20000) != 0)
+        return -1;
+    return harness_wait_service(s_endpoint, "notify", 20000);
+}
+
+static int s_teardown(void **state)
+{
+    (void)state;
+    client_destroy(&s_officer);
+    int status = harness_stop(s_notify, SIGTERM, 5000);
+    harness_stop(s_registry, SIGTERM, 5000);
+    harness_stop(s_broker, SIGTERM, 5000);
+    close(s_receivers_stdin);
+    harness_stop(s_receivers, SIGTERM, 5000);
+    security_destroy(&s_plain);
+    config_destroy(&s_config);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static Chuang__Status s_set_recipient(const char *id, const char *email, const char *path,
+                                      Chuang__Reply **reply_p)
+{
+    Chuang__Notify__Recipient recipient = CHUANG__NOTIFY__RECIPIENT__INIT;
+    char url[128] = "";
+    if (path)
+        snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s_http_port, path);
+    recipient.id = (char *)id;
+    recipient.email = (char *)(email ? email : "");
+    recipient.webhook_url = url;
+    recipient.webhook_secret = path ? SECRET : "";
+    Chuang__Reply *reply = client_call(s_officer, "notify", "SetRecipient", &recipient.base, NULL);
+    Chuang__Status status = reply->status;
+    if (reply_p)
+        *reply_p = reply;
+    else
+        chuang__reply__free_unpacked(reply, NULL);
+    return status;
+}
+
+/* Files in the receivers' folder whose names start with prefix. */
+static int s_files(const char *prefix)
+{
+    int count = 0;
+    zdir_t *dir = zdir_new(s_dir, NULL);
+    zfile_t **files = dir ? zdir_flatten(dir) : NULL;
+    for (size_t i = 0; files && files[i]; i++) {
+        const char *name = strrchr(zfile_filename(files[i], NULL), '/');
+        count += name && strncmp(name + 1, prefix, strlen(prefix)) == 0 &&
+                 strstr(name, ".json") == name + strlen(name) - 5;
+        count += name && strncmp(name + 1, prefix, strlen(prefix)) == 0 &&
+                 strstr(name, ".txt") == name + strlen(name) - 4;
+    }
+    zdir_flatten_free(&files);
+    zdir_destroy(&dir);
+    return count;
+}
+
+static Chuang__Notify__DeliveryList *s_deliveries(const char *status, const char *recipient)
+{
+    Chuang__Notify__DeliveriesRequest request = CHUANG__NOTIFY__DELIVERIES_REQUEST__INIT;
+    request.status = (char *)status;
+    request.recipient = (char *)recipient;
+    request.limit = 100;
+    Chuang__Reply *reply = client_call(s_officer, "notify", "ListDeliveries", &request.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Notify__DeliveryList *list =
+        chuang__notify__delivery_list__unpack(NULL, reply->payload.len, reply->payload.data);
+    chuang__reply__free_unpacked(reply, NULL);
+    return list;
+}
+
+/* Waits (up to 30 s) for the recipient's webhook delivery of event_type to
+ * reach status; returns its id (caller frees) or NULL. */
+static char *s_wait_delivery(const char *recipient, const char *event_type, const char *channel,
+                             const char *status, int *attempts)
+{
+    for (int i = 0; i < 300; i++) {
+        Chuang__Notify__DeliveryList *list = s_deliveries(status, recipient);
+        char *id = NULL;
+        for (size_t d = 0; d < list->n_deliveries && !id; d++)
+            if (streq(list->deliveries[d]->event_type, event_type) &&
+                streq(list->deliveries[d]->channel, channel)) {
+                id = strdup(list->deliveries[d]->id);
+                if (attempts)
+                    *attempts = list->deliveries[d]->attempts;
+            }
+        chuang__notify__delivery_list__free_unpacked(list, NULL);
+        if (id)
+            return id;
+        zclock_sleep(100);
+    }
+    return NULL;
+}
+
+static void test_events_reach_inbox_email_and_signed_webhook(void **state)
+{
+    (void)state;
+    assert_int_equal(s_set_recipient(APPLICANT, "zhangsan@example.com", "/ok", NULL),
+                     CHUANG__STATUS__OK);
+    assert_int_equal(s_set_recipient(LEGAL_REP, NULL, "/fail3", NULL), CHUANG__STATUS__OK);
+    char *code = registry_fixture_register(s_officer, "飞来");
+
+    /* The applicant: an inbox message in Chinese, an e-mail, a webhook. */
+    char *webhook = s_wait_delivery(APPLICANT, "registry.NameReserved", "webhook", "sent", NULL);
+    assert_non_null(webhook);
+    char *email = s_wait_delivery(APPLICANT, "registry.NameReserved", "email", "sent", NULL);
+    assert_non_null(email);
+    Chuang__Notify__InboxRequest inbox = CHUANG__NOTIFY__INBOX_REQUEST__INIT;
+    inbox.recipient = APPLICANT;
+    Chuang__Reply *reply = client_call(s_officer, "notify", "ListInbox", &inbox.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Notify__InboxPage *page =
+        chuang__notify__inbox_page__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_int_equal(page->n_messages, 1);
+    assert_int_equal(page->unread, 1);
+    assert_string_equal(page->messages[0]->subject, "名称已预留：杭州飞来网络科技有限公司");
+    int64_t message_id = page->messages[0]->id;
+    chuang__notify__inbox_page__free_unpacked(page, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    Chuang__Notify__MarkReadRequest read = CHUANG__NOTIFY__MARK_READ_REQUEST__INIT;
+    read.recipient = APPLICANT;
+    read.message_id = message_id;
+    reply = client_call(s_officer, "notify", "MarkRead", &read.base, NULL);
+    page = chuang__notify__inbox_page__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_int_equal(page->unread, 0);
+    chuang__notify__inbox_page__free_unpacked(page, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    /* The e-mail arrived once; the webhook once, with a signature that verifies. */
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "mail-%s", email);
+    assert_int_equal(s_files(prefix), 1);
+    snprintf(prefix, sizeof prefix, "http-%s", webhook);
+    assert_int_equal(s_files(prefix), 1);
+    char path[800];
+    snprintf(path, sizeof path, "%s/http-%s-", s_dir, webhook);
+    zdir_t *dir = zdir_new(s_dir, NULL);
+    zfile_t **files = zdir_flatten(dir);
+    json_t *record = NULL;
+    for (size_t i = 0; files[i] && !record; i++)
+        if (strncmp(zfile_filename(files[i], NULL), path, strlen(path)) == 0 &&
+            strstr(zfile_filename(files[i], NULL), ".json"))
+            record = json_load_file(zfile_filename(files[i], NULL), 0, NULL);
+    zdir_flatten_free(&files);
+    zdir_destroy(&dir);
+    assert_non_null(record);
+    json_t *headers = json_object_get(record, "headers");
+    const char *body = json_string_value(json_object_get(record, "body"));
+    char expected[80];
+    channel_signature(SECRET, json_string_value(json_object_get(headers, "X-Chuang-Timestamp")),
+                      body, expected, sizeof expected);
+    assert_string_equal(json_string_value(json_object_get(headers, "X-Chuang-Signature")),
+                        expected);
+    assert_non_null(strstr(body, "registry.NameReserved"));
+    json_decref(record);
+
+    /* The legal representative's receiver fails three times: sent on the fourth. */
+    int attempts = 0;
+    char *fail3 =
+        s_wait_delivery(LEGAL_REP, "registry.EntityRegistered", "webhook", "sent", &attempts);
+    assert_non_null(fail3);
+    assert_int_equal(attempts, 4);
+    snprintf(prefix, sizeof prefix, "http-%s", fail3);
+    assert_int_equal(s_files(prefix), 4);
+    free(fail3);
+    free(webhook);
+    free(email);
+    free(code);
+}
+
+static void test_dead_letter_then_replay_once_fixed(void **state)
+{
+    (void)state;
+    assert_int_equal(s_set_recipient(LEGAL_REP, NULL, "/always503", NULL), CHUANG__STATUS__OK);
+    char *code = registry_fixture_register(s_officer, "吴山");
+    /* Four attempts, then the dead letters, with the reason. */
+    char *dead = NULL;
+    for (int i = 0; i < 300 && !dead; i++) {
+        Chuang__Notify__DeliveryList *list = s_deliveries("dead", LEGAL_REP);
+        for (size_t d = 0; d < list->n_deliveries && !dead; d++)
+            if (list->deliveries[d]->attempts == 4) {
+                assert_non_null(strstr(list->deliveries[d]->last_error, "503"));
+                dead = strdup(list->deliveries[d]->id);
+            }
+        chuang__notify__delivery_list__free_unpacked(list, NULL);
+        if (!dead)
+            zclock_sleep(100);
+    }
+    assert_non_null(dead);
+
+    /* Fixed, replayed: delivered once more, and successfully. */
+    assert_int_equal(s_set_recipient(LEGAL_REP, NULL, "/ok", NULL), CHUANG__STATUS__OK);
+    Chuang__Notify__ReplayRequest replay = CHUANG__NOTIFY__REPLAY_REQUEST__INIT;
+    replay.delivery_id = dead;
+    Chuang__Reply *reply = client_call(s_officer, "notify", "ReplayDelivery", &replay.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+    bool sent = false;
+    for (int i = 0; i < 300 && !sent; i++) {
+        Chuang__Notify__DeliveryList *list = s_deliveries("sent", LEGAL_REP);
+        for (size_t d = 0; d < list->n_deliveries; d++)
+            sent |= streq(list->deliveries[d]->id, dead);
+        chuang__notify__delivery_list__free_unpacked(list, NULL);
+        if (!sent)
+            zclock_sleep(100);
+    }
+    assert_true(sent);
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "http-%s", dead);
+    assert_int_equal(s_files(prefix), 5); /* four refusals, one success */
+    free(dead);
+    free(code);
+}
+
+/* The ids of the recipient's sent webhook deliveries, newest first. */
+static int s_sent_webhooks(const char *recipient, char *newest, size_t size)
+{
+    Chuang__Notify__DeliveryList *list = s_deliveries("sent", recipient);
+    int count = 0;
+    for (size_t d = 0; d < list->n_deliveries; d++)
+        if (streq(list->deliveries[d]->channel, "webhook") && count++ == 0 && newest)
+            snprintf(newest, size, "%s", list->deliveries[d]->id);
+    chuang__notify__delivery_list__free_unpacked(list, NULL);
+    return count;
+}
+
+static void test_emptied_queue_loses_and_repeats_nothing(void **state)
+{
+    (void)state;
+    int before = s_sent_webhooks(LEGAL_REP, NULL, 0);
+    redisContext *redis = redis_link_connect(harness_get("CHUANG_TEST_REDIS_URL"), 3);
+    char *code = registry_fixture_register(s_officer, "南屏");
+    for (int i = 0; i < 10; i++) {
+        freeReplyObject(redisCommand(redis, "DEL %s", QUEUE));
+        zclock_sleep(50);
+    }
+    char newest[64] = "";
+    for (int i = 0; i < 300 && s_sent_webhooks(LEGAL_REP, newest, sizeof newest) == before; i++)
+        zclock_sleep(100);
+    assert_int_equal(s_sent_webhooks(LEGAL_REP, newest, sizeof newest), before + 1);
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "http-%s", newest);
+    zclock_sleep(2500); /* a rebuild cycle: nothing is sent again */
+    assert_int_equal(s_files(prefix), 1);
+    free(code);
+    redisFree(redis);
+}
+
+static void test_bad_input_and_bad_templates_are_clear_failures(void **state)
+{
+    (void)state;
+    Chuang__Reply *reply = NULL;
+    assert_int_equal(s_set_recipient("someone", "not an address", NULL, &reply),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_string_equal(reply->violations[0]->field, "email");
+    chuang__reply__free_unpacked(reply, NULL);
+    Chuang__Notify__Recipient recipient = CHUANG__NOTIFY__RECIPIENT__INIT;
+    recipient.id = "someone";
+    recipient.webhook_url = "ftp://example.com/x";
+    recipient.webhook_secret = SECRET;
+    reply = client_call(s_officer, "notify", "SetRecipient", &recipient.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_string_equal(reply->violations[0]->field, "webhook_url");
+    chuang__reply__free_unpacked(reply, NULL);
+
+    /* A template naming a field the event lacks: a failed delivery that says
+     * which, and the events after it are still handled. */
+    PGconn *db = db_connect(s_notify_db, "notify", 3);
+    assert_int_equal(db_exec(db, "bad template",
+                             "INSERT INTO templates (event_type, language, subject, body)"
+                             " VALUES ('registry.ListedAbnormal', 'zh-CN', '{{nope}}', 'x')"),
+                     0);
+    char *code = registry_fixture_register(s_officer, "玉泉");
+    Chuang__Registry__AddToListRequest list = CHUANG__REGISTRY__ADD_TO_LIST_REQUEST__INIT;
+    list.credit_code = code;
+    list.list = "abnormal";
+    list.reason = "未按时公示年报";
+    list.authority = "西湖区市场监督管理局";
+    reply = client_call(s_officer, "registry", "AddToList", &list.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+    char *failed = s_wait_delivery(code, "registry.ListedAbnormal", "inbox", "failed", NULL);
+    assert_non_null(failed);
+    Chuang__Notify__DeliveryList *deliveries = s_deliveries("failed", code);
+    assert_string_equal(deliveries->deliveries[0]->last_error, "unknown template variable nope");
+    chuang__notify__delivery_list__free_unpacked(deliveries, NULL);
+
+    /* A malformed event (its payload unreadable) is a recorded failure too,
+     * and the next registration is still notified. */
+    PGconn *registry = db_connect(harness_service_db("notify", "registry"), "registry", 3);
+    assert_int_equal(db_exec(registry, "malformed event",
+                             "INSERT INTO chuang_outbox (id, agency, type, aggregate_id,"
+                             " visibility, payload_type, payload) VALUES (gen_random_uuid(),"
+                             " '330106', 'registry.EntityRegistered', 'broken', 2,"
+                             " 'chuang.registry.Entity', '\\xffffff'::bytea)"),
+                     0);
+    PQfinish(registry);
+    char *after = registry_fixture_register(s_officer, "虎跑");
+    free(s_wait_delivery(after, "registry.EntityRegistered", "inbox", "sent", NULL));
+    bool recorded = false;
+    deliveries = s_deliveries("failed", "");
+    for (size_t d = 0; d < deliveries->n_deliveries; d++)
+        recorded |= streq(deliveries->deliveries[d]->last_error, "event payload cannot be read");
+    chuang__notify__delivery_list__free_unpacked(deliveries, NULL);
+    assert_true(recorded);
+    free(after);
+    PQfinish(db);
+    free(failed);
+    free(code);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_events_reach_inbox_email_and_signed_webhook),
+        cmocka_unit_test(test_dead_letter_then_replay_once_fixed),
+        cmocka_unit_test(test_emptied_queue_loses_and_repeats_nothing),
+        cmocka_unit_test(test_bad_input_and_bad_templates_are_clear_failures),
+    };
+    return cmocka_run_group_tests_name("notify", tests, s_setup, s_teardown);
+}
