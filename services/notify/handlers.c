@@ -4,6 +4,7 @@
  */
 #include "handlers.h"
 #include "channel.h"
+#include "notifier.h"
 #include "notify.pb-c.h"
 
 #include <czmq.h>
@@ -59,22 +60,29 @@ Chuang__Status handle_set_recipient(service_call_t *call, const ProtobufCMessage
     const char *language = *request->language ? request->language : "zh-CN";
     if (!streq(language, "zh-CN") && !streq(language, "en"))
         service_call_violation(call, "language", "must be zh-CN or en");
+    if (request->rate_per_minute < 0 || request->rate_per_minute > 10000)
+        service_call_violation(call, "rate_per_minute", "must be between 0 and 10000");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    const char *values[7] = {request->id,
+    char rate[16];
+    snprintf(rate, sizeof rate, "%d", request->rate_per_minute);
+    const char *values[8] = {request->id,
                              request->email,
                              request->webhook_url,
                              request->webhook_secret,
                              language,
                              request->email_off ? "t" : "f",
-                             request->webhook_off ? "t" : "f"};
+                             request->webhook_off ? "t" : "f",
+                             rate};
     PGresult *res = PQexecParams(
         service_call_db(call),
         "INSERT INTO recipients (id, email, webhook_url, webhook_secret, language, email_off,"
-        " webhook_off) VALUES ($1, $2, $3, $4, $5, $6::boolean, $7::boolean)"
+        " webhook_off, rate_per_minute)"
+        " VALUES ($1, $2, $3, $4, $5, $6::boolean, $7::boolean, $8::int)"
         " ON CONFLICT (id) DO UPDATE SET email = $2, webhook_url = $3, webhook_secret = $4,"
-        " language = $5, email_off = $6::boolean, webhook_off = $7::boolean, updated_at = now()",
-        7, NULL, values, NULL, NULL, 0);
+        " language = $5, email_off = $6::boolean, webhook_off = $7::boolean,"
+        " rate_per_minute = $8::int, updated_at = now()",
+        8, NULL, values, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         Chuang__Status status = service_call_sql_fail(call, res, "set recipient");
         PQclear(res);
@@ -259,4 +267,157 @@ Chuang__Status handle_replay_delivery(service_call_t *call, const ProtobufCMessa
     PQclear(res);
     *(Chuang__Notify__Delivery *)output = *delivery;
     return CHUANG__STATUS__OK;
+}
+
+/* The categories a bulletin may have. */
+static const char *const s_categories[] = {"financing", "incubation",   "talent", "innovation",
+                                           "tax",       "registration", NULL};
+
+static bool s_category_known(const char *category)
+{
+    for (size_t i = 0; s_categories[i]; i++)
+        if (streq(category, s_categories[i]))
+            return true;
+    return false;
+}
+
+/* A region is "" (everywhere) or a six-digit division code. */
+static bool s_region_valid(const char *region)
+{
+    return !*region || (strlen(region) == 6 && strspn(region, "0123456789") == 6);
+}
+
+#define SUBSCRIPTIONS_MAX 32
+
+Chuang__Status handle_subscribe(service_call_t *call, const ProtobufCMessage *input,
+                                ProtobufCMessage *output)
+{
+    const Chuang__Notify__SubscribeRequest *request =
+        (const Chuang__Notify__SubscribeRequest *)input;
+    s_recipient_valid(call, request->recipient);
+    if (request->n_topics + request->n_categories == 0 ||
+        request->n_topics + request->n_categories > SUBSCRIPTIONS_MAX)
+        service_call_violation(call, "topics", "give 1 to %d topics and categories in all",
+                               SUBSCRIPTIONS_MAX);
+    for (size_t i = 0; i < request->n_topics; i++)
+        if (strlen(request->topics[i]) < 3 || strlen(request->topics[i]) > 100 ||
+            !strchr(request->topics[i], '.'))
+            service_call_violation(call, "topics", "%.100s is not an event type or prefix",
+                                   request->topics[i]);
+    for (size_t i = 0; i < request->n_categories; i++)
+        if (!s_category_known(request->categories[i]))
+            service_call_violation(call, "categories",
+                                   "%.40s is not one of financing, incubation, talent, "
+                                   "innovation, tax, registration",
+                                   request->categories[i]);
+    if (!s_region_valid(request->region))
+        service_call_violation(call, "region", "must be a six-digit division code, or empty");
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    PGconn *db = service_call_db(call);
+    for (size_t i = 0; i < request->n_topics + request->n_categories; i++) {
+        bool topic = i < request->n_topics;
+        const char *values[4] = {request->recipient, topic ? "topic" : "category",
+                                 topic ? request->topics[i]
+                                       : request->categories[i - request->n_topics],
+                                 topic ? "" : request->region};
+        PGresult *res = PQexecParams(db,
+                                     "INSERT INTO subscriptions (recipient, kind, value, region)"
+                                     " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                                     4, NULL, values, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            Chuang__Status status = service_call_sql_fail(call, res, "subscribe");
+            PQclear(res);
+            return status;
+        }
+        PQclear(res);
+    }
+    const char *values[1] = {request->recipient};
+    PGresult *res = PQexecParams(db, "SELECT count(*) FROM subscriptions WHERE recipient = $1", 1,
+                                 NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        ((Chuang__Notify__SubscribeReply *)output)->subscriptions = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return CHUANG__STATUS__OK;
+}
+
+#define TITLE_MAX_BYTES 400
+#define BODY_MAX_BYTES  20000
+
+Chuang__Status handle_publish_bulletin(service_call_t *call, const ProtobufCMessage *input,
+                                       ProtobufCMessage *output)
+{
+    const Chuang__Notify__Bulletin *request = (const Chuang__Notify__Bulletin *)input;
+    Chuang__Notify__BulletinReply *reply = (Chuang__Notify__BulletinReply *)output;
+    if (!s_is_officer(call))
+        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "officers only", NULL,
+                                 NULL);
+    if (!*request->title || strlen(request->title) > TITLE_MAX_BYTES)
+        service_call_violation(call, "title", "must be 1 to %d bytes", TITLE_MAX_BYTES);
+    if (!*request->body || strlen(request->body) > BODY_MAX_BYTES)
+        service_call_violation(call, "body", "must be 1 to %d bytes", BODY_MAX_BYTES);
+    if (request->n_categories == 0)
+        service_call_violation(call, "categories", "name at least one category");
+    for (size_t i = 0; i < request->n_categories; i++)
+        if (!s_category_known(request->categories[i]))
+            service_call_violation(call, "categories",
+                                   "%.40s is not one of financing, incubation, talent, "
+                                   "innovation, tax, registration",
+                                   request->categories[i]);
+    if (!s_region_valid(request->region))
+        service_call_violation(call, "region", "must be a six-digit division code, or empty");
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+
+    /* The categories as a PostgreSQL array literal (known words only). */
+    char categories[256] = "{";
+    for (size_t i = 0; i < request->n_categories; i++)
+        snprintf(categories + strlen(categories), sizeof categories - strlen(categories), "%s%s",
+                 i ? "," : "", request->categories[i]);
+    strcat(categories, "}");
+    PGconn *db = service_call_db(call);
+    const Chuang__RequestHeader *header = service_call_header(call);
+    const char *values[6] = {header->agency, request->title,  request->body,
+                             categories,     request->region, header->actor_id};
+    PGresult *res = PQexecParams(db,
+                                 "INSERT INTO bulletins (agency, title, body, categories, region,"
+                                 " published_by) VALUES ($1, $2, $3, $4::text[], $5, $6)"
+                                 " RETURNING id::text",
+                                 6, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        Chuang__Status status = service_call_sql_fail(call, res, "publish bulletin");
+        PQclear(res);
+        return status;
+    }
+    reply->id = service_call_strdup(call, PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    /* Subscribers of a category, in a region the bulletin covers: the same
+     * division, or the bulletin's province or city containing it. */
+    const char *match[2] = {categories, request->region};
+    res = PQexecParams(db,
+                       "SELECT DISTINCT recipient FROM subscriptions"
+                       " WHERE kind = 'category' AND value = ANY ($1::text[])"
+                       "   AND ($2 = '' OR region = '' OR region = $2"
+                       "     OR ($2 LIKE '__0000' AND left(region, 2) = left($2, 2))"
+                       "     OR ($2 LIKE '____00' AND left(region, 4) = left($2, 4)))",
+                       2, NULL, match, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        Chuang__Status status = service_call_sql_fail(call, res, "bulletin subscribers");
+        PQclear(res);
+        return status;
+    }
+    char *json =
+        zsys_sprintf("{\"bulletinId\":\"%s\",\"region\":\"%s\"}", reply->id, request->region);
+    int rc = 0;
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++)
+        rc = notifier_deliver(db, reply->id, "notify.Bulletin", PQgetvalue(res, i, 0),
+                              request->title, request->body, json);
+    reply->recipients = PQntuples(res);
+    zstr_free(&json);
+    PQclear(res);
+    if (rc != 0)
+        return service_call_sql_fail(call, NULL, "deliver bulletin");
+    return service_call_emit(call, "notify.BulletinPublished", reply->id,
+                             CHUANG__VISIBILITY__VISIBILITY_PUBLIC, &request->base);
 }

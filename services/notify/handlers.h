@@ -11,5 +11,7 @@ service_handler_fn handle_list_inbox;
 service_handler_fn handle_mark_read;
 service_handler_fn handle_list_deliveries;
 service_handler_fn handle_replay_delivery;
+service_handler_fn handle_subscribe;
+service_handler_fn handle_publish_bulletin;
 
 #endif

@@ -6,7 +6,8 @@
  *
  * Settings besides the framework's: notify.stream (the event stream it
  * follows, default chuang:registry:events), notify.smtp_url, notify.from,
- * notify.max_attempts, notify.backoff_ms, notify.timeout_ms.
+ * notify.max_attempts, notify.backoff_ms, notify.timeout_ms,
+ * notify.rate_per_minute.
  */
 #include "consumer.h"
 #include "handlers.h"
@@ -26,6 +27,8 @@ static const service_method_t s_methods[] = {
     {"MarkRead", handle_mark_read, SERVICE_METHOD_WRITE},
     {"ListDeliveries", handle_list_deliveries, SERVICE_METHOD_READ},
     {"ReplayDelivery", handle_replay_delivery, SERVICE_METHOD_WRITE},
+    {"Subscribe", handle_subscribe, SERVICE_METHOD_WRITE},
+    {"PublishBulletin", handle_publish_bulletin, SERVICE_METHOD_WRITE},
     {NULL, NULL, 0},
 };
 

@@ -4,7 +4,8 @@
  * The payload is decoded with its descriptor and turned into JSON (pbjson),
  * which gives the template variables their names. Recipients are read off
  * the payload: the applicant (applicantIdNumber), the legal representative
- * (legalRepresentative.idNumber) and the entity itself (creditCode). For
+ * (legalRepresentative.idNumber) and the entity itself (creditCode), and
+ * from the topic subscriptions of the event's type. For
  * each recipient and the event's type a template in the recipient's
  * language is rendered; the inbox message is written at once and e-mail and
  * webhook deliveries are queued as pending rows for the sender. A template
@@ -94,19 +95,41 @@ static int s_exec(PGconn *db, const char *sql, int count, const char *const *val
     return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? 0 : -1;
 }
 
-/* Records a delivery row; status "pending" queues it for the sender. */
-static int s_delivery(PGconn *db, const Chuang__Event *event, const char *recipient,
-                      const char *channel, const char *subject, const char *body,
-                      const char *event_json, const char *status, const char *error)
+int notifier_deliver(PGconn *db, const char *event_id, const char *event_type,
+                     const char *recipient, const char *subject, const char *body,
+                     const char *event_json)
 {
-    const char *values[9] = {event->id, event->type, recipient, channel, subject,
-                             body,      event_json,  status,    error};
-    return s_exec(db,
-                  "INSERT INTO deliveries (event_id, event_type, recipient, channel, subject,"
-                  " body, event_json, status, last_error)"
-                  " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9)"
-                  " ON CONFLICT (event_id, recipient, channel) DO NOTHING",
-                  9, values);
+    const char *values[1] = {recipient};
+    PGresult *res = PQexecParams(db,
+                                 "SELECT email <> '' AND NOT email_off,"
+                                 "       webhook_url <> '' AND NOT webhook_off"
+                                 " FROM recipients WHERE id = $1",
+                                 1, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        PQclear(res);
+        return -1;
+    }
+    bool email = PQntuples(res) == 1 && streq(PQgetvalue(res, 0, 0), "t");
+    bool webhook = PQntuples(res) == 1 && streq(PQgetvalue(res, 0, 1), "t");
+    PQclear(res);
+    const char *inbox[5] = {recipient, event_id, event_type, subject, body};
+    int rc = s_exec(db,
+                    "INSERT INTO inbox (recipient, event_id, event_type, subject, body)"
+                    " VALUES ($1, $2::uuid, $3, $4, $5) ON CONFLICT DO NOTHING",
+                    5, inbox);
+    const char *channels[3] = {"inbox", email ? "email" : NULL, webhook ? "webhook" : NULL};
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        if (!channels[i])
+            continue;
+        const char *row[8] = {event_id, event_type, recipient,  channels[i],
+                              subject,  body,       event_json, i == 0 ? "sent" : "pending"};
+        rc = s_exec(db,
+                    "INSERT INTO deliveries (event_id, event_type, recipient, channel, subject,"
+                    " body, event_json, status) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8)"
+                    " ON CONFLICT (event_id, recipient, channel) DO NOTHING",
+                    8, row);
+    }
+    return rc;
 }
 
 /* Notifies one recipient of event. Returns 0, or -1 on a database error. */
@@ -114,16 +137,13 @@ static int s_notify(PGconn *db, const Chuang__Event *event, json_t *payload, con
                     const char *recipient)
 {
     const char *values[3] = {recipient, event->agency, event->type};
-    PGresult *res = PQexecParams(
-        db,
-        "SELECT coalesce(r.language, 'zh-CN'), coalesce(r.email, ''), coalesce(r.email_off, false),"
-        "       coalesce(r.webhook_url, ''), coalesce(r.webhook_off, false), t.subject, t.body"
-        " FROM (SELECT 1) one"
-        " LEFT JOIN recipients r ON r.id = $1"
-        " JOIN templates t ON t.event_type = $3 AND t.agency IN ($2, '')"
-        "   AND t.language = coalesce(r.language, 'zh-CN')"
-        " ORDER BY t.agency = $2 DESC LIMIT 1",
-        3, NULL, values, NULL, NULL, 0);
+    PGresult *res = PQexecParams(db,
+                                 "SELECT t.subject, t.body FROM (SELECT 1) one"
+                                 " LEFT JOIN recipients r ON r.id = $1"
+                                 " JOIN templates t ON t.event_type = $3 AND t.agency IN ($2, '')"
+                                 "   AND t.language = coalesce(r.language, 'zh-CN')"
+                                 " ORDER BY t.agency = $2 DESC LIMIT 1",
+                                 3, NULL, values, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         PQclear(res);
         return -1;
@@ -133,31 +153,23 @@ static int s_notify(PGconn *db, const Chuang__Event *event, json_t *payload, con
         return 0;
     }
     char error[256] = "";
-    char *subject = notifier_render(PQgetvalue(res, 0, 5), payload, error, sizeof error);
+    char *subject = notifier_render(PQgetvalue(res, 0, 0), payload, error, sizeof error);
     char *body =
-        subject ? notifier_render(PQgetvalue(res, 0, 6), payload, error, sizeof error) : NULL;
-    bool email = *PQgetvalue(res, 0, 1) && streq(PQgetvalue(res, 0, 2), "f");
-    bool webhook = *PQgetvalue(res, 0, 3) && streq(PQgetvalue(res, 0, 4), "f");
+        subject ? notifier_render(PQgetvalue(res, 0, 1), payload, error, sizeof error) : NULL;
     PQclear(res);
-    int rc = 0;
+    int rc;
     if (!subject || !body) {
         log_warn("notification not rendered", "event_type=%s recipient=%s error=\"%s\"",
                  event->type, recipient, error);
-        rc = s_delivery(db, event, recipient, "inbox", "", "", event_json, "failed", error);
-    } else {
-        const char *inbox[5] = {recipient, event->id, event->type, subject, body};
+        const char *row[5] = {event->id, event->type, recipient, event_json, error};
         rc = s_exec(db,
-                    "INSERT INTO inbox (recipient, event_id, event_type, subject, body)"
-                    " VALUES ($1, $2::uuid, $3, $4, $5) ON CONFLICT DO NOTHING",
-                    5, inbox);
-        if (rc == 0)
-            rc = s_delivery(db, event, recipient, "inbox", subject, body, event_json, "sent", "");
-        if (rc == 0 && email)
-            rc =
-                s_delivery(db, event, recipient, "email", subject, body, event_json, "pending", "");
-        if (rc == 0 && webhook)
-            rc = s_delivery(db, event, recipient, "webhook", subject, body, event_json, "pending",
-                            "");
+                    "INSERT INTO deliveries (event_id, event_type, recipient, channel,"
+                    " event_json, status, last_error)"
+                    " VALUES ($1::uuid, $2, $3, 'inbox', $4, 'failed', $5)"
+                    " ON CONFLICT (event_id, recipient, channel) DO NOTHING",
+                    5, row);
+    } else {
+        rc = notifier_deliver(db, event->id, event->type, recipient, subject, body, event_json);
     }
     free(subject);
     free(body);
@@ -196,6 +208,19 @@ int notifier_apply(PGconn *db, const Chuang__Event *event, void *arg, char *erro
         if (json_is_string(value) && *json_string_value(value))
             rc = s_notify(db, event, payload, event_json, json_string_value(value));
     }
+    /* And whoever subscribed to the event's type. */
+    const char *event_type[1] = {event->type};
+    PGresult *subscribers = rc == 0
+                                ? PQexecParams(db,
+                                               "SELECT DISTINCT recipient FROM subscriptions"
+                                               " WHERE kind = 'topic' AND strpos($1, value) = 1",
+                                               1, NULL, event_type, NULL, NULL, 0)
+                                : NULL;
+    if (subscribers && PQresultStatus(subscribers) != PGRES_TUPLES_OK)
+        rc = -1;
+    for (int i = 0; rc == 0 && subscribers && i < PQntuples(subscribers); i++)
+        rc = s_notify(db, event, payload, event_json, PQgetvalue(subscribers, i, 0));
+    PQclear(subscribers);
     if (rc != 0)
         snprintf(error, 256, "database error: %s", PQerrorMessage(db));
     free(event_json);

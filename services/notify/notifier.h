@@ -17,6 +17,14 @@
  * -1 only for database errors. */
 int notifier_apply(PGconn *db, const Chuang__Event *event, void *arg, char *error);
 
+/* Gives recipient a message, in the open transaction: an inbox entry now,
+ * and pending e-mail and webhook deliveries for the channels it has on.
+ * A message already given for event_id is not given again. Returns 0, or
+ * -1 on a database error. */
+int notifier_deliver(PGconn *db, const char *event_id, const char *event_type,
+                     const char *recipient, const char *subject, const char *body,
+                     const char *event_json);
+
 /* Replaces each {{path}} of template_text with the payload's value there.
  * Returns the text (caller frees), or NULL with error naming the unknown
  * variable. */

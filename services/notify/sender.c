@@ -7,7 +7,8 @@
  * (SELECT ... FOR UPDATE) while it is sent and its outcome recorded in the
  * same transaction; a delivery already sent or dead is skipped, so none is
  * sent twice as a success. The destination is read from the recipient at
- * send time: a replay after the recipient fixed its address goes there.
+ * send time: a replay after the recipient fixed its address goes there. A
+ * recipient's rate limit postpones a delivery, it never drops it.
  */
 #include "sender.h"
 #include "channel.h"
@@ -27,6 +28,7 @@ static struct {
     int max_attempts;
     int backoff_ms;
     int timeout_ms;
+    int rate_per_minute;
 } s_settings;
 
 /* When the table was last read for pending deliveries (main thread only). */
@@ -41,6 +43,7 @@ void sender_configure(config_t *config)
     s_settings.max_attempts = (int)config_int(config, "notify.max_attempts", 8);
     s_settings.backoff_ms = (int)config_int(config, "notify.backoff_ms", 5000);
     s_settings.timeout_ms = (int)config_int(config, "notify.timeout_ms", 10000);
+    s_settings.rate_per_minute = (int)config_int(config, "notify.rate_per_minute", 0);
 }
 
 static void s_rebuild(PGconn *db, redisContext *redis, const char *queue)
@@ -53,6 +56,37 @@ static void s_rebuild(PGconn *db, redisContext *redis, const char *queue)
             schedule_add_missing(redis, queue, PQgetvalue(res, i, 0),
                                  strtoll(PQgetvalue(res, i, 1), NULL, 10));
     PQclear(res);
+}
+
+/* When recipient already had limit deliveries on channel in the last
+ * minute, postpones delivery id until the oldest of them is a minute old and
+ * returns that time (ms since the epoch); 0 when it may go now; -1 on error. */
+static int64_t s_rate_limited(PGconn *db, const char *id, const char *recipient,
+                              const char *channel, int limit)
+{
+    if (limit <= 0)
+        return 0;
+    char limit_text[16];
+    snprintf(limit_text, sizeof limit_text, "%d", limit);
+    const char *values[4] = {id, recipient, channel, limit_text};
+    PGresult *res = PQexecParams(
+        db,
+        "WITH recent AS (SELECT sent_at FROM deliveries WHERE recipient = $2 AND channel = $3"
+        "   AND sent_at > now() - interval '1 minute' ORDER BY sent_at DESC LIMIT $4::int),"
+        " window_end AS (SELECT min(sent_at) + interval '1 minute' AS at FROM recent"
+        "   HAVING count(*) >= $4::int)"
+        " UPDATE deliveries SET next_attempt_at = (SELECT at FROM window_end)"
+        " WHERE id = $1::uuid AND EXISTS (SELECT 1 FROM window_end)"
+        " RETURNING (extract(epoch FROM next_attempt_at) * 1000)::bigint",
+        4, NULL, values, NULL, NULL, 0);
+    int64_t later = -1;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        later = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    PQclear(res);
+    if (later > 0)
+        log_info("delivery waits for the recipient's rate limit", "id=%s recipient=%s", id,
+                 recipient);
+    return later;
 }
 
 /* The webhook's JSON: who, what, and the event's payload. Caller frees. */
@@ -86,7 +120,7 @@ static int64_t s_send(PGconn *db, const char *id)
         db,
         "SELECT d.channel, d.recipient, d.subject, d.body, d.event_json, d.event_id::text,"
         "       d.event_type, d.attempts, coalesce(r.email, ''), coalesce(r.webhook_url, ''),"
-        "       coalesce(r.webhook_secret, '')"
+        "       coalesce(r.webhook_secret, ''), coalesce(r.rate_per_minute, 0)"
         " FROM deliveries d LEFT JOIN recipients r ON r.id = d.recipient"
         " WHERE d.id = $1::uuid AND d.status = 'pending' FOR UPDATE OF d",
         1, NULL, values, NULL, NULL, 0);
@@ -98,6 +132,14 @@ static int64_t s_send(PGconn *db, const char *id)
     }
     const char *channel = PQgetvalue(row, 0, 0);
     int attempts = atoi(PQgetvalue(row, 0, 7)) + 1;
+    int limit = atoi(PQgetvalue(row, 0, 11));
+    int64_t later = s_rate_limited(db, id, PQgetvalue(row, 0, 1), channel,
+                                   limit > 0 ? limit : s_settings.rate_per_minute);
+    if (later != 0) {
+        PQclear(row);
+        PQclear(PQexec(db, later > 0 ? "COMMIT" : "ROLLBACK"));
+        return later;
+    }
     char error[256] = "";
     channel_outcome_t outcome;
     if (streq(channel, "email")) {

@@ -11,7 +11,8 @@
 #include "service.h"
 
 /* Reads notify.smtp_url, notify.from, notify.max_attempts,
- * notify.backoff_ms and notify.timeout_ms. */
+ * notify.backoff_ms, notify.timeout_ms and notify.rate_per_minute (the
+ * default per-recipient limit; 0: none). */
 void sender_configure(config_t *config);
 
 /* The framework tick: queues pending deliveries found in the database that

@@ -13,13 +13,18 @@
 
 char *registry_fixture_register(client_t *client, const char *trade_name)
 {
+    return registry_fixture_register_as(client, trade_name, "11010519491231002X");
+}
+
+char *registry_fixture_register_as(client_t *client, const char *trade_name, const char *applicant)
+{
     Chuang__Registry__ReserveNameRequest reserve = CHUANG__REGISTRY__RESERVE_NAME_REQUEST__INIT;
     reserve.region = "杭州";
     reserve.trade_name = (char *)trade_name;
     reserve.industry = "网络科技";
     reserve.organisational_form = "有限公司";
     reserve.applicant_name = "张三";
-    reserve.applicant_id_number = "11010519491231002X";
+    reserve.applicant_id_number = (char *)applicant;
     Chuang__Reply *reply = client_call(client, "registry", "ReserveName", &reserve.base, NULL);
     assert_int_equal(reply->status, CHUANG__STATUS__OK);
     Chuang__Registry__NameReservation *reservation =

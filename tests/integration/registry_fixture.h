@@ -12,4 +12,7 @@
  * Returns its credit code (caller frees); fails the test on any error. */
 char *registry_fixture_register(client_t *client, const char *trade_name);
 
+/* The same with the name reserved by applicant (a resident ID number). */
+char *registry_fixture_register_as(client_t *client, const char *trade_name, const char *applicant);
+
 #endif

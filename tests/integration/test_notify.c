@@ -436,6 +436,114 @@ static void test_bad_input_and_bad_templates_are_clear_failures(void **state)
     free(code);
 }
 
+static void test_rate_limit_postpones_without_losing(void **state)
+{
+    (void)state;
+    const char *applicant = "440305198512317893";
+    Chuang__Notify__Recipient recipient = CHUANG__NOTIFY__RECIPIENT__INIT;
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/ok", s_http_port);
+    recipient.id = (char *)applicant;
+    recipient.webhook_url = url;
+    recipient.webhook_secret = SECRET;
+    recipient.rate_per_minute = 2;
+    Chuang__Reply *reply = client_call(s_officer, "notify", "SetRecipient", &recipient.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+    const char *names[] = {"九里", "云溪", "茅家"};
+    for (int i = 0; i < 3; i++)
+        free(registry_fixture_register_as(s_officer, names[i], applicant));
+    /* Two go at once; the third waits for the minute, pending, not lost. */
+    int sent = 0, pending = 0;
+    for (int i = 0; i < 100 && sent < 2; i++) {
+        sent = s_sent_webhooks(applicant, NULL, 0);
+        zclock_sleep(100);
+    }
+    zclock_sleep(1500);
+    Chuang__Notify__DeliveryList *list = s_deliveries("pending", applicant);
+    for (size_t d = 0; d < list->n_deliveries; d++)
+        pending += streq(list->deliveries[d]->channel, "webhook");
+    chuang__notify__delivery_list__free_unpacked(list, NULL);
+    assert_int_equal(s_sent_webhooks(applicant, NULL, 0), 2);
+    assert_int_equal(pending, 1);
+}
+
+static int s_inbox_count(const char *recipient, const char *subject)
+{
+    Chuang__Notify__InboxRequest request = CHUANG__NOTIFY__INBOX_REQUEST__INIT;
+    request.recipient = (char *)recipient;
+    request.limit = 100;
+    Chuang__Reply *reply = client_call(s_officer, "notify", "ListInbox", &request.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Notify__InboxPage *page =
+        chuang__notify__inbox_page__unpack(NULL, reply->payload.len, reply->payload.data);
+    int count = 0;
+    for (size_t i = 0; i < page->n_messages; i++)
+        count += !subject || streq(page->messages[i]->subject, subject);
+    chuang__notify__inbox_page__free_unpacked(page, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    return count;
+}
+
+static Chuang__Status s_subscribe(const char *recipient, char *topic, char *category,
+                                  const char *region)
+{
+    Chuang__Notify__SubscribeRequest request = CHUANG__NOTIFY__SUBSCRIBE_REQUEST__INIT;
+    request.recipient = (char *)recipient;
+    request.n_topics = topic ? 1 : 0;
+    request.topics = &topic;
+    request.n_categories = category ? 1 : 0;
+    request.categories = &category;
+    request.region = (char *)region;
+    Chuang__Reply *reply = client_call(s_officer, "notify", "Subscribe", &request.base, NULL);
+    Chuang__Status status = reply->status;
+    chuang__reply__free_unpacked(reply, NULL);
+    return status;
+}
+
+static void test_bulletins_and_topic_subscribers(void **state)
+{
+    (void)state;
+    /* A county's entrepreneur hears of the city's financing policy; a
+     * talent subscriber and another province's do not. */
+    assert_int_equal(s_subscribe("founder-330106", NULL, "financing", "330106"),
+                     CHUANG__STATUS__OK);
+    assert_int_equal(s_subscribe("talent-330106", NULL, "talent", "330106"), CHUANG__STATUS__OK);
+    assert_int_equal(s_subscribe("founder-440305", NULL, "financing", "440305"),
+                     CHUANG__STATUS__OK);
+    assert_int_equal(s_subscribe("nobody", NULL, "gossip", ""), CHUANG__STATUS__INVALID_ARGUMENT);
+    char *categories[1] = {"financing"};
+    Chuang__Notify__Bulletin bulletin = CHUANG__NOTIFY__BULLETIN__INIT;
+    bulletin.title = "创业担保贷款贴息政策";
+    bulletin.body = "符合条件的创业者可申请最高 50 万元创业担保贷款并享受贴息。";
+    bulletin.n_categories = 1;
+    bulletin.categories = categories;
+    bulletin.region = "330100";
+    client_t *anyone = client_new(s_endpoint, s_plain);
+    Chuang__Reply *reply = client_call(anyone, "notify", "PublishBulletin", &bulletin.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__PERMISSION_DENIED);
+    chuang__reply__free_unpacked(reply, NULL);
+    client_destroy(&anyone);
+    reply = client_call(s_officer, "notify", "PublishBulletin", &bulletin.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Notify__BulletinReply *published =
+        chuang__notify__bulletin_reply__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_int_equal(published->recipients, 1);
+    chuang__notify__bulletin_reply__free_unpacked(published, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    assert_int_equal(s_inbox_count("founder-330106", "创业担保贷款贴息政策"), 1);
+    assert_int_equal(s_inbox_count("talent-330106", NULL), 0);
+    assert_int_equal(s_inbox_count("founder-440305", NULL), 0);
+
+    /* A department subscribed to registrations hears of each. */
+    assert_int_equal(s_subscribe("tax-office", "registry.EntityRegistered", NULL, ""),
+                     CHUANG__STATUS__OK);
+    free(registry_fixture_register(s_officer, "栖霞"));
+    for (int i = 0; i < 100 && s_inbox_count("tax-office", NULL) == 0; i++)
+        zclock_sleep(100);
+    assert_int_equal(s_inbox_count("tax-office", "营业执照已核发：杭州栖霞网络科技有限公司"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,6 +551,8 @@ int main(void)
         cmocka_unit_test(test_dead_letter_then_replay_once_fixed),
         cmocka_unit_test(test_emptied_queue_loses_and_repeats_nothing),
         cmocka_unit_test(test_bad_input_and_bad_templates_are_clear_failures),
+        cmocka_unit_test(test_rate_limit_postpones_without_losing),
+        cmocka_unit_test(test_bulletins_and_topic_subscribers),
     };
     return cmocka_run_group_tests_name("notify", tests, s_setup, s_teardown);
 }
