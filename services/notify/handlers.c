@@ -64,25 +64,38 @@ Chuang__Status handle_set_recipient(service_call_t *call, const ProtobufCMessage
         service_call_violation(call, "rate_per_minute", "must be between 0 and 10000");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
+    if (request->n_roles > 16)
+        return service_call_violation(call, "roles", "at most 16 roles");
+    char roles[1024] = "{";
+    for (size_t i = 0; i < request->n_roles; i++) {
+        const char *role = request->roles[i];
+        if (!*role || strlen(role) > 40 ||
+            strspn(role, "abcdefghijklmnopqrstuvwxyz-") != strlen(role))
+            return service_call_violation(call, "roles",
+                                          "a role is 1 to 40 lower-case letters and '-'");
+        snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%s%s", i ? "," : "", role);
+    }
+    strcat(roles, "}");
     char rate[16];
     snprintf(rate, sizeof rate, "%d", request->rate_per_minute);
-    const char *values[8] = {request->id,
+    const char *values[9] = {request->id,
                              request->email,
                              request->webhook_url,
                              request->webhook_secret,
                              language,
                              request->email_off ? "t" : "f",
                              request->webhook_off ? "t" : "f",
-                             rate};
+                             rate,
+                             roles};
     PGresult *res = PQexecParams(
         service_call_db(call),
         "INSERT INTO recipients (id, email, webhook_url, webhook_secret, language, email_off,"
-        " webhook_off, rate_per_minute)"
-        " VALUES ($1, $2, $3, $4, $5, $6::boolean, $7::boolean, $8::int)"
+        " webhook_off, rate_per_minute, roles)"
+        " VALUES ($1, $2, $3, $4, $5, $6::boolean, $7::boolean, $8::int, $9::text[])"
         " ON CONFLICT (id) DO UPDATE SET email = $2, webhook_url = $3, webhook_secret = $4,"
         " language = $5, email_off = $6::boolean, webhook_off = $7::boolean,"
-        " rate_per_minute = $8::int, updated_at = now()",
-        8, NULL, values, NULL, NULL, 0);
+        " rate_per_minute = $8::int, roles = $9::text[], updated_at = now()",
+        9, NULL, values, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         Chuang__Status status = service_call_sql_fail(call, res, "set recipient");
         PQclear(res);

@@ -4,8 +4,9 @@
  * The payload is decoded with its descriptor and turned into JSON (pbjson),
  * which gives the template variables their names. Recipients are read off
  * the payload: the applicant (applicantIdNumber), the legal representative
- * (legalRepresentative.idNumber) and the entity itself (creditCode), and
- * from the topic subscriptions of the event's type. For
+ * (legalRepresentative.idNumber) and the entity itself (creditCode); the
+ * topic subscribers of the event's type; and the officers whose role the
+ * role_routes table routes it to. For
  * each recipient and the event's type a template in the recipient's
  * language is rendered; the inbox message is written at once and e-mail and
  * webhook deliveries are queued as pending rows for the sender. A template
@@ -208,14 +209,18 @@ int notifier_apply(PGconn *db, const Chuang__Event *event, void *arg, char *erro
         if (json_is_string(value) && *json_string_value(value))
             rc = s_notify(db, event, payload, event_json, json_string_value(value));
     }
-    /* And whoever subscribed to the event's type. */
+    /* And whoever subscribed to the event's type, and the officers whose
+     * role hears of it. */
     const char *event_type[1] = {event->type};
-    PGresult *subscribers = rc == 0
-                                ? PQexecParams(db,
-                                               "SELECT DISTINCT recipient FROM subscriptions"
-                                               " WHERE kind = 'topic' AND strpos($1, value) = 1",
-                                               1, NULL, event_type, NULL, NULL, 0)
-                                : NULL;
+    PGresult *subscribers = NULL;
+    if (rc == 0)
+        subscribers = PQexecParams(db,
+                                   "SELECT recipient FROM subscriptions"
+                                   " WHERE kind = 'topic' AND strpos($1, value) = 1"
+                                   " UNION "
+                                   "SELECT r.id FROM recipients r JOIN role_routes t"
+                                   " ON t.role = ANY (r.roles) AND strpos($1, t.event_type) = 1",
+                                   1, NULL, event_type, NULL, NULL, 0);
     if (subscribers && PQresultStatus(subscribers) != PGRES_TUPLES_OK)
         rc = -1;
     for (int i = 0; rc == 0 && subscribers && i < PQntuples(subscribers); i++)

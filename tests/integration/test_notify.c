@@ -542,6 +542,35 @@ static void test_bulletins_and_topic_subscribers(void **state)
     for (int i = 0; i < 100 && s_inbox_count("tax-office", NULL) == 0; i++)
         zclock_sleep(100);
     assert_int_equal(s_inbox_count("tax-office", "营业执照已核发：杭州栖霞网络科技有限公司"), 1);
+
+    /* An officer of the role the objection is routed to is told of it. */
+    Chuang__Notify__Recipient officer = CHUANG__NOTIFY__RECIPIENT__INIT;
+    char *roles[1] = {"registry-officer"};
+    officer.id = "officer-wang";
+    officer.n_roles = 1;
+    officer.roles = roles;
+    reply = client_call(s_officer, "notify", "SetRecipient", &officer.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+    char *code = registry_fixture_register(s_officer, "云栖");
+    Chuang__Registry__DeregistrationRequest apply = CHUANG__REGISTRY__DEREGISTRATION_REQUEST__INIT;
+    apply.credit_code = code;
+    reply = client_call(s_officer, "registry", "ApplyDeregistration", &apply.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+    Chuang__Registry__ObjectionRequest objection = CHUANG__REGISTRY__OBJECTION_REQUEST__INIT;
+    objection.credit_code = code;
+    objection.objector = "某供应商";
+    objection.reason = "货款未结清";
+    reply = client_call(s_officer, "registry", "ObjectToDeregistration", &objection.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+    char subject[128];
+    snprintf(subject, sizeof subject, "简易注销收到异议：%s", code);
+    for (int i = 0; i < 100 && s_inbox_count("officer-wang", subject) == 0; i++)
+        zclock_sleep(100);
+    assert_int_equal(s_inbox_count("officer-wang", subject), 1);
+    free(code);
 }
 
 int main(void)
