@@ -1,0 +1,1552 @@
+/*
+ * bench_notify.c - webhook deliveries per second through chuang-notify's
+ * delivery worker (services/notify/sender.c), measured against the bare
+ * HTTP + HMAC cost of channel_webhook_send() in the same run, to the same
+ * local receiver.
+ *
+ * Everything stays on 127.0.0.1, against the private PostgreSQL and Redis
+ * of a harness (tests/bench/run_notify.sh starts one): the notify role's
+ * schema "notify" (migrated by chuang-notify itself at start-up) and the
+ * Redis prefix "bench:notify".
+ *
+ * The receiver is a small HTTP server in this process: R threads (default
+ * 4) blocking in accept() on one listening socket of 127.0.0.1. Each reads a
+ * whole request (headers, then Content-Length bytes of body), checks the
+ * X-Chuang-Signature over the body with channel_signature() and the secret,
+ * answers "HTTP/1.1 200 OK", Content-Length: 0, Connection: close, and
+ * closes: no keep-alive, which is also all channel_webhook_send() can use
+ * (a fresh curl handle, so a fresh connection, per send). It counts every
+ * POST, the bad ones (malformed or a wrong signature), the body bytes, the
+ * first and last arrival, and the X-Chuang-Delivery ids of the deliveries
+ * that chuang-notify sent (every id not starting with "bench-").
+ *
+ * For each concurrency C (default 1, 2 and 4) four measurements take turns,
+ * round by round (default 2 rounds) in a rotating order, so that a burst of
+ * load on this shared machine hits them alike:
+ *
+ *   raw POST     C threads of this process: socket, connect, write one
+ *                prebuilt signed POST of the same JSON, read the answer to
+ *                EOF, close. The receiver's (and loopback TCP's) ceiling.
+ *   webhook      C threads of this process calling channel_webhook_send()
+ *                in a tight loop with the JSON chuang-notify would send (the
+ *                same fields, the same sizes): libcurl and the HMAC, the
+ *                pure sending cost. The baseline.
+ *   sender tx    C threads of this process running sender.c's per-delivery
+ *                work without the HTTP, on a copy of the deliveries table
+ *                (bench_deliveries, LIKE deliveries) and its own Redis queue:
+ *                schedule_claim_due of up to 16, then per delivery BEGIN;
+ *                the SELECT ... FOR UPDATE joined with recipients (no rate
+ *                limit: the recipient has none and the processes run with
+ *                CHUANG_NOTIFY_RATE_PER_MINUTE=0, so sender.c makes no rate
+ *                query); the JSON; the UPDATE; COMMIT; schedule_done (a
+ *                copy of the sender's statements: keep it in step with
+ *                sender.c). Its set-up fills that queue the way sender.c's
+ *                rebuild does (SELECT of the pending rows, one ZADD NX
+ *                each), which is timed too.
+ *   notify       C chuang-notify processes, already running and idle, with
+ *                CHUANG_SERVICE_TICK_MS (default 20, -k). Each process sends
+ *                one delivery after another (the tick claims up to 16 and
+ *                sends them in turn), so concurrency = processes. N (default
+ *                1000, -n) pending webhook deliveries to one recipient whose
+ *                webhook_url is the receiver are inserted in one statement
+ *                (next_attempt_at now()); the processes find them at their
+ *                next queue rebuild (every 2 s) and send them. Timed from the
+ *                INSERT's return to the moment the table holds N 'sent' rows
+ *                for the round (polled every 2 ms once the receiver got N
+ *                POSTs), and from the first POST the receiver got to that
+ *                moment: the first is end to end, the second the sending
+ *                rate without the wait for the rebuild (the "pickup").
+ *
+ * Every measured delivery is checked to have been sent exactly once: the
+ * receiver got N POSTs with valid signatures for the round whose ids are
+ * exactly the ids the table holds as 'sent' for it, with one attempt each,
+ * and over the whole run the receiver got as many POSTs from chuang-notify
+ * as deliveries were inserted (so none came twice later).
+ *
+ * The baselines' rates count the calls that completed in a window of
+ * T / rounds (default 2400 ms / 2) after a warm-up (default 200 ms) per
+ * round. The CPU columns are in % of one core over the measured time: me =
+ * this process (the receiver, and the clients in the baseline rows),
+ * notify = the chuang-notify processes, pg = all PostgreSQL processes,
+ * redis. The ratios notify / webhook are the figures to read: absolute
+ * rates depend on this (shared, noisy) machine; nothing is asserted on times.
+ * A per-delivery breakdown models one process's time per delivery as
+ * webhook + sender tx + tick_ms / 16 (the sleep after each batch of 16).
+ *
+ * Last (-D, default 96; 0 skips it), the processes are stopped and one is
+ * started with the default tick (1000 ms, as deployed) to measure its rate
+ * on D deliveries.
+ *
+ *   bench_notify [-d DB_URL] [-s REDIS_URL] [-b BROKER] [-N NOTIFY] [-l LOG_DIR]
+ *                [-c 1,2,4] [-n DELIVERIES] [-r ROUNDS] [-T MS] [-w MS] [-k TICK_MS]
+ *                [-D DELIVERIES] [-R RECEIVER_THREADS] [-P POSTMASTER_PID] [-S REDIS_PID]
+ *
+ * DB_URL (or CHUANG_BENCH_DB_URL) is the notify role's database URL, REDIS_URL
+ * (or CHUANG_BENCH_REDIS_URL) the harness's Redis. The broker (plain, needed
+ * for the notify processes to start their workers) and the notify processes
+ * are started here, their stderr in LOG_DIR/<name>.log (default a new
+ * /tmp/chuang-bench-notify.XXXXXX). no_proxy is set to 127.0.0.1 for this
+ * process and its children, so no proxy variable can take the traffic off
+ * the loopback. Every child is stopped at the end, on failure, on
+ * SIGINT/SIGTERM/SIGHUP and (PR_SET_PDEATHSIG) when this process dies. The
+ * tables go to stdout, progress to stderr. Exits 0; 1 when a step failed, a
+ * delivery was lost or sent twice, or a child did not start; 2 on bad
+ * arguments.
+ */
+#include "channel.h"
+#include "db.h"
+#include "logger.h"
+#include "redis_link.h"
+#include "schedule.h"
+
+#include <arpa/inet.h>
+#include <czmq.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CHUANG_BUILD_DIR
+#error "CHUANG_BUILD_DIR must name the build tree"
+#endif
+
+#define SCHEMA        "notify"
+#define PREFIX        "bench:notify"
+#define SQL_QUEUE     "bench:notify-sqltx:deliveries"
+#define SECRET        "a-webhook-secret-of-length" /* 26 characters */
+#define RECIPIENT     "11010519491231002X"
+#define EVENT_TYPE    "bench.NameReserved.%02d" /* the round's tag, always 21 characters */
+#define BENCH_ID      "bench-"                  /* the baselines' delivery ids start so */
+#define CLAIM_MAX     16                        /* as sender.c */
+#define LEASE_MS      60000                     /* as sender.c */
+#define SEND_MS       5000                      /* the baselines' send timeout */
+#define MAX_LIST      8
+#define MAX_ROUNDS    16
+#define MAX_PROCS     16
+#define MAX_CHILDREN  (MAX_PROCS + 4)
+#define MAX_RECEIVERS 32
+#define REQUEST_MAX   65536
+#define START_MS      60000 /* for a child to be ready (migrations included) */
+#define ROUND_MS      120000
+#define SETTLE_MS     10000 /* from the receiver's last POST to the table's last 'sent' */
+#define NS_PER_MS     1000000LL
+#define NS_PER_S      1000000000LL
+
+extern char **environ;
+
+static struct {
+    const char *db_url, *redis_url, *log_dir;
+    pid_t pg_pid, redis_pid;
+} s_cfg;
+
+static int64_t s_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+static void s_sleep_until(int64_t ns)
+{
+    struct timespec ts = {.tv_sec = ns / NS_PER_S, .tv_nsec = ns % NS_PER_S};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+static double s_ms(int64_t ns)
+{
+    return (double)ns / (double)NS_PER_MS;
+}
+
+/* --- child processes ---------------------------------------------------------- */
+
+static pid_t s_children[MAX_CHILDREN];
+static volatile sig_atomic_t s_nchildren;
+
+static void s_on_signal(int sig)
+{
+    for (int i = 0; i < s_nchildren; i++)
+        if (s_children[i] > 0)
+            kill(s_children[i], SIGKILL);
+    _exit(128 + sig);
+}
+
+/* SIGTERM to pid, then SIGKILL when it is still there after 5 s; reaps it and
+ * forgets it. */
+static void s_stop_child(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    int64_t end = s_now_ns() + 5000 * NS_PER_MS;
+    while (waitpid(pid, NULL, WNOHANG) == 0) {
+        if (s_now_ns() >= end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            break;
+        }
+        zclock_sleep(20);
+    }
+    for (int i = 0; i < s_nchildren; i++)
+        if (s_children[i] == pid)
+            s_children[i] = 0;
+}
+
+static void s_stop_children(void)
+{
+    for (int i = s_nchildren - 1; i >= 0; i--)
+        s_stop_child(s_children[i]);
+    s_nchildren = 0;
+}
+
+/* Starts program with extra "KEY=VALUE" settings over this environment,
+ * stderr to <log dir>/<name>.log. Returns the pid or -1. */
+static pid_t s_spawn(const char *name, const char *program, const char *const *extra)
+{
+    if (s_nchildren >= MAX_CHILDREN)
+        return -1;
+    size_t nextra = 0, nenv = 0;
+    while (extra[nextra])
+        nextra++;
+    while (environ[nenv])
+        nenv++;
+    /* Built before fork: the child only makes system calls. */
+    char **env = calloc(nextra + nenv + 2, sizeof *env);
+    if (!env)
+        return -1;
+    char log_name[128];
+    snprintf(log_name, sizeof log_name, "CHUANG_LOG_NAME=%s", name);
+    size_t n = 0;
+    env[n++] = log_name;
+    for (size_t i = 0; i < nextra; i++)
+        env[n++] = (char *)extra[i];
+    for (size_t i = 0; i < nenv; i++) {
+        bool overridden = strncmp(environ[i], "CHUANG_LOG_NAME=", 16) == 0;
+        for (size_t j = 0; j < nextra && !overridden; j++) {
+            size_t key = strcspn(extra[j], "=") + 1;
+            overridden = strncmp(environ[i], extra[j], key) == 0;
+        }
+        if (!overridden)
+            env[n++] = environ[i];
+    }
+    char log_path[1024];
+    snprintf(log_path, sizeof log_path, "%s/%s.log", s_cfg.log_dir, name);
+    char *const argv[] = {(char *)program, NULL};
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        signal(SIGPIPE, SIG_DFL); /* ignored here; the services set their own */
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+        execve(program, argv, env);
+        _exit(127);
+    }
+    free(env);
+    if (pid > 0)
+        s_children[s_nchildren++] = pid;
+    return pid;
+}
+
+/* Waits until <log dir>/<name>.log says "service ready". Returns 0, or -1
+ * when the child exited or START_MS passed. */
+static int s_wait_ready(const char *name, pid_t pid)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.log", s_cfg.log_dir, name);
+    int64_t end = s_now_ns() + START_MS * NS_PER_MS;
+    while (s_now_ns() < end) {
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            for (int i = 0; i < s_nchildren; i++)
+                if (s_children[i] == pid)
+                    s_children[i] = 0;
+            return -1;
+        }
+        FILE *file = fopen(path, "r");
+        char line[2048];
+        bool ready = false;
+        while (file && !ready && fgets(line, sizeof line, file))
+            ready = strstr(line, "msg=\"service ready\"") != NULL;
+        if (file)
+            fclose(file);
+        if (ready)
+            return 0;
+        zclock_sleep(50);
+    }
+    return -1;
+}
+
+static bool s_alive(const pid_t *pids, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (pids[i] <= 0 || waitpid(pids[i], NULL, WNOHANG) != 0)
+            return false;
+    return true;
+}
+
+static int s_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
+        port = ntohs(addr.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* --- CPU time of this process, the notify processes and the servers ---------- */
+
+typedef struct {
+    int64_t me, notify, pg, redis; /* microseconds */
+} cpu_t;
+
+static pid_t s_notify_pids[MAX_PROCS];
+static int s_nnotify;
+
+/* CPU time (user + system) of pid in microseconds and its parent, or -1. */
+static int64_t s_proc_cpu_us(pid_t pid, pid_t *ppid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return -1;
+    size_t got = fread(line, 1, sizeof line - 1, file);
+    fclose(file);
+    line[got] = '\0';
+    char *p = strrchr(line, ')');
+    int parent = 0;
+    unsigned long utime = 0, stime = 0;
+    if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &parent, &utime,
+                     &stime) != 3)
+        return -1;
+    if (ppid)
+        *ppid = parent;
+    return (int64_t)(utime + stime) * 1000000 / sysconf(_SC_CLK_TCK);
+}
+
+static void s_cpu_sample(cpu_t *cpu)
+{
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    cpu->me = (int64_t)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000 +
+              usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
+    cpu->notify = 0;
+    for (int i = 0; i < s_nnotify; i++) {
+        int64_t us = s_proc_cpu_us(s_notify_pids[i], NULL);
+        cpu->notify += us > 0 ? us : 0;
+    }
+    cpu->redis = s_cfg.redis_pid > 0 ? s_proc_cpu_us(s_cfg.redis_pid, NULL) : 0;
+    cpu->pg = 0;
+    if (s_cfg.pg_pid <= 0)
+        return;
+    /* The postmaster and its children: backends, walwriter, checkpointer... */
+    DIR *dir = opendir("/proc");
+    struct dirent *entry;
+    while (dir && (entry = readdir(dir))) {
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9')
+            continue;
+        pid_t pid = (pid_t)atoi(entry->d_name), parent = 0;
+        int64_t us = s_proc_cpu_us(pid, &parent);
+        if (us >= 0 && (pid == s_cfg.pg_pid || parent == s_cfg.pg_pid))
+            cpu->pg += us;
+    }
+    if (dir)
+        closedir(dir);
+}
+
+/* Adds the CPU used between from and to (a process gone meanwhile makes a
+ * share negative: counted as 0). */
+static void s_cpu_add(cpu_t *into, const cpu_t *from, const cpu_t *to)
+{
+    into->me += to->me - from->me;
+    into->notify += to->notify > from->notify ? to->notify - from->notify : 0;
+    into->pg += to->pg > from->pg ? to->pg - from->pg : 0;
+    into->redis += to->redis > from->redis ? to->redis - from->redis : 0;
+}
+
+static void s_cpu_format(char *out, size_t size, const cpu_t *cpu, int64_t window_ns)
+{
+    double window_us = (double)window_ns / 1000.0;
+    if (window_us <= 0) {
+        snprintf(out, size, "%5s %6s %5s %5s", "-", "-", "-", "-");
+        return;
+    }
+    char pg[16] = "-", redis[16] = "-";
+    if (s_cfg.pg_pid > 0)
+        snprintf(pg, sizeof pg, "%.0f", 100.0 * (double)cpu->pg / window_us);
+    if (s_cfg.redis_pid > 0)
+        snprintf(redis, sizeof redis, "%.0f", 100.0 * (double)cpu->redis / window_us);
+    snprintf(out, size, "%5.0f %6.0f %5s %5s", 100.0 * (double)cpu->me / window_us,
+             100.0 * (double)cpu->notify / window_us, pg, redis);
+}
+
+/* --- the payload ---------------------------------------------------------------- */
+
+static const char s_subject[] = "名称已预留：杭州飞来网络科技有限公司";
+static const char s_body[] =
+    "您申请的企业名称“杭州飞来网络科技有限公司”已预留，请在 2026-12-21 前办理登记。";
+static const char s_event_json[] =
+    "{\"reservationId\":\"RN-330106-20261121-000123\",\"agency\":\"330106\",\"name\":"
+    "\"杭州飞来网络科技有限公司\",\"applicantIdNumber\":\"11010519491231002X\","
+    "\"expiresOn\":\"2026-12-21\",\"reservedAt\":\"2026-11-21T10:00:00.123Z\"}";
+
+static struct {
+    char url[64];
+    char *json; /* what the sender would send for a delivery (a bench id) */
+    char *request;
+    size_t request_size;
+} s_load;
+
+/* The sender's webhook JSON (sender.c s_webhook_json, same fields in the
+ * same order) for a delivery id. Caller frees. */
+static char *s_make_json(const char *delivery_id, const char *event_id, const char *event_type,
+                         const char *recipient, const char *subject, const char *body,
+                         const char *event_json)
+{
+    json_t *json = json_object();
+    json_object_set_new(json, "deliveryId", json_string(delivery_id));
+    json_object_set_new(json, "eventId", json_string(event_id));
+    json_object_set_new(json, "eventType", json_string(event_type));
+    json_object_set_new(json, "recipient", json_string(recipient));
+    json_object_set_new(json, "subject", json_string(subject));
+    json_object_set_new(json, "body", json_string(body));
+    json_t *event = json_loads(event_json, 0, NULL);
+    json_object_set_new(json, "event", event ? event : json_object());
+    char *text = json_dumps(json, JSON_COMPACT);
+    json_decref(json);
+    return text;
+}
+
+/* A bench delivery id as long as a uuid: "bench-" and 30 digits. */
+static void s_bench_id(char *out, size_t size, int thread, long n)
+{
+    snprintf(out, size, BENCH_ID "%02d%028ld", thread % 100, n);
+}
+
+static void s_make_load(int port)
+{
+    snprintf(s_load.url, sizeof s_load.url, "http://127.0.0.1:%d/hooks/chuang", port);
+    char id[64], type[32];
+    s_bench_id(id, sizeof id, 0, 0);
+    snprintf(type, sizeof type, EVENT_TYPE, 0);
+    s_load.json = s_make_json(id, "00000000-0000-4000-8000-000000000000", type, RECIPIENT,
+                              s_subject, s_body, s_event_json);
+    /* The raw client's request: the headers libcurl sends, signed. */
+    char timestamp[24], signature[CHANNEL_SIGNATURE_SIZE];
+    snprintf(timestamp, sizeof timestamp, "%lld", (long long)time(NULL));
+    channel_signature(SECRET, timestamp, s_load.json, signature, sizeof signature);
+    s_load.request = zsys_sprintf("POST /hooks/chuang HTTP/1.1\r\n"
+                                  "Host: 127.0.0.1:%d\r\n"
+                                  "User-Agent: chuang-notify/1\r\n"
+                                  "Accept: */*\r\n"
+                                  "Content-Type: application/json; charset=utf-8\r\n"
+                                  "X-Chuang-Delivery: %s\r\n"
+                                  "X-Chuang-Timestamp: %s\r\n"
+                                  "X-Chuang-Signature: %s\r\n"
+                                  "Content-Length: %zu\r\n"
+                                  "\r\n%s",
+                                  port, id, timestamp, signature, strlen(s_load.json), s_load.json);
+    s_load.request_size = strlen(s_load.request);
+}
+
+/* --- the receiver --------------------------------------------------------------- */
+
+static struct {
+    int fd, port, nthreads;
+    pthread_t threads[MAX_RECEIVERS];
+    atomic_bool stop;
+    pthread_mutex_t lock;
+    /* since the last s_recv_reset */
+    long posts, bad, notify_posts;
+    long long body_bytes;
+    int64_t first_ns, last_ns;
+    bool collect; /* keep chuang-notify's delivery ids */
+    char **ids;
+    size_t nids, cap;
+    /* since the start */
+    long notify_total, bad_total;
+} s_recv = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void s_recv_reset(bool collect)
+{
+    pthread_mutex_lock(&s_recv.lock);
+    s_recv.posts = s_recv.bad = s_recv.notify_posts = 0;
+    s_recv.body_bytes = 0;
+    s_recv.first_ns = s_recv.last_ns = 0;
+    for (size_t i = 0; i < s_recv.nids; i++)
+        free(s_recv.ids[i]);
+    s_recv.nids = 0;
+    s_recv.collect = collect;
+    pthread_mutex_unlock(&s_recv.lock);
+}
+
+/* Copies the value of header name (given with its colon, after "\r\n") from
+ * headers, or "" when it is missing. */
+static void s_header_value(const char *headers, const char *name, char *out, size_t size)
+{
+    out[0] = '\0';
+    const char *at = strcasestr(headers, name);
+    if (!at)
+        return;
+    at += strlen(name);
+    at += strspn(at, " \t");
+    size_t length = strcspn(at, "\r\n");
+    if (length >= size)
+        return;
+    memcpy(out, at, length);
+    out[length] = '\0';
+}
+
+/* Serves one connection: reads a whole request, answers, counts. */
+static void s_serve(int fd, char *buffer)
+{
+    struct timeval timeout = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    size_t got = 0, head = 0, need = 0;
+    long length = 0;
+    bool whole = false;
+    while (!whole) {
+        ssize_t n = read(fd, buffer + got, REQUEST_MAX - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (!head) {
+            char *end = memmem(buffer, got, "\r\n\r\n", 4);
+            if (!end) {
+                if (got >= REQUEST_MAX - 1)
+                    break;
+                continue;
+            }
+            head = (size_t)(end - buffer) + 4;
+            *end = '\0'; /* the headers, as a string */
+            char value[32];
+            s_header_value(buffer, "\r\nContent-Length:", value, sizeof value);
+            length = strtol(value, NULL, 10);
+            if (length < 0 || head + (size_t)length >= REQUEST_MAX)
+                break;
+            need = head + (size_t)length;
+        }
+        whole = got >= need;
+    }
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    static const char bad[] =
+        "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    bool post = whole && strncmp(buffer, "POST ", 5) == 0;
+    char id[160] = "", timestamp[32] = "", signature[CHANNEL_SIGNATURE_SIZE + 8] = "";
+    bool valid = false;
+    if (post) {
+        buffer[need] = '\0';
+        const char *body = buffer + head;
+        s_header_value(buffer, "\r\nX-Chuang-Delivery:", id, sizeof id);
+        s_header_value(buffer, "\r\nX-Chuang-Timestamp:", timestamp, sizeof timestamp);
+        s_header_value(buffer, "\r\nX-Chuang-Signature:", signature, sizeof signature);
+        char expected[CHANNEL_SIGNATURE_SIZE];
+        channel_signature(SECRET, timestamp, body, expected, sizeof expected);
+        valid = id[0] && timestamp[0] && strlen(body) == (size_t)length &&
+                strcmp(expected, signature) == 0;
+    }
+    /* Every POST is answered 200; a bad one is counted (and fails the run). */
+    const char *answer = post ? ok : bad;
+    size_t size = post ? sizeof ok - 1 : sizeof bad - 1;
+    for (size_t sent = 0; sent < size;) {
+        ssize_t n = write(fd, answer + sent, size - sent);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        sent += (size_t)n;
+    }
+    if (!whole && got == 0)
+        return; /* a connection that sent nothing (a port probe) */
+    int64_t now = s_now_ns();
+    bool from_notify = post && strncmp(id, BENCH_ID, strlen(BENCH_ID)) != 0;
+    pthread_mutex_lock(&s_recv.lock);
+    s_recv.posts++;
+    if (!valid) {
+        s_recv.bad++;
+        s_recv.bad_total++;
+    }
+    s_recv.body_bytes += length;
+    if (!s_recv.first_ns)
+        s_recv.first_ns = now;
+    s_recv.last_ns = now;
+    if (from_notify) {
+        s_recv.notify_posts++;
+        s_recv.notify_total++;
+        if (s_recv.collect) {
+            if (s_recv.nids == s_recv.cap) {
+                s_recv.cap = s_recv.cap ? s_recv.cap * 2 : 4096;
+                s_recv.ids = realloc(s_recv.ids, s_recv.cap * sizeof *s_recv.ids);
+            }
+            if (s_recv.ids)
+                s_recv.ids[s_recv.nids++] = strdup(id);
+        }
+    }
+    pthread_mutex_unlock(&s_recv.lock);
+}
+
+static void *s_recv_run(void *args)
+{
+    (void)args;
+    char *buffer = malloc(REQUEST_MAX);
+    while (buffer && !atomic_load(&s_recv.stop)) {
+        int fd = accept(s_recv.fd, NULL, NULL);
+        if (fd < 0) {
+            if (atomic_load(&s_recv.stop))
+                break;
+            if (errno != EINTR && errno != ECONNABORTED)
+                zclock_sleep(1); /* EMFILE and the like: wait for a close */
+            continue;
+        }
+        s_serve(fd, buffer);
+        close(fd);
+    }
+    free(buffer);
+    return NULL;
+}
+
+static int s_recv_start(int threads)
+{
+    s_recv.fd = socket(AF_INET, SOCK_STREAM, 0);
+    int on = 1;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    if (s_recv.fd < 0 || setsockopt(s_recv.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        bind(s_recv.fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        listen(s_recv.fd, 1024) != 0 || getsockname(s_recv.fd, (struct sockaddr *)&addr, &len) != 0)
+        return -1;
+    s_recv.port = ntohs(addr.sin_port);
+    for (; s_recv.nthreads < threads; s_recv.nthreads++)
+        pthread_create(&s_recv.threads[s_recv.nthreads], NULL, s_recv_run, NULL);
+    return 0;
+}
+
+static void s_recv_stop(void)
+{
+    atomic_store(&s_recv.stop, true);
+    if (s_recv.fd >= 0)
+        shutdown(s_recv.fd, SHUT_RDWR); /* wakes the threads blocked in accept() */
+    for (int i = 0; i < s_recv.nthreads; i++)
+        pthread_join(s_recv.threads[i], NULL);
+    if (s_recv.fd >= 0)
+        close(s_recv.fd);
+    s_recv_reset(false);
+    free(s_recv.ids);
+}
+
+/* --- the baselines ---------------------------------------------------------------- */
+
+typedef enum { M_RAW, M_HOOK, M_SQLTX, M_NOTIFY, M_COUNT } measure_t;
+
+static const char *const s_measure_names[M_COUNT] = {
+    "raw POST (receiver ceiling)", "channel_webhook_send (HTTP+HMAC)", "sender tx, no HTTP (copy)",
+    "chuang-notify, first POST->all sent"};
+
+typedef struct {
+    pthread_t thread;
+    measure_t kind;
+    int index;
+    int64_t start_ns, warm_end_ns, end_ns;
+    long calls, errors; /* completed in the window */
+    bool exhausted;     /* sender tx: the queue ran dry before the end */
+    char error[256];
+} load_t;
+
+/* One POST of the prebuilt request on a fresh connection; 0 on a 200. */
+static int s_raw_post(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval timeout = {.tv_sec = SEND_MS / 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)s_recv.port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int rc = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0 ? 0 : -1;
+    for (size_t sent = 0; rc == 0 && sent < s_load.request_size;) {
+        ssize_t n = write(fd, s_load.request + sent, s_load.request_size - sent);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = -1;
+        else
+            sent += (size_t)n;
+    }
+    char answer[512];
+    size_t got = 0;
+    while (rc == 0) {
+        ssize_t n = read(fd, answer + got, sizeof answer - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = -1;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (got == sizeof answer - 1)
+            got = 12; /* keep the status line's start only */
+    }
+    close(fd);
+    return rc == 0 && got >= 12 && strncmp(answer, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
+}
+
+/* --- the sender's transaction without the HTTP (a copy of sender.c) -------------- */
+
+/* sender.c's s_send with the table bench_deliveries and without the send:
+ * BEGIN; the row locked; the JSON; the UPDATE to 'sent'; COMMIT. Returns 0,
+ * 1 when the row was not pending, or -1 with the error in error. */
+static int s_sender_tx(PGconn *db, const char *id, char *error, size_t size)
+{
+    PGresult *begin = PQexec(db, "BEGIN");
+    bool begun = PQresultStatus(begin) == PGRES_COMMAND_OK;
+    PQclear(begin);
+    if (!begun) {
+        snprintf(error, size, "BEGIN: %s", PQerrorMessage(db));
+        return -1;
+    }
+    const char *values[1] = {id};
+    PGresult *row = PQexecParams(
+        db,
+        "SELECT d.channel, d.recipient, d.subject, d.body, d.event_json, d.event_id::text,"
+        "       d.event_type, d.attempts, coalesce(r.email, ''), coalesce(r.webhook_url, ''),"
+        "       coalesce(r.webhook_secret, ''), coalesce(r.rate_per_minute, 0)"
+        " FROM bench_deliveries d LEFT JOIN recipients r ON r.id = d.recipient"
+        " WHERE d.id = $1::uuid AND d.status = 'pending' FOR UPDATE OF d",
+        1, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(row) != PGRES_TUPLES_OK || PQntuples(row) == 0) {
+        bool ok = PQresultStatus(row) == PGRES_TUPLES_OK;
+        if (!ok)
+            snprintf(error, size, "SELECT: %s", PQerrorMessage(db));
+        PQclear(row);
+        PQclear(PQexec(db, ok ? "COMMIT" : "ROLLBACK"));
+        return ok ? 1 : -1;
+    }
+    int attempts = atoi(PQgetvalue(row, 0, 7)) + 1;
+    /* The recipient has no rate limit and notify.rate_per_minute is 0 in the
+     * notify processes: s_rate_limited returns at once, without a query. */
+    if (atoi(PQgetvalue(row, 0, 11)) > 0) {
+        snprintf(error, size, "the bench recipient has a rate limit");
+        PQclear(row);
+        PQclear(PQexec(db, "ROLLBACK"));
+        return -1;
+    }
+    char *json =
+        s_make_json(id, PQgetvalue(row, 0, 5), PQgetvalue(row, 0, 6), PQgetvalue(row, 0, 1),
+                    PQgetvalue(row, 0, 2), PQgetvalue(row, 0, 3), PQgetvalue(row, 0, 4));
+    free(json);
+    PQclear(row);
+    char attempts_text[16];
+    snprintf(attempts_text, sizeof attempts_text, "%d", attempts);
+    const char *update[5] = {id, "sent", attempts_text, "", "0"};
+    PGresult *res =
+        PQexecParams(db,
+                     "UPDATE bench_deliveries SET status = $2, attempts = $3::int, last_error = $4,"
+                     " sent_at = CASE WHEN $2 = 'sent' THEN now() END,"
+                     " next_attempt_at = CASE WHEN $5::bigint > 0"
+                     "   THEN to_timestamp($5::bigint / 1000.0) ELSE next_attempt_at END"
+                     " WHERE id = $1::uuid",
+                     5, NULL, update, NULL, NULL, 0);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        snprintf(error, size, "UPDATE: %s", PQerrorMessage(db));
+    PQclear(res);
+    res = PQexec(db, ok ? "COMMIT" : "ROLLBACK");
+    if (ok && PQresultStatus(res) != PGRES_COMMAND_OK) {
+        snprintf(error, size, "COMMIT: %s", PQerrorMessage(db));
+        ok = false;
+    }
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+static void *s_load_run(void *args)
+{
+    load_t *load = args;
+    PGconn *db = NULL;
+    redisContext *redis = NULL;
+    if (load->kind == M_SQLTX) {
+        db = db_connect(s_cfg.db_url, SCHEMA, 3);
+        redis = redis_link_connect(s_cfg.redis_url, 3);
+        if (!db || !redis) {
+            snprintf(load->error, sizeof load->error, "cannot connect");
+            load->errors++;
+            PQfinish(db);
+            redisFree(redis);
+            return NULL;
+        }
+    }
+    s_sleep_until(load->start_ns);
+    long n = 0;
+    while (s_now_ns() < load->end_ns) {
+        if (load->kind == M_SQLTX) {
+            /* sender_tick: claim up to 16, then each in turn. */
+            schedule_job_t *jobs = NULL;
+            int claimed =
+                schedule_claim_due(redis, SQL_QUEUE, zclock_time(), LEASE_MS, CLAIM_MAX, &jobs);
+            if (claimed <= 0) {
+                if (claimed < 0) {
+                    snprintf(load->error, sizeof load->error, "claim failed");
+                    load->errors++;
+                } else {
+                    load->exhausted = true;
+                }
+                schedule_jobs_free(jobs);
+                break;
+            }
+            for (int i = 0; i < claimed; i++) {
+                int rc = s_sender_tx(db, jobs[i].job, load->error, sizeof load->error);
+                if (rc >= 0 && schedule_done(redis, SQL_QUEUE, jobs[i].job, jobs[i].lease) < 0) {
+                    snprintf(load->error, sizeof load->error, "schedule_done failed");
+                    rc = -1;
+                }
+                int64_t done = s_now_ns();
+                if (done >= load->warm_end_ns && done <= load->end_ns) {
+                    if (rc == 0)
+                        load->calls++;
+                    else
+                        load->errors++;
+                }
+            }
+            schedule_jobs_free(jobs);
+            continue;
+        }
+        int rc;
+        if (load->kind == M_RAW) {
+            rc = s_raw_post();
+        } else {
+            char id[64], error[256];
+            s_bench_id(id, sizeof id, load->index, n++);
+            rc = channel_webhook_send(s_load.url, SECRET, id, s_load.json, SEND_MS, error,
+                                      sizeof error) == CHANNEL_SENT
+                     ? 0
+                     : -1;
+            if (rc != 0)
+                snprintf(load->error, sizeof load->error, "%s", error);
+        }
+        int64_t done = s_now_ns();
+        if (done >= load->warm_end_ns && done <= load->end_ns) {
+            if (rc == 0)
+                load->calls++;
+            else
+                load->errors++;
+        }
+    }
+    PQfinish(db);
+    redisFree(redis);
+    return NULL;
+}
+
+/* What the rounds of one measurement at one concurrency gathered. */
+typedef struct {
+    double events;
+    int64_t ns;     /* the time the events took */
+    int64_t cpu_ns; /* the wall time the CPU figures cover */
+    cpu_t cpu;
+    double rate[MAX_ROUNDS];
+    long errors, posts;
+    long long body_bytes;
+    bool exhausted;
+    /* chuang-notify only */
+    double e2e_events;
+    int64_t e2e_ns, pickup_ns, pickup_max_ns;
+    int runs;
+    /* sender tx only: the rebuild-style queue fill */
+    long rebuilt_rows;
+    int64_t rebuild_ns;
+} acc_t;
+
+static long long s_sql_int(PGconn *db, const char *sql)
+{
+    PGresult *res = PQexec(db, sql);
+    long long value = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+                          ? strtoll(PQgetvalue(res, 0, 0), NULL, 10)
+                          : -1;
+    PQclear(res);
+    return value;
+}
+
+/* The sender tx measurement's rows: rows pending deliveries in
+ * bench_deliveries, queued as sender.c's s_rebuild queues them (timed into
+ * acc). Returns 0 or -1. */
+static int s_sqltx_prepare(PGconn *db, redisContext *redis, long rows, acc_t *acc)
+{
+    freeReplyObject(redisCommand(redis, "DEL %s", SQL_QUEUE));
+    if (db_exec(db, "empty bench_deliveries", "TRUNCATE bench_deliveries") != 0)
+        return -1;
+    char count[24];
+    snprintf(count, sizeof count, "%ld", rows);
+    const char *values[5] = {RECIPIENT, s_subject, s_body, s_event_json, count};
+    PGresult *res = PQexecParams(
+        db,
+        "INSERT INTO bench_deliveries (event_id, event_type, recipient, channel, subject, body,"
+        " event_json, next_attempt_at)"
+        " SELECT gen_random_uuid(), 'bench.NameReserved.99', $1, 'webhook', $2, $3, $4, now()"
+        " FROM generate_series(1, $5::int)",
+        5, NULL, values, NULL, NULL, 0);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        fprintf(stderr, "bench: insert into bench_deliveries: %s", PQerrorMessage(db));
+    PQclear(res);
+    if (!ok)
+        return -1;
+    /* sender.c's s_rebuild, verbatim but for the table and the queue. */
+    int64_t t0 = s_now_ns();
+    res = PQexec(db, "SELECT id::text, (extract(epoch FROM next_attempt_at) * 1000)::bigint"
+                     " FROM bench_deliveries WHERE status = 'pending'");
+    long added = 0;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        for (int i = 0; i < PQntuples(res); i++)
+            added += schedule_add_missing(redis, SQL_QUEUE, PQgetvalue(res, i, 0),
+                                          strtoll(PQgetvalue(res, i, 1), NULL, 10)) == 1;
+    PQclear(res);
+    acc->rebuild_ns += s_now_ns() - t0;
+    acc->rebuilt_rows += added;
+    if (added != rows) {
+        fprintf(stderr, "bench: queued %ld of %ld sender tx rows\n", added, rows);
+        return -1;
+    }
+    return 0;
+}
+
+/* One round of a baseline at concurrency conc. Returns 0 or -1. */
+static int s_measure_load(measure_t kind, int conc, int warm_ms, int window_ms, int round,
+                          acc_t *acc)
+{
+    load_t loads[MAX_LIST * 8] = {0};
+    int64_t start = s_now_ns() + 50 * NS_PER_MS; /* for the threads (and connections) */
+    for (int i = 0; i < conc; i++) {
+        loads[i] = (load_t){.kind = kind,
+                            .index = i + 1,
+                            .start_ns = start,
+                            .warm_end_ns = start + warm_ms * NS_PER_MS,
+                            .end_ns = start + (int64_t)(warm_ms + window_ms) * NS_PER_MS};
+        pthread_create(&loads[i].thread, NULL, s_load_run, &loads[i]);
+    }
+    s_recv_reset(false);
+    cpu_t c0, c1;
+    s_sleep_until(loads[0].warm_end_ns);
+    s_cpu_sample(&c0);
+    long posts0 = 0;
+    long long bytes0 = 0;
+    pthread_mutex_lock(&s_recv.lock);
+    posts0 = s_recv.posts;
+    bytes0 = s_recv.body_bytes;
+    pthread_mutex_unlock(&s_recv.lock);
+    s_sleep_until(loads[0].end_ns);
+    s_cpu_sample(&c1);
+    pthread_mutex_lock(&s_recv.lock);
+    long posts = s_recv.posts - posts0;
+    long long bytes = s_recv.body_bytes - bytes0;
+    pthread_mutex_unlock(&s_recv.lock);
+    long calls = 0, errors = 0;
+    for (int i = 0; i < conc; i++) {
+        pthread_join(loads[i].thread, NULL);
+        calls += loads[i].calls;
+        errors += loads[i].errors;
+        if (loads[i].errors)
+            fprintf(stderr, "bench: %s thread %d: %ld errors, the last: %s\n",
+                    s_measure_names[kind], i + 1, loads[i].errors, loads[i].error);
+        if (loads[i].exhausted)
+            acc->exhausted = true;
+    }
+    int64_t ns = (int64_t)window_ms * NS_PER_MS;
+    acc->events += (double)calls;
+    acc->ns += ns;
+    acc->cpu_ns += ns;
+    s_cpu_add(&acc->cpu, &c0, &c1);
+    acc->rate[round] = (double)calls * NS_PER_S / (double)ns;
+    acc->errors += errors;
+    acc->posts += posts;
+    acc->body_bytes += bytes;
+    return errors == 0 && calls > 0 ? 0 : -1;
+}
+
+/* --- chuang-notify --------------------------------------------------------------- */
+
+static int s_compare_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static long s_inserted_total; /* deliveries inserted for chuang-notify so far */
+
+/* Inserts n pending webhook deliveries tagged tag and times them until all
+ * are 'sent'; checks each was sent once. Returns 0 or -1. */
+static int s_measure_notify(PGconn *db, const char *tag, long n, int round, acc_t *acc)
+{
+    char count[24];
+    snprintf(count, sizeof count, "%ld", n);
+    const char *values[6] = {tag, RECIPIENT, s_subject, s_body, s_event_json, count};
+    s_recv_reset(true);
+    cpu_t c0, c1;
+    s_cpu_sample(&c0);
+    int64_t t0 = s_now_ns();
+    PGresult *res = PQexecParams(
+        db,
+        "INSERT INTO deliveries (event_id, event_type, recipient, channel, subject, body,"
+        " event_json, next_attempt_at)"
+        " SELECT gen_random_uuid(), $1, $2, 'webhook', $3, $4, $5, now()"
+        " FROM generate_series(1, $6::int)",
+        6, NULL, values, NULL, NULL, 0);
+    int64_t inserted = s_now_ns();
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        fprintf(stderr, "bench: insert into deliveries: %s", PQerrorMessage(db));
+    PQclear(res);
+    if (!ok)
+        return -1;
+    s_inserted_total += n;
+    /* Until the receiver has them all (cheap to watch), then the table. */
+    long posts = 0;
+    while (s_now_ns() - t0 < ROUND_MS * NS_PER_MS) {
+        pthread_mutex_lock(&s_recv.lock);
+        posts = s_recv.notify_posts;
+        pthread_mutex_unlock(&s_recv.lock);
+        if (posts >= n || !s_alive(s_notify_pids, s_nnotify))
+            break;
+        zclock_sleep(1);
+    }
+    const char *tags[1] = {tag};
+    long long sent = 0, other = 0, attempts = 0;
+    int64_t settle_by = s_now_ns() + SETTLE_MS * NS_PER_MS;
+    do {
+        res = PQexecParams(db,
+                           "SELECT count(*) FILTER (WHERE status = 'sent'),"
+                           " count(*) FILTER (WHERE status <> 'sent'), coalesce(sum(attempts), 0)"
+                           " FROM deliveries WHERE event_type = $1",
+                           1, NULL, tags, NULL, NULL, 0);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+            sent = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+            other = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+            attempts = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        }
+        PQclear(res);
+        if (sent >= n || posts < n)
+            break;
+        zclock_sleep(2);
+    } while (s_now_ns() < settle_by);
+    int64_t done = s_now_ns();
+    s_cpu_sample(&c1);
+
+    pthread_mutex_lock(&s_recv.lock);
+    s_recv.collect = false;
+    long got = s_recv.notify_posts, bad = s_recv.bad;
+    int64_t first = s_recv.first_ns;
+    long long bytes = s_recv.body_bytes;
+    size_t nids = s_recv.nids;
+    char **ids = s_recv.ids;
+    qsort(ids, nids, sizeof *ids, s_compare_str);
+    pthread_mutex_unlock(&s_recv.lock);
+    /* collect is off: the receiver no longer touches ids until the next reset. */
+    res = PQexecParams(db,
+                       "SELECT id::text FROM deliveries WHERE event_type = $1 AND status = 'sent'"
+                       " ORDER BY 1",
+                       1, NULL, tags, NULL, NULL, 0);
+    bool same = PQresultStatus(res) == PGRES_TUPLES_OK && (size_t)PQntuples(res) == nids;
+    for (size_t i = 0; same && i < nids; i++)
+        same = strcmp(ids[i], PQgetvalue(res, (int)i, 0)) == 0;
+    PQclear(res);
+    if (sent != n || other != 0 || attempts != n || got != n || bad != 0 || !same) {
+        fprintf(stderr,
+                "bench: %s: %lld of %ld sent (%lld not sent, %lld attempts); the receiver got "
+                "%ld POSTs from chuang-notify (%ld bad), ids %s the table's\n",
+                tag, sent, n, other, attempts, got, bad, same ? "match" : "do not match");
+        return -1;
+    }
+    if (first <= 0 || first < inserted)
+        first = inserted;
+    acc->events += (double)n;
+    acc->ns += done - first;
+    acc->rate[round] = (double)n * NS_PER_S / (double)(done - first);
+    acc->e2e_events += (double)n;
+    acc->e2e_ns += done - inserted;
+    acc->pickup_ns += first - inserted;
+    if (first - inserted > acc->pickup_max_ns)
+        acc->pickup_max_ns = first - inserted;
+    acc->runs++;
+    acc->cpu_ns += done - t0;
+    s_cpu_add(&acc->cpu, &c0, &c1);
+    acc->posts += got;
+    acc->body_bytes += bytes;
+    return 0;
+}
+
+/* Starts chuang-notify processes until there are count; waits until each is
+ * ready. Returns 0 or -1. */
+static int s_start_notify(const char *program, const char *const *env, const char *name_prefix,
+                          int count)
+{
+    while (s_nnotify < count) {
+        char name[64];
+        snprintf(name, sizeof name, "%s-%d", name_prefix, s_nnotify + 1);
+        pid_t pid = s_spawn(name, program, env);
+        if (pid < 0 || s_wait_ready(name, pid) != 0) {
+            fprintf(stderr, "bench: %s did not start; see %s/%s.log\n", name, s_cfg.log_dir, name);
+            return -1;
+        }
+        s_notify_pids[s_nnotify++] = pid;
+    }
+    return 0;
+}
+
+static void s_stop_notify(void)
+{
+    for (int i = 0; i < s_nnotify; i++)
+        s_stop_child(s_notify_pids[i]);
+    s_nnotify = 0;
+}
+
+/* --- report ------------------------------------------------------------------------- */
+
+static double s_rate(const acc_t *acc)
+{
+    return acc->ns > 0 ? acc->events * NS_PER_S / (double)acc->ns : 0;
+}
+
+static double s_div(double a, double b)
+{
+    return b > 0 ? a / b : 0;
+}
+
+static int s_compare_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int s_parse_list(const char *text, int *values, int max)
+{
+    int n = 0;
+    char *copy = strdup(text), *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *end;
+        long value = strtol(item, &end, 10);
+        if (*end || value < 1 || value > max || n == MAX_LIST) {
+            n = -1;
+            break;
+        }
+        values[n++] = (int)value;
+    }
+    free(copy);
+    if (n > 0)
+        qsort(values, (size_t)n, sizeof *values, s_compare_int);
+    for (int i = 1; i < n; i++)
+        if (values[i] == values[i - 1])
+            return -1;
+    return n > 0 ? n : -1;
+}
+
+static void s_usage(void)
+{
+    fprintf(stderr,
+            "usage: bench_notify [-d DB_URL] [-s REDIS_URL] [-b BROKER] [-N NOTIFY] [-l LOG_DIR]\n"
+            "                    [-c 1,2,4] [-n DELIVERIES] [-r ROUNDS] [-T MS] [-w MS] "
+            "[-k TICK_MS]\n"
+            "                    [-D DELIVERIES] [-R RECEIVER_THREADS] [-P POSTMASTER_PID] "
+            "[-S REDIS_PID]\n");
+}
+
+static void s_print_row(int conc, measure_t m, const acc_t *acc, int rounds)
+{
+    char cpu[48];
+    s_cpu_format(cpu, sizeof cpu, &acc->cpu, acc->cpu_ns);
+    printf("%4d  %-36s %8.0f%s|", conc, s_measure_names[m], s_rate(acc),
+           acc->exhausted ? "*" : " ");
+    for (int round = 0; round < rounds; round++)
+        printf(" %8.0f", acc->rate[round]);
+    char body[16] = "-"; /* sender tx makes no POST */
+    if (acc->posts > 0)
+        snprintf(body, sizeof body, "%.0f", (double)acc->body_bytes / (double)acc->posts);
+    printf(" | %6.0f %6s | %s\n", acc->events, body, cpu);
+}
+
+int main(int argc, char **argv)
+{
+    s_cfg.db_url = getenv("CHUANG_BENCH_DB_URL");
+    s_cfg.redis_url = getenv("CHUANG_BENCH_REDIS_URL");
+    const char *broker_bin = CHUANG_BUILD_DIR "/services/broker/chuang-broker";
+    const char *notify_bin = CHUANG_BUILD_DIR "/services/notify/chuang-notify";
+    const char *conc_list = "1,2,4";
+    long per_round = 1000, deployed = 96;
+    int rounds = 2, measured_ms = 2400, warm_ms = 200, tick_ms = 20, receivers = 4;
+    int opt;
+    while ((opt = getopt(argc, argv, "d:s:b:N:l:c:n:r:T:w:k:D:R:P:S:h")) != -1) {
+        switch (opt) {
+        case 'd':
+            s_cfg.db_url = optarg;
+            break;
+        case 's':
+            s_cfg.redis_url = optarg;
+            break;
+        case 'b':
+            broker_bin = optarg;
+            break;
+        case 'N':
+            notify_bin = optarg;
+            break;
+        case 'l':
+            s_cfg.log_dir = optarg;
+            break;
+        case 'c':
+            conc_list = optarg;
+            break;
+        case 'n':
+            per_round = atol(optarg);
+            break;
+        case 'r':
+            rounds = atoi(optarg);
+            break;
+        case 'T':
+            measured_ms = atoi(optarg);
+            break;
+        case 'w':
+            warm_ms = atoi(optarg);
+            break;
+        case 'k':
+            tick_ms = atoi(optarg);
+            break;
+        case 'D':
+            deployed = atol(optarg);
+            break;
+        case 'R':
+            receivers = atoi(optarg);
+            break;
+        case 'P':
+            s_cfg.pg_pid = (pid_t)atoi(optarg);
+            break;
+        case 'S':
+            s_cfg.redis_pid = (pid_t)atoi(optarg);
+            break;
+        default:
+            s_usage();
+            return 2;
+        }
+    }
+    int concs[MAX_LIST];
+    int nconcs = s_parse_list(conc_list, concs, MAX_PROCS);
+    if (!s_cfg.db_url || !*s_cfg.db_url || !s_cfg.redis_url || !*s_cfg.redis_url || nconcs < 0 ||
+        per_round < 1 || per_round > 1000000 || rounds < 1 || rounds > MAX_ROUNDS ||
+        measured_ms < 100 * rounds || warm_ms < 0 || tick_ms < 1 || tick_ms > 60000 ||
+        deployed < 0 || deployed > 100000 || receivers < 1 || receivers > MAX_RECEIVERS ||
+        nconcs * rounds > 99) {
+        s_usage();
+        return 2;
+    }
+    char log_dir[] = "/tmp/chuang-bench-notify.XXXXXX";
+    if (!s_cfg.log_dir && !(s_cfg.log_dir = mkdtemp(log_dir))) {
+        perror("bench: mkdtemp");
+        return 1;
+    }
+    /* Loopback only, whatever proxy the environment names (libcurl honours
+     * them); the children inherit it. */
+    setenv("no_proxy", "127.0.0.1,localhost", 1);
+    setenv("NO_PROXY", "127.0.0.1,localhost", 1);
+
+    zsys_handler_set(NULL);
+    logger_init("bench", LOGGER_ERROR);
+    struct sigaction action = {.sa_handler = s_on_signal};
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    atexit(s_stop_children);
+
+    int rc = 1;
+    PGconn *db = db_connect(s_cfg.db_url, SCHEMA, 10);
+    redisContext *redis = redis_link_connect(s_cfg.redis_url, 10);
+    char *broker_env[4] = {0}, *notify_env[10] = {0};
+    static acc_t acc[MAX_LIST][M_COUNT];
+    acc_t deployed_acc = {0};
+    if (!db || !redis) {
+        fprintf(stderr, "bench: cannot connect to PostgreSQL or Redis\n");
+        goto done;
+    }
+    if (s_recv_start(receivers) != 0) {
+        perror("bench: receiver");
+        goto done;
+    }
+    s_make_load(s_recv.port);
+
+    /* The broker, then the first notify process (which migrates the schema). */
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", s_free_port());
+    broker_env[0] = zsys_sprintf("CHUANG_BROKER_ENDPOINT=%s", endpoint);
+    broker_env[1] = strdup("CHUANG_SECURITY_PLAIN=yes");
+    broker_env[2] = strdup("CHUANG_LOG_LEVEL=warn");
+    notify_env[0] = zsys_sprintf("CHUANG_BROKERS=%s", endpoint);
+    notify_env[1] = zsys_sprintf("CHUANG_DB_URL=%s", s_cfg.db_url);
+    notify_env[2] = zsys_sprintf("CHUANG_REDIS_URL=%s", s_cfg.redis_url);
+    notify_env[3] = strdup("CHUANG_REDIS_PREFIX=" PREFIX);
+    notify_env[4] = strdup("CHUANG_SECURITY_PLAIN=yes");
+    notify_env[5] = strdup("CHUANG_NOTIFY_STREAM=" PREFIX ":no-events");
+    notify_env[6] = zsys_sprintf("CHUANG_SERVICE_TICK_MS=%d", tick_ms);
+    notify_env[7] = strdup("CHUANG_NOTIFY_RATE_PER_MINUTE=0"); /* no rate limit */
+    pid_t broker = s_spawn("broker", broker_bin, (const char *const *)broker_env);
+    if (broker < 0) {
+        fprintf(stderr, "bench: cannot start %s\n", broker_bin);
+        goto done;
+    }
+    fprintf(stderr, "bench: starting %d chuang-notify process(es)\n", concs[0]);
+    if (s_start_notify(notify_bin, (const char *const *)notify_env, "notify", concs[0]) != 0)
+        goto done;
+    const char *recipient_values[2] = {RECIPIENT, s_load.url};
+    PGresult *res = PQexecParams(db,
+                                 "INSERT INTO recipients (id, webhook_url, webhook_secret)"
+                                 " VALUES ($1, $2, '" SECRET "') ON CONFLICT (id) DO UPDATE"
+                                 " SET webhook_url = $2, webhook_secret = '" SECRET "'",
+                                 2, NULL, recipient_values, NULL, NULL, 0);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok || db_exec(db, "copy deliveries",
+                       "DROP TABLE IF EXISTS bench_deliveries;"
+                       " CREATE TABLE bench_deliveries (LIKE deliveries INCLUDING ALL)") != 0) {
+        fprintf(stderr, "bench: cannot prepare the notify schema\n");
+        goto done;
+    }
+    long pending = s_sql_int(db, "SELECT count(*) FROM deliveries WHERE status = 'pending'");
+
+    redisReply *version = redisCommand(redis, "INFO server");
+    char redis_version[32] = "?";
+    const char *found = version && version->type == REDIS_REPLY_STRING ? version->str : NULL;
+    if (found && (found = strstr(found, "redis_version:")))
+        snprintf(redis_version, sizeof redis_version, "%.*s", (int)strcspn(found + 14, "\r\n"),
+                 found + 14);
+    freeReplyObject(version);
+    printf("chuang notify webhook delivery benchmark\n");
+    printf("  servers     PostgreSQL %d (synchronous_commit on, fsync on), Redis %s, %ld cores; "
+           "all on 127.0.0.1\n",
+           PQserverVersion(db) / 10000, redis_version, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("  receiver    this process: %d threads in accept() on %s; reads the whole request, "
+           "checks the\n"
+           "              signature, answers 200 with Connection: close (no keep-alive)\n",
+           receivers, s_load.url);
+    printf("  payload     the sender's JSON (deliveryId, eventId, eventType, recipient, subject, "
+           "body, event) of %zu B,\n"
+           "              Chinese subject and body, HMAC-SHA256 with a %zu-character secret\n",
+           strlen(s_load.json), strlen(SECRET));
+    printf(
+        "  raw POST    C threads: connect, write one prebuilt signed POST, read to EOF, close\n");
+    printf("  webhook     C threads calling channel_webhook_send() in a loop (a curl handle, a "
+           "connection and an HMAC per call)\n");
+    printf("  sender tx   C threads: sender.c's claim of 16, then per delivery BEGIN, SELECT .. "
+           "FOR UPDATE, JSON, UPDATE,\n"
+           "              COMMIT, schedule_done, without the HTTP, on a copy of the deliveries "
+           "table (a copy of its SQL)\n");
+    printf("  notify      C chuang-notify processes, CHUANG_SERVICE_TICK_MS=%d; each sends "
+           "sequentially (a tick claims up to\n"
+           "              %d and sends them one after another), so concurrency = processes; "
+           "%ld deliveries per round\n",
+           tick_ms, CLAIM_MAX, per_round);
+    printf("  rounds      %d; the four measurements take turns in a rotating order; baselines "
+           "%d ms warm-up + %d ms each\n",
+           rounds, warm_ms, measured_ms / rounds);
+    printf("  logs        %s\n\n", s_cfg.log_dir);
+    fflush(stdout);
+    if (pending != 0) {
+        fprintf(stderr, "bench: the deliveries table already holds %ld pending rows\n", pending);
+        goto done;
+    }
+
+    double sqltx_guess = 3000; /* rows/s, for sizing the sender tx rows */
+    int tag_number = 0;
+    for (int c = 0; c < nconcs; c++) {
+        int conc = concs[c];
+        fprintf(stderr, "bench: %d chuang-notify process(es)\n", conc);
+        if (s_start_notify(notify_bin, (const char *const *)notify_env, "notify", conc) != 0)
+            goto done;
+        zclock_sleep(3 * tick_ms + 300); /* their first ticks and rebuilds */
+        for (int round = 0; round < rounds; round++) {
+            for (int i = 0; i < M_COUNT; i++) {
+                measure_t m = (measure_t)((round + i) % M_COUNT);
+                acc_t *a = &acc[c][m];
+                fprintf(stderr, "bench: conc %d round %d: %s\n", conc, round + 1,
+                        s_measure_names[m]);
+                int step = 0;
+                if (m == M_NOTIFY) {
+                    char tag[32];
+                    snprintf(tag, sizeof tag, EVENT_TYPE, ++tag_number);
+                    step = s_measure_notify(db, tag, per_round, round, a);
+                } else if (m == M_SQLTX) {
+                    double best = sqltx_guess;
+                    for (int k = 0; k < nconcs; k++)
+                        if (s_rate(&acc[k][M_SQLTX]) > best)
+                            best = s_rate(&acc[k][M_SQLTX]);
+                    long rows =
+                        (long)(2.0 * best * (warm_ms + measured_ms / rounds) / 1000.0) + 1000;
+                    step = s_sqltx_prepare(db, redis, rows, a);
+                    if (step == 0)
+                        step = s_measure_load(m, conc, warm_ms, measured_ms / rounds, round, a);
+                } else {
+                    step = s_measure_load(m, conc, warm_ms, measured_ms / rounds, round, a);
+                }
+                if (step != 0) {
+                    fprintf(stderr, "bench: %s at %d failed\n", s_measure_names[m], conc);
+                    goto done;
+                }
+            }
+        }
+        for (int m = 0; m < M_COUNT; m++)
+            fprintf(stderr, "bench: conc %d: %-36s %8.0f/s\n", conc, s_measure_names[m],
+                    s_rate(&acc[c][m]));
+    }
+
+    /* As deployed: one process with the default tick. */
+    if (deployed > 0) {
+        s_stop_notify();
+        fprintf(stderr, "bench: one chuang-notify process with the default tick\n");
+        free(notify_env[6]);
+        notify_env[6] = notify_env[7]; /* no CHUANG_SERVICE_TICK_MS */
+        notify_env[7] = NULL;
+        if (s_start_notify(notify_bin, (const char *const *)notify_env, "notify-default-tick", 1) !=
+            0)
+            goto done;
+        zclock_sleep(1500);
+        char tag[32];
+        snprintf(tag, sizeof tag, EVENT_TYPE, ++tag_number);
+        if (s_measure_notify(db, tag, deployed, 0, &deployed_acc) != 0) {
+            fprintf(stderr, "bench: the default-tick round failed\n");
+            goto done;
+        }
+    }
+    /* Late duplicates: the receiver's count of chuang-notify's POSTs over the
+     * whole run. */
+    zclock_sleep(300);
+    pthread_mutex_lock(&s_recv.lock);
+    long notify_total = s_recv.notify_total, bad_total = s_recv.bad_total;
+    pthread_mutex_unlock(&s_recv.lock);
+    long long sent_total = s_sql_int(db, "SELECT count(*) FROM deliveries WHERE status = 'sent'");
+
+    /* --- the tables --- */
+    printf("measurements: rate/s over all rounds, then round by round; count = calls or "
+           "deliveries measured;\n"
+           "body = mean JSON bytes per POST at the receiver; cpu in %% of one core over the "
+           "measured time\n"
+           "(me = this process: receiver + client threads; notify = the chuang-notify "
+           "processes)\n");
+    printf("%4s  %-36s %9s|", "conc", "measurement", "rate/s");
+    for (int round = 0; round < rounds; round++) {
+        char name[24];
+        snprintf(name, sizeof name, "round %d", round + 1);
+        printf(" %8s", name);
+    }
+    printf(" | %6s %6s | %5s %6s %5s %5s\n", "count", "body", "me", "notify", "pg", "redis");
+    bool exhausted = false;
+    for (int c = 0; c < nconcs; c++) {
+        for (int m = 0; m < M_COUNT; m++) {
+            s_print_row(concs[c], (measure_t)m, &acc[c][m], rounds);
+            exhausted |= acc[c][m].exhausted;
+        }
+        const acc_t *n = &acc[c][M_NOTIFY];
+        printf("%4s  %-36s %8.0f   (insert -> all sent; pickup, insert -> first POST: mean %.0f "
+               "ms, max %.0f ms)\n",
+               "", "chuang-notify, end to end", s_div(n->e2e_events * NS_PER_S, (double)n->e2e_ns),
+               s_div(s_ms(n->pickup_ns), n->runs), s_ms(n->pickup_max_ns));
+    }
+    if (exhausted)
+        printf("   * the sender tx rows ran out before the window ended: a lower bound\n");
+
+    printf("\nratios at the same concurrency (processes for chuang-notify, threads for the "
+           "others), measured side by side;\n"
+           "overall, then round by round for notify / webhook:\n");
+    printf("%4s | %14s %14s %14s | %14s |", "conc", "notify/webhook", "notify/sendtx",
+           "webhook/raw", "e2e/webhook");
+    for (int round = 0; round < rounds; round++)
+        printf(" %7s%d", "round ", round + 1);
+    printf("\n");
+    for (int c = 0; c < nconcs; c++) {
+        const acc_t *a = acc[c];
+        double notify = s_rate(&a[M_NOTIFY]), hook = s_rate(&a[M_HOOK]);
+        printf("%4d | %14.3f %14.3f %14.3f | %14.3f |", concs[c], s_div(notify, hook),
+               s_div(notify, s_rate(&a[M_SQLTX])), s_div(hook, s_rate(&a[M_RAW])),
+               s_div(s_div(a[M_NOTIFY].e2e_events * NS_PER_S, (double)a[M_NOTIFY].e2e_ns), hook));
+        for (int round = 0; round < rounds; round++)
+            printf(" %8.3f", s_div(a[M_NOTIFY].rate[round], a[M_HOOK].rate[round]));
+        printf("\n");
+    }
+
+    printf("\nwhere one process's time per delivery goes, in ms (= concurrency / rate at that "
+           "concurrency): a model of\n"
+           "webhook + sender tx + the tick's sleep after each batch of %d (%d ms / %d), against "
+           "the measured time\n",
+           CLAIM_MAX, tick_ms, CLAIM_MAX);
+    printf("%4s | %8s %9s %9s | %8s %9s | %8s %9s | %11s\n", "conc", "webhook", "sender tx",
+           "tick wait", "model", "model/s", "measured", "notify/s", "unexplained");
+    for (int c = 0; c < nconcs; c++) {
+        const acc_t *a = acc[c];
+        double k = concs[c] * 1000.0;
+        double hook = s_div(k, s_rate(&a[M_HOOK])), sqltx = s_div(k, s_rate(&a[M_SQLTX]));
+        double wait = (double)tick_ms / CLAIM_MAX, model = hook + sqltx + wait;
+        double measured = s_div(k, s_rate(&a[M_NOTIFY]));
+        printf("%4d | %8.3f %9.3f %9.3f | %8.3f %9.0f | %8.3f %9.0f | %11.3f\n", concs[c], hook,
+               sqltx, wait, model, s_div(k, model), measured, s_rate(&a[M_NOTIFY]),
+               measured - model);
+    }
+    long rebuilt = 0;
+    int64_t rebuild_ns = 0;
+    for (int c = 0; c < nconcs; c++) {
+        rebuilt += acc[c][M_SQLTX].rebuilt_rows;
+        rebuild_ns += acc[c][M_SQLTX].rebuild_ns;
+    }
+    printf("\nqueue rebuild the way sender.c does it (SELECT of the pending rows, then one ZADD NX "
+           "round trip per row),\n"
+           "done by every process every 2 s: %.1f us per pending row, %.1f ms per 1000 pending "
+           "rows (%ld rows timed)\n",
+           s_div(s_ms(rebuild_ns) * 1000.0, (double)rebuilt),
+           s_div(s_ms(rebuild_ns) * 1000.0, (double)rebuilt), rebuilt);
+
+    if (deployed > 0) {
+        const acc_t *d = &deployed_acc;
+        char cpu[48];
+        s_cpu_format(cpu, sizeof cpu, &d->cpu, d->cpu_ns);
+        printf("\nas deployed: 1 chuang-notify process with the default tick (service.tick_ms "
+               "1000), %ld deliveries:\n"
+               "   first POST -> all sent %.0f/s, insert -> all sent %.0f/s (pickup %.0f ms); at "
+               "most %d per tick,\n"
+               "   so about %d/s per process whatever the receiver; cpu me/notify/pg/redis %s\n",
+               deployed, s_rate(d), s_div(d->e2e_events * NS_PER_S, (double)d->e2e_ns),
+               s_ms(d->pickup_ns), CLAIM_MAX, CLAIM_MAX, cpu);
+    }
+    long inserted_total = s_inserted_total;
+    bool once = notify_total == inserted_total && sent_total == inserted_total && bad_total == 0;
+    printf("\nexactly once: %ld deliveries inserted, %lld 'sent' in the table, %ld POSTs from "
+           "chuang-notify at the receiver,\n"
+           "each round's ids equal to the table's, one attempt each, %ld bad requests: %s\n",
+           inserted_total, sent_total, notify_total, bad_total, once ? "yes" : "NO");
+    fflush(stdout);
+    rc = once ? 0 : 1;
+
+done:
+    s_stop_children();
+    s_recv_stop();
+    for (int i = 0; i < 4; i++)
+        free(broker_env[i]);
+    for (int i = 0; i < 10; i++)
+        free(notify_env[i]);
+    free(s_load.json);
+    free(s_load.request);
+    PQfinish(db);
+    redisFree(redis);
+    return rc;
+}
