@@ -592,8 +592,8 @@ int service_main(int argc, char **argv, const service_def_t *def)
             purge_at = now + 3600 * 1000;
         }
         if (def->tick && now >= tick_at && !db_lost(db)) {
-            def->tick(&tick);
-            tick_at = zclock_mono() + tick_ms;
+            bool more = def->tick(&tick);
+            tick_at = more ? zclock_mono() : zclock_mono() + tick_ms;
         }
     }
     log_info("stopping; finishing requests in hand", "service=%s", def->name);

@@ -62,8 +62,10 @@ typedef struct _service_tick_t service_tick_t;
 
 /* Scheduled work of a service, called every service.tick_ms (default 1000)
  * on the main thread with a database and a Redis connection of its own. It
- * should do a bounded amount of work and return; a stop waits for it. */
-typedef void(service_tick_fn)(service_tick_t *tick);
+ * should do a bounded amount of work and return; a stop waits for it. It
+ * returns true when it stopped at its bound with more to do: it is then
+ * called again at once. */
+typedef bool(service_tick_fn)(service_tick_t *tick);
 
 typedef struct {
     const char *name; /* MDP service name */

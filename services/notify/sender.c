@@ -2,8 +2,9 @@
  * sender.c - the delivery worker; see sender.h.
  *
  * PostgreSQL holds every delivery and its state; Redis holds the due-time
- * queue (common/schedule) of pending ones, rebuilt from the table every
- * REBUILD_MS, so an emptied Redis only delays. A claimed delivery is locked
+ * queue (common/schedule) of pending ones. Each tick queues the rows
+ * created or rescheduled since the last; every REBUILD_MS the whole table is
+ * read again, so an emptied Redis only delays. A claimed delivery is locked
  * (SELECT ... FOR UPDATE) while it is sent and its outcome recorded in the
  * same transaction; a delivery already sent or dead is skipped, so none is
  * sent twice as a success. The destination is read from the recipient at
@@ -18,7 +19,7 @@
 #include <czmq.h>
 #include <jansson.h>
 
-#define REBUILD_MS 2000
+#define REBUILD_MS 10000 /* a full look at the table; new rows every tick */
 #define LEASE_MS   60000
 #define CLAIM_MAX  16
 
@@ -31,8 +32,10 @@ static struct {
     int rate_per_minute;
 } s_settings;
 
-/* When the table was last read for pending deliveries (main thread only). */
+/* When the table was last read in full, and at all, for pending deliveries
+ * (main thread only): zclock_mono and zclock_time ms. */
 static int64_t s_rebuilt_at = INT64_MIN / 2;
+static int64_t s_looked_at;
 
 void sender_configure(config_t *config)
 {
@@ -46,11 +49,21 @@ void sender_configure(config_t *config)
     s_settings.rate_per_minute = (int)config_int(config, "notify.rate_per_minute", 0);
 }
 
-static void s_rebuild(PGconn *db, redisContext *redis, const char *queue)
+/* Queues the pending deliveries the Redis queue may lack: every one on a
+ * full rebuild, else those created or rescheduled (a replay) since the
+ * last look, a second of overlap included. */
+static void s_rebuild(PGconn *db, redisContext *redis, const char *queue, bool full)
 {
+    char since[24];
+    snprintf(since, sizeof since, "%" PRId64, full ? (int64_t)0 : s_looked_at - 1000);
+    const char *values[1] = {since};
     PGresult *res =
-        PQexec(db, "SELECT id::text, (extract(epoch FROM next_attempt_at) * 1000)::bigint"
-                   " FROM deliveries WHERE status = 'pending'");
+        PQexecParams(db,
+                     "SELECT id::text, (extract(epoch FROM next_attempt_at) * 1000)::bigint"
+                     " FROM deliveries WHERE status = 'pending'"
+                     "   AND (created_at >= to_timestamp($1::bigint / 1000.0)"
+                     "     OR next_attempt_at >= to_timestamp($1::bigint / 1000.0))",
+                     1, NULL, values, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         for (int i = 0; i < PQntuples(res); i++)
             schedule_add_missing(redis, queue, PQgetvalue(res, i, 0),
@@ -130,7 +143,8 @@ static int64_t s_send(PGconn *db, const char *id)
         PQclear(PQexec(db, ok ? "COMMIT" : "ROLLBACK"));
         return ok ? 0 : -1;
     }
-    const char *channel = PQgetvalue(row, 0, 0);
+    char channel[16]; /* outlives row, which is cleared before the outcome is logged */
+    snprintf(channel, sizeof channel, "%s", PQgetvalue(row, 0, 0));
     int attempts = atoi(PQgetvalue(row, 0, 7)) + 1;
     int limit = atoi(PQgetvalue(row, 0, 11));
     int64_t later = s_rate_limited(db, id, PQgetvalue(row, 0, 1), channel,
@@ -198,18 +212,20 @@ static int64_t s_send(PGconn *db, const char *id)
     return due;
 }
 
-void sender_tick(service_tick_t *tick)
+bool sender_tick(service_tick_t *tick)
 {
     PGconn *db = service_tick_db(tick);
     redisContext *redis = service_tick_redis(tick);
     if (!redis)
-        return;
+        return false;
     char queue[256];
     service_tick_key(tick, "deliveries", queue, sizeof queue);
-    if (zclock_mono() - s_rebuilt_at >= REBUILD_MS) {
-        s_rebuild(db, redis, queue);
+    bool full = zclock_mono() - s_rebuilt_at >= REBUILD_MS;
+    int64_t now = zclock_time();
+    s_rebuild(db, redis, queue, full);
+    s_looked_at = now;
+    if (full)
         s_rebuilt_at = zclock_mono();
-    }
     schedule_job_t *jobs = NULL;
     int claimed = schedule_claim_due(redis, queue, zclock_time(), LEASE_MS, CLAIM_MAX, &jobs);
     for (int i = 0; i < claimed; i++) {
@@ -221,4 +237,5 @@ void sender_tick(service_tick_t *tick)
             schedule_add(redis, queue, jobs[i].job, due);
     }
     schedule_jobs_free(jobs);
+    return claimed == CLAIM_MAX;
 }

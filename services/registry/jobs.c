@@ -160,12 +160,12 @@ static int s_run(PGconn *db, const char *job)
     return -1;
 }
 
-void registry_tick(service_tick_t *tick)
+bool registry_tick(service_tick_t *tick)
 {
     PGconn *db = service_tick_db(tick);
     redisContext *redis = service_tick_redis(tick);
     if (!redis)
-        return;
+        return false;
     char queue[256];
     service_tick_key(tick, "due", queue, sizeof queue);
     if (zclock_mono() - s_rebuilt_at >= REBUILD_MS) {
@@ -178,4 +178,5 @@ void registry_tick(service_tick_t *tick)
         if (s_run(db, jobs[i].job) == 0)
             schedule_done(redis, queue, jobs[i].job, jobs[i].lease);
     schedule_jobs_free(jobs);
+    return claimed == CLAIM_MAX;
 }
