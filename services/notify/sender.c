@@ -1,8 +1,8 @@
 /*
  * sender.c - the delivery worker; see sender.h.
  *
- * PostgreSQL holds every delivery and its state; Redis holds the due-time
- * queue (common/schedule) of pending ones. Each tick queues the rows
+ * PostgreSQL holds every delivery and its state; Redis holds a due-time
+ * queue (common/schedule) of pending ones per channel. Each tick queues the rows
  * created or rescheduled since the last; every REBUILD_MS the whole table is
  * read again, so an emptied Redis only delays. A claimed delivery is locked
  * (SELECT ... FOR UPDATE) while it is sent and its outcome recorded in the
@@ -52,22 +52,31 @@ void sender_configure(config_t *config)
 /* Queues the pending deliveries the Redis queue may lack: every one on a
  * full rebuild, else those created or rescheduled (a replay) since the
  * last look, a second of overlap included. */
-static void s_rebuild(PGconn *db, redisContext *redis, const char *queue, bool full)
+/* The Redis key of a channel's queue. */
+static const char *s_queue(service_tick_t *tick, const char *channel, char *key, size_t size)
+{
+    char name[32];
+    snprintf(name, sizeof name, "deliveries:%s", channel);
+    return service_tick_key(tick, name, key, size);
+}
+
+static void s_rebuild(service_tick_t *tick, PGconn *db, redisContext *redis, bool full)
 {
     char since[24];
     snprintf(since, sizeof since, "%" PRId64, full ? (int64_t)0 : s_looked_at - 1000);
     const char *values[1] = {since};
     PGresult *res =
         PQexecParams(db,
-                     "SELECT id::text, (extract(epoch FROM next_attempt_at) * 1000)::bigint"
-                     " FROM deliveries WHERE status = 'pending'"
+                     "SELECT id::text, (extract(epoch FROM next_attempt_at) * 1000)::bigint,"
+                     " channel FROM deliveries WHERE status = 'pending'"
                      "   AND (created_at >= to_timestamp($1::bigint / 1000.0)"
                      "     OR next_attempt_at >= to_timestamp($1::bigint / 1000.0))",
                      1, NULL, values, NULL, NULL, 0);
+    char queue[256];
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         for (int i = 0; i < PQntuples(res); i++)
-            schedule_add_missing(redis, queue, PQgetvalue(res, i, 0),
-                                 strtoll(PQgetvalue(res, i, 1), NULL, 10));
+            schedule_add_missing(redis, s_queue(tick, PQgetvalue(res, i, 2), queue, sizeof queue),
+                                 PQgetvalue(res, i, 0), strtoll(PQgetvalue(res, i, 1), NULL, 10));
     PQclear(res);
 }
 
@@ -212,20 +221,11 @@ static int64_t s_send(PGconn *db, const char *id)
     return due;
 }
 
-bool sender_tick(service_tick_t *tick)
+/* Sends what is due on one channel's queue. Returns how many it claimed. */
+static int s_send_due(service_tick_t *tick, PGconn *db, redisContext *redis, const char *channel)
 {
-    PGconn *db = service_tick_db(tick);
-    redisContext *redis = service_tick_redis(tick);
-    if (!redis)
-        return false;
     char queue[256];
-    service_tick_key(tick, "deliveries", queue, sizeof queue);
-    bool full = zclock_mono() - s_rebuilt_at >= REBUILD_MS;
-    int64_t now = zclock_time();
-    s_rebuild(db, redis, queue, full);
-    s_looked_at = now;
-    if (full)
-        s_rebuilt_at = zclock_mono();
+    s_queue(tick, channel, queue, sizeof queue);
     schedule_job_t *jobs = NULL;
     int claimed = schedule_claim_due(redis, queue, zclock_time(), LEASE_MS, CLAIM_MAX, &jobs);
     for (int i = 0; i < claimed; i++) {
@@ -237,5 +237,23 @@ bool sender_tick(service_tick_t *tick)
             schedule_add(redis, queue, jobs[i].job, due);
     }
     schedule_jobs_free(jobs);
-    return claimed == CLAIM_MAX;
+    return claimed;
+}
+
+bool sender_tick(service_tick_t *tick)
+{
+    PGconn *db = service_tick_db(tick);
+    redisContext *redis = service_tick_redis(tick);
+    if (!redis)
+        return false;
+    bool full = zclock_mono() - s_rebuilt_at >= REBUILD_MS;
+    int64_t now = zclock_time();
+    s_rebuild(tick, db, redis, full);
+    s_looked_at = now;
+    if (full)
+        s_rebuilt_at = zclock_mono();
+    /* One queue a channel: a slow mail server does not hold webhooks back. */
+    int webhooks = s_send_due(tick, db, redis, "webhook");
+    int emails = s_send_due(tick, db, redis, "email");
+    return webhooks == CLAIM_MAX || emails == CLAIM_MAX;
 }

@@ -35,7 +35,7 @@
 #define APPLICANT "11010519491231002X"
 #define LEGAL_REP "330106199003071236"
 #define SECRET    "a-webhook-secret-of-length"
-#define QUEUE     "ntest:notify:deliveries"
+#define QUEUE     "ntest:notify:deliveries:webhook"
 
 static char s_endpoint[64];
 static char s_notify_db[512];
