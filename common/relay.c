@@ -155,47 +155,70 @@ static zframe_t *s_event_frame(relay_t *self, PGresult *res, int row, int64_t *p
     return frame;
 }
 
-/* Appends rows (in position order) to the stream and the publisher. Returns
- * how many the stream took or already had, or -1 when Redis failed. */
+/* Appends rows (in position order) to the stream and the publisher. The
+ * XADDs are pipelined: all are sent, then the replies read in order. Returns
+ * how many the stream took or already had, or -1 when Redis failed (the
+ * stream is then checked, and refilled if need be, before going on). */
 static int s_publish(relay_t *self, PGresult *res)
 {
-    int done = 0;
-    for (int row = 0; row < PQntuples(res); row++) {
-        int64_t position;
-        zframe_t *frame = s_event_frame(self, res, row, &position);
+    int rows = PQntuples(res);
+    zframe_t **frames = calloc((size_t)rows + 1, sizeof *frames);
+    int64_t *positions = calloc((size_t)rows + 1, sizeof *positions);
+    if (!frames || !positions) {
+        free(frames);
+        free(positions);
+        return -1;
+    }
+    for (int row = 0; row < rows; row++) {
+        frames[row] = s_event_frame(self, res, row, &positions[row]);
         char id[32];
-        snprintf(id, sizeof id, "%" PRId64 "-0", position);
-        redisReply *reply = redisCommand(self->redis, "XADD %s %s event %b", self->settings.stream,
-                                         id, zframe_data(frame), zframe_size(frame));
+        snprintf(id, sizeof id, "%" PRId64 "-0", positions[row]);
+        redisAppendCommand(self->redis, "XADD %s %s event %b", self->settings.stream, id,
+                           zframe_data(frames[row]), zframe_size(frames[row]));
+    }
+    int done = 0;
+    bool failed = false;
+    for (int row = 0; row < rows; row++) {
+        redisReply *reply = NULL;
+        if (redisGetReply(self->redis, (void **)&reply) != REDIS_OK)
+            reply = NULL;
         bool refused =
             reply && reply->type == REDIS_REPLY_ERROR && strstr(reply->str, "equal or smaller");
         bool ok = reply && (reply->type == REDIS_REPLY_STRING || refused);
-        if (!ok)
+        if (!ok && !failed)
             log_warn("relay cannot append to the stream",
-                     "stream=%s position=%" PRId64 " error=\"%s\"", self->settings.stream, position,
-                     reply ? reply->str : self->redis->errstr);
+                     "stream=%s position=%" PRId64 " error=\"%s\"", self->settings.stream,
+                     positions[row], reply ? reply->str : self->redis->errstr);
         freeReplyObject(reply);
-        if (!ok) {
-            zframe_destroy(&frame);
-            self->synced = false;
-            return -1;
-        }
-        if (self->pub) {
+        /* After a failure the replies are still read, to keep the connection
+         * in step, but nothing more is published live. */
+        failed = failed || !ok;
+        if (!failed && self->pub) {
             uint8_t big_endian[8];
             for (int i = 0; i < 8; i++)
-                big_endian[i] = (uint8_t)((uint64_t)position >> (56 - 8 * i));
+                big_endian[i] = (uint8_t)((uint64_t)positions[row] >> (56 - 8 * i));
             zmsg_t *msg = zmsg_new();
             zmsg_addstr(msg, PQgetvalue(res, row, 3));
             zmsg_addmem(msg, big_endian, 8);
-            zmsg_append(msg, &frame);
+            zmsg_append(msg, &frames[row]);
             zmsg_send(&msg, self->pub);
         }
-        zframe_destroy(&frame);
-        if (position > self->published)
-            self->published = position;
-        done++;
+        zframe_destroy(&frames[row]);
+        if (!failed) {
+            if (positions[row] > self->published)
+                self->published = positions[row];
+            done++;
+        }
+        if (!reply && self->redis->err)
+            break; /* the connection is gone: no more replies will come */
     }
-    return done;
+    for (int row = 0; row < rows; row++)
+        zframe_destroy(&frames[row]);
+    free(frames);
+    free(positions);
+    if (failed)
+        self->synced = false;
+    return failed ? -1 : done;
 }
 
 /* The id (position) of the stream's first or last entry, 0 when empty, -1
