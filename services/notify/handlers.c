@@ -294,10 +294,19 @@ static bool s_category_known(const char *category)
     return false;
 }
 
-/* A region is "" (everywhere) or a six-digit division code. */
-static bool s_region_valid(const char *region)
+/* Records a violation for each unknown category and for a region that is
+ * neither "" (everywhere) nor a six-digit division code. */
+static void s_check_categories(service_call_t *call, char **categories, size_t count,
+                               const char *region)
 {
-    return !*region || (strlen(region) == 6 && strspn(region, "0123456789") == 6);
+    for (size_t i = 0; i < count; i++)
+        if (!s_category_known(categories[i]))
+            service_call_violation(call, "categories",
+                                   "%.40s is not one of financing, incubation, talent, "
+                                   "innovation, tax, registration",
+                                   categories[i]);
+    if (*region && (strlen(region) != 6 || strspn(region, "0123456789") != 6))
+        service_call_violation(call, "region", "must be a six-digit division code, or empty");
 }
 
 #define SUBSCRIPTIONS_MAX 32
@@ -317,14 +326,7 @@ Chuang__Status handle_subscribe(service_call_t *call, const ProtobufCMessage *in
             !strchr(request->topics[i], '.'))
             service_call_violation(call, "topics", "%.100s is not an event type or prefix",
                                    request->topics[i]);
-    for (size_t i = 0; i < request->n_categories; i++)
-        if (!s_category_known(request->categories[i]))
-            service_call_violation(call, "categories",
-                                   "%.40s is not one of financing, incubation, talent, "
-                                   "innovation, tax, registration",
-                                   request->categories[i]);
-    if (!s_region_valid(request->region))
-        service_call_violation(call, "region", "must be a six-digit division code, or empty");
+    s_check_categories(call, request->categories, request->n_categories, request->region);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     PGconn *db = service_call_db(call);
@@ -371,14 +373,7 @@ Chuang__Status handle_publish_bulletin(service_call_t *call, const ProtobufCMess
         service_call_violation(call, "body", "must be 1 to %d bytes", BODY_MAX_BYTES);
     if (request->n_categories == 0)
         service_call_violation(call, "categories", "name at least one category");
-    for (size_t i = 0; i < request->n_categories; i++)
-        if (!s_category_known(request->categories[i]))
-            service_call_violation(call, "categories",
-                                   "%.40s is not one of financing, incubation, talent, "
-                                   "innovation, tax, registration",
-                                   request->categories[i]);
-    if (!s_region_valid(request->region))
-        service_call_violation(call, "region", "must be a six-digit division code, or empty");
+    s_check_categories(call, request->categories, request->n_categories, request->region);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
 
