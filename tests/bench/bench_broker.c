@@ -47,6 +47,7 @@
  * this process dies. Exits 0, or 1 when a call failed or a child did not
  * start, 2 on bad arguments.
  */
+#include "bench_util.h"
 #include "client.h"
 #include "config.h"
 #include "logger.h"
@@ -122,28 +123,10 @@ static pid_t s_spawn(const char *name, const char *program, const char *const *e
 {
     if (s_nchildren >= MAX_CHILDREN)
         return -1;
-    size_t nextra = 0, nenv = 0;
-    while (extra[nextra])
-        nextra++;
-    while (environ[nenv])
-        nenv++;
     /* Built before fork: the child only makes system calls. */
-    char **env = calloc(nextra + nenv + 2, sizeof *env);
-    char log_name[128];
-    snprintf(log_name, sizeof log_name, "CHUANG_LOG_NAME=%s", name);
-    size_t n = 0;
-    env[n++] = log_name;
-    for (size_t i = 0; i < nextra; i++)
-        env[n++] = (char *)extra[i];
-    for (size_t i = 0; i < nenv; i++) {
-        bool overridden = strncmp(environ[i], "CHUANG_LOG_NAME=", 16) == 0;
-        for (size_t j = 0; j < nextra && !overridden; j++) {
-            size_t key = strcspn(extra[j], "=") + 1;
-            overridden = strncmp(environ[i], extra[j], key) == 0;
-        }
-        if (!overridden)
-            env[n++] = environ[i];
-    }
+    char **env = bench_child_env(name, extra);
+    if (!env)
+        return -1;
     char log_path[1024];
     snprintf(log_path, sizeof log_path, "%s/%s.log", s_log_dir, name);
     char *const argv[] = {(char *)program, NULL};
@@ -181,45 +164,9 @@ static bool s_child_exited(pid_t pid)
 /* CPU time (user + system) of a process so far, in microseconds. */
 static int64_t s_cpu_us(pid_t pid)
 {
-    char path[64], line[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *file = fopen(path, "r");
-    if (!file)
-        return 0;
-    size_t got = fread(line, 1, sizeof line - 1, file);
-    fclose(file);
-    line[got] = '\0';
-    /* Fields 14 and 15, after the parenthesised command name. */
-    char *p = strrchr(line, ')');
-    unsigned long utime = 0, stime = 0;
-    if (!p ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
-        return 0;
-    return (int64_t)(utime + stime) * 1000000 / sysconf(_SC_CLK_TCK);
+    int64_t us = bench_proc_cpu_us(pid, NULL);
+    return us < 0 ? 0 : us;
 }
-
-static int64_t s_self_cpu_us(void)
-{
-    struct rusage usage;
-    getrusage(RUSAGE_SELF, &usage);
-    return (int64_t)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000 +
-           usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
-}
-
-static int s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
-        getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
-        port = ntohs(addr.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 /* --- the traffic ------------------------------------------------------------ */
 
 typedef enum { SETUP_DIRECT, SETUP_PROXY, SETUP_BROKER } setup_t;
@@ -420,7 +367,7 @@ static void s_run_round(setup_t setup, const char *endpoint, int clients, int wa
     pthread_barrier_wait(&row.barrier);
 
     zclock_sleep(warmup_ms);
-    int64_t self0 = s_self_cpu_us(), broker0 = broker > 0 ? s_cpu_us(broker) : 0, workers0 = 0;
+    int64_t self0 = bench_self_cpu_us(), broker0 = broker > 0 ? s_cpu_us(broker) : 0, workers0 = 0;
     for (int i = 0; i < nworkers; i++)
         workers0 += s_cpu_us(workers[i]);
     int64_t window0 = s_now_us();
@@ -428,7 +375,7 @@ static void s_run_round(setup_t setup, const char *endpoint, int clients, int wa
     if (left > 0)
         zclock_sleep((int)(left / 1000));
     into->window_us += s_now_us() - window0;
-    into->cpu_self += s_self_cpu_us() - self0;
+    into->cpu_self += bench_self_cpu_us() - self0;
     into->cpu_broker += broker > 0 ? s_cpu_us(broker) - broker0 : 0;
     for (int i = 0; i < nworkers; i++)
         into->cpu_workers += s_cpu_us(workers[i]);
@@ -649,35 +596,6 @@ static int s_wait_workers(const char *endpoint, int workers, pid_t broker, const
     return rc;
 }
 
-/* --- set-up and report ------------------------------------------------------ */
-
-static int s_compare_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Parses "1,4,16" into values (ascending, each in 1..max). Returns the count
- * or -1. */
-static int s_parse_list(const char *text, int *values, int max)
-{
-    int n = 0;
-    char *copy = strdup(text), *save = NULL;
-    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-        char *end;
-        long value = strtol(item, &end, 10);
-        if (*end || value < 1 || value > max || n == MAX_LIST) {
-            n = -1;
-            break;
-        }
-        values[n++] = (int)value;
-    }
-    free(copy);
-    if (n > 0)
-        qsort(values, (size_t)n, sizeof *values, s_compare_int);
-    return n > 0 ? n : -1;
-}
-
 /* Packs the envelope client_call sends for Echo of the payload, with ids of
  * the same length, and the reply the worker sends back. */
 static void s_make_load(size_t payload)
@@ -802,8 +720,8 @@ int main(int argc, char **argv)
         }
     }
     int clients[MAX_LIST], workers[MAX_LIST];
-    int nclients = s_parse_list(clients_list, clients, MAX_CLIENTS);
-    int nworkers = s_parse_list(workers_list, workers, MAX_WORKERS);
+    int nclients = bench_parse_list(clients_list, clients, MAX_CLIENTS, MAX_LIST);
+    int nworkers = bench_parse_list(workers_list, workers, MAX_WORKERS, MAX_LIST);
     if (!db_url || !*db_url || rounds < 1 || rounds > 100 || duration_ms < 50 * rounds ||
         warmup_ms < 0 || payload < 0 || payload > 60000 || nclients < 0 || nworkers < 0) {
         s_usage();
@@ -849,7 +767,7 @@ int main(int argc, char **argv)
     printf("  logs       %s\n\n", s_log_dir);
     fflush(stdout);
 
-    int port = s_free_port();
+    int port = bench_free_port();
     char endpoint[64], bind_env[96], brokers_env[96], db_env[1024];
     snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
     snprintf(bind_env, sizeof bind_env, "CHUANG_BROKER_ENDPOINT=%s", endpoint);

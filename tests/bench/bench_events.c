@@ -84,6 +84,7 @@
  * killed on SIGINT/SIGTERM/SIGHUP and when this process dies. Exits 0, 1
  * when a step failed or an event was lost, 2 on bad arguments.
  */
+#include "bench_util.h"
 #include "chuang.pb-c.h"
 #include "consumer.h"
 #include "db.h"
@@ -144,71 +145,18 @@ static void s_on_signal(int sig)
     _exit(128 + sig);
 }
 
-static int64_t s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-static void s_sleep_until(int64_t ns)
-{
-    struct timespec ts = {.tv_sec = ns / NS_PER_S, .tv_nsec = ns % NS_PER_S};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
-}
-
 /* --- CPU time of this process and of the servers ----------------------------- */
 
 typedef struct {
     int64_t me, pg, redis; /* microseconds */
 } cpu_t;
 
-/* CPU time (user + system) of pid in microseconds and its parent, or -1. */
-static int64_t s_proc_cpu_us(pid_t pid, pid_t *ppid)
-{
-    char path[64], line[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *file = fopen(path, "r");
-    if (!file)
-        return -1;
-    size_t got = fread(line, 1, sizeof line - 1, file);
-    fclose(file);
-    line[got] = '\0';
-    char *p = strrchr(line, ')');
-    int parent = 0;
-    unsigned long utime = 0, stime = 0;
-    if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &parent, &utime,
-                     &stime) != 3)
-        return -1;
-    if (ppid)
-        *ppid = parent;
-    return (int64_t)(utime + stime) * 1000000 / sysconf(_SC_CLK_TCK);
-}
-
 static void s_cpu_sample(cpu_t *cpu)
 {
-    struct rusage usage;
-    getrusage(RUSAGE_SELF, &usage);
-    cpu->me = (int64_t)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000 +
-              usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
-    cpu->redis = s_cfg.redis_pid > 0 ? s_proc_cpu_us(s_cfg.redis_pid, NULL) : 0;
-    cpu->pg = 0;
-    if (s_cfg.pg_pid <= 0)
-        return;
+    cpu->me = bench_self_cpu_us();
+    cpu->redis = s_cfg.redis_pid > 0 ? bench_proc_cpu_us(s_cfg.redis_pid, NULL) : 0;
     /* The postmaster and its children: backends, walwriter, checkpointer... */
-    DIR *dir = opendir("/proc");
-    struct dirent *entry;
-    while (dir && (entry = readdir(dir))) {
-        if (entry->d_name[0] < '0' || entry->d_name[0] > '9')
-            continue;
-        pid_t pid = (pid_t)atoi(entry->d_name), parent = 0;
-        int64_t us = s_proc_cpu_us(pid, &parent);
-        if (us >= 0 && (pid == s_cfg.pg_pid || parent == s_cfg.pg_pid))
-            cpu->pg += us;
-    }
-    if (dir)
-        closedir(dir);
+    cpu->pg = bench_tree_cpu_us(s_cfg.pg_pid);
 }
 
 /* Adds the CPU used between from and to (a process gone meanwhile makes a
@@ -368,7 +316,7 @@ static int s_latency_handler(PGconn *db, const Chuang__Event *event, void *arg, 
 {
     (void)db;
     (void)error;
-    int64_t now = s_now_ns();
+    int64_t now = bench_now_ns();
     latency_t *lat = arg;
     int64_t index = s_latency_index(event);
     if (index >= 0 && (size_t)index < lat->count && lat->applied_ns[index] == 0) {
@@ -425,7 +373,7 @@ static void *s_tap_run(void *args)
     while (redis && !atomic_load(&tap->stop)) {
         redisReply *reply =
             redisCommand(redis, "XREAD COUNT 1000 BLOCK 100 STREAMS %s %s", STREAM, last);
-        int64_t now = s_now_ns();
+        int64_t now = bench_now_ns();
         if (!reply || reply->type == REDIS_REPLY_ERROR) {
             freeReplyObject(reply);
             break;
@@ -489,10 +437,10 @@ static void *s_writer_run(void *args)
         size_t i = atomic_fetch_add(&lat->next, 1);
         if (i >= lat->limit)
             break;
-        s_sleep_until(lat->due_ns[i]);
-        lat->begin_ns[i] = s_now_ns();
+        bench_sleep_until_ns(lat->due_ns[i]);
+        lat->begin_ns[i] = bench_now_ns();
         if (s_write_event(db, (int64_t)i) == 0)
-            lat->commit_ns[i] = s_now_ns();
+            lat->commit_ns[i] = bench_now_ns();
         else
             atomic_fetch_add(&lat->write_errors, 1);
         atomic_fetch_add(&lat->written, 1);
@@ -650,7 +598,7 @@ static int s_measure_xrange(backlog_t *b, acc_t *acc)
 {
     cpu_t c0, c1;
     s_cpu_sample(&c0);
-    int64_t t0 = s_now_ns();
+    int64_t t0 = bench_now_ns();
     double events = 0;
     do {
         char start[64] = "-";
@@ -668,8 +616,8 @@ static int s_measure_xrange(backlog_t *b, acc_t *acc)
             if (n < 100)
                 break;
         }
-    } while (s_now_ns() - t0 < XRANGE_MIN_MS * NS_PER_MS);
-    int64_t ns = s_now_ns() - t0;
+    } while (bench_now_ns() - t0 < XRANGE_MIN_MS * NS_PER_MS);
+    int64_t ns = bench_now_ns() - t0;
     s_cpu_sample(&c1);
     s_acc_add(acc, b->round, events, ns, ns, &c0, &c1);
     return 0;
@@ -704,15 +652,15 @@ static int s_measure_replay(backlog_t *b, PGconn *watcher, acc_t *acc)
                                     .arg = &handled};
     cpu_t c0, c1;
     s_cpu_sample(&c0);
-    int64_t t0 = s_now_ns();
+    int64_t t0 = bench_now_ns();
     consumer_t *consumer = consumer_new(&settings);
     long long applied = 0;
-    while (applied < b->total && s_now_ns() - t0 < BACKLOG_MS * NS_PER_MS) {
+    while (applied < b->total && bench_now_ns() - t0 < BACKLOG_MS * NS_PER_MS) {
         int rc = consumer_step(consumer, CONSUMER_WAIT);
         if (rc > 0)
             applied += rc;
     }
-    int64_t ns = s_now_ns() - t0;
+    int64_t ns = bench_now_ns() - t0;
     s_cpu_sample(&c1);
     consumer_destroy(&consumer);
     freeReplyObject(redisCommand(b->redis, "XGROUP DESTROY %s %s", STREAM, group));
@@ -733,10 +681,10 @@ static int s_measure_pgtx(backlog_t *b, PGconn *watcher, acc_t *acc)
         return -1;
     cpu_t c0, c1;
     s_cpu_sample(&c0);
-    int64_t t0 = s_now_ns(), end = t0 + PGTX_MS * NS_PER_MS;
+    int64_t t0 = bench_now_ns(), end = t0 + PGTX_MS * NS_PER_MS;
     long n = 0;
     int rc = 0;
-    while (s_now_ns() < end) {
+    while (bench_now_ns() < end) {
         char id[48], position[24];
         snprintf(id, sizeof id, "00000000-0000-4000-8000-%012lx", (unsigned long)n);
         snprintf(position, sizeof position, "%ld", n + 1);
@@ -759,7 +707,7 @@ static int s_measure_pgtx(backlog_t *b, PGconn *watcher, acc_t *acc)
         }
         n++;
     }
-    int64_t ns = s_now_ns() - t0;
+    int64_t ns = bench_now_ns() - t0;
     s_cpu_sample(&c1);
     s_acc_add(acc, b->round, (double)n, ns, ns, &c0, &c1);
     return rc;
@@ -801,7 +749,7 @@ static int s_measure_xadd(backlog_t *b, acc_t *acc)
     freeReplyObject(redisCommand(b->redis, "DEL %s", XADD_KEY));
     cpu_t c0, c1;
     s_cpu_sample(&c0);
-    int64_t t0 = s_now_ns();
+    int64_t t0 = bench_now_ns();
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
@@ -838,7 +786,7 @@ static int s_measure_xadd(backlog_t *b, acc_t *acc)
     if (pid > 0)
         wait4(pid, &status, 0, &usage);
     s_child = 0;
-    int64_t ns = s_now_ns() - t0;
+    int64_t ns = bench_now_ns() - t0;
     s_cpu_sample(&c1);
     /* "me" is redis-benchmark here. */
     c1.me = c0.me + (int64_t)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000 +
@@ -878,7 +826,7 @@ static int s_measure_hxadd(backlog_t *b, acc_t *acc)
     freeReplyObject(redisCommand(b->redis, "DEL %s", XADD_KEY));
     cpu_t c0, c1;
     s_cpu_sample(&c0);
-    int64_t t0 = s_now_ns();
+    int64_t t0 = bench_now_ns();
     long n = 0;
     for (; n < b->backlog; n++) {
         char id[32];
@@ -890,7 +838,7 @@ static int s_measure_hxadd(backlog_t *b, acc_t *acc)
         if (!ok)
             break;
     }
-    int64_t ns = s_now_ns() - t0;
+    int64_t ns = bench_now_ns() - t0;
     s_cpu_sample(&c1);
     free(value);
     freeReplyObject(redisCommand(b->redis, "DEL %s", XADD_KEY));
@@ -907,7 +855,7 @@ static int s_measure_pxadd(backlog_t *b, acc_t *acc)
     freeReplyObject(redisCommand(b->redis, "DEL %s", XADD_KEY));
     cpu_t c0, c1;
     s_cpu_sample(&c0);
-    int64_t t0 = s_now_ns();
+    int64_t t0 = bench_now_ns();
     long n = 0;
     bool ok = true;
     while (ok && n < b->backlog) {
@@ -930,7 +878,7 @@ static int s_measure_pxadd(backlog_t *b, acc_t *acc)
         if (ok)
             n += batch;
     }
-    int64_t ns = s_now_ns() - t0;
+    int64_t ns = bench_now_ns() - t0;
     s_cpu_sample(&c1);
     free(value);
     freeReplyObject(redisCommand(b->redis, "DEL %s", XADD_KEY));
@@ -949,16 +897,16 @@ static int s_measure_rebuild(backlog_t *b, acc_t *acc)
                                  .service_name = PRODUCER};
     cpu_t c0, c1;
     s_cpu_sample(&c0);
-    int64_t t0 = s_now_ns();
+    int64_t t0 = bench_now_ns();
     relay_t *relay = relay_new(&settings);
     long long length = 0;
-    while (s_now_ns() - t0 < BACKLOG_MS * NS_PER_MS) {
+    while (bench_now_ns() - t0 < BACKLOG_MS * NS_PER_MS) {
         relay_step(relay, 10);
         length = s_redis_int(b->redis, "XLEN %s", STREAM);
         if (length >= b->total)
             break;
     }
-    int64_t ns = s_now_ns() - t0;
+    int64_t ns = bench_now_ns() - t0;
     s_cpu_sample(&c1);
     relay_destroy(&relay);
     s_acc_add(acc, b->round, (double)length, ns, ns, &c0, &c1);
@@ -1010,35 +958,6 @@ static int s_insert_backlog(PGconn *db, long backlog)
             return -1;
     }
     return 0;
-}
-
-/* --- set-up ----------------------------------------------------------------------------- */
-
-static int s_compare_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Parses "200,1000" into values (ascending, each in 1..max). Returns the
- * count or -1. */
-static int s_parse_list(const char *text, int *values, int max)
-{
-    int n = 0;
-    char *copy = strdup(text), *save = NULL;
-    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-        char *end;
-        long value = strtol(item, &end, 10);
-        if (*end || value < 1 || value > max || n == MAX_RATES) {
-            n = -1;
-            break;
-        }
-        values[n++] = (int)value;
-    }
-    free(copy);
-    if (n > 0)
-        qsort(values, (size_t)n, sizeof *values, s_compare_int);
-    return n > 0 ? n : -1;
 }
 
 /* Both schemas migrated (common/sql), the tables and keys of an earlier run
@@ -1093,8 +1012,9 @@ static int s_phase_latency(const int *rates, int nrates, int rounds, int warm_ms
     pthread_create(&consumer.thread, NULL, s_consumer_run, &consumer);
     pthread_create(&tap.thread, NULL, s_tap_run, &tap);
     int rc = -1;
-    int64_t ready_by = s_now_ns() + 30 * NS_PER_S;
-    while ((!atomic_load(&relay.active) || !atomic_load(&consumer.ready)) && s_now_ns() < ready_by)
+    int64_t ready_by = bench_now_ns() + 30 * NS_PER_S;
+    while ((!atomic_load(&relay.active) || !atomic_load(&consumer.ready)) &&
+           bench_now_ns() < ready_by)
         zclock_sleep(20);
     if (!atomic_load(&relay.active) || !atomic_load(&consumer.ready)) {
         fprintf(stderr, "bench: the relay or the consumer did not start\n");
@@ -1111,7 +1031,7 @@ static int s_phase_latency(const int *rates, int nrates, int rounds, int warm_ms
     for (int round = 0, w = 0; round < rounds; round++) {
         for (int i = 0; i < nrates; i++, w++) {
             int r = (round + i) % nrates;
-            int64_t t = s_now_ns() + 100 * NS_PER_MS; /* for the writers to connect */
+            int64_t t = bench_now_ns() + 100 * NS_PER_MS; /* for the writers to connect */
             windows[w] = (window_t){.rate = rates[r],
                                     .rate_idx = r,
                                     .start_ns = t,
@@ -1130,9 +1050,9 @@ static int s_phase_latency(const int *rates, int nrates, int rounds, int warm_ms
             for (; started < writers; started++)
                 pthread_create(&threads[started], NULL, s_writer_run, &lat);
             cpu_t c0, c1;
-            s_sleep_until(windows[w].warm_end_ns);
+            bench_sleep_until_ns(windows[w].warm_end_ns);
             s_cpu_sample(&c0);
-            s_sleep_until(windows[w].end_ns);
+            bench_sleep_until_ns(windows[w].end_ns);
             s_cpu_sample(&c1);
             s_cpu_add(&stats[r].cpu, &c0, &c1);
             stats[r].measured_ns += windows[w].end_ns - windows[w].warm_end_ns;
@@ -1142,10 +1062,10 @@ static int s_phase_latency(const int *rates, int nrates, int rounds, int warm_ms
             /* Until the consumer has caught up (failed writes never come). */
             size_t written = atomic_load(&lat.written);
             size_t failed = (size_t)atomic_load(&lat.write_errors);
-            int64_t drain_by = s_now_ns() + DRAIN_MS * NS_PER_MS;
-            while (atomic_load(&lat.applied) + failed < written && s_now_ns() < drain_by)
+            int64_t drain_by = bench_now_ns() + DRAIN_MS * NS_PER_MS;
+            while (atomic_load(&lat.applied) + failed < written && bench_now_ns() < drain_by)
                 zclock_sleep(5);
-            int64_t drained = s_now_ns() - windows[w].end_ns;
+            int64_t drained = bench_now_ns() - windows[w].end_ns;
             if (drained > stats[r].drain_ns)
                 stats[r].drain_ns = drained;
         }
@@ -1198,25 +1118,25 @@ static int s_phase_backlog(PGconn *producer, PGconn *watcher, redisContext *redi
      * is written. */
     relay_runner_t relay = {0};
     pthread_create(&relay.thread, NULL, s_relay_run, &relay);
-    int64_t ready_by = s_now_ns() + 30 * NS_PER_S;
-    while (!atomic_load(&relay.active) && s_now_ns() < ready_by)
+    int64_t ready_by = bench_now_ns() + 30 * NS_PER_S;
+    while (!atomic_load(&relay.active) && bench_now_ns() < ready_by)
         zclock_sleep(20);
     long long before = s_redis_int(redis, "XLEN %s", STREAM);
     fprintf(stderr, "bench: inserting a backlog of %ld events\n", backlog);
     cpu_t c0, c1;
     s_cpu_sample(&c0);
-    int64_t t0 = s_now_ns();
+    int64_t t0 = bench_now_ns();
     int rc = s_insert_backlog(producer, backlog);
-    int64_t inserted = s_now_ns();
+    int64_t inserted = bench_now_ns();
     long long total = s_sql_int(producer, "SELECT count(*) FROM chuang_outbox");
     long long length = 0;
-    while (rc == 0 && s_now_ns() - t0 < BACKLOG_MS * NS_PER_MS) {
+    while (rc == 0 && bench_now_ns() - t0 < BACKLOG_MS * NS_PER_MS) {
         length = s_redis_int(redis, "XLEN %s", STREAM);
         if (length >= total)
             break;
         zclock_sleep(5);
     }
-    int64_t published = s_now_ns();
+    int64_t published = bench_now_ns();
     s_cpu_sample(&c1);
     atomic_store(&relay.stop, true);
     pthread_join(relay.thread, NULL);
@@ -1291,10 +1211,10 @@ static int s_phase_backlog(PGconn *producer, PGconn *watcher, redisContext *redi
                                  .redis_url = s_cfg.redis_url,
                                  .stream = STREAM,
                                  .service_name = PRODUCER};
-    int64_t f0 = s_now_ns();
+    int64_t f0 = bench_now_ns();
     relay_t *fresh = relay_new(&settings);
     relay_step(fresh, 0);
-    int64_t fixed = s_now_ns() - f0;
+    int64_t fixed = bench_now_ns() - f0;
     relay_destroy(&fresh);
 
     printf("\n   %d rounds, the measurements taking turns in a rotating order; each over the whole "
@@ -1383,7 +1303,7 @@ int main(int argc, char **argv)
         }
     }
     int rates[MAX_RATES];
-    int nrates = s_parse_list(rates_list, rates, 20000);
+    int nrates = bench_parse_list(rates_list, rates, 20000, MAX_RATES);
     if (!s_cfg.db_url || !*s_cfg.db_url || !s_cfg.consumer_url || !*s_cfg.consumer_url ||
         !s_cfg.redis_url || s_parse_redis_url(s_cfg.redis_url) != 0 || nrates < 0 || rounds < 1 ||
         rounds > MAX_ROUNDS || writers < 1 || writers > 64 || ms_per_rate < 100 * rounds ||

@@ -93,6 +93,7 @@
  * delivery was lost or sent twice, or a child did not start; 2 on bad
  * arguments.
  */
+#include "bench_util.h"
 #include "channel.h"
 #include "db.h"
 #include "logger.h"
@@ -148,20 +149,6 @@ static struct {
     pid_t pg_pid, redis_pid;
 } s_cfg;
 
-static int64_t s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-static void s_sleep_until(int64_t ns)
-{
-    struct timespec ts = {.tv_sec = ns / NS_PER_S, .tv_nsec = ns % NS_PER_S};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
-}
-
 static double s_ms(int64_t ns)
 {
     return (double)ns / (double)NS_PER_MS;
@@ -187,9 +174,9 @@ static void s_stop_child(pid_t pid)
     if (pid <= 0)
         return;
     kill(pid, SIGTERM);
-    int64_t end = s_now_ns() + 5000 * NS_PER_MS;
+    int64_t end = bench_now_ns() + 5000 * NS_PER_MS;
     while (waitpid(pid, NULL, WNOHANG) == 0) {
-        if (s_now_ns() >= end) {
+        if (bench_now_ns() >= end) {
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
             break;
@@ -214,30 +201,10 @@ static pid_t s_spawn(const char *name, const char *program, const char *const *e
 {
     if (s_nchildren >= MAX_CHILDREN)
         return -1;
-    size_t nextra = 0, nenv = 0;
-    while (extra[nextra])
-        nextra++;
-    while (environ[nenv])
-        nenv++;
     /* Built before fork: the child only makes system calls. */
-    char **env = calloc(nextra + nenv + 2, sizeof *env);
+    char **env = bench_child_env(name, extra);
     if (!env)
         return -1;
-    char log_name[128];
-    snprintf(log_name, sizeof log_name, "CHUANG_LOG_NAME=%s", name);
-    size_t n = 0;
-    env[n++] = log_name;
-    for (size_t i = 0; i < nextra; i++)
-        env[n++] = (char *)extra[i];
-    for (size_t i = 0; i < nenv; i++) {
-        bool overridden = strncmp(environ[i], "CHUANG_LOG_NAME=", 16) == 0;
-        for (size_t j = 0; j < nextra && !overridden; j++) {
-            size_t key = strcspn(extra[j], "=") + 1;
-            overridden = strncmp(environ[i], extra[j], key) == 0;
-        }
-        if (!overridden)
-            env[n++] = environ[i];
-    }
     char log_path[1024];
     snprintf(log_path, sizeof log_path, "%s/%s.log", s_cfg.log_dir, name);
     char *const argv[] = {(char *)program, NULL};
@@ -268,8 +235,8 @@ static int s_wait_ready(const char *name, pid_t pid)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.log", s_cfg.log_dir, name);
-    int64_t end = s_now_ns() + START_MS * NS_PER_MS;
-    while (s_now_ns() < end) {
+    int64_t end = bench_now_ns() + START_MS * NS_PER_MS;
+    while (bench_now_ns() < end) {
         if (waitpid(pid, NULL, WNOHANG) == pid) {
             for (int i = 0; i < s_nchildren; i++)
                 if (s_children[i] == pid)
@@ -298,20 +265,6 @@ static bool s_alive(const pid_t *pids, int count)
     return true;
 }
 
-static int s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
-        getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
-        port = ntohs(addr.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 /* --- CPU time of this process, the notify processes and the servers ---------- */
 
 typedef struct {
@@ -321,56 +274,17 @@ typedef struct {
 static pid_t s_notify_pids[MAX_PROCS];
 static int s_nnotify;
 
-/* CPU time (user + system) of pid in microseconds and its parent, or -1. */
-static int64_t s_proc_cpu_us(pid_t pid, pid_t *ppid)
-{
-    char path[64], line[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *file = fopen(path, "r");
-    if (!file)
-        return -1;
-    size_t got = fread(line, 1, sizeof line - 1, file);
-    fclose(file);
-    line[got] = '\0';
-    char *p = strrchr(line, ')');
-    int parent = 0;
-    unsigned long utime = 0, stime = 0;
-    if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &parent, &utime,
-                     &stime) != 3)
-        return -1;
-    if (ppid)
-        *ppid = parent;
-    return (int64_t)(utime + stime) * 1000000 / sysconf(_SC_CLK_TCK);
-}
-
 static void s_cpu_sample(cpu_t *cpu)
 {
-    struct rusage usage;
-    getrusage(RUSAGE_SELF, &usage);
-    cpu->me = (int64_t)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000 +
-              usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
+    cpu->me = bench_self_cpu_us();
     cpu->notify = 0;
     for (int i = 0; i < s_nnotify; i++) {
-        int64_t us = s_proc_cpu_us(s_notify_pids[i], NULL);
+        int64_t us = bench_proc_cpu_us(s_notify_pids[i], NULL);
         cpu->notify += us > 0 ? us : 0;
     }
-    cpu->redis = s_cfg.redis_pid > 0 ? s_proc_cpu_us(s_cfg.redis_pid, NULL) : 0;
-    cpu->pg = 0;
-    if (s_cfg.pg_pid <= 0)
-        return;
+    cpu->redis = s_cfg.redis_pid > 0 ? bench_proc_cpu_us(s_cfg.redis_pid, NULL) : 0;
     /* The postmaster and its children: backends, walwriter, checkpointer... */
-    DIR *dir = opendir("/proc");
-    struct dirent *entry;
-    while (dir && (entry = readdir(dir))) {
-        if (entry->d_name[0] < '0' || entry->d_name[0] > '9')
-            continue;
-        pid_t pid = (pid_t)atoi(entry->d_name), parent = 0;
-        int64_t us = s_proc_cpu_us(pid, &parent);
-        if (us >= 0 && (pid == s_cfg.pg_pid || parent == s_cfg.pg_pid))
-            cpu->pg += us;
-    }
-    if (dir)
-        closedir(dir);
+    cpu->pg = bench_tree_cpu_us(s_cfg.pg_pid);
 }
 
 /* Adds the CPU used between from and to (a process gone meanwhile makes a
@@ -579,7 +493,7 @@ static void s_serve(int fd, char *buffer)
     }
     if (!whole && got == 0)
         return; /* a connection that sent nothing (a port probe) */
-    int64_t now = s_now_ns();
+    int64_t now = bench_now_ns();
     bool from_notify = post && strncmp(id, BENCH_ID, strlen(BENCH_ID)) != 0;
     pthread_mutex_lock(&s_recv.lock);
     s_recv.posts++;
@@ -797,9 +711,9 @@ static void *s_load_run(void *args)
             return NULL;
         }
     }
-    s_sleep_until(load->start_ns);
+    bench_sleep_until_ns(load->start_ns);
     long n = 0;
-    while (s_now_ns() < load->end_ns) {
+    while (bench_now_ns() < load->end_ns) {
         if (load->kind == M_SQLTX) {
             /* sender_tick: claim up to 16, then each in turn. */
             schedule_job_t *jobs = NULL;
@@ -821,7 +735,7 @@ static void *s_load_run(void *args)
                     snprintf(load->error, sizeof load->error, "schedule_done failed");
                     rc = -1;
                 }
-                int64_t done = s_now_ns();
+                int64_t done = bench_now_ns();
                 if (done >= load->warm_end_ns && done <= load->end_ns) {
                     if (rc == 0)
                         load->calls++;
@@ -845,7 +759,7 @@ static void *s_load_run(void *args)
             if (rc != 0)
                 snprintf(load->error, sizeof load->error, "%s", error);
         }
-        int64_t done = s_now_ns();
+        int64_t done = bench_now_ns();
         if (done >= load->warm_end_ns && done <= load->end_ns) {
             if (rc == 0)
                 load->calls++;
@@ -912,7 +826,7 @@ static int s_sqltx_prepare(PGconn *db, redisContext *redis, long rows, acc_t *ac
     if (!ok)
         return -1;
     /* sender.c's s_rebuild, verbatim but for the table and the queue. */
-    int64_t t0 = s_now_ns();
+    int64_t t0 = bench_now_ns();
     res = PQexec(db, "SELECT id::text, (extract(epoch FROM next_attempt_at) * 1000)::bigint"
                      " FROM bench_deliveries WHERE status = 'pending'");
     long added = 0;
@@ -921,7 +835,7 @@ static int s_sqltx_prepare(PGconn *db, redisContext *redis, long rows, acc_t *ac
             added += schedule_add_missing(redis, SQL_QUEUE, PQgetvalue(res, i, 0),
                                           strtoll(PQgetvalue(res, i, 1), NULL, 10)) == 1;
     PQclear(res);
-    acc->rebuild_ns += s_now_ns() - t0;
+    acc->rebuild_ns += bench_now_ns() - t0;
     acc->rebuilt_rows += added;
     if (added != rows) {
         fprintf(stderr, "bench: queued %ld of %ld sender tx rows\n", added, rows);
@@ -935,7 +849,7 @@ static int s_measure_load(measure_t kind, int conc, int warm_ms, int window_ms, 
                           acc_t *acc)
 {
     load_t loads[MAX_LIST * 8] = {0};
-    int64_t start = s_now_ns() + 50 * NS_PER_MS; /* for the threads (and connections) */
+    int64_t start = bench_now_ns() + 50 * NS_PER_MS; /* for the threads (and connections) */
     for (int i = 0; i < conc; i++) {
         loads[i] = (load_t){.kind = kind,
                             .index = i + 1,
@@ -946,7 +860,7 @@ static int s_measure_load(measure_t kind, int conc, int warm_ms, int window_ms, 
     }
     s_recv_reset(false);
     cpu_t c0, c1;
-    s_sleep_until(loads[0].warm_end_ns);
+    bench_sleep_until_ns(loads[0].warm_end_ns);
     s_cpu_sample(&c0);
     long posts0 = 0;
     long long bytes0 = 0;
@@ -954,7 +868,7 @@ static int s_measure_load(measure_t kind, int conc, int warm_ms, int window_ms, 
     posts0 = s_recv.posts;
     bytes0 = s_recv.body_bytes;
     pthread_mutex_unlock(&s_recv.lock);
-    s_sleep_until(loads[0].end_ns);
+    bench_sleep_until_ns(loads[0].end_ns);
     s_cpu_sample(&c1);
     pthread_mutex_lock(&s_recv.lock);
     long posts = s_recv.posts - posts0;
@@ -1002,7 +916,7 @@ static int s_measure_notify(PGconn *db, const char *tag, long n, int round, acc_
     s_recv_reset(true);
     cpu_t c0, c1;
     s_cpu_sample(&c0);
-    int64_t t0 = s_now_ns();
+    int64_t t0 = bench_now_ns();
     PGresult *res = PQexecParams(
         db,
         "INSERT INTO deliveries (event_id, event_type, recipient, channel, subject, body,"
@@ -1010,7 +924,7 @@ static int s_measure_notify(PGconn *db, const char *tag, long n, int round, acc_
         " SELECT gen_random_uuid(), $1, $2, 'webhook', $3, $4, $5, now()"
         " FROM generate_series(1, $6::int)",
         6, NULL, values, NULL, NULL, 0);
-    int64_t inserted = s_now_ns();
+    int64_t inserted = bench_now_ns();
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok)
         fprintf(stderr, "bench: insert into deliveries: %s", PQerrorMessage(db));
@@ -1020,7 +934,7 @@ static int s_measure_notify(PGconn *db, const char *tag, long n, int round, acc_
     s_inserted_total += n;
     /* Until the receiver has them all (cheap to watch), then the table. */
     long posts = 0;
-    while (s_now_ns() - t0 < ROUND_MS * NS_PER_MS) {
+    while (bench_now_ns() - t0 < ROUND_MS * NS_PER_MS) {
         pthread_mutex_lock(&s_recv.lock);
         posts = s_recv.notify_posts;
         pthread_mutex_unlock(&s_recv.lock);
@@ -1030,7 +944,7 @@ static int s_measure_notify(PGconn *db, const char *tag, long n, int round, acc_
     }
     const char *tags[1] = {tag};
     long long sent = 0, other = 0, attempts = 0;
-    int64_t settle_by = s_now_ns() + SETTLE_MS * NS_PER_MS;
+    int64_t settle_by = bench_now_ns() + SETTLE_MS * NS_PER_MS;
     do {
         res = PQexecParams(db,
                            "SELECT count(*) FILTER (WHERE status = 'sent'),"
@@ -1046,8 +960,8 @@ static int s_measure_notify(PGconn *db, const char *tag, long n, int round, acc_
         if (sent >= n || posts < n)
             break;
         zclock_sleep(2);
-    } while (s_now_ns() < settle_by);
-    int64_t done = s_now_ns();
+    } while (bench_now_ns() < settle_by);
+    int64_t done = bench_now_ns();
     s_cpu_sample(&c1);
 
     pthread_mutex_lock(&s_recv.lock);
@@ -1130,32 +1044,13 @@ static double s_div(double a, double b)
     return b > 0 ? a / b : 0;
 }
 
-static int s_compare_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int s_parse_list(const char *text, int *values, int max)
 {
-    int n = 0;
-    char *copy = strdup(text), *save = NULL;
-    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-        char *end;
-        long value = strtol(item, &end, 10);
-        if (*end || value < 1 || value > max || n == MAX_LIST) {
-            n = -1;
-            break;
-        }
-        values[n++] = (int)value;
-    }
-    free(copy);
-    if (n > 0)
-        qsort(values, (size_t)n, sizeof *values, s_compare_int);
+    int n = bench_parse_list(text, values, max, MAX_LIST);
     for (int i = 1; i < n; i++)
         if (values[i] == values[i - 1])
             return -1;
-    return n > 0 ? n : -1;
+    return n;
 }
 
 static void s_usage(void)
@@ -1291,7 +1186,7 @@ int main(int argc, char **argv)
 
     /* The broker, then the first notify process (which migrates the schema). */
     char endpoint[64];
-    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", bench_free_port());
     broker_env[0] = zsys_sprintf("CHUANG_BROKER_ENDPOINT=%s", endpoint);
     broker_env[1] = strdup("CHUANG_SECURITY_PLAIN=yes");
     broker_env[2] = strdup("CHUANG_LOG_LEVEL=warn");

@@ -70,6 +70,7 @@
  * process dies. Exits 0, or 1 when a call failed, a row has no result or a
  * child did not start, 2 on bad arguments.
  */
+#include "bench_util.h"
 #include "client.h"
 #include "config.h"
 #include "logger.h"
@@ -167,28 +168,10 @@ static pid_t s_spawn(const char *name, char *const *argv, const char *const *ext
         if (n >= MAX_CHILDREN)
             return -1;
     }
-    size_t nextra = 0, nenv = 0;
-    while (extra[nextra])
-        nextra++;
-    while (environ[nenv])
-        nenv++;
     /* Built before fork: the child only makes system calls. */
-    char **env = calloc(nextra + nenv + 2, sizeof *env);
-    char log_name[128];
-    snprintf(log_name, sizeof log_name, "CHUANG_LOG_NAME=%s", name);
-    size_t n = 0;
-    env[n++] = log_name;
-    for (size_t i = 0; i < nextra; i++)
-        env[n++] = (char *)extra[i];
-    for (size_t i = 0; i < nenv; i++) {
-        bool overridden = strncmp(environ[i], "CHUANG_LOG_NAME=", 16) == 0;
-        for (size_t j = 0; j < nextra && !overridden; j++) {
-            size_t key = strcspn(extra[j], "=") + 1;
-            overridden = strncmp(environ[i], extra[j], key) == 0;
-        }
-        if (!overridden)
-            env[n++] = environ[i];
-    }
+    char **env = bench_child_env(name, extra);
+    if (!env)
+        return -1;
     char log_path[1024];
     snprintf(log_path, sizeof log_path, "%s/%s.log", s_log_dir, name);
     pid_t parent = getpid();
@@ -250,37 +233,12 @@ static int s_child_wait(pid_t pid, int ms)
  * parent's pid. */
 static int64_t s_cpu_us_ppid(pid_t pid, pid_t *ppid)
 {
-    char path[64], line[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *file = fopen(path, "r");
-    if (!file)
-        return 0;
-    size_t got = fread(line, 1, sizeof line - 1, file);
-    fclose(file);
-    line[got] = '\0';
-    /* After the parenthesised command name: state, ppid, ... utime (14), stime (15). */
-    char *p = strrchr(line, ')');
-    int parent = 0;
-    unsigned long utime = 0, stime = 0;
-    if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &parent, &utime,
-                     &stime) != 3)
-        return 0;
-    if (ppid)
-        *ppid = parent;
-    return (int64_t)(utime + stime) * 1000000 / sysconf(_SC_CLK_TCK);
+    int64_t us = bench_proc_cpu_us(pid, ppid);
+    return us < 0 ? 0 : us;
 }
-
 static int64_t s_cpu_us(pid_t pid)
 {
     return pid > 0 ? s_cpu_us_ppid(pid, NULL) : 0;
-}
-
-static int64_t s_self_cpu_us(void)
-{
-    struct rusage usage;
-    getrusage(RUSAGE_SELF, &usage);
-    return (int64_t)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000 +
-           usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
 }
 
 static pid_t s_postmaster;
@@ -289,23 +247,7 @@ static pid_t s_postmaster;
  * WAL writer, checkpointer, ...) alive now. */
 static int64_t s_pg_cpu_us(void)
 {
-    if (s_postmaster <= 0)
-        return 0;
-    int64_t total = s_cpu_us(s_postmaster);
-    DIR *proc = opendir("/proc");
-    if (!proc)
-        return total;
-    struct dirent *entry;
-    while ((entry = readdir(proc))) {
-        if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
-            continue;
-        pid_t parent = 0;
-        int64_t us = s_cpu_us_ppid((pid_t)atoi(entry->d_name), &parent);
-        if (parent == s_postmaster)
-            total += us;
-    }
-    closedir(proc);
-    return total;
+    return bench_tree_cpu_us(s_postmaster);
 }
 
 /* What the CPU sampler reads: the processes of a row. */
@@ -343,7 +285,7 @@ static void s_machine_cpu_us(int64_t *busy, int64_t *steal)
 static cpu_sample_t s_cpu_sample(const procs_t *procs)
 {
     cpu_sample_t sample = {.at = zclock_usecs(),
-                           .self = s_self_cpu_us(),
+                           .self = bench_self_cpu_us(),
                            .broker = s_cpu_us(procs->broker),
                            .pgbench = s_cpu_us(procs->pgbench),
                            .pg = s_pg_cpu_us()};
@@ -1036,33 +978,6 @@ static int s_wait_connections(int expected)
     return -1;
 }
 
-/* --- set-up and report ---------------------------------------------------------- */
-
-static int s_compare_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int s_parse_list(const char *text, int *values, int max)
-{
-    int n = 0;
-    char *copy = strdup(text), *save = NULL;
-    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-        char *end;
-        long value = strtol(item, &end, 10);
-        if (*end || value < 1 || value > max || n == MAX_LIST) {
-            n = -1;
-            break;
-        }
-        values[n++] = (int)value;
-    }
-    free(copy);
-    if (n > 0)
-        qsort(values, (size_t)n, sizeof *values, s_compare_int);
-    return n > 0 ? n : -1;
-}
-
 static double s_ratio(double a, double b)
 {
     return b > 0 ? a / b : 0;
@@ -1134,20 +1049,6 @@ static void s_usage(void)
     fprintf(stderr, "usage: bench_registry -d DB_URL -r REDIS_URL [-b BROKER] [-R REGISTRY] "
                     "[-P PGBENCH] [-s SQL_DIR] [-l LOG_DIR] [-T SECONDS] [-n ROUNDS] [-w MS] "
                     "[-c 1,8,32] [-t THREADS] [-x CLIENTS]\n");
-}
-
-static int s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
-        getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
-        port = ntohs(addr.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 /* Registers one name and keeps the byte sizes pgbench must write. */
@@ -1240,7 +1141,7 @@ int main(int argc, char **argv)
         }
     }
     int clients[MAX_LIST];
-    int nclients = s_parse_list(clients_list, clients, MAX_CLIENTS);
+    int nclients = bench_parse_list(clients_list, clients, MAX_CLIENTS, MAX_LIST);
     if (!db_url || !*db_url || !redis_url || !*redis_url || seconds < 1 || seconds > 60 ||
         rounds < 1 || rounds > 10 || warm_ms < 0 || warm_ms > 10000 || threads < 1 ||
         threads > 64 || extra_clients < 0 || extra_clients > MAX_CLIENTS || nclients < 0) {
@@ -1281,7 +1182,7 @@ int main(int argc, char **argv)
     config_set(config, "security.plain", "yes");
     s_security = security_new(config);
 
-    int port = s_free_port();
+    int port = bench_free_port();
     char endpoint[64], bind_env[96], brokers_env[96], threads_env[64];
     char *db_env = zsys_sprintf("CHUANG_DB_URL=%s", db_url);
     char *redis_env = zsys_sprintf("CHUANG_REDIS_URL=%s", redis_url);
