@@ -145,6 +145,36 @@ Chuang__Status service_call_violation(service_call_t *call, const char *field, c
     return call->status;
 }
 
+bool service_call_has_role(service_call_t *call, const char *role)
+{
+    for (size_t i = 0; i < call->header->n_roles; i++)
+        if (streq(call->header->roles[i], role))
+            return true;
+    return false;
+}
+
+Chuang__Status service_call_require_role(service_call_t *call, const char *role)
+{
+    if (service_call_has_role(call, role))
+        return CHUANG__STATUS__OK;
+    char message[96];
+    snprintf(message, sizeof message, "%.40s role required", role);
+    return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, message,
+                             "This is done by, or shown to, holders of that role only.", NULL);
+}
+
+PGresult *service_call_query(service_call_t *call, const char *what, const char *sql, int count,
+                             const char *const *values, ExecStatusType expected,
+                             Chuang__Status *failure)
+{
+    PGresult *res = PQexecParams(call->worker->db, sql, count, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(res) == expected)
+        return res;
+    *failure = service_call_sql_fail(call, res, what);
+    PQclear(res);
+    return NULL;
+}
+
 bool service_call_has_violations(service_call_t *call)
 {
     return zlist_size(call->violations) > 0;

@@ -116,6 +116,20 @@ char *service_call_strdup(service_call_t *call, const char *text);
 Chuang__Status service_call_violation(service_call_t *call, const char *field, const char *format,
                                       ...) __attribute__((format(printf, 3, 4)));
 
+/* true when the request's envelope names role among its roles. */
+bool service_call_has_role(service_call_t *call, const char *role);
+
+/* OK when the envelope names role, else PERMISSION_DENIED with a message
+ * naming the role; a handler returns any other status as it is. */
+Chuang__Status service_call_require_role(service_call_t *call, const char *role);
+
+/* Runs a query with text parameters on the call's connection. Returns the
+ * result (caller clears) when its status is expected, else NULL with
+ * *failure set to the reply status (service_call_sql_fail). */
+PGresult *service_call_query(service_call_t *call, const char *what, const char *sql, int count,
+                             const char *const *values, ExecStatusType expected,
+                             Chuang__Status *failure);
+
 /* true once service_call_violation has recorded a violation. */
 bool service_call_has_violations(service_call_t *call);
 

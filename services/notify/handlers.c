@@ -14,15 +14,6 @@
 #define LIST_DEFAULT  20
 #define LIST_MAX      100
 
-static bool s_is_officer(service_call_t *call)
-{
-    const Chuang__RequestHeader *header = service_call_header(call);
-    for (size_t i = 0; i < header->n_roles; i++)
-        if (streq(header->roles[i], "officer"))
-            return true;
-    return false;
-}
-
 static bool s_recipient_valid(service_call_t *call, const char *id)
 {
     if (*id && strlen(id) <= RECIPIENT_MAX &&
@@ -87,20 +78,18 @@ Chuang__Status handle_set_recipient(service_call_t *call, const ProtobufCMessage
                              request->webhook_off ? "t" : "f",
                              rate,
                              roles};
-    PGresult *res = PQexecParams(
-        service_call_db(call),
+    Chuang__Status failure;
+    PGresult *res = service_call_query(
+        call, "set recipient",
         "INSERT INTO recipients (id, email, webhook_url, webhook_secret, language, email_off,"
         " webhook_off, rate_per_minute, roles)"
         " VALUES ($1, $2, $3, $4, $5, $6::boolean, $7::boolean, $8::int, $9::text[])"
         " ON CONFLICT (id) DO UPDATE SET email = $2, webhook_url = $3, webhook_secret = $4,"
         " language = $5, email_off = $6::boolean, webhook_off = $7::boolean,"
         " rate_per_minute = $8::int, roles = $9::text[], updated_at = now()",
-        9, NULL, values, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        Chuang__Status status = service_call_sql_fail(call, res, "set recipient");
-        PQclear(res);
-        return status;
-    }
+        9, values, PGRES_COMMAND_OK, &failure);
+    if (!res)
+        return failure;
     PQclear(res);
     ((Chuang__Notify__RecipientReply *)output)->id = request->id;
     return CHUANG__STATUS__OK;
@@ -113,21 +102,19 @@ static Chuang__Status s_inbox(service_call_t *call, const char *recipient, bool 
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit);
     const char *values[3] = {recipient, unread_only ? "t" : "f", limit_text};
-    PGresult *res = PQexecParams(service_call_db(call),
-                                 "SELECT id, event_type, subject, body,"
-                                 " (extract(epoch FROM created_at) * 1000)::bigint,"
-                                 " read_at IS NOT NULL,"
-                                 " (SELECT count(*) FROM inbox WHERE recipient = $1"
-                                 "   AND read_at IS NULL)"
-                                 " FROM inbox WHERE recipient = $1"
-                                 "   AND (NOT $2::boolean OR read_at IS NULL)"
-                                 " ORDER BY id DESC LIMIT $3::int",
-                                 3, NULL, values, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        Chuang__Status status = service_call_sql_fail(call, res, "read inbox");
-        PQclear(res);
-        return status;
-    }
+    Chuang__Status failure;
+    PGresult *res = service_call_query(call, "read inbox",
+                                       "SELECT id, event_type, subject, body,"
+                                       " (extract(epoch FROM created_at) * 1000)::bigint,"
+                                       " read_at IS NOT NULL,"
+                                       " (SELECT count(*) FROM inbox WHERE recipient = $1"
+                                       "   AND read_at IS NULL)"
+                                       " FROM inbox WHERE recipient = $1"
+                                       "   AND (NOT $2::boolean OR read_at IS NULL)"
+                                       " ORDER BY id DESC LIMIT $3::int",
+                                       3, values, PGRES_TUPLES_OK, &failure);
+    if (!res)
+        return failure;
     int count = PQntuples(res);
     page->messages = service_call_alloc(call, ((size_t)count + 1) * sizeof *page->messages);
     for (int i = 0; i < count; i++) {
@@ -176,17 +163,14 @@ Chuang__Status handle_mark_read(service_call_t *call, const ProtobufCMessage *in
     char id[24];
     snprintf(id, sizeof id, "%" PRId64, request->message_id);
     const char *values[2] = {request->recipient, id};
-    PGresult *res = PQexecParams(service_call_db(call),
-                                 "UPDATE inbox SET read_at = coalesce(read_at, now())"
-                                 " WHERE recipient = $1 AND id = $2::bigint",
-                                 2, NULL, values, NULL, NULL, 0);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    bool found = ok && streq(PQcmdTuples(res), "1");
-    if (!ok) {
-        Chuang__Status status = service_call_sql_fail(call, res, "mark read");
-        PQclear(res);
-        return status;
-    }
+    Chuang__Status failure;
+    PGresult *res = service_call_query(call, "mark read",
+                                       "UPDATE inbox SET read_at = coalesce(read_at, now())"
+                                       " WHERE recipient = $1 AND id = $2::bigint",
+                                       2, values, PGRES_COMMAND_OK, &failure);
+    if (!res)
+        return failure;
+    bool found = streq(PQcmdTuples(res), "1");
     PQclear(res);
     if (!found)
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such message", NULL, NULL);
@@ -218,9 +202,8 @@ Chuang__Status handle_list_deliveries(service_call_t *call, const ProtobufCMessa
     const Chuang__Notify__DeliveriesRequest *request =
         (const Chuang__Notify__DeliveriesRequest *)input;
     Chuang__Notify__DeliveryList *list = (Chuang__Notify__DeliveryList *)output;
-    if (!s_is_officer(call))
-        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "officers only", NULL,
-                                 NULL);
+    if (!service_call_has_role(call, "officer"))
+        return service_call_require_role(call, "officer");
     const char *status = request->status;
     if (*status && !streq(status, "pending") && !streq(status, "sent") &&
         !streq(status, "failed") && !streq(status, "dead"))
@@ -231,16 +214,15 @@ Chuang__Status handle_list_deliveries(service_call_t *call, const ProtobufCMessa
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit);
     const char *values[3] = {status, request->recipient, limit_text};
-    PGresult *res = PQexecParams(service_call_db(call),
-                                 "SELECT " DELIVERY_COLUMNS " FROM deliveries"
-                                 " WHERE ($1 = '' OR status = $1) AND ($2 = '' OR recipient = $2)"
-                                 " ORDER BY created_at DESC LIMIT $3::int",
-                                 3, NULL, values, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        Chuang__Status failed = service_call_sql_fail(call, res, "list deliveries");
-        PQclear(res);
-        return failed;
-    }
+    Chuang__Status failure;
+    PGresult *res =
+        service_call_query(call, "list deliveries",
+                           "SELECT " DELIVERY_COLUMNS " FROM deliveries"
+                           " WHERE ($1 = '' OR status = $1) AND ($2 = '' OR recipient = $2)"
+                           " ORDER BY created_at DESC LIMIT $3::int",
+                           3, values, PGRES_TUPLES_OK, &failure);
+    if (!res)
+        return failure;
     list->deliveries =
         service_call_alloc(call, ((size_t)PQntuples(res) + 1) * sizeof *list->deliveries);
     for (int i = 0; i < PQntuples(res); i++)
@@ -253,23 +235,20 @@ Chuang__Status handle_replay_delivery(service_call_t *call, const ProtobufCMessa
                                       ProtobufCMessage *output)
 {
     const Chuang__Notify__ReplayRequest *request = (const Chuang__Notify__ReplayRequest *)input;
-    if (!s_is_officer(call))
-        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "officers only", NULL,
-                                 NULL);
+    if (!service_call_has_role(call, "officer"))
+        return service_call_require_role(call, "officer");
     if (strlen(request->delivery_id) != 36)
         return service_call_violation(call, "delivery_id", "is not a delivery id");
     const char *values[1] = {request->delivery_id};
-    PGresult *res = PQexecParams(service_call_db(call),
-                                 "UPDATE deliveries SET status = 'pending', attempts = 0,"
-                                 " last_error = '', next_attempt_at = now()"
-                                 " WHERE id = $1::uuid AND status = 'dead'"
-                                 " RETURNING " DELIVERY_COLUMNS,
-                                 1, NULL, values, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        Chuang__Status failed = service_call_sql_fail(call, res, "replay delivery");
-        PQclear(res);
-        return failed;
-    }
+    Chuang__Status failure;
+    PGresult *res = service_call_query(call, "replay delivery",
+                                       "UPDATE deliveries SET status = 'pending', attempts = 0,"
+                                       " last_error = '', next_attempt_at = now()"
+                                       " WHERE id = $1::uuid AND status = 'dead'"
+                                       " RETURNING " DELIVERY_COLUMNS,
+                                       1, values, PGRES_TUPLES_OK, &failure);
+    if (!res)
+        return failure;
     if (PQntuples(res) == 0) {
         PQclear(res);
         return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
@@ -329,29 +308,29 @@ Chuang__Status handle_subscribe(service_call_t *call, const ProtobufCMessage *in
     s_check_categories(call, request->categories, request->n_categories, request->region);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    PGconn *db = service_call_db(call);
+    Chuang__Status failure;
     for (size_t i = 0; i < request->n_topics + request->n_categories; i++) {
         bool topic = i < request->n_topics;
         const char *values[4] = {request->recipient, topic ? "topic" : "category",
                                  topic ? request->topics[i]
                                        : request->categories[i - request->n_topics],
                                  topic ? "" : request->region};
-        PGresult *res = PQexecParams(db,
-                                     "INSERT INTO subscriptions (recipient, kind, value, region)"
-                                     " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                                     4, NULL, values, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            Chuang__Status status = service_call_sql_fail(call, res, "subscribe");
-            PQclear(res);
-            return status;
-        }
+        PGresult *res =
+            service_call_query(call, "subscribe",
+                               "INSERT INTO subscriptions (recipient, kind, value, region)"
+                               " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                               4, values, PGRES_COMMAND_OK, &failure);
+        if (!res)
+            return failure;
         PQclear(res);
     }
     const char *values[1] = {request->recipient};
-    PGresult *res = PQexecParams(db, "SELECT count(*) FROM subscriptions WHERE recipient = $1", 1,
-                                 NULL, values, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK)
-        ((Chuang__Notify__SubscribeReply *)output)->subscriptions = atoi(PQgetvalue(res, 0, 0));
+    PGresult *res = service_call_query(call, "count subscriptions",
+                                       "SELECT count(*) FROM subscriptions WHERE recipient = $1", 1,
+                                       values, PGRES_TUPLES_OK, &failure);
+    if (!res)
+        return failure;
+    ((Chuang__Notify__SubscribeReply *)output)->subscriptions = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
     return CHUANG__STATUS__OK;
 }
@@ -364,9 +343,8 @@ Chuang__Status handle_publish_bulletin(service_call_t *call, const ProtobufCMess
 {
     const Chuang__Notify__Bulletin *request = (const Chuang__Notify__Bulletin *)input;
     Chuang__Notify__BulletinReply *reply = (Chuang__Notify__BulletinReply *)output;
-    if (!s_is_officer(call))
-        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "officers only", NULL,
-                                 NULL);
+    if (!service_call_has_role(call, "officer"))
+        return service_call_require_role(call, "officer");
     if (!*request->title || strlen(request->title) > TITLE_MAX_BYTES)
         service_call_violation(call, "title", "must be 1 to %d bytes", TITLE_MAX_BYTES);
     if (!*request->body || strlen(request->body) > BODY_MAX_BYTES)
@@ -387,34 +365,30 @@ Chuang__Status handle_publish_bulletin(service_call_t *call, const ProtobufCMess
     const Chuang__RequestHeader *header = service_call_header(call);
     const char *values[6] = {header->agency, request->title,  request->body,
                              categories,     request->region, header->actor_id};
-    PGresult *res = PQexecParams(db,
-                                 "INSERT INTO bulletins (agency, title, body, categories, region,"
-                                 " published_by) VALUES ($1, $2, $3, $4::text[], $5, $6)"
-                                 " RETURNING id::text",
-                                 6, NULL, values, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        Chuang__Status status = service_call_sql_fail(call, res, "publish bulletin");
-        PQclear(res);
-        return status;
-    }
+    Chuang__Status failure;
+    PGresult *res =
+        service_call_query(call, "publish bulletin",
+                           "INSERT INTO bulletins (agency, title, body, categories, region,"
+                           " published_by) VALUES ($1, $2, $3, $4::text[], $5, $6)"
+                           " RETURNING id::text",
+                           6, values, PGRES_TUPLES_OK, &failure);
+    if (!res)
+        return failure;
     reply->id = service_call_strdup(call, PQgetvalue(res, 0, 0));
     PQclear(res);
 
     /* Subscribers of a category, in a region the bulletin covers: the same
      * division, or the bulletin's province or city containing it. */
     const char *match[2] = {categories, request->region};
-    res = PQexecParams(db,
-                       "SELECT DISTINCT recipient FROM subscriptions"
-                       " WHERE kind = 'category' AND value = ANY ($1::text[])"
-                       "   AND ($2 = '' OR region = '' OR region = $2"
-                       "     OR ($2 LIKE '__0000' AND left(region, 2) = left($2, 2))"
-                       "     OR ($2 LIKE '____00' AND left(region, 4) = left($2, 4)))",
-                       2, NULL, match, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        Chuang__Status status = service_call_sql_fail(call, res, "bulletin subscribers");
-        PQclear(res);
-        return status;
-    }
+    res = service_call_query(call, "bulletin subscribers",
+                             "SELECT DISTINCT recipient FROM subscriptions"
+                             " WHERE kind = 'category' AND value = ANY ($1::text[])"
+                             "   AND ($2 = '' OR region = '' OR region = $2"
+                             "     OR ($2 LIKE '__0000' AND left(region, 2) = left($2, 2))"
+                             "     OR ($2 LIKE '____00' AND left(region, 4) = left($2, 4)))",
+                             2, match, PGRES_TUPLES_OK, &failure);
+    if (!res)
+        return failure;
     char *json =
         zsys_sprintf("{\"bulletinId\":\"%s\",\"region\":\"%s\"}", reply->id, request->region);
     int rc = 0;

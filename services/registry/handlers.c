@@ -42,22 +42,6 @@ static int s_today(void)
     return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 }
 
-static bool s_is_officer(service_call_t *call)
-{
-    const Chuang__RequestHeader *header = service_call_header(call);
-    for (size_t i = 0; i < header->n_roles; i++)
-        if (streq(header->roles[i], "officer"))
-            return true;
-    return false;
-}
-
-static Chuang__Status s_officers_only(service_call_t *call)
-{
-    return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "officers only",
-                             "This is done by, or shown to, an officer of the registering agency.",
-                             "Ask an officer; for the public record use Lookup.");
-}
-
 /* Checks the envelope's agency: the registry needs a division code to
  * register under. */
 static bool s_agency_valid(service_call_t *call)
@@ -431,8 +415,8 @@ Chuang__Status handle_get_entity(service_call_t *call, const ProtobufCMessage *i
 {
     const Chuang__Registry__GetEntityRequest *request =
         (const Chuang__Registry__GetEntityRequest *)input;
-    if (!s_is_officer(call))
-        return s_officers_only(call);
+    if (!service_call_has_role(call, "officer"))
+        return service_call_require_role(call, "officer");
     char reason[128];
     if (identifiers_uscc_check(request->credit_code, reason, sizeof reason) != 0)
         return service_call_violation(call, "credit_code", "%s", reason);
@@ -523,8 +507,8 @@ Chuang__Status handle_add_to_list(service_call_t *call, const ProtobufCMessage *
 {
     const Chuang__Registry__AddToListRequest *request =
         (const Chuang__Registry__AddToListRequest *)input;
-    if (!s_is_officer(call))
-        return s_officers_only(call);
+    if (!service_call_has_role(call, "officer"))
+        return service_call_require_role(call, "officer");
     s_credit_code_valid(call, "credit_code", request->credit_code);
     s_list_valid(call, request->list);
     s_text_valid(call, "reason", request->reason, REASON_MAX_BYTES);
@@ -554,8 +538,8 @@ Chuang__Status handle_remove_from_list(service_call_t *call, const ProtobufCMess
 {
     const Chuang__Registry__RemoveFromListRequest *request =
         (const Chuang__Registry__RemoveFromListRequest *)input;
-    if (!s_is_officer(call))
-        return s_officers_only(call);
+    if (!service_call_has_role(call, "officer"))
+        return service_call_require_role(call, "officer");
     s_credit_code_valid(call, "credit_code", request->credit_code);
     s_list_valid(call, request->list);
     s_text_valid(call, "reason", request->reason, REASON_MAX_BYTES);
@@ -1039,7 +1023,7 @@ Chuang__Status handle_get_entity_as_of(service_call_t *call, const ProtobufCMess
     if (found == 0)
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "not registered on that date",
                                  NULL, NULL);
-    if (!s_is_officer(call)) {
+    if (!service_call_has_role(call, "officer")) {
         s_mask_person(call, entity->legal_representative);
         for (size_t i = 0; i < entity->n_founders; i++)
             s_mask_person(call, entity->founders[i]->person);
@@ -1072,7 +1056,7 @@ Chuang__Status handle_snapshot(service_call_t *call, const ProtobufCMessage *inp
     if (count < 0)
         return service_call_sql_fail(call, NULL, "snapshot entities");
     snapshot->entities = service_call_alloc(call, ((size_t)count + 1) * sizeof *snapshot->entities);
-    bool officer = s_is_officer(call);
+    bool officer = service_call_has_role(call, "officer");
     for (int i = 0; i < count; i++) {
         Chuang__Registry__Entity *entity = service_call_alloc(call, sizeof *entity);
         chuang__registry__entity__init(entity);
