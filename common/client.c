@@ -26,6 +26,7 @@ struct _client_t {
     zsock_t *socket;
     char *agency;
     char *actor;
+    char *person_id_number;
     zlist_t *roles; /* role strings, owned */
     int attempt_ms;
     int call_ms;
@@ -71,8 +72,15 @@ void client_destroy(client_t **self_p)
     zlist_destroy(&self->roles);
     free(self->agency);
     free(self->actor);
+    free(self->person_id_number);
     free(self);
     *self_p = NULL;
+}
+
+void client_set_person(client_t *self, const char *id_number)
+{
+    free(self->person_id_number);
+    self->person_id_number = id_number ? strdup(id_number) : NULL;
 }
 
 void client_set_identity(client_t *self, const char *agency, const char *actor, const char *roles)
@@ -234,6 +242,7 @@ Chuang__Reply *client_call_packed(client_t *self, const char *service, const cha
         (char *)(options->idempotency_key ? options->idempotency_key : request_id);
     header.agency = self->agency ? self->agency : "";
     header.actor_id = self->actor ? self->actor : "";
+    header.actor_id_number = self->person_id_number ? self->person_id_number : "";
     header.n_roles = nroles;
     header.roles = roles;
     header.deadline_ms = zclock_time() + timeout_ms;

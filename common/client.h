@@ -30,6 +30,11 @@ void client_destroy(client_t **self_p);
  * actor id and a comma-separated list of roles (each may be NULL). */
 void client_set_identity(client_t *self, const char *agency, const char *actor, const char *roles);
 
+/* Sets the resident ID number of the person the actor is, as a gateway
+ * that verified it claims it (NULL for none). Brokers refuse it from any
+ * other sender. */
+void client_set_person(client_t *self, const char *id_number);
+
 /* Sets how long one attempt waits for a reply before the client tries the
  * next broker (default 3000 ms), and the default deadline of a call when it
  * gives none (default 10000 ms). */

@@ -20,19 +20,21 @@ static void s_log_error(PGconn *db, const char *what)
               logger_quote(quoted, sizeof quoted, PQerrorMessage(db)));
 }
 
-idempotency_claim_t idempotency_claim(PGconn *db, const char *key, const char *method,
+idempotency_claim_t idempotency_claim(PGconn *db, const char *scope, const char *key,
+                                      const char *method, const char *identity,
                                       const uint8_t *input, size_t size, uint8_t **reply,
                                       size_t *reply_size)
 {
     /* libpq reads a NULL value as SQL NULL; an empty input is not that. */
-    const char *values[3] = {key, method, input ? (const char *)input : ""};
-    int lengths[3] = {0, 0, (int)size};
-    int formats[3] = {0, 0, 1};
-    PGresult *res = PQexecParams(db,
-                                 "INSERT INTO chuang_idempotency (key, method, request_hash)"
-                                 " VALUES ($1, $2, md5(convert_to($2, 'UTF8') || $3::bytea))"
-                                 " ON CONFLICT (key) DO NOTHING RETURNING 1",
-                                 3, NULL, values, lengths, formats, 0);
+    const char *values[5] = {key, method, input ? (const char *)input : "", scope, identity};
+    int lengths[5] = {0, 0, (int)size, 0, 0};
+    int formats[5] = {0, 0, 1, 0, 0};
+    PGresult *res = PQexecParams(
+        db,
+        "INSERT INTO chuang_idempotency (scope, key, method, request_hash)"
+        " VALUES ($4, $1, $2, md5(convert_to($2 || E'\\n' || $5 || E'\\n', 'UTF8') || $3::bytea))"
+        " ON CONFLICT (scope, key) DO NOTHING RETURNING 1",
+        5, NULL, values, lengths, formats, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         s_log_error(db, "claim");
         PQclear(res);
@@ -44,9 +46,10 @@ idempotency_claim_t idempotency_claim(PGconn *db, const char *key, const char *m
         return IDEMPOTENCY_NEW;
 
     res = PQexecParams(db,
-                       "SELECT request_hash = md5(convert_to($2, 'UTF8') || $3::bytea), reply"
-                       " FROM chuang_idempotency WHERE key = $1",
-                       3, NULL, values, lengths, formats, 1);
+                       "SELECT request_hash = md5(convert_to($2 || E'\\n' || $5 || E'\\n',"
+                       " 'UTF8') || $3::bytea), reply"
+                       " FROM chuang_idempotency WHERE scope = $4 AND key = $1",
+                       5, NULL, values, lengths, formats, 1);
     idempotency_claim_t result = IDEMPOTENCY_ERROR;
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         s_log_error(db, "read first reply");
@@ -64,13 +67,15 @@ idempotency_claim_t idempotency_claim(PGconn *db, const char *key, const char *m
     return result;
 }
 
-int idempotency_record(PGconn *db, const char *key, const uint8_t *reply, size_t size)
+int idempotency_record(PGconn *db, const char *scope, const char *key, const uint8_t *reply,
+                       size_t size)
 {
-    const char *values[2] = {key, reply ? (const char *)reply : ""};
-    int lengths[2] = {0, (int)size};
-    int formats[2] = {0, 1};
-    PGresult *res = PQexecParams(db, "UPDATE chuang_idempotency SET reply = $2 WHERE key = $1", 2,
-                                 NULL, values, lengths, formats, 0);
+    const char *values[3] = {key, reply ? (const char *)reply : "", scope};
+    int lengths[3] = {0, (int)size, 0};
+    int formats[3] = {0, 1, 0};
+    PGresult *res =
+        PQexecParams(db, "UPDATE chuang_idempotency SET reply = $2 WHERE scope = $3 AND key = $1",
+                     3, NULL, values, lengths, formats, 0);
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
     if (rc != 0)
         s_log_error(db, "record reply");

@@ -25,14 +25,20 @@ typedef enum {
     IDEMPOTENCY_ERROR     /* SQL failed; the transaction is aborted */
 } idempotency_claim_t;
 
-/* Claims key for method with input, inside an open transaction. On REPLAY,
- * *reply and *reply_size are the first reply's packed bytes (caller frees). */
-idempotency_claim_t idempotency_claim(PGconn *db, const char *key, const char *method,
+/* Claims key within scope (who sent it: agency, principal, person) for
+ * method with input, inside an open transaction. identity (what the caller
+ * claimed, e.g. its roles) is part of the request's hash with method and
+ * input, so the same key sent with other rights is a different request. On
+ * REPLAY, *reply and *reply_size are the first reply's packed bytes (caller
+ * frees). */
+idempotency_claim_t idempotency_claim(PGconn *db, const char *scope, const char *key,
+                                      const char *method, const char *identity,
                                       const uint8_t *input, size_t size, uint8_t **reply,
                                       size_t *reply_size);
 
 /* Records the reply to a NEW claim, in the same transaction. Returns 0 or -1. */
-int idempotency_record(PGconn *db, const char *key, const uint8_t *reply, size_t size);
+int idempotency_record(PGconn *db, const char *scope, const char *key, const uint8_t *reply,
+                       size_t size);
 
 /* Deletes keys older than retention_days. Returns how many, or -1. */
 int idempotency_purge(PGconn *db, int retention_days);

@@ -145,6 +145,18 @@ Chuang__Status service_call_violation(service_call_t *call, const char *field, c
     return call->status;
 }
 
+const Chuang__Principal *service_call_principal(service_call_t *call)
+{
+    return call->header->principal;
+}
+
+bool service_call_is_person(service_call_t *call, const char *id_number)
+{
+    const Chuang__Principal *principal = call->header->principal;
+    return principal && id_number && *id_number && *principal->person_id_number &&
+           streq(principal->person_id_number, id_number);
+}
+
 bool service_call_has_role(service_call_t *call, const char *role)
 {
     for (size_t i = 0; i < call->header->n_roles; i++)
@@ -288,6 +300,25 @@ static bool s_begin(worker_t *worker)
            db_exec(worker->db, "begin", "BEGIN") == 0;
 }
 
+/* The scope of the call's idempotency key (agency, principal, person: who
+ * the key belongs to) and the identity its hash covers (the roles claimed),
+ * in call memory. */
+static void s_idempotency_scope(service_call_t *call, char **scope, char **identity)
+{
+    const Chuang__RequestHeader *header = call->header;
+    const Chuang__Principal *principal = header->principal;
+    char *text = zsys_sprintf("%s\n%s\n%s\n%s", header->agency, principal->key, principal->name,
+                              principal->person);
+    *scope = service_call_strdup(call, text);
+    zstr_free(&text);
+    size_t size = 1;
+    for (size_t i = 0; i < header->n_roles; i++)
+        size += strlen(header->roles[i]) + 1;
+    *identity = service_call_alloc(call, size);
+    for (size_t i = 0; i < header->n_roles; i++)
+        strcat(strcat(*identity, header->roles[i]), ",");
+}
+
 /* Runs the handler in a transaction with the idempotency claim and returns
  * the reply body; retries serialisation failures. */
 static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
@@ -299,6 +330,9 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
     const char *key = call->header->idempotency_key;
     bool idempotent = method->kind == SERVICE_METHOD_WRITE && key && *key;
     bool transaction = method->kind != SERVICE_METHOD_NO_DB;
+    char *scope = NULL, *identity = NULL;
+    if (idempotent)
+        s_idempotency_scope(call, &scope, &identity);
 
     for (int attempt = 1;; attempt++) {
         call->retry = false;
@@ -311,9 +345,9 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
         if (idempotent) {
             uint8_t *stored = NULL;
             size_t stored_size = 0;
-            idempotency_claim_t claim =
-                idempotency_claim(worker->db, key, call->header->method, request->payload.data,
-                                  request->payload.len, &stored, &stored_size);
+            idempotency_claim_t claim = idempotency_claim(
+                worker->db, scope, key, call->header->method, identity, request->payload.data,
+                request->payload.len, &stored, &stored_size);
             if (claim == IDEMPOTENCY_REPLAY) {
                 db_exec(worker->db, "end replay", "ROLLBACK");
                 zmsg_t *body = s_replay_body(stored, stored_size, request_id);
@@ -363,8 +397,8 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
         protobuf_c_message_pack(output, reply.payload.data);
         zmsg_t *body = s_reply_body(&reply);
         zframe_t *packed = zmsg_first(body);
-        if ((!idempotent ||
-             idempotency_record(worker->db, key, zframe_data(packed), zframe_size(packed)) == 0) &&
+        if ((!idempotent || idempotency_record(worker->db, scope, key, zframe_data(packed),
+                                               zframe_size(packed)) == 0) &&
             (!transaction || db_exec(worker->db, "commit", "COMMIT") == 0))
             return body;
         zmsg_destroy(&body);
@@ -375,6 +409,42 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
         if (!(call->retry && attempt < SQL_RETRIES))
             return s_failure_body(call, request_id);
     }
+}
+
+/* OK when the request's principal may call method (its access: public, or
+ * one of its roles held); else the refusal, with a message naming the roles
+ * that would do. */
+static Chuang__Status s_authorise(service_call_t *call, const service_method_t *method)
+{
+    if (!call->header->principal)
+        return service_call_fail(call, CHUANG__STATUS__UNAUTHENTICATED, "sender not authenticated",
+                                 "The request did not come through a chuang broker, which names "
+                                 "the sender.",
+                                 NULL);
+    const char *access = method->access;
+    if (!access) {
+        log_error("method declares no access; every call refused", "method=%s", method->method);
+        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "method open to nobody",
+                                 "This method does not say who may call it, so nobody may.",
+                                 "Report this to the operators.");
+    }
+    if (streq(access, SERVICE_PUBLIC))
+        return CHUANG__STATUS__OK;
+    char roles[256];
+    snprintf(roles, sizeof roles, "%s", access);
+    char *save = NULL;
+    for (char *role = strtok_r(roles, ",", &save); role; role = strtok_r(NULL, ",", &save))
+        if (service_call_has_role(call, role))
+            return CHUANG__STATUS__OK;
+    char message[320] = "";
+    snprintf(roles, sizeof roles, "%s", access);
+    save = NULL;
+    for (char *role = strtok_r(roles, ",", &save); role; role = strtok_r(NULL, ",", &save))
+        snprintf(message + strlen(message), sizeof message - strlen(message), "%s%s",
+                 *message ? " or " : "", role);
+    snprintf(message + strlen(message), sizeof message - strlen(message), " role required");
+    return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, message,
+                             "This is done by, or shown to, holders of that role only.", NULL);
 }
 
 /* Serves one request body and returns the reply body (caller owns). */
@@ -422,6 +492,8 @@ static zmsg_t *s_serve(worker_t *worker, zmsg_t *request_body)
         service_call_fail(&call, CHUANG__STATUS__UNIMPLEMENTED, message, NULL, NULL);
         goto done;
     }
+    if (s_authorise(&call, method) != CHUANG__STATUS__OK)
+        goto done;
     input = protobuf_c_message_unpack(descriptor->input, NULL, request->payload.len,
                                       request->payload.data);
     if (!input) {

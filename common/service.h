@@ -52,10 +52,20 @@ typedef enum {
     SERVICE_METHOD_NO_DB  /* no transaction; the handler does not use the database */
 } service_method_kind_t;
 
+/* Who may call a method, in its service_method_t. The framework refuses a
+ * caller who fits none before the handler runs, and refuses every call of a
+ * method that declares nothing, so a new method cannot be left open. */
+#define SERVICE_PUBLIC "public" /* any admitted caller, no role needed */
+
 typedef struct {
     const char *method; /* as named in the .proto service */
     service_handler_fn *handler;
     service_method_kind_t kind;
+    /* SERVICE_PUBLIC, or the roles (comma-separated) any one of which lets a
+     * caller in, e.g. "officer,applicant". A role that only lets a person at
+     * their own records (an applicant) is checked again by the handler, with
+     * service_call_is_person, once it has the record. NULL: nobody. */
+    const char *access;
 } service_method_t;
 
 typedef struct _service_tick_t service_tick_t;
@@ -116,7 +126,16 @@ char *service_call_strdup(service_call_t *call, const char *text);
 Chuang__Status service_call_violation(service_call_t *call, const char *field, const char *format,
                                       ...) __attribute__((format(printf, 3, 4)));
 
-/* true when the request's envelope names role among its roles. */
+/* Who sent the request, as the broker authenticated it (never NULL while
+ * a handler runs: the framework refuses a request without one). */
+const Chuang__Principal *service_call_principal(service_call_t *call);
+
+/* true when the request acts for the person whose resident ID number is
+ * id_number, as the gateway that authenticated them verified it. */
+bool service_call_is_person(service_call_t *call, const char *id_number);
+
+/* true when the request's envelope names role among its roles (the broker
+ * has checked that the sender's key holds them). */
 bool service_call_has_role(service_call_t *call, const char *role);
 
 /* OK when the envelope names role, else PERMISSION_DENIED with a message

@@ -18,6 +18,7 @@
 #include "chuang.pb-c.h"
 #include "logger.h"
 #include "mdp.h"
+#include "principals.h"
 
 #include <czmq.h>
 
@@ -50,6 +51,8 @@ struct _broker_t {
     zsock_t *socket;
     zactor_t *monitor;
     zcertstore_t *worker_keys; /* keys allowed to serve, or NULL: any admitted peer */
+    principals_t *principals;  /* who each client key is; NULL on a plain broker */
+    bool plain;                /* no keys: the envelope's claims are all there is */
     zhashx_t *services;        /* name -> service_t, owned */
     zhashx_t *workers;         /* id -> worker_t, owned */
     int heartbeat_ms;
@@ -231,10 +234,17 @@ static void s_dispatch(broker_t *self, service_t *service)
     }
 }
 
-/* Reads the chuang envelope, if the body is one, for its id and deadline. */
-static void s_request_envelope(broker_t *self, request_t *request, int64_t now)
+/* Reads the chuang envelope, if the body is one, for its id and deadline,
+ * checks its claims against the sender's principal (key: the sender's
+ * authenticated public key, NULL on a plain broker) and writes the stamped
+ * envelope back into the body. Returns false, with why and detail written,
+ * when a claim is refused; the request is then answered and dropped. A body
+ * that is not a chuang envelope (another MDP client's) goes on as it is. */
+static bool s_request_envelope(broker_t *self, request_t *request, const char *key, int64_t now,
+                               char *why, size_t why_size, char *detail, size_t detail_size)
 {
     int64_t wait = self->wait_default_ms;
+    bool allowed = true;
     zframe_t *first = zmsg_first(request->body);
     Chuang__Request *envelope =
         first && zmsg_size(request->body) == 1
@@ -244,6 +254,23 @@ static void s_request_envelope(broker_t *self, request_t *request, int64_t now)
         request->request_id = strdup(envelope->header->request_id);
         if (envelope->header->deadline_ms > 0)
             wait = envelope->header->deadline_ms - zclock_time();
+        /* The stamp is a copy, so the unpacked envelope frees as it came. */
+        Chuang__RequestHeader header = *envelope->header;
+        Chuang__Principal principal;
+        if (self->plain)
+            principals_stamp_plain(&header, &principal);
+        else
+            allowed = principals_stamp(self->principals, key, &header, &principal, why, why_size,
+                                       detail, detail_size);
+        if (allowed) {
+            Chuang__Request stamped = *envelope;
+            stamped.header = &header;
+            zframe_t *frame = zframe_new(NULL, chuang__request__get_packed_size(&stamped));
+            chuang__request__pack(&stamped, zframe_data(frame));
+            zmsg_destroy(&request->body);
+            request->body = zmsg_new();
+            zmsg_append(request->body, &frame);
+        }
     }
     if (!request->request_id)
         request->request_id = strdup("");
@@ -251,6 +278,7 @@ static void s_request_envelope(broker_t *self, request_t *request, int64_t now)
     if (wait > self->wait_max_ms)
         wait = self->wait_max_ms;
     request->expiry = now + (wait > 0 ? wait : 0);
+    return allowed;
 }
 
 static void s_mmi(broker_t *self, zframe_t *client, const char *service_name, zmsg_t **body_p)
@@ -269,7 +297,8 @@ static void s_mmi(broker_t *self, zframe_t *client, const char *service_name, zm
 }
 
 /* [empty][MDPC01][service][body...] from a client, header frames removed. */
-static void s_client_message(broker_t *self, zframe_t *sender, const char *sender_id, zmsg_t *msg)
+static void s_client_message(broker_t *self, zframe_t *sender, const char *sender_id,
+                             const char *key, zmsg_t *msg)
 {
     char *service_name = zmsg_popstr(msg);
     if (!service_name || !*service_name || strlen(service_name) > SERVICE_NAME_MAX ||
@@ -292,7 +321,17 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
     assert(request);
     request->client = zframe_dup(sender);
     request->body = msg;
-    s_request_envelope(self, request, now);
+    char why[160], detail[160];
+    if (!s_request_envelope(self, request, key, now, why, sizeof why, detail, sizeof detail)) {
+        log_warn("request refused: claim not held",
+                 "peer=%s service=%s request_id=%s reason=\"%s\"", sender_id, service_name,
+                 request->request_id, why);
+        s_reply_status(self, sender, service_name, request->request_id,
+                       CHUANG__STATUS__PERMISSION_DENIED, why, detail);
+        s_request_destroy(&request);
+        zstr_free(&service_name);
+        return;
+    }
 
     service_t *service = s_service_require(self, service_name);
     request->bytes = zmsg_content_size(request->body);
@@ -453,6 +492,8 @@ static void s_heartbeat(broker_t *self, int64_t now)
         for (worker_t *worker = zlistx_first(service->waiting); worker;
              worker = zlistx_next(service->waiting))
             s_send_to_worker(self, worker, MDP_HEARTBEAT, NULL, NULL);
+    if (self->principals)
+        principals_reload(self->principals);
     self->heartbeat_at = now + self->heartbeat_ms;
 }
 
@@ -496,7 +537,8 @@ static void s_message(broker_t *self)
                  sender_id);
         zmsg_destroy(&msg);
     } else if (streq(header, MDP_CLIENT)) {
-        s_client_message(self, sender, sender_id, msg);
+        /* The ZAP user id (the sender's key) is on the frames it sent. */
+        s_client_message(self, sender, sender_id, zframe_meta(empty, "User-Id"), msg);
     } else if (streq(header, MDP_WORKER)) {
         s_worker_message(self, sender, sender_id, msg);
     } else {
@@ -537,6 +579,18 @@ broker_t *broker_new(config_t *config, security_t *security)
     const char *worker_dir = config_str(config, "security.worker_dir", NULL);
     if (worker_dir && !security_plain(security))
         self->worker_keys = zcertstore_new(worker_dir);
+    self->plain = security_plain(security);
+    const char *principals = config_str(config, "security.principals", NULL);
+    if (!self->plain && principals) {
+        self->principals = principals_new(principals);
+        if (!self->principals)
+            goto fail;
+    } else if (!self->plain) {
+        log_warn("security.principals is not set: every client holds no agency and no role", NULL);
+    } else {
+        log_warn("plain broker: requests carry the agency and roles their senders claim",
+                 "setting=security.plain");
+    }
 
     self->monitor = zactor_new(zmonitor, self->socket);
     zstr_sendx(self->monitor, "LISTEN", "HANDSHAKE_FAILED_NO_DETAIL", "HANDSHAKE_FAILED_PROTOCOL",
@@ -567,6 +621,7 @@ void broker_destroy(broker_t **self_p)
     zactor_destroy(&self->monitor);
     zsock_destroy(&self->socket);
     zcertstore_destroy(&self->worker_keys);
+    principals_destroy(&self->principals);
     zhashx_destroy(&self->workers);
     zhashx_destroy(&self->services);
     free(self);

@@ -340,7 +340,7 @@ int main(int argc, char **argv)
     const char *config_path = NULL;
     bool plain = false;
     client_options_t call_options = {0};
-    const char *agency = NULL, *actor = "chuangctl", *roles = "operator";
+    const char *agency = NULL, *actor = "chuangctl", *roles = "";
     int64_t after = 0;
     const char *topics = "";
     long count = 0;

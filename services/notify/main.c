@@ -21,15 +21,18 @@
 
 #define CONSUMER_WAIT_MS 300
 
+/* Who may call what: officers manage recipients, deliveries and bulletins;
+ * an applicant (a person the gateway authenticated) only their own
+ * recipient, inbox and subscriptions, which the handlers check. */
 static const service_method_t s_methods[] = {
-    {"SetRecipient", handle_set_recipient, SERVICE_METHOD_WRITE},
-    {"ListInbox", handle_list_inbox, SERVICE_METHOD_READ},
-    {"MarkRead", handle_mark_read, SERVICE_METHOD_WRITE},
-    {"ListDeliveries", handle_list_deliveries, SERVICE_METHOD_READ},
-    {"ReplayDelivery", handle_replay_delivery, SERVICE_METHOD_WRITE},
-    {"Subscribe", handle_subscribe, SERVICE_METHOD_WRITE},
-    {"PublishBulletin", handle_publish_bulletin, SERVICE_METHOD_WRITE},
-    {NULL, NULL, 0},
+    {"SetRecipient", handle_set_recipient, SERVICE_METHOD_WRITE, "officer,applicant"},
+    {"ListInbox", handle_list_inbox, SERVICE_METHOD_READ, "officer,applicant"},
+    {"MarkRead", handle_mark_read, SERVICE_METHOD_WRITE, "officer,applicant"},
+    {"ListDeliveries", handle_list_deliveries, SERVICE_METHOD_READ, "officer"},
+    {"ReplayDelivery", handle_replay_delivery, SERVICE_METHOD_WRITE, "officer"},
+    {"Subscribe", handle_subscribe, SERVICE_METHOD_WRITE, "officer,applicant"},
+    {"PublishBulletin", handle_publish_bulletin, SERVICE_METHOD_WRITE, "officer"},
+    {NULL, NULL, 0, NULL},
 };
 
 /* The consumer's thread: applies events until the main thread sends $TERM. */

@@ -188,6 +188,12 @@ Chuang__Status handle_reserve_name(service_call_t *call, const ProtobufCMessage 
     }
     if (!valid)
         return CHUANG__STATUS__INVALID_ARGUMENT;
+    if (!service_call_has_role(call, "officer") &&
+        !service_call_is_person(call, request->applicant_id_number))
+        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED,
+                                 "applicant is not the caller",
+                                 "An applicant reserves names in their own name only.",
+                                 "Have an officer reserve the name for someone else.");
 
     char word[64];
     const char *fields[2] = {"trade_name", "industry"};
@@ -366,6 +372,12 @@ Chuang__Status handle_register(service_call_t *call, const ProtobufCMessage *inp
         return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
                                  "name reservation expired", NULL, NULL);
     }
+    if (!service_call_has_role(call, "officer") &&
+        !service_call_is_person(call, reservation.applicant_id_number))
+        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "not your reservation",
+                                 "Only the person who reserved the name, or an officer, may "
+                                 "register an entity under it.",
+                                 NULL);
     if (!s_form_fits(request->entity_type, reservation.form)) {
         service_call_violation(call, "entity_type", "does not fit the reserved name's form %s",
                                reservation.form);
@@ -399,15 +411,46 @@ Chuang__Status handle_register(service_call_t *call, const ProtobufCMessage *inp
                              CHUANG__VISIBILITY__VISIBILITY_AGENCIES, output);
 }
 
+/* Loads an entity of the request's agency; another agency's entities do
+ * not exist for the caller. */
 static Chuang__Status s_load(service_call_t *call, const char *credit_code, const char *name,
                              Chuang__Registry__Entity *entity)
 {
     int found = store_entity_load(service_call_db(call), call, credit_code, name, entity);
     if (found < 0)
         return service_call_sql_fail(call, NULL, "read entity");
-    if (found == 0)
+    if (found == 0 || !streq(entity->registration_agency, service_call_header(call)->agency))
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such entity", NULL, NULL);
     return CHUANG__STATUS__OK;
+}
+
+/* OK when the caller may act on the entity ref describes: an officer, or
+ * the person who is its legal representative or reserved its name. */
+static Chuang__Status s_owner_or_officer(service_call_t *call, const store_entity_ref_t *ref)
+{
+    if (service_call_has_role(call, "officer") ||
+        service_call_is_person(call, ref->legal_rep_id_number) ||
+        service_call_is_person(call, ref->applicant_id_number))
+        return CHUANG__STATUS__OK;
+    return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "not your entity",
+                             "Only the entity's legal representative, the person who reserved "
+                             "its name, or an officer may do this.",
+                             NULL);
+}
+
+/* The entity's status, agency and owners, its row locked for the request
+ * when it is to change. Answers NOT_FOUND when there is none in the
+ * request's agency, and PERMISSION_DENIED when owner_only and the caller is
+ * neither an officer nor one of its owners. */
+static Chuang__Status s_entity_ref(service_call_t *call, const char *credit_code, bool for_update,
+                                   bool owner_only, store_entity_ref_t *ref)
+{
+    int found = store_entity_ref(service_call_db(call), credit_code, for_update, ref);
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, "read entity");
+    if (found == 0 || !streq(ref->agency, service_call_header(call)->agency))
+        return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such entity", NULL, NULL);
+    return owner_only ? s_owner_or_officer(call, ref) : CHUANG__STATUS__OK;
 }
 
 Chuang__Status handle_get_entity(service_call_t *call, const ProtobufCMessage *input,
@@ -415,11 +458,13 @@ Chuang__Status handle_get_entity(service_call_t *call, const ProtobufCMessage *i
 {
     const Chuang__Registry__GetEntityRequest *request =
         (const Chuang__Registry__GetEntityRequest *)input;
-    if (!service_call_has_role(call, "officer"))
-        return service_call_require_role(call, "officer");
     char reason[128];
     if (identifiers_uscc_check(request->credit_code, reason, sizeof reason) != 0)
         return service_call_violation(call, "credit_code", "%s", reason);
+    store_entity_ref_t ref;
+    Chuang__Status allowed = s_entity_ref(call, request->credit_code, false, true, &ref);
+    if (allowed != CHUANG__STATUS__OK)
+        return allowed;
     return s_load(call, request->credit_code, NULL, (Chuang__Registry__Entity *)output);
 }
 
@@ -470,20 +515,6 @@ static bool s_credit_code_valid(service_call_t *call, const char *field, const c
     return false;
 }
 
-/* The entity's status, its row locked for the request when it is to change;
- * answers NOT_FOUND when there is none. */
-static Chuang__Status s_entity_status(service_call_t *call, const char *credit_code,
-                                      bool for_update, char status[16])
-{
-    char agency[16];
-    int found = store_entity_status(service_call_db(call), credit_code, for_update, status, agency);
-    if (found < 0)
-        return service_call_sql_fail(call, NULL, "read entity");
-    if (found == 0)
-        return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such entity", NULL, NULL);
-    return CHUANG__STATUS__OK;
-}
-
 static bool s_list_valid(service_call_t *call, const char *list)
 {
     if (streq(list, "abnormal") || streq(list, "dishonest"))
@@ -515,8 +546,8 @@ Chuang__Status handle_add_to_list(service_call_t *call, const ProtobufCMessage *
     s_text_valid(call, "authority", request->authority, 200);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    char status[16];
-    Chuang__Status found = s_entity_status(call, request->credit_code, true, status);
+    store_entity_ref_t ref;
+    Chuang__Status found = s_entity_ref(call, request->credit_code, true, false, &ref);
     if (found != CHUANG__STATUS__OK)
         return found;
     int added =
@@ -566,8 +597,8 @@ Chuang__Status handle_get_credit_standing(service_call_t *call, const ProtobufCM
     Chuang__Registry__CreditStanding *standing = (Chuang__Registry__CreditStanding *)output;
     if (!s_credit_code_valid(call, "credit_code", request->credit_code))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    char status[16];
-    Chuang__Status found = s_entity_status(call, request->credit_code, false, status);
+    store_entity_ref_t ref;
+    Chuang__Status found = s_entity_ref(call, request->credit_code, false, false, &ref);
     if (found != CHUANG__STATUS__OK)
         return found;
     if (store_listings_open(service_call_db(call), call, request->credit_code, standing) < 0)
@@ -600,11 +631,11 @@ Chuang__Status handle_file_annual_report(service_call_t *call, const ProtobufCMe
                                CAPITAL_MAX_FEN);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    char status[16];
-    Chuang__Status found = s_entity_status(call, request->credit_code, true, status);
+    store_entity_ref_t ref;
+    Chuang__Status found = s_entity_ref(call, request->credit_code, true, true, &ref);
     if (found != CHUANG__STATUS__OK)
         return found;
-    if (!streq(status, "registered"))
+    if (!streq(ref.status, "registered"))
         return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
                                  "entity is deregistered", NULL, NULL);
     PGconn *db = service_call_db(call);
@@ -667,12 +698,12 @@ Chuang__Status handle_apply_deregistration(service_call_t *call, const ProtobufC
         (const Chuang__Registry__DeregistrationRequest *)input;
     if (!s_credit_code_valid(call, "credit_code", request->credit_code))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    char status[16];
-    Chuang__Status found = s_entity_status(call, request->credit_code, true, status);
+    store_entity_ref_t ref;
+    Chuang__Status found = s_entity_ref(call, request->credit_code, true, true, &ref);
     if (found != CHUANG__STATUS__OK)
         return found;
     PGconn *db = service_call_db(call);
-    if (!streq(status, "registered"))
+    if (!streq(ref.status, "registered"))
         return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
                                  "entity is already deregistered", NULL, NULL);
     Chuang__Registry__CreditStanding standing = CHUANG__REGISTRY__CREDIT_STANDING__INIT;
@@ -793,6 +824,10 @@ Chuang__Status handle_issue_licence(service_call_t *call, const ProtobufCMessage
                                  "no licence signing key",
                                  "This registry has no signing key configured.",
                                  "An operator must set registry.licence_key.");
+    store_entity_ref_t ref;
+    Chuang__Status allowed = s_entity_ref(call, request->credit_code, false, true, &ref);
+    if (allowed != CHUANG__STATUS__OK)
+        return allowed;
     Chuang__Registry__Entity entity = CHUANG__REGISTRY__ENTITY__INIT;
     Chuang__Status status = s_load(call, request->credit_code, NULL, &entity);
     if (status != CHUANG__STATUS__OK)
@@ -848,14 +883,13 @@ Chuang__Status handle_verify_licence(service_call_t *call, const ProtobufCMessag
                        sizeof reason) == 0;
     verification->reason = verification->valid ? "" : service_call_strdup(call, reason);
     verification->entity_status = "unknown";
-    char status[16], agency[16];
+    store_entity_ref_t ref;
     if (identifiers_uscc_check(licence->credit_code, NULL, 0) == 0) {
-        int found =
-            store_entity_status(service_call_db(call), licence->credit_code, false, status, agency);
+        int found = store_entity_ref(service_call_db(call), licence->credit_code, false, &ref);
         if (found < 0)
             return service_call_sql_fail(call, NULL, "read entity");
         if (found)
-            verification->entity_status = service_call_strdup(call, status);
+            verification->entity_status = service_call_strdup(call, ref.status);
     }
     return CHUANG__STATUS__OK;
 }
@@ -939,11 +973,11 @@ Chuang__Status handle_change_entity(service_call_t *call, const ProtobufCMessage
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
 
-    char status[16];
-    Chuang__Status found = s_entity_status(call, request->credit_code, true, status);
+    store_entity_ref_t ref;
+    Chuang__Status found = s_entity_ref(call, request->credit_code, true, true, &ref);
     if (found != CHUANG__STATUS__OK)
         return found;
-    if (!streq(status, "registered"))
+    if (!streq(ref.status, "registered"))
         return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
                                  "entity is deregistered", NULL, NULL);
 

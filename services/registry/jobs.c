@@ -79,11 +79,11 @@ static void s_rebuild(PGconn *db, redisContext *redis, const char *queue)
 static int s_deregister(PGconn *db, const char *credit_code)
 {
     store_deregistration_t row;
-    char status[16], agency[16];
+    store_entity_ref_t ref;
     int decided = store_deregistration_decide(db, credit_code, &row);
     if (decided <= 0)
         return decided;
-    if (store_entity_status(db, credit_code, false, status, agency) != 1)
+    if (store_entity_ref(db, credit_code, false, &ref) != 1)
         return -1;
     Chuang__Registry__Deregistration message = CHUANG__REGISTRY__DEREGISTRATION__INIT;
     message.credit_code = row.credit_code;
@@ -93,7 +93,7 @@ static int s_deregister(PGconn *db, const char *credit_code)
     message.decided_at_ms = row.decided_at_ms;
     message.objections = row.objections;
     outbox_event_t event = {
-        .agency = agency,
+        .agency = ref.agency,
         .type = streq(row.status, "deregistered") ? "registry.Deregistered"
                                                   : "registry.DeregistrationRejected",
         .aggregate_id = credit_code,

@@ -115,7 +115,7 @@ int store_reservation_lock(PGconn *db, const char *agency, const char *id,
     const char *values[2] = {agency, id};
     PGresult *res = s_query(db,
                             "SELECT name, trade_name, industry, form, status, expires_on,"
-                            "       expires_on < current_date"
+                            "       expires_on < current_date, applicant_id_number"
                             " FROM name_reservations WHERE agency = $1 AND id = $2::uuid"
                             " FOR UPDATE",
                             2, values, PGRES_TUPLES_OK);
@@ -132,6 +132,8 @@ int store_reservation_lock(PGconn *db, const char *agency, const char *id,
         snprintf(reservation->expires_on, sizeof reservation->expires_on, "%s",
                  PQgetvalue(res, 0, 5));
         reservation->expired = streq(PQgetvalue(res, 0, 6), "t");
+        snprintf(reservation->applicant_id_number, sizeof reservation->applicant_id_number, "%s",
+                 PQgetvalue(res, 0, 7));
     }
     PQclear(res);
     return found;
@@ -404,22 +406,29 @@ int store_names_search(PGconn *db, service_call_t *call, const char *agency, con
     return (int)reply->n_matches;
 }
 
-int store_entity_status(PGconn *db, const char *credit_code, bool for_update, char status[16],
-                        char agency[16])
+int store_entity_ref(PGconn *db, const char *credit_code, bool for_update, store_entity_ref_t *ref)
 {
     const char *values[1] = {credit_code};
-    PGresult *res =
-        s_query(db,
-                for_update ? "SELECT status, agency FROM entities WHERE credit_code = $1"
-                             " FOR UPDATE"
-                           : "SELECT status, agency FROM entities WHERE credit_code = $1",
-                1, values, PGRES_TUPLES_OK);
+    PGresult *res = s_query(db,
+                            for_update ? "SELECT e.status, e.agency, e.legal_rep_id_number,"
+                                         " r.applicant_id_number FROM entities e"
+                                         " JOIN name_reservations r ON r.id = e.reservation_id"
+                                         " WHERE e.credit_code = $1 FOR UPDATE OF e"
+                                       : "SELECT e.status, e.agency, e.legal_rep_id_number,"
+                                         " r.applicant_id_number FROM entities e"
+                                         " JOIN name_reservations r ON r.id = e.reservation_id"
+                                         " WHERE e.credit_code = $1",
+                            1, values, PGRES_TUPLES_OK);
     if (!res)
         return -1;
     int found = PQntuples(res);
     if (found) {
-        snprintf(status, 16, "%s", PQgetvalue(res, 0, 0));
-        snprintf(agency, 16, "%s", PQgetvalue(res, 0, 1));
+        snprintf(ref->status, sizeof ref->status, "%s", PQgetvalue(res, 0, 0));
+        snprintf(ref->agency, sizeof ref->agency, "%s", PQgetvalue(res, 0, 1));
+        snprintf(ref->legal_rep_id_number, sizeof ref->legal_rep_id_number, "%s",
+                 PQgetvalue(res, 0, 2));
+        snprintf(ref->applicant_id_number, sizeof ref->applicant_id_number, "%s",
+                 PQgetvalue(res, 0, 3));
     }
     PQclear(res);
     return found;

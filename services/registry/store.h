@@ -41,6 +41,8 @@ int store_reservation_add(PGconn *db, const char *agency, const enterprise_name_
                           const char *applicant_name, const char *applicant_id_number,
                           long long days, char id[STORE_ID_SIZE], char expires_on[STORE_DATE_SIZE]);
 
+#define STORE_ID_NUMBER_SIZE 24 /* a resident ID number (18) or a passport number */
+
 typedef struct {
     char name[ENTERPRISE_NAME_FULL_SIZE];
     char trade_name[ENTERPRISE_NAME_TRADE_NAME_SIZE];
@@ -49,6 +51,7 @@ typedef struct {
     char status[16];
     char expires_on[STORE_DATE_SIZE];
     bool expired;
+    char applicant_id_number[STORE_ID_NUMBER_SIZE]; /* who reserved it */
 } store_reservation_t;
 
 /* Locks the agency's reservation id for this transaction. Returns 1 and
@@ -112,11 +115,19 @@ int store_log_position(PGconn *db, int64_t *sequence);
 int store_entity_codes(PGconn *db, service_call_t *call, const char *after, int limit,
                        char ***codes);
 
-/* The entity's status ("registered", "deregistered") and agency; with
- * for_update, its row stays locked until the transaction ends. Returns 1,
- * or 0 when there is none. */
-int store_entity_status(PGconn *db, const char *credit_code, bool for_update, char status[16],
-                        char agency[16]);
+/* What decides who may act on an entity: its status ("registered",
+ * "deregistered"), agency, legal representative and the applicant who
+ * reserved its name. */
+typedef struct {
+    char status[16];
+    char agency[16];
+    char legal_rep_id_number[STORE_ID_NUMBER_SIZE];
+    char applicant_id_number[STORE_ID_NUMBER_SIZE];
+} store_entity_ref_t;
+
+/* Fills ref for the entity with credit_code; with for_update, its row stays
+ * locked until the transaction ends. Returns 1, or 0 when there is none. */
+int store_entity_ref(PGconn *db, const char *credit_code, bool for_update, store_entity_ref_t *ref);
 
 /* Opens a listing of the entity on list ("abnormal", "dishonest"). Returns 1
  * and fills listing (memory from call), or 0 when one is already open. */

@@ -35,6 +35,8 @@ static config_t *s_config;
 static security_t *s_security;
 static client_t *s_officer;
 static client_t *s_public;
+static client_t *s_owner;    /* the legal representative of s_registered's entities */
+static client_t *s_creditor; /* a person with no part in them */
 
 /* Starts the registry with a short tick, on the harness's Redis. */
 static pid_t s_start_registry(void)
@@ -84,6 +86,12 @@ static int s_setup(void **state)
     client_set_identity(s_officer, AGENCY, "officer-1", "officer");
     s_public = client_new(s_endpoint, s_security);
     client_set_identity(s_public, AGENCY, "anonymous", "");
+    s_owner = client_new(s_endpoint, s_security);
+    client_set_identity(s_owner, AGENCY, "person-1", "applicant");
+    client_set_person(s_owner, "330106199003071236");
+    s_creditor = client_new(s_endpoint, s_security);
+    client_set_identity(s_creditor, AGENCY, "person-2", "applicant");
+    client_set_person(s_creditor, "440304199001010021");
     return harness_wait_service(s_endpoint, "registry", 20000);
 }
 
@@ -92,6 +100,8 @@ static int s_teardown(void **state)
     (void)state;
     client_destroy(&s_officer);
     client_destroy(&s_public);
+    client_destroy(&s_owner);
+    client_destroy(&s_creditor);
     security_destroy(&s_security);
     config_destroy(&s_config);
     int status = harness_stop(s_registry, SIGTERM, 5000);
@@ -615,7 +625,7 @@ static void test_deregistration_survives_service_and_redis_restarts(void **state
     objection.credit_code = objected;
     objection.objector = "某债权人";
     objection.reason = "尚有货款未结清";
-    reply = client_call(s_public, "registry", "ObjectToDeregistration", &objection.base, NULL);
+    reply = client_call(s_creditor, "registry", "ObjectToDeregistration", &objection.base, NULL);
     assert_int_equal(reply->status, CHUANG__STATUS__OK);
     chuang__reply__free_unpacked(reply, NULL);
 
@@ -659,7 +669,7 @@ static void test_deregistration_survives_service_and_redis_restarts(void **state
 
     /* Too late to object now. */
     objection.credit_code = quiet;
-    reply = client_call(s_public, "registry", "ObjectToDeregistration", &objection.base, NULL);
+    reply = client_call(s_creditor, "registry", "ObjectToDeregistration", &objection.base, NULL);
     assert_int_equal(reply->status, CHUANG__STATUS__FAILED_PRECONDITION);
     assert_true(s_has_violation(reply, "credit_code"));
     chuang__reply__free_unpacked(reply, NULL);
@@ -899,7 +909,11 @@ static void test_licence_verifies_offline_and_one_byte_breaks_it(void **state)
     char *code = s_registered("北山");
     Chuang__Registry__GetEntityRequest request = CHUANG__REGISTRY__GET_ENTITY_REQUEST__INIT;
     request.credit_code = code;
-    Chuang__Reply *reply = client_call(s_public, "registry", "IssueLicence", &request.base, NULL);
+    /* Another person may not have it; the legal representative may. */
+    Chuang__Reply *reply = client_call(s_creditor, "registry", "IssueLicence", &request.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__PERMISSION_DENIED);
+    chuang__reply__free_unpacked(reply, NULL);
+    reply = client_call(s_owner, "registry", "IssueLicence", &request.base, NULL);
     assert_int_equal(reply->status, CHUANG__STATUS__OK);
     Chuang__Registry__Licence *licence =
         chuang__registry__licence__unpack(NULL, reply->payload.len, reply->payload.data);

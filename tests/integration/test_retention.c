@@ -124,7 +124,7 @@ static void test_behind_retention_then_snapshot_then_follow(void **state)
 {
     (void)state;
     client_t *client = client_new(s_endpoint, s_plain);
-    client_set_identity(client, "330106", "statistician", "");
+    client_set_identity(client, "330106", "officer-1", "officer");
     for (int i = 0; i < 3; i++) {
         const char *names[] = {"桃源", "杨梅", "翁家"};
         free(registry_fixture_register(client, names[i]));
@@ -154,7 +154,9 @@ static void test_behind_retention_then_snapshot_then_follow(void **state)
     chuang__reply__free_unpacked(refusal, NULL);
     feed_client_destroy(&feed);
 
-    /* A snapshot of the register, personal data masked, and its sequence. */
+    /* A department's snapshot of the register, personal data masked, and
+     * its sequence. */
+    client_set_identity(client, "330106", "statistician", "department");
     Chuang__Registry__SnapshotRequest request = CHUANG__REGISTRY__SNAPSHOT_REQUEST__INIT;
     request.limit = 2;
     Chuang__Reply *reply = client_call(client, "registry", "TakeSnapshot", &request.base, NULL);
@@ -178,6 +180,7 @@ static void test_behind_retention_then_snapshot_then_follow(void **state)
 
     /* After the snapshot's sequence: what follows, and nothing before it. */
     feed = feed_client_new(s_feed_endpoint, s_subscriber, s_feed_public, "registry", sequence, "");
+    client_set_identity(client, "330106", "officer-1", "officer");
     char *code = registry_fixture_register(client, "龙门");
     Chuang__Event *event = feed_client_next(feed, 15000, &refusal);
     assert_null(refusal);
