@@ -4,6 +4,7 @@
  */
 #include "handlers.h"
 #include "channel.h"
+#include "db.h"
 #include "notifier.h"
 #include "notify.pb-c.h"
 
@@ -23,6 +24,35 @@ static bool s_recipient_valid(service_call_t *call, const char *id)
     service_call_violation(call, "recipient", "must be 1 to %d letters, digits, '-', '_' or '.'",
                            RECIPIENT_MAX);
     return false;
+}
+
+/* true when recipient is the caller: the person a gateway authenticated
+ * (recipients are named by ID number), or an operator's own principal. */
+static bool s_is_caller(service_call_t *call, const char *recipient)
+{
+    const Chuang__Principal *principal = service_call_principal(call);
+    return service_call_is_person(call, recipient) ||
+           (!streq(principal->kind, "gateway") && *service_call_header(call)->actor_id &&
+            streq(service_call_header(call)->actor_id, recipient));
+}
+
+/* OK when the caller may manage recipient's settings and subscriptions: an
+ * officer, or the recipient themselves. */
+static Chuang__Status s_manages(service_call_t *call, const char *recipient)
+{
+    if (service_call_has_role(call, "officer") || s_is_caller(call, recipient))
+        return CHUANG__STATUS__OK;
+    return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "not your recipient",
+                             "A person manages their own notifications only.", NULL);
+}
+
+/* OK when the caller may read recipient's inbox: the recipient alone. */
+static Chuang__Status s_reads(service_call_t *call, const char *recipient)
+{
+    if (s_is_caller(call, recipient))
+        return CHUANG__STATUS__OK;
+    return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "not your inbox",
+                             "An inbox is read by its recipient only.", NULL);
 }
 
 static int s_limit(service_call_t *call, int32_t limit)
@@ -55,18 +85,25 @@ Chuang__Status handle_set_recipient(service_call_t *call, const ProtobufCMessage
         service_call_violation(call, "rate_per_minute", "must be between 0 and 10000");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
+    Chuang__Status allowed = s_manages(call, request->id);
+    if (allowed != CHUANG__STATUS__OK)
+        return allowed;
+    if (request->n_roles > 0 && !service_call_has_role(call, "officer"))
+        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED,
+                                 "officer role required to route roles",
+                                 "Only an officer says which roles a recipient holds.", NULL);
     if (request->n_roles > 16)
         return service_call_violation(call, "roles", "at most 16 roles");
-    char roles[1024] = "{";
     for (size_t i = 0; i < request->n_roles; i++) {
         const char *role = request->roles[i];
         if (!*role || strlen(role) > 40 ||
             strspn(role, "abcdefghijklmnopqrstuvwxyz-") != strlen(role))
             return service_call_violation(call, "roles",
                                           "a role is 1 to 40 lower-case letters and '-'");
-        snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%s%s", i ? "," : "", role);
     }
-    strcat(roles, "}");
+    char *roles_literal = db_text_array(request->roles, request->n_roles);
+    char *roles = service_call_strdup(call, roles_literal);
+    free(roles_literal);
     char rate[16];
     snprintf(rate, sizeof rate, "%d", request->rate_per_minute);
     const char *values[9] = {request->id,
@@ -150,6 +187,9 @@ Chuang__Status handle_list_inbox(service_call_t *call, const ProtobufCMessage *i
     int limit = s_limit(call, request->limit);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
+    Chuang__Status allowed = s_reads(call, request->recipient);
+    if (allowed != CHUANG__STATUS__OK)
+        return allowed;
     return s_inbox(call, request->recipient, request->unread_only, limit,
                    (Chuang__Notify__InboxPage *)output);
 }
@@ -160,6 +200,9 @@ Chuang__Status handle_mark_read(service_call_t *call, const ProtobufCMessage *in
     const Chuang__Notify__MarkReadRequest *request = (const Chuang__Notify__MarkReadRequest *)input;
     if (!s_recipient_valid(call, request->recipient))
         return CHUANG__STATUS__INVALID_ARGUMENT;
+    Chuang__Status allowed = s_reads(call, request->recipient);
+    if (allowed != CHUANG__STATUS__OK)
+        return allowed;
     char id[24];
     snprintf(id, sizeof id, "%" PRId64, request->message_id);
     const char *values[2] = {request->recipient, id};
@@ -308,7 +351,9 @@ Chuang__Status handle_subscribe(service_call_t *call, const ProtobufCMessage *in
     s_check_categories(call, request->categories, request->n_categories, request->region);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    Chuang__Status failure;
+    Chuang__Status failure = s_manages(call, request->recipient);
+    if (failure != CHUANG__STATUS__OK)
+        return failure;
     for (size_t i = 0; i < request->n_topics + request->n_categories; i++) {
         bool topic = i < request->n_topics;
         const char *values[4] = {request->recipient, topic ? "topic" : "category",
@@ -355,12 +400,9 @@ Chuang__Status handle_publish_bulletin(service_call_t *call, const ProtobufCMess
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
 
-    /* The categories as a PostgreSQL array literal (known words only). */
-    char categories[256] = "{";
-    for (size_t i = 0; i < request->n_categories; i++)
-        snprintf(categories + strlen(categories), sizeof categories - strlen(categories), "%s%s",
-                 i ? "," : "", request->categories[i]);
-    strcat(categories, "}");
+    char *categories_literal = db_text_array(request->categories, request->n_categories);
+    char *categories = service_call_strdup(call, categories_literal);
+    free(categories_literal);
     PGconn *db = service_call_db(call);
     const Chuang__RequestHeader *header = service_call_header(call);
     const char *values[6] = {header->agency, request->title,  request->body,

@@ -219,6 +219,18 @@ static char *s_wait_delivery(const char *recipient, const char *event_type, cons
     return NULL;
 }
 
+/* A client that is recipient: the person with that ID number, through a
+ * (plain) gateway, or the officer of that name. Caller destroys it. */
+static client_t *s_as_recipient(const char *recipient)
+{
+    client_t *client = client_new(s_endpoint, s_plain);
+    bool person = strlen(recipient) == 18 && strspn(recipient, "0123456789X") == 18;
+    client_set_identity(client, "330106", recipient, person ? "applicant" : "officer");
+    if (person)
+        client_set_person(client, recipient);
+    return client;
+}
+
 static void test_events_reach_inbox_email_and_signed_webhook(void **state)
 {
     (void)state;
@@ -234,7 +246,12 @@ static void test_events_reach_inbox_email_and_signed_webhook(void **state)
     assert_non_null(email);
     Chuang__Notify__InboxRequest inbox = CHUANG__NOTIFY__INBOX_REQUEST__INIT;
     inbox.recipient = APPLICANT;
+    /* Read by the applicant alone: not even an officer reads it. */
     Chuang__Reply *reply = client_call(s_officer, "notify", "ListInbox", &inbox.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__PERMISSION_DENIED);
+    chuang__reply__free_unpacked(reply, NULL);
+    client_t *applicant = s_as_recipient(APPLICANT);
+    reply = client_call(applicant, "notify", "ListInbox", &inbox.base, NULL);
     assert_int_equal(reply->status, CHUANG__STATUS__OK);
     Chuang__Notify__InboxPage *page =
         chuang__notify__inbox_page__unpack(NULL, reply->payload.len, reply->payload.data);
@@ -247,7 +264,8 @@ static void test_events_reach_inbox_email_and_signed_webhook(void **state)
     Chuang__Notify__MarkReadRequest read = CHUANG__NOTIFY__MARK_READ_REQUEST__INIT;
     read.recipient = APPLICANT;
     read.message_id = message_id;
-    reply = client_call(s_officer, "notify", "MarkRead", &read.base, NULL);
+    reply = client_call(applicant, "notify", "MarkRead", &read.base, NULL);
+    client_destroy(&applicant);
     page = chuang__notify__inbox_page__unpack(NULL, reply->payload.len, reply->payload.data);
     assert_int_equal(page->unread, 0);
     chuang__notify__inbox_page__free_unpacked(page, NULL);
@@ -473,7 +491,9 @@ static int s_inbox_count(const char *recipient, const char *subject)
     Chuang__Notify__InboxRequest request = CHUANG__NOTIFY__INBOX_REQUEST__INIT;
     request.recipient = (char *)recipient;
     request.limit = 100;
-    Chuang__Reply *reply = client_call(s_officer, "notify", "ListInbox", &request.base, NULL);
+    client_t *reader = s_as_recipient(recipient);
+    Chuang__Reply *reply = client_call(reader, "notify", "ListInbox", &request.base, NULL);
+    client_destroy(&reader);
     assert_int_equal(reply->status, CHUANG__STATUS__OK);
     Chuang__Notify__InboxPage *page =
         chuang__notify__inbox_page__unpack(NULL, reply->payload.len, reply->payload.data);
