@@ -157,8 +157,10 @@ static zhashx_t *s_load(const char *path)
         number++;
         if (!strchr(line, '\n') && !feof(file))
             why = "the line is too long";
-        line[strcspn(line, "\r\n#")] = '\0';
-        if (why || line[strspn(line, " \t")] == '\0')
+        /* '#' is a Z85 character: only a line that starts with it is a comment. */
+        line[strcspn(line, "\r\n")] = '\0';
+        char first = line[strspn(line, " \t")];
+        if (why || first == '\0' || first == '#')
             continue;
         entry_t *entry = s_entry_parse(line, &why);
         if (entry && zhashx_insert(entries, entry->key, entry) != 0) {
