@@ -45,6 +45,9 @@ out=$(local_run ctl call registry ReserveName --agency 330106 --roles officer \
       "organisationalForm": "有限公司", "applicantName": "张三",
       "applicantIdNumber": "11010519491231002X"}' || true)
 check "a name can be reserved through the local run" grep -q '"name": "杭州本地网络科技有限公司"' <<<"$out"
+out=$(local_run ctl call registry AddToList --roles clerk '{}' || true)
+check "a role the operator's key does not hold is refused" \
+    grep -q 'operator does not hold the role clerk' <<<"$out"
 
 # The operator follows the registry's events through the feed.
 out=$(timeout 20 "$src/deploy/local/chuang" ctl feed tail registry --count 1 || true)
