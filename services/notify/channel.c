@@ -19,6 +19,10 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -295,6 +299,172 @@ int channel_url_check(const char *url, char *reason, size_t size)
     }
     s_say(reason, size, "%s", "");
     return 0;
+}
+
+/* The webhook policy (channel_webhook_policy): set once before any send. */
+static bool s_allow_http;
+static char s_allow_hosts[1024];
+
+void channel_webhook_policy(bool allow_http, const char *allow_hosts)
+{
+    s_allow_http = allow_http;
+    snprintf(s_allow_hosts, sizeof s_allow_hosts, "%s", allow_hosts ? allow_hosts : "");
+}
+
+/* Copies the host of a URL that passed channel_url_check into host, without
+ * brackets or port. */
+static void s_url_host(const char *url, char *host, size_t size)
+{
+    const char *rest = strstr(url, "://") + 3;
+    size_t length = strcspn(rest, "/?#");
+    if (*rest == '[') {
+        rest++;
+        length = strcspn(rest, "]");
+    } else {
+        length = strcspn(rest, ":/?#");
+    }
+    snprintf(host, size, "%.*s", (int)length, rest);
+}
+
+static bool s_host_allowed(const char *host)
+{
+    const char *p = s_allow_hosts;
+    size_t length = strlen(host);
+    while (*p) {
+        size_t item = strcspn(p, ", ");
+        if (item == length && strncasecmp(p, host, length) == 0)
+            return true;
+        p += item;
+        p += strspn(p, ", ");
+    }
+    return false;
+}
+
+/* The kind of address a webhook may not reach, or NULL when it may. */
+static const char *s_v4_forbidden(uint32_t a)
+{
+    struct {
+        uint32_t net, mask;
+        const char *kind;
+    } ranges[] = {
+        {0x00000000, 0xff000000, "an unspecified"}, {0x0a000000, 0xff000000, "a private"},
+        {0x64400000, 0xffc00000, "a shared"},       {0x7f000000, 0xff000000, "a loopback"},
+        {0xa9fe0000, 0xffff0000, "a link-local"},   {0xac100000, 0xfff00000, "a private"},
+        {0xc0000000, 0xffffff00, "a reserved"},     {0xc0a80000, 0xffff0000, "a private"},
+        {0xc6120000, 0xfffe0000, "a benchmark"},    {0xe0000000, 0xf0000000, "a multicast"},
+        {0xf0000000, 0xf0000000, "a reserved"},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if ((a & ranges[i].mask) == ranges[i].net)
+            return ranges[i].kind;
+    return NULL;
+}
+
+static const char *s_v6_forbidden(const struct in6_addr *a)
+{
+    const uint8_t *b = a->s6_addr;
+    static const uint8_t zero[16] = {0};
+    if (memcmp(b, zero, 15) == 0 && (b[15] == 0 || b[15] == 1))
+        return b[15] ? "a loopback" : "an unspecified";
+    if (IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_V4COMPAT(a) ||
+        (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b))
+        return s_v4_forbidden((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 |
+                              b[15]);
+    if ((b[0] & 0xfe) == 0xfc)
+        return "a private";
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+        return "a link-local";
+    if (b[0] == 0xff)
+        return "a multicast";
+    return NULL;
+}
+
+/* true when address is one of this machine's own interfaces' addresses. */
+static bool s_own_address(const struct sockaddr *address)
+{
+    struct ifaddrs *list = NULL;
+    if (getifaddrs(&list) != 0)
+        return false;
+    bool own = false;
+    for (struct ifaddrs *i = list; i && !own; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != address->sa_family)
+            continue;
+        if (address->sa_family == AF_INET)
+            own = ((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
+                  ((const struct sockaddr_in *)address)->sin_addr.s_addr;
+        else if (address->sa_family == AF_INET6)
+            own = memcmp(&((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+                         &((const struct sockaddr_in6 *)address)->sin6_addr,
+                         sizeof(struct in6_addr)) == 0;
+    }
+    freeifaddrs(list);
+    return own;
+}
+
+/* Returns 0 when a webhook may connect to address, else -1 with the reason
+ * (naming the address and its kind). */
+static int s_address_check(const struct sockaddr *address, char *reason, size_t size)
+{
+    char text[INET6_ADDRSTRLEN] = "?";
+    const char *kind = NULL;
+    if (address->sa_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)address;
+        inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+        kind = s_v4_forbidden(ntohl(v4->sin_addr.s_addr));
+    } else if (address->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)address;
+        inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+        kind = s_v6_forbidden(&v6->sin6_addr);
+    } else {
+        kind = "an unknown kind of";
+    }
+    if (!kind && s_own_address(address))
+        kind = "this machine's own";
+    if (!kind)
+        return 0;
+    s_say(reason, size, "url host resolves to %s, %s address", text, kind);
+    return -1;
+}
+
+int channel_webhook_check(const char *url, char *reason, size_t size)
+{
+    if (channel_url_check(url, reason, size) != 0)
+        return -1;
+    if (!s_allow_http && strncasecmp(url, "https://", 8) != 0)
+        return s_refuse(reason, size, "url must start with https://");
+    char host[256];
+    s_url_host(url, host, sizeof host);
+    if (s_host_allowed(host))
+        return 0;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+    struct addrinfo *found = NULL;
+    if (getaddrinfo(host, NULL, &hints, &found) != 0 || !found)
+        return s_refuse(reason, size, "url host does not resolve");
+    int rc = 0;
+    for (struct addrinfo *a = found; a && rc == 0; a = a->ai_next)
+        rc = s_address_check(a->ai_addr, reason, size);
+    freeaddrinfo(found);
+    if (rc == 0)
+        s_say(reason, size, "%s", "");
+    return rc;
+}
+
+/* libcurl's socket opener for webhooks: refuses a forbidden address, so a
+ * name that resolves elsewhere at send time is caught as well. */
+typedef struct {
+    char reason[128];
+    bool refused;
+} guard_t;
+
+static curl_socket_t s_open_guarded(void *data, curlsocktype purpose, struct curl_sockaddr *address)
+{
+    guard_t *guard = data;
+    (void)purpose;
+    if (s_address_check(&address->addr, guard->reason, sizeof guard->reason) != 0) {
+        guard->refused = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype, address->protocol);
 }
 
 /* A growing byte buffer; failed records that memory ran out. */
@@ -666,11 +836,19 @@ channel_outcome_t channel_webhook_send(const char *url, const char *secret, cons
                                        const char *json, int timeout_ms, char *error, size_t size)
 {
     s_say(error, size, "%s", "");
-    char why[96];
+    char why[128];
     if (channel_url_check(url, why, sizeof why) != 0) {
         s_say(error, size, "%s", why);
         return CHANNEL_PERMANENT;
     }
+    if (!s_allow_http && strncasecmp(url, "https://", 8) != 0) {
+        s_say(error, size, "url must start with https://");
+        return CHANNEL_PERMANENT;
+    }
+    char host[256];
+    s_url_host(url, host, sizeof host);
+    guard_t guard = {.refused = false};
+    bool guarded = !s_host_allowed(host);
     if (!secret || !*secret) {
         s_say(error, size, "secret is empty");
         return CHANNEL_PERMANENT;
@@ -721,6 +899,10 @@ channel_outcome_t channel_webhook_send(const char *url, const char *secret, cons
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_discard);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &received);
+    if (guarded) {
+        curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, s_open_guarded);
+        curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard);
+    }
 
     CURLcode rc = curl_easy_perform(curl);
     long status = 0;
@@ -728,6 +910,10 @@ channel_outcome_t channel_webhook_send(const char *url, const char *secret, cons
     curl_easy_cleanup(curl);
     curl_slist_free_all(headers);
 
+    if (guard.refused) {
+        s_say(error, size, "%s", guard.reason);
+        return CHANNEL_PERMANENT;
+    }
     if (status >= 200 && status <= 299)
         return CHANNEL_SENT;
     if (status >= 300 && status <= 399) {

@@ -54,6 +54,7 @@
 #ifndef CHUANG_CHANNEL_H
 #define CHUANG_CHANNEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum { CHANNEL_SENT, CHANNEL_RETRY, CHANNEL_PERMANENT } channel_outcome_t;
@@ -81,6 +82,22 @@ int channel_email_check(const char *address, char *reason, size_t size);
  * at most 2048 bytes; ASCII only, no spaces or control characters. Returns
  * 0 (reason "") or -1 with a short reason, as channel_email_check. */
 int channel_url_check(const char *url, char *reason, size_t size);
+
+/* Sets where webhooks may go, for the whole process; call once at start-up,
+ * before any send. By default a webhook URL must be https:// and its host
+ * must not be, or resolve to, a loopback, unspecified, link-local, private,
+ * shared (100.64/10), benchmark, multicast or reserved address, nor one of
+ * this machine's own; the address is checked again on every connection, so
+ * a name that later resolves elsewhere is caught too. allow_http admits
+ * http:// (development only); allow_hosts (comma-separated host names or
+ * addresses, NULL for none) are let through whatever they resolve to, for
+ * an operator's own receivers. The policy is copied. */
+void channel_webhook_policy(bool allow_http, const char *allow_hosts);
+
+/* Checks url as channel_url_check does and against the policy above,
+ * resolving its host now. Returns 0 (reason "") or -1 with a short reason,
+ * e.g. "url host resolves to 127.0.0.1, a loopback address". */
+int channel_webhook_check(const char *url, char *reason, size_t size);
 
 /* Sends one e-mail from from to to through the SMTP server at smtp_url
  * (smtp://host[:port] or smtps://...), taking at most timeout_ms (> 0) in

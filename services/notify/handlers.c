@@ -73,7 +73,7 @@ Chuang__Status handle_set_recipient(service_call_t *call, const ProtobufCMessage
         service_call_violation(call, "id", "must be 1 to %d characters", RECIPIENT_MAX);
     if (*request->email && channel_email_check(request->email, reason, sizeof reason) != 0)
         service_call_violation(call, "email", "%s", reason);
-    if (*request->webhook_url && channel_url_check(request->webhook_url, reason, sizeof reason))
+    if (*request->webhook_url && channel_webhook_check(request->webhook_url, reason, sizeof reason))
         service_call_violation(call, "webhook_url", "%s", reason);
     if (*request->webhook_url && strlen(request->webhook_secret) < SECRET_MIN)
         service_call_violation(call, "webhook_secret", "must be at least %d characters",

@@ -47,6 +47,8 @@ void sender_configure(config_t *config)
     s_settings.backoff_ms = (int)config_int(config, "notify.backoff_ms", 5000);
     s_settings.timeout_ms = (int)config_int(config, "notify.timeout_ms", 10000);
     s_settings.rate_per_minute = (int)config_int(config, "notify.rate_per_minute", 0);
+    channel_webhook_policy(config_bool(config, "notify.webhook_allow_http", false),
+                           config_str(config, "notify.webhook_allow_hosts", NULL));
 }
 
 /* Queues the pending deliveries the Redis queue may lack: every one on a

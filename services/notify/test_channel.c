@@ -700,6 +700,47 @@ static void test_url_check_table(void **state)
     }
 }
 
+static void test_webhook_destinations_are_checked(void **state)
+{
+    (void)state;
+    channel_webhook_policy(false, "hooks.example.net");
+    struct {
+        const char *url;
+        const char *reason;
+    } cases[] = {
+        {"http://203.0.113.5/hook", "url must start with https://"},
+        {"https://127.0.0.1/hook", "url host resolves to 127.0.0.1, a loopback address"},
+        {"https://10.0.0.1/hook", "url host resolves to 10.0.0.1, a private address"},
+        {"https://169.254.169.254/latest", "url host resolves to 169.254.169.254, a link-local "
+                                           "address"},
+        {"https://192.168.1.20/", "url host resolves to 192.168.1.20, a private address"},
+        {"https://100.64.0.1/", "url host resolves to 100.64.0.1, a shared address"},
+        {"https://0.0.0.0/", "url host resolves to 0.0.0.0, an unspecified address"},
+        {"https://[::1]/hook", "url host resolves to ::1, a loopback address"},
+        {"https://[fd00::1]/", "url host resolves to fd00::1, a private address"},
+        {"https://[::ffff:10.1.2.3]/", "url host resolves to ::ffff:10.1.2.3, a private address"},
+        {"https://localhost/hook", "url host resolves to "},
+        {"https://hooks.example.net/in", ""}, /* listed by the operator: not resolved */
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        char reason[128] = "unset";
+        int rc = channel_webhook_check(cases[i].url, reason, sizeof reason);
+        bool ok = *cases[i].reason
+                      ? rc == -1 && strncmp(reason, cases[i].reason, strlen(cases[i].reason)) == 0
+                      : rc == 0 && *reason == '\0';
+        if (!ok)
+            fail_msg("case %zu %s: rc %d reason \"%s\"", i, cases[i].url, rc, reason);
+    }
+    /* A send to a forbidden address is refused before a byte leaves, and
+     * never retried. */
+    char error[256];
+    assert_int_equal(channel_webhook_send("https://127.0.0.1:1/hook", "s3cret", "d-guard", s_json,
+                                          2000, error, sizeof error),
+                     CHANNEL_PERMANENT);
+    assert_string_equal(error, "url host resolves to 127.0.0.1, a loopback address");
+    channel_webhook_policy(true, "127.0.0.1");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -726,6 +767,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_signature_known_answer),
         cmocka_unit_test(test_email_check_table),
         cmocka_unit_test(test_url_check_table),
+        cmocka_unit_test(test_webhook_destinations_are_checked),
     };
+    /* The receivers run on 127.0.0.1 over http; the strict policy is tried
+     * in test_webhook_destinations_are_checked. */
+    channel_webhook_policy(true, "127.0.0.1");
     return cmocka_run_group_tests_name("channel", tests, s_start, s_stop);
 }

@@ -1079,6 +1079,7 @@ static void s_print_row(int conc, measure_t m, const acc_t *acc, int rounds)
 
 int main(int argc, char **argv)
 {
+    channel_webhook_policy(true, "127.0.0.1"); /* the local receiver */
     s_cfg.db_url = getenv("CHUANG_BENCH_DB_URL");
     s_cfg.redis_url = getenv("CHUANG_BENCH_REDIS_URL");
     const char *broker_bin = CHUANG_BUILD_DIR "/services/broker/chuang-broker";
@@ -1171,7 +1172,7 @@ int main(int argc, char **argv)
     int rc = 1;
     PGconn *db = db_connect(s_cfg.db_url, SCHEMA, 10);
     redisContext *redis = redis_link_connect(s_cfg.redis_url, 10);
-    char *broker_env[4] = {0}, *notify_env[10] = {0};
+    char *broker_env[4] = {0}, *notify_env[11] = {0};
     static acc_t acc[MAX_LIST][M_COUNT];
     acc_t deployed_acc = {0};
     if (!db || !redis) {
@@ -1197,7 +1198,9 @@ int main(int argc, char **argv)
     notify_env[4] = strdup("CHUANG_SECURITY_PLAIN=yes");
     notify_env[5] = strdup("CHUANG_NOTIFY_STREAM=" PREFIX ":no-events");
     notify_env[6] = zsys_sprintf("CHUANG_SERVICE_TICK_MS=%d", tick_ms);
-    notify_env[7] = strdup("CHUANG_NOTIFY_RATE_PER_MINUTE=0"); /* no rate limit */
+    notify_env[7] = strdup("CHUANG_NOTIFY_RATE_PER_MINUTE=0");      /* no rate limit */
+    notify_env[8] = strdup("CHUANG_NOTIFY_WEBHOOK_ALLOW_HTTP=yes"); /* the local receiver */
+    notify_env[9] = strdup("CHUANG_NOTIFY_WEBHOOK_ALLOW_HOSTS=127.0.0.1");
     pid_t broker = s_spawn("broker", broker_bin, (const char *const *)broker_env);
     if (broker < 0) {
         fprintf(stderr, "bench: cannot start %s\n", broker_bin);
@@ -1312,8 +1315,9 @@ int main(int argc, char **argv)
         s_stop_notify();
         fprintf(stderr, "bench: one chuang-notify process with the default tick\n");
         free(notify_env[6]);
-        notify_env[6] = notify_env[7]; /* no CHUANG_SERVICE_TICK_MS */
-        notify_env[7] = NULL;
+        /* no CHUANG_SERVICE_TICK_MS */
+        for (int i = 6; i < 10; i++)
+            notify_env[i] = notify_env[i + 1];
         if (s_start_notify(notify_bin, (const char *const *)notify_env, "notify-default-tick", 1) !=
             0)
             goto done;
@@ -1437,7 +1441,7 @@ done:
     s_recv_stop();
     for (int i = 0; i < 4; i++)
         free(broker_env[i]);
-    for (int i = 0; i < 10; i++)
+    for (int i = 0; i < 11; i++)
         free(notify_env[i]);
     free(s_load.json);
     free(s_load.request);

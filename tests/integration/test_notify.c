@@ -109,6 +109,8 @@ static int s_setup(void **state)
                                 "CHUANG_NOTIFY_MAX_ATTEMPTS=4",
                                 "CHUANG_NOTIFY_BACKOFF_MS=150",
                                 "CHUANG_NOTIFY_TIMEOUT_MS=3000",
+                                "CHUANG_NOTIFY_WEBHOOK_ALLOW_HTTP=yes",
+                                "CHUANG_NOTIFY_WEBHOOK_ALLOW_HOSTS=127.0.0.1",
                                 "CHUANG_SERVICE_TICK_MS=100",
                                 NULL};
     s_broker = harness_spawn("broker", BROKER, broker_env);

@@ -561,6 +561,38 @@ static void test_applicants_touch_only_their_own_records(void **state)
     s_done(&outside, &sec_outside);
 }
 
+static void test_webhooks_to_internal_addresses_are_refused(void **state)
+{
+    (void)state;
+    security_t *sec;
+    client_t *officer = s_client("officer", NULL, NULL, &sec);
+    const char *urls[] = {"https://127.0.0.1/hook", "https://10.0.0.1/hook",
+                          "https://169.254.169.254/latest/meta-data", "https://localhost/hook",
+                          "http://203.0.113.7/hook"};
+    const char *reasons[] = {"a loopback address", "a private address", "a link-local address",
+                             "url host resolves to", "url must start with https://"};
+    char *before = s_digest(2);
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        Chuang__Notify__Recipient recipient = CHUANG__NOTIFY__RECIPIENT__INIT;
+        recipient.id = "dept-tax";
+        recipient.webhook_url = (char *)urls[i];
+        recipient.webhook_secret = "0123456789abcdef0123";
+        Chuang__Reply *reply =
+            client_call(officer, "notify", "SetRecipient", &recipient.base, NULL);
+        assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+        assert_int_equal(reply->n_violations, 1);
+        assert_string_equal(reply->violations[0]->field, "webhook_url");
+        if (!strstr(reply->violations[0]->description, reasons[i]))
+            fail_msg("%s: %s", urls[i], reply->violations[0]->description);
+        chuang__reply__free_unpacked(reply, NULL);
+    }
+    char *after = s_digest(2);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    s_done(&officer, &sec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -568,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_idempotency_keys_belong_to_their_caller),
         cmocka_unit_test(test_every_method_refuses_who_lacks_the_right),
         cmocka_unit_test(test_applicants_touch_only_their_own_records),
+        cmocka_unit_test(test_webhooks_to_internal_addresses_are_refused),
     };
     return cmocka_run_group_tests_name("trust", tests, s_setup, s_teardown);
 }
