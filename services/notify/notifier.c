@@ -160,8 +160,9 @@ static int s_notify(PGconn *db, const Chuang__Event *event, json_t *payload, con
     PQclear(res);
     int rc;
     if (!subject || !body) {
-        log_warn("notification not rendered", "event_type=%s recipient=%s error=\"%s\"",
-                 event->type, recipient, error);
+        /* The recipient may be an ID number: the event id finds the row. */
+        log_warn("notification not rendered", "event_type=%s event_id=%s error=\"%s\"",
+                 event->type, event->id, error);
         const char *row[5] = {event->id, event->type, recipient, event_json, error};
         rc = s_exec(db,
                     "INSERT INTO deliveries (event_id, event_type, recipient, channel,"

@@ -108,8 +108,7 @@ static int64_t s_rate_limited(PGconn *db, const char *id, const char *recipient,
         later = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
     PQclear(res);
     if (later > 0)
-        log_info("delivery waits for the recipient's rate limit", "id=%s recipient=%s", id,
-                 recipient);
+        log_info("delivery waits for the recipient's rate limit", "id=%s", id);
     return later;
 }
 
