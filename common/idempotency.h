@@ -7,7 +7,8 @@
  * (a client's retry, possibly to another worker or replica) waits for the
  * first transaction to end and then gets the recorded reply back. Had the
  * first transaction rolled back, the retry applies the request itself.
- * A key reused for a different request is refused. Keys live in the
+ * A key reused for a different request is refused. A key belongs to its
+ * scope (who sent it), so two callers never share one. Keys live in the
  * service's own schema (chuang_idempotency) and are purged after a retention
  * period.
  */
