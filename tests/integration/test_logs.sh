@@ -14,9 +14,10 @@ dir=$(sed -n 's/^CHUANG_TEST_DIR=//p' "$env_file")
 mapfile -t logs < <(find "$dir" -name '*.log' -type f)
 check "the run left service logs to read" [ "${#logs[@]}" -gt 5 ]
 # GB 11643: six-digit division, birth date, sequence, check character; and
-# mainland mobile numbers. Neither may appear outside masking (a run of '*').
+# mainland mobile numbers, each standing alone (not inside a hex request id).
+# Neither may appear outside masking (a run of '*').
 id='(^|[^0-9A-Za-z])[1-9][0-9]{5}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]([^0-9A-Za-z]|$)'
-phone='(^|[^0-9])1[3-9][0-9]{9}([^0-9]|$)'
+phone='(^|[^0-9A-Za-z])1[3-9][0-9]{9}([^0-9A-Za-z]|$)'
 found=$(grep -EHn -e "$id" -e "$phone" "${logs[@]}" | head -5 || true)
 if [ -n "$found" ]; then
     echo "personal data in logs:"
