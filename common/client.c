@@ -264,17 +264,30 @@ Chuang__Reply *client_call_packed(client_t *self, const char *service, const cha
     int64_t deadline = zclock_mono() + timeout_ms;
     Chuang__Reply *reply = NULL;
     zmsg_t *answer = NULL;
-    for (int64_t pause = 100;; pause *= 2) {
+    /* A broker that answers RESOURCE_EXHAUSTED with a retry-after (this
+     * key's rate is spent) is asked again after that time, the same way. */
+    for (int64_t pause = 100;;) {
         answer = s_exchange(self, service, body, deadline, request_id, &reply);
-        if (!answer || reply->status != CHUANG__STATUS__UNAVAILABLE ||
-            zclock_mono() + pause >= deadline)
+        if (!answer)
             break;
-        log_info("service unavailable; retrying", "service=%s method=%s message=\"%s\"", service,
-                 method, reply->message);
+        int64_t wait = pause < 2000 ? pause : 2000;
+        bool limited =
+            reply->status == CHUANG__STATUS__RESOURCE_EXHAUSTED && reply->retry_after_ms > 0;
+        if (limited)
+            wait = reply->retry_after_ms;
+        if ((reply->status != CHUANG__STATUS__UNAVAILABLE && !limited) ||
+            zclock_mono() + wait >= deadline)
+            break;
+        log_info(limited ? "rate limited; retrying after the time given"
+                         : "service unavailable; retrying",
+                 "service=%s method=%s message=\"%s\" wait_ms=%" PRId64, service, method,
+                 reply->message, wait);
         chuang__reply__free_unpacked(reply, NULL);
         reply = NULL;
         zmsg_destroy(&answer);
-        zclock_sleep((int)(pause < 2000 ? pause : 2000));
+        zclock_sleep((int)wait);
+        if (!limited)
+            pause *= 2; /* a rate limit is kept, not backed off from */
     }
     if (!answer)
         reply = s_local_reply(request_id, CHUANG__STATUS__DEADLINE_EXCEEDED,

@@ -8,6 +8,9 @@
  * socket and sends the same request, with the same idempotency key, to the
  * next broker (the Lazy Pirate pattern with failover), until the call's
  * deadline. A worker applies a key once, so a retry never applies twice.
+ * A reply UNAVAILABLE is retried after a growing pause, and one
+ * RESOURCE_EXHAUSTED with a retry-after (a rate limit) after that time, while
+ * the deadline allows; past it, the reply is returned as it came.
  *
  * A client is used by one thread at a time.
  */

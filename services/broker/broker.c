@@ -16,6 +16,7 @@
  */
 #include "broker.h"
 #include "chuang.pb-c.h"
+#include "limiter.h"
 #include "logger.h"
 #include "mdp.h"
 #include "principals.h"
@@ -52,6 +53,8 @@ struct _broker_t {
     zactor_t *monitor;
     zcertstore_t *worker_keys; /* keys allowed to serve, or NULL: any admitted peer */
     principals_t *principals;  /* who each client key is; NULL on a plain broker */
+    limiter_t *limiter;        /* request rates per client key */
+    long rates[5];             /* requests a second per kind, as s_kinds; 0: none */
     bool plain;                /* no keys: the envelope's claims are all there is */
     zhashx_t *services;        /* name -> service_t, owned */
     zhashx_t *workers;         /* id -> worker_t, owned */
@@ -134,13 +137,14 @@ static void s_send_to_client(broker_t *self, zframe_t *client, const char *servi
 /* Answers a client on the broker's own account with a chuang Reply. */
 static void s_reply_status(broker_t *self, zframe_t *client, const char *service,
                            const char *request_id, Chuang__Status status, const char *message,
-                           const char *detail)
+                           const char *detail, int64_t retry_after_ms)
 {
     Chuang__Reply reply = CHUANG__REPLY__INIT;
     reply.request_id = (char *)request_id;
     reply.status = status;
     reply.message = (char *)message;
     reply.detail = (char *)detail;
+    reply.retry_after_ms = retry_after_ms;
     size_t size = chuang__reply__get_packed_size(&reply);
     zframe_t *frame = zframe_new(NULL, size);
     chuang__reply__pack(&reply, zframe_data(frame));
@@ -296,6 +300,28 @@ static void s_mmi(broker_t *self, zframe_t *client, const char *service_name, zm
     s_send_to_client(self, client, service_name, &reply);
 }
 
+/* The kinds of principal, in the order of broker->rates; "" is a key the
+ * table does not list. */
+static const char *const s_kinds[] = {"operator", "service", "department", "gateway", "", NULL};
+static const char *const s_rate_settings[] = {"broker.rate_operator", "broker.rate_service",
+                                              "broker.rate_department", "broker.rate_gateway",
+                                              "broker.rate_unlisted"};
+static const long s_rate_defaults[] = {100, 2000, 200, 2000, 20};
+
+/* 0 when the sender with key may send now, else the milliseconds until it
+ * may: its own rate from the table, or its kind's. */
+static int64_t s_rate_wait(broker_t *self, const char *key, int64_t now)
+{
+    if (self->plain || !key)
+        return 0;
+    long rate;
+    const char *kind = principals_kind(self->principals, key, &rate);
+    for (int i = 0; rate < 0 && s_kinds[i]; i++)
+        if (streq(kind, s_kinds[i]))
+            rate = self->rates[i];
+    return limiter_take(self->limiter, key, rate, now);
+}
+
 /* [empty][MDPC01][service][body...] from a client, header frames removed. */
 static void s_client_message(broker_t *self, zframe_t *sender, const char *sender_id,
                              const char *key, zmsg_t *msg)
@@ -322,12 +348,27 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
     request->client = zframe_dup(sender);
     request->body = msg;
     char why[160], detail[160];
-    if (!s_request_envelope(self, request, key, now, why, sizeof why, detail, sizeof detail)) {
+    bool allowed =
+        s_request_envelope(self, request, key, now, why, sizeof why, detail, sizeof detail);
+    int64_t wait = s_rate_wait(self, key, now);
+    if (wait > 0) {
+        log_warn("rate limit exceeded; request refused",
+                 "peer=%s service=%s retry_after_ms=%" PRId64, sender_id, service_name, wait);
+        s_reply_status(self, sender, service_name, request->request_id,
+                       CHUANG__STATUS__RESOURCE_EXHAUSTED, "rate limit exceeded",
+                       "This key sends more requests than its rate allows. Retry after the "
+                       "time given.",
+                       wait);
+        s_request_destroy(&request);
+        zstr_free(&service_name);
+        return;
+    }
+    if (!allowed) {
         log_warn("request refused: claim not held",
                  "peer=%s service=%s request_id=%s reason=\"%s\"", sender_id, service_name,
                  request->request_id, why);
         s_reply_status(self, sender, service_name, request->request_id,
-                       CHUANG__STATUS__PERMISSION_DENIED, why, detail);
+                       CHUANG__STATUS__PERMISSION_DENIED, why, detail, 0);
         s_request_destroy(&request);
         zstr_free(&service_name);
         return;
@@ -341,7 +382,7 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
                  service_name, zlistx_size(service->requests), self->queued_bytes);
         s_reply_status(self, sender, service_name, request->request_id,
                        CHUANG__STATUS__RESOURCE_EXHAUSTED, "service queue is full",
-                       "Too many requests are waiting for this service. Retry later.");
+                       "Too many requests are waiting for this service. Retry later.", 0);
         s_request_destroy(&request);
     } else {
         if (request->expiry < self->expiry_at)
@@ -468,7 +509,8 @@ static void s_expire_requests(broker_t *self, int64_t now)
                                ? "No worker of this service is running. Start one, or check "
                                  "the service name."
                                : "Every worker of this service was busy until the deadline. "
-                                 "Retry later or start more workers.");
+                                 "Retry later or start more workers.",
+                           0);
             /* zlistx moves the cursor back, so the loop goes on with the next. */
             s_unqueue(self, service);
         }
@@ -494,6 +536,7 @@ static void s_heartbeat(broker_t *self, int64_t now)
             s_send_to_worker(self, worker, MDP_HEARTBEAT, NULL, NULL);
     if (self->principals)
         principals_reload(self->principals);
+    limiter_prune(self->limiter, now);
     self->heartbeat_at = now + self->heartbeat_ms;
 }
 
@@ -580,6 +623,9 @@ broker_t *broker_new(config_t *config, security_t *security)
     if (worker_dir && !security_plain(security))
         self->worker_keys = zcertstore_new(worker_dir);
     self->plain = security_plain(security);
+    self->limiter = limiter_new((int)config_int(config, "broker.rate_burst_seconds", 2));
+    for (int i = 0; s_kinds[i]; i++)
+        self->rates[i] = config_int(config, s_rate_settings[i], s_rate_defaults[i]);
     const char *principals = config_str(config, "security.principals", NULL);
     if (!self->plain && principals) {
         self->principals = principals_new(principals);
@@ -622,6 +668,7 @@ void broker_destroy(broker_t **self_p)
     zsock_destroy(&self->socket);
     zcertstore_destroy(&self->worker_keys);
     principals_destroy(&self->principals);
+    limiter_destroy(&self->limiter);
     zhashx_destroy(&self->workers);
     zhashx_destroy(&self->services);
     free(self);

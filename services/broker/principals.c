@@ -26,6 +26,7 @@ typedef struct {
     char **roles;
     char **delegates;
     size_t n_agencies, n_roles, n_delegates;
+    long rate; /* requests a second of its own, or -1 */
 } entry_t;
 
 struct _principals_t {
@@ -98,20 +99,32 @@ static int s_list_parse(const char *text, const char *allowed, char ***list_p, s
 /* Parses one non-comment line into a new entry; NULL with why set. */
 static entry_t *s_entry_parse(char *line, const char **why)
 {
-    char *fields[7] = {0};
+    char *fields[8] = {0};
     int n = 0;
     char *save = NULL;
     for (char *field = strtok_r(line, " \t", &save); field; field = strtok_r(NULL, " \t", &save))
-        if (n < 7)
+        if (n < 8)
             fields[n++] = field;
         else
             n++;
+    long rate = -1;
+    if (n >= 6 && n <= 7 && strncmp(fields[n - 1], "rate=", 5) == 0) {
+        char *end = NULL;
+        rate = strtol(fields[n - 1] + 5, &end, 10);
+        if (!fields[n - 1][5] || *end || rate < 0 || rate > 1000000) {
+            *why = "rate=N gives requests a second, 0 to 1000000";
+            return NULL;
+        }
+        n--;
+    }
     if (n < 5 || n > 6) {
-        *why = "a line has a key, a name, a kind, agencies, roles and optionally delegates";
+        *why = "a line has a key, a name, a kind, agencies, roles, optionally delegates and "
+               "optionally rate=N";
         return NULL;
     }
     entry_t *entry = calloc(1, sizeof *entry);
     assert(entry);
+    entry->rate = rate;
     entry->key = strdup(fields[0]);
     entry->name = strdup(fields[1]);
     entry->kind = strdup(fields[2]);
@@ -228,6 +241,13 @@ int principals_reload(principals_t *self)
 size_t principals_size(principals_t *self)
 {
     return self->entries ? zhashx_size(self->entries) : 0;
+}
+
+const char *principals_kind(principals_t *self, const char *key, long *rate)
+{
+    entry_t *entry = self && key && self->entries ? zhashx_lookup(self->entries, key) : NULL;
+    *rate = entry ? entry->rate : -1;
+    return entry ? entry->kind : "";
 }
 
 static bool s_holds(char **list, const char *word)

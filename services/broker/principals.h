@@ -8,7 +8,9 @@
  *   rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7  gateway.web   gateway   330106    - applicant,officer
  *
  * kind is operator, service, department or gateway; agencies, roles and
- * delegates are comma-separated lists, "-" for none. A gateway may act for
+ * delegates are comma-separated lists, "-" for none. A last field rate=N
+ * gives the key its own limit of N requests a second (0: none), in place of
+ * its kind's. A gateway may act for
  * the people it authenticates, with the roles it may delegate and nothing
  * more. A key the table does not list holds no agency and no role.
  *
@@ -43,6 +45,10 @@ int principals_reload(principals_t *self);
 
 /* How many keys the table lists. */
 size_t principals_size(principals_t *self);
+
+/* The kind of the principal of key ("" for a key the table does not list)
+ * and, in *rate, its own request rate (-1 when it has none of its own). */
+const char *principals_kind(principals_t *self, const char *key, long *rate);
 
 /* Checks header's claims for the sender authenticated with key (Z85) and
  * stamps it: header->principal is set to *principal (which the caller

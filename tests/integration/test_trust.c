@@ -44,7 +44,7 @@ static config_t *s_config;
 
 /* The key files under the test's folder. */
 static const char *s_keys[] = {"broker", "tally",      "registry", "notify",   "officer", "outside",
-                               "clerk",  "department", "gateway",  "unlisted", NULL};
+                               "clerk",  "department", "gateway",  "unlisted", "flood",   NULL};
 
 static char *s_key_path(const char *name, bool secret)
 {
@@ -77,6 +77,7 @@ static void s_write_principals(const char *extra)
         {"clerk", "clerk.wang", "operator", "330106", "clerk", "-"},
         {"department", "dept.statistics", "department", "330106", "department", "-"},
         {"gateway", "gateway.web", "gateway", "330106", "-", "applicant"},
+        {"flood", "batch.import", "operator", "330106", "-", "rate=2"},
         {NULL, NULL, NULL, NULL, NULL, NULL},
     };
     fprintf(file, "# key name kind agencies roles delegates\n");
@@ -593,6 +594,40 @@ static void test_webhooks_to_internal_addresses_are_refused(void **state)
     s_done(&officer, &sec);
 }
 
+static void test_a_key_past_its_rate_is_told_when_to_retry(void **state)
+{
+    (void)state;
+    security_t *sec, *sec_officer;
+    client_t *flood = s_client("flood", NULL, NULL, &sec);
+    client_set_timeouts(flood, 2000, 300);
+    Chuang__Tally__EchoRequest echo = CHUANG__TALLY__ECHO_REQUEST__INIT;
+    int ok = 0, limited = 0;
+    for (int i = 0; i < 10; i++) {
+        Chuang__Reply *reply = client_call(flood, "tally", "Echo", &echo.base, NULL);
+        if (reply->status == CHUANG__STATUS__OK)
+            ok++;
+        else if (reply->status == CHUANG__STATUS__RESOURCE_EXHAUSTED && reply->retry_after_ms > 0 &&
+                 reply->retry_after_ms <= 1000 && strstr(reply->message, "rate limit"))
+            limited++;
+        chuang__reply__free_unpacked(reply, NULL);
+    }
+    assert_true(ok >= 4);
+    assert_true(limited >= 1);
+    assert_int_equal(ok + limited, 10);
+
+    /* Another key is not held back by it. */
+    client_t *officer = s_client("officer", NULL, NULL, &sec_officer);
+    assert_int_equal(s_call_status(officer, "tally", "Echo", &echo.base, NULL), CHUANG__STATUS__OK);
+    s_done(&officer, &sec_officer);
+
+    /* A client with time to spare waits as told and is served. */
+    client_set_timeouts(flood, 2000, 10000);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(s_call_status(flood, "tally", "Echo", &echo.base, NULL),
+                         CHUANG__STATUS__OK);
+    s_done(&flood, &sec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -601,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_every_method_refuses_who_lacks_the_right),
         cmocka_unit_test(test_applicants_touch_only_their_own_records),
         cmocka_unit_test(test_webhooks_to_internal_addresses_are_refused),
+        cmocka_unit_test(test_a_key_past_its_rate_is_told_when_to_retry),
     };
     return cmocka_run_group_tests_name("trust", tests, s_setup, s_teardown);
 }
