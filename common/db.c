@@ -8,11 +8,10 @@
  * the server so that no hashing code is needed here.
  */
 #include "db.h"
+#include "db_lock.h"
 #include "logger.h"
 
 #include <czmq.h>
-
-#define MIGRATION_LOCK "chuang.migrate."
 
 static int s_bind_schema(PGconn *db, const char *schema)
 {
@@ -202,16 +201,11 @@ static int s_migrate_dir(PGconn *db, const char *dir)
 
 int db_migrate(PGconn *db, const char *schema, const char *const *dirs)
 {
-    char lock[256];
-    snprintf(lock, sizeof lock, MIGRATION_LOCK "%s", schema);
-    const char *params[1] = {lock};
-    PGresult *res =
-        PQexecParams(db, "SELECT pg_advisory_lock(hashtext($1))", 1, NULL, params, NULL, NULL, 0);
-    bool locked = PQresultStatus(res) == PGRES_TUPLES_OK;
-    PQclear(res);
-    if (!locked) {
-        log_error("cannot take the migration lock", "schema=%s error=\"%s\"", schema,
-                  PQerrorMessage(db));
+    /* Replicas starting together wait for each other here. */
+    db_lock_t *lock = db_lock_new(db, schema, "chuang_migration_lock", "chuang migrations");
+    if (!lock || db_lock_acquire(lock, true) != 1) {
+        log_error("cannot take the migration lock", "schema=%s", schema);
+        db_lock_destroy(&lock);
         return -1;
     }
     int applied = db_exec(db, "create migrations table",
@@ -223,9 +217,7 @@ int db_migrate(PGconn *db, const char *schema, const char *const *dirs)
         int rc = s_migrate_dir(db, dirs[i]);
         applied = rc < 0 ? -1 : applied + rc;
     }
-    res =
-        PQexecParams(db, "SELECT pg_advisory_unlock(hashtext($1))", 1, NULL, params, NULL, NULL, 0);
-    PQclear(res);
+    db_lock_destroy(&lock);
     return applied;
 }
 

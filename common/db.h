@@ -8,8 +8,9 @@
  *
  * Migrations are files NNNN_name.sql in a folder, applied in name order, each
  * in its own transaction, and recorded with a checksum in the schema's
- * chuang_migrations table. Replicas starting together serialise on an
- * advisory lock, so each file runs once. A recorded migration whose file has
+ * chuang_migrations table. Replicas starting together serialise on the
+ * schema's migration lock (a db_lock, which no other service's role can
+ * take), so each file runs once. A recorded migration whose file has
  * changed stops start-up: history is not rewritten silently.
  */
 #ifndef CHUANG_DB_H
@@ -42,7 +43,7 @@ int db_reset(PGconn *db, const char *schema, int attempts);
 char *db_text_array(char *const *items, size_t count);
 
 /* Applies the migrations of each folder in dirs (NULL-terminated), in order,
- * under the schema's advisory lock. Files already applied are skipped.
+ * under the schema's migration lock. Files already applied are skipped.
  * Returns the number applied, or -1 after logging which file failed; a
  * failed file leaves nothing of itself behind. */
 int db_migrate(PGconn *db, const char *schema, const char *const *dirs);

@@ -8,7 +8,9 @@
  * transaction that starts later gets a higher txid; so the rows below that
  * horizon, taken in (txid, sequence) order after those already positioned,
  * can be numbered 1, 2, 3... and nothing can ever slip in before them. One
- * UPDATE numbers a batch; only the active relay (advisory lock) numbers.
+ * UPDATE numbers a batch; only the active relay numbers: the one that holds
+ * the schema's relay lock (a db_lock on chuang_relay_lock, which no other
+ * service's role can take).
  *
  * Publishing after the commit means a crash can leave positioned rows
  * unpublished; the relay therefore syncs when it becomes active, when its
@@ -21,6 +23,7 @@
 #include "relay.h"
 #include "chuang.pb-c.h"
 #include "db.h"
+#include "db_lock.h"
 #include "logger.h"
 #include "redis_link.h"
 
@@ -35,6 +38,7 @@
 struct _relay_t {
     relay_settings_t settings; /* strings owned */
     PGconn *db;
+    db_lock_t *lock; /* taken when active; kept ready while standing by */
     redisContext *redis;
     zsock_t *pub;
     bool active;
@@ -70,6 +74,7 @@ void relay_destroy(relay_t **self_p)
     if (!self_p || !*self_p)
         return;
     relay_t *self = *self_p;
+    db_lock_destroy(&self->lock);
     PQfinish(self->db);
     redisFree(self->redis);
     zsock_destroy(&self->pub);
@@ -95,19 +100,22 @@ static void s_standby(relay_t *self, const char *why)
         log_warn("relay no longer active", "schema=%s reason=\"%s\"", self->settings.schema, why);
     self->active = false;
     self->synced = false;
+    db_lock_destroy(&self->lock);
     zsock_destroy(&self->pub);
 }
 
 /* Becomes active when no other relay of the schema is. Returns true if so. */
 static bool s_try_activate(relay_t *self)
 {
-    char key[256];
-    snprintf(key, sizeof key, "chuang.relay.%s", self->settings.schema);
-    const char *values[1] = {key};
-    PGresult *res = PQexecParams(self->db, "SELECT pg_try_advisory_lock(hashtext($1))", 1, NULL,
-                                 values, NULL, NULL, 0);
-    bool locked = PQresultStatus(res) == PGRES_TUPLES_OK && streq(PQgetvalue(res, 0, 0), "t");
-    PQclear(res);
+    if (!self->lock) {
+        char name[64];
+        snprintf(name, sizeof name, "chuang relay %d", (int)getpid());
+        self->lock = db_lock_new(self->db, self->settings.schema, "chuang_relay_lock", name);
+    }
+    int got = self->lock ? db_lock_acquire(self->lock, false) : -1;
+    if (got < 0)
+        db_lock_destroy(&self->lock);
+    bool locked = got == 1;
     if (!locked || db_exec(self->db, "listen", "LISTEN chuang_outbox") != 0)
         return false;
     if (self->settings.publish) {
@@ -385,6 +393,8 @@ int relay_step(relay_t *self, int wait_ms)
         snprintf(name, sizeof name, "SET application_name = 'chuang relay %d'", (int)getpid());
         db_exec(self->db, "name relay connection", name);
     }
+    if (self->active && !db_lock_held(self->lock))
+        s_standby(self, "relay lock connection lost");
     if (!self->active && !s_try_activate(self)) {
         zclock_sleep(wait_ms);
         return 0;

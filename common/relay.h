@@ -2,8 +2,9 @@
  * relay.h - publishes a service's committed events from its outbox.
  *
  * Every replica of a service runs a relay; the one holding the schema's
- * relay advisory lock is active, the others wait to take over when its
- * connection (and so its lock) goes. The active relay gives each committed
+ * relay lock (db_lock.h: only the service's own role can take it) is
+ * active, the others wait to take over when its connection (and so its
+ * lock) goes. The active relay gives each committed
  * event its position in the service's event log once no running transaction
  * can still add an earlier one, then appends it to the service's Redis
  * Stream with the position as the explicit entry id (so a re-send after a

@@ -4,7 +4,7 @@
  * A service declares its protobuf service descriptor and one handler per
  * method, and calls service_main() from main(). It gets: configuration from
  * a file (-c) with CHUANG_* environment overrides; structured logs; its
- * migrations applied at start-up under an advisory lock; several worker
+ * migrations applied at start-up under the schema's migration lock; several worker
  * threads (worker.threads), each with its own MDP worker registered with
  * every broker, its own PostgreSQL connection bound to the service's schema
  * and its own Redis connection; and a graceful stop on SIGTERM or SIGINT

@@ -262,7 +262,9 @@ static pid_t s_active_relay(void)
         PGconn *db = db_connect(s_db_url, "tally", 3);
         PGresult *res = PQexec(db, "SELECT a.application_name FROM pg_stat_activity a"
                                    " JOIN pg_locks l ON l.pid = a.pid"
-                                   " WHERE l.locktype = 'advisory' AND l.granted"
+                                   " JOIN pg_class c ON c.oid = l.relation"
+                                   " WHERE c.relname = 'chuang_relay_lock' AND l.granted"
+                                   "   AND l.mode = 'ExclusiveLock'"
                                    "   AND a.application_name LIKE 'chuang relay %'");
         pid_t pid = -1;
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)

@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "notify.pb-c.h"
 #include "registry.pb-c.h"
+#include "redis_link.h"
 #include "registry_fixture.h"
 #include "security.h"
 #include "tally.pb-c.h"
@@ -628,6 +629,90 @@ static void test_a_key_past_its_rate_is_told_when_to_retry(void **state)
     s_done(&flood, &sec);
 }
 
+/* The SQLSTATE of sql run on the service's connection ("" when it ran). */
+static char *s_sqlstate(PGconn *db, const char *sql)
+{
+    PGresult *res = PQexec(db, sql);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    char *copy = strdup(state ? state : "");
+    PQclear(res);
+    if (PQtransactionStatus(db) != PQTRANS_IDLE)
+        PQclear(PQexec(db, "ROLLBACK"));
+    return copy;
+}
+
+static long long s_stream_length(void)
+{
+    redisContext *redis = redis_link_connect(harness_get("CHUANG_TEST_REDIS_URL"), 3);
+    assert_non_null(redis);
+    redisReply *reply = redisCommand(redis, "XLEN trust:registry:events");
+    long long length = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    freeReplyObject(reply);
+    redisFree(redis);
+    return length;
+}
+
+static void test_each_role_reaches_its_own_schema_only(void **state)
+{
+    (void)state;
+    PGconn *registry = PQconnectdb(s_urls[1]);
+    PGconn *notify = PQconnectdb(s_urls[2]);
+    assert_int_equal(PQstatus(registry), CONNECTION_OK);
+    assert_int_equal(PQstatus(notify), CONNECTION_OK);
+    const struct {
+        PGconn *db;
+        const char *sql;
+    } refused[] = {
+        {registry, "SELECT count(*) FROM notify.recipients"},
+        {registry, "INSERT INTO notify.inbox (recipient) VALUES ('x')"},
+        {notify, "SELECT count(*) FROM registry.entities"},
+        {notify, "BEGIN; LOCK TABLE registry.chuang_relay_lock IN EXCLUSIVE MODE"},
+        {notify, "CREATE TABLE registry.intruder ()"},
+        {registry, "CREATE TABLE public.intruder ()"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char *state = s_sqlstate(refused[i].db, refused[i].sql);
+        if (!streq(state, "42501"))
+            fail_msg("%s: sqlstate \"%s\", not insufficient privilege", refused[i].sql, state);
+        free(state);
+    }
+
+    /* The maintenance databases are closed to service roles. */
+    for (int i = 0; i < 2; i++) {
+        const char *other = i ? "template1" : "postgres";
+        char *url = strdup(s_urls[1]);
+        char *slash = strrchr(url, '/');
+        *slash = '\0';
+        char *other_url = zsys_sprintf("%s/%s", url, other);
+        PGconn *db = PQconnectdb(other_url);
+        if (PQstatus(db) == CONNECTION_OK)
+            fail_msg("the registry's role connected to %s", other);
+        PQfinish(db);
+        zstr_free(&other_url);
+        free(url);
+    }
+
+    /* The advisory locks a relay or a migration once took are anyone's:
+     * notify's role holds them, and the registry's events still flow. */
+    PGresult *res =
+        PQexec(notify, "SELECT pg_try_advisory_lock(hashtext('chuang.relay.registry'))"
+                       " AND pg_try_advisory_lock(hashtext('chuang.migrate.registry'))");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(res, 0, 0), "t"); /* nobody needs them any more */
+    PQclear(res);
+    long long before = s_stream_length();
+    security_t *sec;
+    client_t *officer = s_client("officer", NULL, NULL, &sec);
+    free(registry_fixture_register(officer, "灵隐"));
+    s_done(&officer, &sec);
+    long long after = before;
+    for (int i = 0; i < 100 && after < before + 2; i++, zclock_sleep(100))
+        after = s_stream_length();
+    assert_true(after >= before + 2); /* the reservation and the registration */
+    PQfinish(registry);
+    PQfinish(notify);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -637,6 +722,7 @@ int main(void)
         cmocka_unit_test(test_applicants_touch_only_their_own_records),
         cmocka_unit_test(test_webhooks_to_internal_addresses_are_refused),
         cmocka_unit_test(test_a_key_past_its_rate_is_told_when_to_retry),
+        cmocka_unit_test(test_each_role_reaches_its_own_schema_only),
     };
     return cmocka_run_group_tests_name("trust", tests, s_setup, s_teardown);
 }
