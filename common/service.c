@@ -411,6 +411,11 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
     }
 }
 
+static void s_bound_violation(void *arg, const char *path, const char *description)
+{
+    service_call_violation(arg, path, "%s", description);
+}
+
 /* OK when the request's principal may call method (its access: public, or
  * one of its roles held); else the refusal, with a message naming the roles
  * that would do. */
@@ -500,6 +505,11 @@ static zmsg_t *s_serve(worker_t *worker, zmsg_t *request_body)
         char message[320];
         snprintf(message, sizeof message, "payload is not a valid %s", descriptor->input->name);
         service_call_fail(&call, CHUANG__STATUS__INVALID_ARGUMENT, message, NULL, NULL);
+        goto done;
+    }
+    if (bounds_check(input, def->bounds, s_bound_violation, &call) > 0) {
+        service_call_fail(&call, CHUANG__STATUS__INVALID_ARGUMENT, "request too large",
+                          "A field holds more than this service takes.", NULL);
         goto done;
     }
     int64_t started = zclock_usecs();

@@ -29,6 +29,7 @@
 #ifndef CHUANG_SERVICE_H
 #define CHUANG_SERVICE_H
 
+#include "bounds.h"
 #include "chuang.pb-c.h"
 #include "config.h"
 #include <hiredis/hiredis.h>
@@ -81,6 +82,9 @@ typedef struct {
     const char *name; /* MDP service name */
     const ProtobufCServiceDescriptor *descriptor;
     const service_method_t *methods; /* ends with {NULL} */
+    /* Optional: fields whose maximum is not bounds.h's default. Every input
+     * is checked against these before its handler runs. */
+    const bounds_t *bounds;
     const char *sql_dir;             /* the service's migrations */
     service_tick_fn *tick;           /* optional scheduled work */
     /* Optional: reads the service's own settings before any worker starts;

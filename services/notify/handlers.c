@@ -14,6 +14,22 @@
 #define SECRET_MIN    16
 #define LIST_DEFAULT  20
 #define LIST_MAX      100
+#define ROLES_MAX     16
+
+#define SUBSCRIPTIONS_MAX 32
+#define TITLE_MAX_BYTES   400
+#define BODY_MAX_BYTES    20000
+#define CATEGORIES_MAX    6 /* as many as there are categories */
+
+const bounds_t notify_bounds[] = {
+    {"chuang.notify.Recipient.roles", ROLES_MAX},
+    {"chuang.notify.SubscribeRequest.topics", SUBSCRIPTIONS_MAX},
+    {"chuang.notify.SubscribeRequest.categories", CATEGORIES_MAX},
+    {"chuang.notify.Bulletin.categories", CATEGORIES_MAX},
+    {"chuang.notify.Bulletin.title", TITLE_MAX_BYTES},
+    {"chuang.notify.Bulletin.body", BODY_MAX_BYTES},
+    {NULL, 0},
+};
 
 static bool s_recipient_valid(service_call_t *call, const char *id)
 {
@@ -92,8 +108,8 @@ Chuang__Status handle_set_recipient(service_call_t *call, const ProtobufCMessage
         return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED,
                                  "officer role required to route roles",
                                  "Only an officer says which roles a recipient holds.", NULL);
-    if (request->n_roles > 16)
-        return service_call_violation(call, "roles", "at most 16 roles");
+    if (request->n_roles > ROLES_MAX)
+        return service_call_violation(call, "roles", "at most %d roles", ROLES_MAX);
     for (size_t i = 0; i < request->n_roles; i++) {
         const char *role = request->roles[i];
         if (!*role || strlen(role) > 40 ||
@@ -331,8 +347,6 @@ static void s_check_categories(service_call_t *call, char **categories, size_t c
         service_call_violation(call, "region", "must be a six-digit division code, or empty");
 }
 
-#define SUBSCRIPTIONS_MAX 32
-
 Chuang__Status handle_subscribe(service_call_t *call, const ProtobufCMessage *input,
                                 ProtobufCMessage *output)
 {
@@ -379,9 +393,6 @@ Chuang__Status handle_subscribe(service_call_t *call, const ProtobufCMessage *in
     PQclear(res);
     return CHUANG__STATUS__OK;
 }
-
-#define TITLE_MAX_BYTES 400
-#define BODY_MAX_BYTES  20000
 
 Chuang__Status handle_publish_bulletin(service_call_t *call, const ProtobufCMessage *input,
                                        ProtobufCMessage *output)

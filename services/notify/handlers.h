@@ -6,6 +6,10 @@
 
 #include "service.h"
 
+/* notify's own field maxima (the framework checks them before a handler
+ * runs; see bounds.h for the rest). */
+extern const bounds_t notify_bounds[];
+
 service_handler_fn handle_set_recipient;
 service_handler_fn handle_list_inbox;
 service_handler_fn handle_mark_read;

@@ -85,6 +85,7 @@ int main(int argc, char **argv)
         .name = "notify",
         .descriptor = &chuang__notify__notify__descriptor,
         .methods = s_methods,
+        .bounds = notify_bounds,
         .sql_dir = NOTIFY_SQL_DIR,
         .tick = sender_tick,
         .init = s_init,

@@ -29,6 +29,14 @@
 #define SEARCH_LIMIT_MAX  100
 #define SEARCH_DEFAULT    20
 #define REGION_QUERY_MAX  200
+#define CATEGORIES_MAX    16 /* a founder's categories */
+
+const bounds_t registry_bounds[] = {
+    {"chuang.registry.RegisterRequest.founders", FOUNDERS_MAX},
+    {"chuang.registry.RegisterRequest.business_addresses", ADDRESSES_MAX},
+    {"chuang.registry.Founder.categories", CATEGORIES_MAX},
+    {NULL, 0},
+};
 
 /* The credit-code alphabet (GB 32100), in which organisation numbers are
  * written. */

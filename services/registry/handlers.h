@@ -24,6 +24,10 @@ service_handler_fn handle_change_entity;
 service_handler_fn handle_get_entity_as_of;
 service_handler_fn handle_snapshot;
 
+/* The registry's own field maxima (the framework checks them before a
+ * handler runs; see bounds.h for the rest). */
+extern const bounds_t registry_bounds[];
+
 /* Loads the licence signing key named by registry.licence_key, if set.
  * Returns -1 when it is set but cannot be loaded. */
 int handlers_init(config_t *config);

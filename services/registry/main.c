@@ -42,6 +42,7 @@ int main(int argc, char **argv)
         .name = "registry",
         .descriptor = &chuang__registry__registry__descriptor,
         .methods = s_methods,
+        .bounds = registry_bounds,
         .sql_dir = REGISTRY_SQL_DIR,
         .tick = registry_tick,
         .init = handlers_init,

@@ -713,6 +713,175 @@ static void test_each_role_reaches_its_own_schema_only(void **state)
     PQfinish(notify);
 }
 
+/* A message of descriptor built by hand for the bounds test: its memory is
+ * a list of blocks freed together. */
+typedef struct {
+    void *blocks[4096];
+    size_t count;
+} arena_t;
+
+static void *s_arena(arena_t *arena, size_t size)
+{
+    assert_true(arena->count < 4096);
+    void *block = calloc(1, size ? size : 1);
+    assert_non_null(block);
+    arena->blocks[arena->count++] = block;
+    return block;
+}
+
+static void s_arena_free(arena_t *arena)
+{
+    for (size_t i = 0; i < arena->count; i++)
+        free(arena->blocks[i]);
+    arena->count = 0;
+}
+
+static size_t s_item_size(const ProtobufCFieldDescriptor *field)
+{
+    switch (field->type) {
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return 8;
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(void *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    default:
+        return 4; /* int32, enums, bool, float and their kin */
+    }
+}
+
+static ProtobufCMessage *s_new_message(arena_t *arena, const ProtobufCMessageDescriptor *type)
+{
+    ProtobufCMessage *message = s_arena(arena, type->sizeof_message);
+    protobuf_c_message_init(type, message);
+    return message;
+}
+
+/* Gives message's repeated field count items: "x" strings, empty messages,
+ * zeros. */
+static void s_fill(arena_t *arena, ProtobufCMessage *message, const ProtobufCFieldDescriptor *field,
+                   size_t count)
+{
+    char *base = (char *)message;
+    char *items = s_arena(arena, count * s_item_size(field));
+    for (size_t i = 0; i < count; i++) {
+        if (field->type == PROTOBUF_C_TYPE_STRING)
+            ((const char **)items)[i] = "x";
+        else if (field->type == PROTOBUF_C_TYPE_MESSAGE)
+            ((ProtobufCMessage **)items)[i] = s_new_message(arena, field->descriptor);
+    }
+    *(size_t *)(base + field->quantifier_offset) = count;
+    *(char **)(base + field->offset) = items;
+}
+
+/* Sends method with its input's field (or, with inner, the inner field of
+ * the first item of field) holding count items. Returns the reply. */
+static Chuang__Reply *s_send_count(client_t *client, const char *service,
+                                   const ProtobufCMethodDescriptor *method,
+                                   const ProtobufCFieldDescriptor *field,
+                                   const ProtobufCFieldDescriptor *inner, size_t count)
+{
+    arena_t *arena = calloc(1, sizeof *arena);
+    ProtobufCMessage *input = s_new_message(arena, method->input);
+    if (!inner) {
+        s_fill(arena, input, field, count);
+    } else {
+        s_fill(arena, input, field, 1);
+        ProtobufCMessage *first = **(ProtobufCMessage ***)((char *)input + field->offset);
+        s_fill(arena, first, inner, count);
+    }
+    size_t size = protobuf_c_message_get_packed_size(input);
+    uint8_t *packed = s_arena(arena, size);
+    protobuf_c_message_pack(input, packed);
+    Chuang__Reply *reply = client_call_packed(client, service, method->name, packed, size, NULL);
+    s_arena_free(arena);
+    free(arena);
+    return reply;
+}
+
+/* The maximum a violation of path names ("... at most N items"), or -1 when
+ * the reply holds none for path. */
+static long s_bound_named(const Chuang__Reply *reply, const char *path)
+{
+    for (size_t i = 0; i < reply->n_violations; i++) {
+        const char *at = strstr(reply->violations[i]->description, "at most ");
+        if (streq(reply->violations[i]->field, path) && at && strstr(at, " items"))
+            return strtol(at + strlen("at most "), NULL, 10);
+    }
+    return -1;
+}
+
+/* Sends path at 2000 items to learn its bound N, then N (no bound violation)
+ * and N + 1 (refused naming path). Returns N. */
+static long s_check_bound(client_t *client, const char *service,
+                          const ProtobufCMethodDescriptor *method,
+                          const ProtobufCFieldDescriptor *field,
+                          const ProtobufCFieldDescriptor *inner, const char *path)
+{
+    Chuang__Reply *reply = s_send_count(client, service, method, field, inner, 2000);
+    long bound = s_bound_named(reply, path);
+    if (reply->status != CHUANG__STATUS__INVALID_ARGUMENT || bound < 0)
+        fail_msg("%s.%s %s: 2000 items answered %d (%s)", service, method->name, path,
+                 reply->status, reply->message);
+    chuang__reply__free_unpacked(reply, NULL);
+    reply = s_send_count(client, service, method, field, inner, (size_t)bound);
+    if (s_bound_named(reply, path) >= 0)
+        fail_msg("%s.%s %s: %ld items, its bound, refused", service, method->name, path, bound);
+    chuang__reply__free_unpacked(reply, NULL);
+    reply = s_send_count(client, service, method, field, inner, (size_t)bound + 1);
+    assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_int_equal(s_bound_named(reply, path), bound);
+    chuang__reply__free_unpacked(reply, NULL);
+    return bound;
+}
+
+static void test_every_repeated_field_is_bounded(void **state)
+{
+    (void)state;
+    security_t *sec;
+    client_t *officer = s_client("officer", NULL, NULL, &sec);
+    const ProtobufCServiceDescriptor *services[] = {&chuang__registry__registry__descriptor,
+                                                    &chuang__notify__notify__descriptor};
+    const char *names[] = {"registry", "notify"};
+    int checked = 0;
+    long bulletin_categories = -1;
+    for (int s = 0; s < 2; s++)
+        for (unsigned m = 0; m < services[s]->n_methods; m++) {
+            const ProtobufCMethodDescriptor *method = &services[s]->methods[m];
+            for (unsigned f = 0; f < method->input->n_fields; f++) {
+                const ProtobufCFieldDescriptor *field = &method->input->fields[f];
+                if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+                    long bound = s_check_bound(officer, names[s], method, field, NULL, field->name);
+                    if (streq(method->name, "PublishBulletin") && streq(field->name, "categories"))
+                        bulletin_categories = bound;
+                    checked++;
+                }
+                if (field->label != PROTOBUF_C_LABEL_REPEATED ||
+                    field->type != PROTOBUF_C_TYPE_MESSAGE)
+                    continue;
+                const ProtobufCMessageDescriptor *item = field->descriptor;
+                for (unsigned i = 0; i < item->n_fields; i++)
+                    if (item->fields[i].label == PROTOBUF_C_LABEL_REPEATED) {
+                        char path[128];
+                        snprintf(path, sizeof path, "%s.0.%s", field->name, item->fields[i].name);
+                        s_check_bound(officer, names[s], method, field, &item->fields[i], path);
+                        checked++;
+                    }
+            }
+        }
+    /* founders, business_addresses, founders.0.categories, roles, topics,
+     * categories (twice); 25 bulletin categories took notify down once. */
+    assert_true(checked >= 7);
+    assert_true(bulletin_categories >= 1 && bulletin_categories < 25);
+    s_done(&officer, &sec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -723,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_webhooks_to_internal_addresses_are_refused),
         cmocka_unit_test(test_a_key_past_its_rate_is_told_when_to_retry),
         cmocka_unit_test(test_each_role_reaches_its_own_schema_only),
+        cmocka_unit_test(test_every_repeated_field_is_bounded),
     };
     return cmocka_run_group_tests_name("trust", tests, s_setup, s_teardown);
 }
