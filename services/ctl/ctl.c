@@ -107,7 +107,7 @@ static int s_licence_keygen(int argc, char **argv)
         s_usage();
         return EXIT_USAGE;
     }
-    if (licence_key_generate(argv[0]) != 0) {
+    if (agency_key_generate(argv[0]) != 0) {
         fprintf(stderr,
                 "chuangctl: cannot write signing key %s (an existing key is never "
                 "overwritten)\n",

@@ -795,7 +795,7 @@ Chuang__Status handle_get_deregistration(service_call_t *call, const ProtobufCMe
 }
 
 /* The agency's licence signing key, loaded at start-up (read-only after). */
-static licence_key_t *s_licence_key;
+static agency_key_t *s_licence_key;
 
 int handlers_init(config_t *config)
 {
@@ -805,18 +805,18 @@ int handlers_init(config_t *config)
         return 0;
     }
     char reason[160];
-    s_licence_key = licence_key_load(path, reason, sizeof reason);
+    s_licence_key = agency_key_load(path, reason, sizeof reason);
     if (!s_licence_key) {
         log_error("cannot load the licence signing key", "path=%s reason=\"%s\"", path, reason);
         return -1;
     }
-    log_info("licence signing key loaded", "key_id=%s", licence_key_id(s_licence_key));
+    log_info("licence signing key loaded", "key_id=%s", agency_key_id(s_licence_key));
     return 0;
 }
 
 void handlers_fini(void)
 {
-    licence_key_destroy(&s_licence_key);
+    agency_key_destroy(&s_licence_key);
 }
 
 Chuang__Status handle_issue_licence(service_call_t *call, const ProtobufCMessage *input,
@@ -865,7 +865,7 @@ Chuang__Status handle_issue_licence(service_call_t *call, const ProtobufCMessage
     licence->registered_on = entity.registered_on;
     licence->issuing_agency = entity.registration_agency;
     licence->issued_at = service_call_strdup(call, issued_at);
-    licence->key_id = (char *)licence_key_id(s_licence_key);
+    licence->key_id = (char *)agency_key_id(s_licence_key);
     licence->signature = service_call_alloc(call, LICENCE_SIGNATURE_HEX_SIZE);
     licence_fields_t fields = licence_fields_of(licence);
     if (licence_sign(s_licence_key, &fields, licence->signature) != 0)
@@ -887,7 +887,7 @@ Chuang__Status handle_verify_licence(service_call_t *call, const ProtobufCMessag
     char reason[160];
     licence_fields_t fields = licence_fields_of(licence);
     verification->valid =
-        licence_verify(&fields, licence->signature, licence_key_public_hex(s_licence_key), reason,
+        licence_verify(&fields, licence->signature, agency_key_public_hex(s_licence_key), reason,
                        sizeof reason) == 0;
     verification->reason = verification->valid ? "" : service_call_strdup(call, reason);
     verification->entity_status = "unknown";

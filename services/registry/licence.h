@@ -42,7 +42,7 @@
  * By the registry's convention registered_capital_fen is an integer in fen
  * ("1000000" for 10,000 yuan), registered_on a date "YYYY-MM-DD", issued_at
  * an instant in ISO 8601 UTC ("2026-11-21T10:00:00Z"), and key_id the signing
- * key's id (licence_key_id): signing it binds the licence to one key.
+ * key's id (agency_key_id): signing it binds the licence to one key.
  *
  * Keys and signatures are lower-case hex on the way out (either case is taken
  * on the way in):
@@ -60,17 +60,18 @@
 #ifndef CHUANG_LICENCE_H
 #define CHUANG_LICENCE_H
 
+#include "agency_key.h"
 #include "registry.pb-c.h"
 #include <stddef.h>
 
 /* The first line of the canonical form, without its LF. */
 #define LICENCE_CANONICAL_VERSION "chuang-licence-v1"
 
-/* Sizes of the hex texts, each with its NUL. */
-#define LICENCE_PUBLIC_HEX_SIZE    65
-#define LICENCE_SECRET_HEX_SIZE    129
-#define LICENCE_SIGNATURE_HEX_SIZE 129
-#define LICENCE_KEY_ID_SIZE        17
+/* Sizes of the hex texts, each with its NUL (the agency key's). */
+#define LICENCE_PUBLIC_HEX_SIZE    AGENCY_KEY_PUBLIC_HEX_SIZE
+#define LICENCE_SECRET_HEX_SIZE    AGENCY_KEY_SECRET_HEX_SIZE
+#define LICENCE_SIGNATURE_HEX_SIZE AGENCY_KEY_SIGNATURE_HEX_SIZE
+#define LICENCE_KEY_ID_SIZE        AGENCY_KEY_ID_SIZE
 
 /* The signed fields of a licence, as NUL-terminated UTF-8; see above. The
  * strings are the caller's and are only read. */
@@ -85,7 +86,7 @@ typedef struct {
     const char *registered_on;          /* 成立日期, YYYY-MM-DD */
     const char *issuing_agency;         /* 登记机关 */
     const char *issued_at;              /* 发照时间, ISO 8601 UTC */
-    const char *key_id;                 /* licence_key_id of the signing key */
+    const char *key_id;                 /* agency_key_id of the signing key */
 } licence_fields_t;
 
 /* The canonical bytes of fields, as above, followed by a NUL that is not
@@ -95,42 +96,12 @@ typedef struct {
  * field is not valid UTF-8, or when memory runs out. */
 char *licence_canonical(const licence_fields_t *fields, size_t *size);
 
-typedef struct _licence_key_t licence_key_t;
-
-/* Loads the secret key file that licence_key_generate wrote as
- * <path>_secret: exactly 128 hex digits, optionally followed by one LF, and
- * nothing else. The public half of the file must be the one its seed gives,
- * so a file changed in either half is refused. Returns the key, to be freed
- * with licence_key_destroy; or NULL, logging nothing, with a short lower-case
- * reason written to reason (when reason is not NULL and reason_size > 0),
- * such as "cannot open the key file: No such file or directory" or "key file
- * is not 128 hex digits". */
-licence_key_t *licence_key_load(const char *secret_path, char *reason, size_t reason_size);
-
-/* Wipes the secret key, frees the key and nulls *self_p; safe when self_p or
- * *self_p is NULL. */
-void licence_key_destroy(licence_key_t **self_p);
-
-/* The key id (16 lower-case hex digits) and the public key (64 lower-case
- * hex digits). The strings belong to the key and live as long as it; NULL
- * when self is NULL. */
-const char *licence_key_id(licence_key_t *self);
-const char *licence_key_public_hex(licence_key_t *self);
-
-/* Generates a fresh key pair and writes path (the public key: 64 hex digits
- * and a LF) and <path>_secret (mode 0600: the 64-byte secret key as 128 hex
- * digits and a LF). Refuses to overwrite: returns -1, writing nothing, when
- * either file already exists, since a signing key that is overwritten is lost
- * for good. Returns 0, or -1 (with neither file left behind) when a file
- * cannot be written. */
-int licence_key_generate(const char *path);
-
 /* Signs fields with the key and writes the detached signature as 128
  * lower-case hex digits and a NUL into signature_hex. fields->key_id must be
  * this key's id. Returns 0; or -1, with signature_hex set to "" when it is
  * not NULL, when an argument is NULL, the key id differs, or a field is
  * missing or not valid UTF-8. */
-int licence_sign(licence_key_t *self, const licence_fields_t *fields,
+int licence_sign(agency_key_t *key, const licence_fields_t *fields,
                  char signature_hex[LICENCE_SIGNATURE_HEX_SIZE]);
 
 /* Checks a licence offline: no network, no database, no key file. Returns 0

@@ -69,7 +69,7 @@ static const licence_fields_t s_licence = {
 typedef struct {
     char dir[64]; /* from mkdtemp, short */
     char path_a[PATH_MAX], path_b[PATH_MAX];
-    licence_key_t *a, *b;
+    agency_key_t *a, *b;
 } fixture_t;
 
 /* dir/name into out, PATH_MAX bytes; the names here are short. */
@@ -113,13 +113,13 @@ static int setup(void **state)
         return -1;
     s_join(f->path_a, f->dir, "a");
     s_join(f->path_b, f->dir, "b");
-    if (licence_key_generate(f->path_a) != 0 || licence_key_generate(f->path_b) != 0)
+    if (agency_key_generate(f->path_a) != 0 || agency_key_generate(f->path_b) != 0)
         return -1;
     char secret[PATH_MAX + 8];
     snprintf(secret, sizeof secret, "%s_secret", f->path_a);
-    f->a = licence_key_load(secret, NULL, 0);
+    f->a = agency_key_load(secret, NULL, 0);
     snprintf(secret, sizeof secret, "%s_secret", f->path_b);
-    f->b = licence_key_load(secret, NULL, 0);
+    f->b = agency_key_load(secret, NULL, 0);
     if (!f->a || !f->b)
         return -1;
     *state = f;
@@ -129,8 +129,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    licence_key_destroy(&f->a);
-    licence_key_destroy(&f->b);
+    agency_key_destroy(&f->a);
+    agency_key_destroy(&f->b);
     DIR *dir = opendir(f->dir);
     if (dir) {
         struct dirent *entry;
@@ -147,10 +147,10 @@ static int teardown(void **state)
 }
 
 /* s_licence with the id of key. */
-static licence_fields_t s_licence_for(licence_key_t *key)
+static licence_fields_t s_licence_for(agency_key_t *key)
 {
     licence_fields_t fields = s_licence;
-    fields.key_id = licence_key_id(key);
+    fields.key_id = agency_key_id(key);
     return fields;
 }
 
@@ -162,7 +162,7 @@ static void test_generate_writes_both_files(void **state)
     assert_int_equal(strlen(public_text), 65);
     assert_int_equal(public_text[64], '\n');
     public_text[64] = '\0';
-    assert_string_equal(public_text, licence_key_public_hex(f->a));
+    assert_string_equal(public_text, agency_key_public_hex(f->a));
     free(public_text);
 
     char secret[PATH_MAX + 8];
@@ -175,21 +175,21 @@ static void test_generate_writes_both_files(void **state)
     assert_int_equal(strlen(secret_text), 129);
     assert_int_equal(secret_text[128], '\n');
     /* libsodium's secret key ends with the public key. */
-    assert_memory_equal(secret_text + 64, licence_key_public_hex(f->a), 64);
+    assert_memory_equal(secret_text + 64, agency_key_public_hex(f->a), 64);
     free(secret_text);
 
-    assert_int_equal(strlen(licence_key_id(f->a)), 16);
-    assert_string_not_equal(licence_key_id(f->a), licence_key_id(f->b));
-    assert_string_not_equal(licence_key_public_hex(f->a), licence_key_public_hex(f->b));
-    assert_null(licence_key_id(NULL));
-    assert_null(licence_key_public_hex(NULL));
+    assert_int_equal(strlen(agency_key_id(f->a)), 16);
+    assert_string_not_equal(agency_key_id(f->a), agency_key_id(f->b));
+    assert_string_not_equal(agency_key_public_hex(f->a), agency_key_public_hex(f->b));
+    assert_null(agency_key_id(NULL));
+    assert_null(agency_key_public_hex(NULL));
 }
 
 static void test_generate_refuses_to_overwrite(void **state)
 {
     fixture_t *f = *state;
     char *before = s_read_file(f->path_a);
-    assert_int_equal(licence_key_generate(f->path_a), -1);
+    assert_int_equal(agency_key_generate(f->path_a), -1);
     char *after = s_read_file(f->path_a);
     assert_string_equal(before, after);
     free(before);
@@ -199,13 +199,13 @@ static void test_generate_refuses_to_overwrite(void **state)
     char path[PATH_MAX], secret[PATH_MAX];
     s_write_file(f, "orphan_secret", "x", 1, secret);
     s_join(path, f->dir, "orphan");
-    assert_int_equal(licence_key_generate(path), -1);
+    assert_int_equal(agency_key_generate(path), -1);
     assert_int_equal(access(path, F_OK), -1);
 
     char missing[PATH_MAX];
     s_join(missing, f->dir, "no/such/folder/key");
-    assert_int_equal(licence_key_generate(missing), -1);
-    assert_int_equal(licence_key_generate(NULL), -1);
+    assert_int_equal(agency_key_generate(missing), -1);
+    assert_int_equal(agency_key_generate(NULL), -1);
 }
 
 static void test_sign_and_verify(void **state)
@@ -217,7 +217,7 @@ static void test_sign_and_verify(void **state)
     assert_int_equal(strlen(signature), 128);
     char reason[128] = "untouched";
     assert_int_equal(
-        licence_verify(&fields, signature, licence_key_public_hex(f->a), reason, sizeof reason), 0);
+        licence_verify(&fields, signature, agency_key_public_hex(f->a), reason, sizeof reason), 0);
     assert_string_equal(reason, "");
 
     /* Deterministic: signing again gives the same signature. */
@@ -230,7 +230,7 @@ static void test_sign_and_verify(void **state)
     for (size_t i = 0; i < sizeof upper_signature; i++)
         upper_signature[i] = (char)toupper((unsigned char)signature[i]);
     for (size_t i = 0; i < sizeof upper_key; i++)
-        upper_key[i] = (char)toupper((unsigned char)licence_key_public_hex(f->a)[i]);
+        upper_key[i] = (char)toupper((unsigned char)agency_key_public_hex(f->a)[i]);
     assert_int_equal(licence_verify(&fields, upper_signature, upper_key, NULL, 0), 0);
 }
 
@@ -243,7 +243,7 @@ static void test_every_field_is_signed(void **state)
     licence_fields_t fields = s_licence_for(f->a);
     char signature[LICENCE_SIGNATURE_HEX_SIZE];
     assert_int_equal(licence_sign(f->a, &fields, signature), 0);
-    const char *public_hex = licence_key_public_hex(f->a);
+    const char *public_hex = agency_key_public_hex(f->a);
 
     for (size_t i = 0; i < COUNT(s_offsets); i++) {
         for (int way = 0; way < 2; way++) {
@@ -285,7 +285,7 @@ static void test_signature_digit_changed(void **state)
         memcpy(changed, signature, sizeof changed);
         changed[i] = changed[i] == '0' ? '1' : '0';
         char reason[128] = "";
-        if (licence_verify(&fields, changed, licence_key_public_hex(f->a), reason, sizeof reason) !=
+        if (licence_verify(&fields, changed, agency_key_public_hex(f->a), reason, sizeof reason) !=
             -1)
             fail_msg("signature with digit %zu changed still verifies", i);
         assert_string_equal(reason, "signature does not match the licence");
@@ -302,14 +302,14 @@ static void test_another_key(void **state)
 
     /* b's public key against a licence naming a: the id gives it away. */
     assert_int_equal(
-        licence_verify(&fields_a, signature_a, licence_key_public_hex(f->b), reason, sizeof reason),
+        licence_verify(&fields_a, signature_a, agency_key_public_hex(f->b), reason, sizeof reason),
         -1);
     assert_string_equal(reason, "key id does not match the public key");
 
     /* A licence relabelled with b's id, checked with b's key: a's signature
      * is not b's. */
     licence_fields_t relabelled = s_licence_for(f->b);
-    assert_int_equal(licence_verify(&relabelled, signature_a, licence_key_public_hex(f->b), reason,
+    assert_int_equal(licence_verify(&relabelled, signature_a, agency_key_public_hex(f->b), reason,
                                     sizeof reason),
                      -1);
     assert_string_equal(reason, "signature does not match the licence");
@@ -317,9 +317,9 @@ static void test_another_key(void **state)
     /* b signs its own licence fine, and a's key does not verify it. */
     char signature_b[LICENCE_SIGNATURE_HEX_SIZE];
     assert_int_equal(licence_sign(f->b, &relabelled, signature_b), 0);
-    assert_int_equal(
-        licence_verify(&relabelled, signature_b, licence_key_public_hex(f->b), NULL, 0), 0);
-    assert_int_equal(licence_verify(&relabelled, signature_b, licence_key_public_hex(f->a), reason,
+    assert_int_equal(licence_verify(&relabelled, signature_b, agency_key_public_hex(f->b), NULL, 0),
+                     0);
+    assert_int_equal(licence_verify(&relabelled, signature_b, agency_key_public_hex(f->a), reason,
                                     sizeof reason),
                      -1);
     assert_string_equal(reason, "key id does not match the public key");
@@ -348,7 +348,7 @@ static void test_key_id_mismatch(void **state)
         fields.key_id = upper;
         char reason[128] = "";
         assert_int_equal(
-            licence_verify(&fields, signature, licence_key_public_hex(f->a), reason, sizeof reason),
+            licence_verify(&fields, signature, agency_key_public_hex(f->a), reason, sizeof reason),
             -1);
         assert_string_equal(reason, "key id does not match the public key");
     }
@@ -360,7 +360,7 @@ static void test_bad_arguments(void **state)
     licence_fields_t fields = s_licence_for(f->a);
     char signature[LICENCE_SIGNATURE_HEX_SIZE];
     assert_int_equal(licence_sign(f->a, &fields, signature), 0);
-    const char *public_hex = licence_key_public_hex(f->a);
+    const char *public_hex = agency_key_public_hex(f->a);
     char reason[128];
 
     static const struct {
@@ -427,9 +427,9 @@ static void test_bad_arguments(void **state)
     assert_int_equal(licence_sign(f->a, &invalid, signature), -1);
     assert_int_equal(licence_sign(f->a, &missing, signature), -1);
 
-    licence_key_destroy(NULL);
-    licence_key_t *none = NULL;
-    licence_key_destroy(&none);
+    agency_key_destroy(NULL);
+    agency_key_t *none = NULL;
+    agency_key_destroy(&none);
 }
 
 static void test_canonical_text(void **state)
@@ -587,10 +587,10 @@ static void test_known_answer(void **state)
         seed[i] = (unsigned char)i;
     char path[PATH_MAX], reason[128] = "";
     s_write_seed_key(f, seed, "kat_secret", path);
-    licence_key_t *key = licence_key_load(path, reason, sizeof reason);
+    agency_key_t *key = agency_key_load(path, reason, sizeof reason);
     assert_non_null(key);
-    assert_string_equal(licence_key_public_hex(key), KAT_PUBLIC_HEX);
-    assert_string_equal(licence_key_id(key), KAT_KEY_ID);
+    assert_string_equal(agency_key_public_hex(key), KAT_PUBLIC_HEX);
+    assert_string_equal(agency_key_id(key), KAT_KEY_ID);
 
     licence_fields_t fields = s_licence;
     fields.key_id = KAT_KEY_ID;
@@ -610,7 +610,7 @@ static void test_known_answer(void **state)
     assert_string_equal(signature, KAT_SIGNATURE);
     assert_int_equal(licence_verify(&fields, KAT_SIGNATURE, KAT_PUBLIC_HEX, reason, sizeof reason),
                      0);
-    licence_key_destroy(&key);
+    agency_key_destroy(&key);
     assert_null(key);
 }
 
@@ -626,11 +626,11 @@ static void test_tampered_key_files(void **state)
     /* Without the LF it still loads, to the same key. */
     char path[PATH_MAX], reason[128] = "";
     s_write_file(f, "no_lf_secret", good, 128, path);
-    licence_key_t *key = licence_key_load(path, reason, sizeof reason);
+    agency_key_t *key = agency_key_load(path, reason, sizeof reason);
     assert_non_null(key);
-    assert_string_equal(licence_key_id(key), licence_key_id(f->a));
-    licence_key_destroy(&key);
-    licence_key_destroy(&key); /* safe twice */
+    assert_string_equal(agency_key_id(key), agency_key_id(f->a));
+    agency_key_destroy(&key);
+    agency_key_destroy(&key); /* safe twice */
 
     char text[256];
     static const struct {
@@ -688,7 +688,7 @@ static void test_tampered_key_files(void **state)
             text[128] = '\0';
             break;
         case 9:
-            memcpy(text, licence_key_public_hex(f->a), 64);
+            memcpy(text, agency_key_public_hex(f->a), 64);
             text[64] = '\n';
             length = 65;
             break;
@@ -700,7 +700,7 @@ static void test_tampered_key_files(void **state)
         }
         s_write_file(f, "bad_secret", text, length, path);
         reason[0] = '\0';
-        key = licence_key_load(path, reason, sizeof reason);
+        key = agency_key_load(path, reason, sizeof reason);
         if (key)
             fail_msg("%s: loaded", cases[i].label);
         if (strcmp(reason, cases[i].want) != 0)
@@ -710,11 +710,11 @@ static void test_tampered_key_files(void **state)
     free(good);
 
     s_join(path, f->dir, "no_such_secret");
-    assert_null(licence_key_load(path, reason, sizeof reason));
+    assert_null(agency_key_load(path, reason, sizeof reason));
     assert_string_equal(reason, "cannot open the key file: No such file or directory");
-    assert_null(licence_key_load(f->dir, reason, sizeof reason)); /* a folder */
-    assert_null(licence_key_load(NULL, reason, sizeof reason));
-    assert_null(licence_key_load(path, NULL, 0));
+    assert_null(agency_key_load(f->dir, reason, sizeof reason)); /* a folder */
+    assert_null(agency_key_load(NULL, reason, sizeof reason));
+    assert_null(agency_key_load(path, NULL, 0));
 }
 
 int main(void)
