@@ -13,8 +13,10 @@
  * there and are freed once the reply is packed.
  */
 #include "service.h"
+#include "audit.h"
 #include "config.h"
 #include "db.h"
+#include "db_lock.h"
 #include "idempotency.h"
 #include "logger.h"
 #include "mdp.h"
@@ -45,6 +47,7 @@ typedef struct {
     char *redis_prefix;
     int heartbeat_ms;
     int liveness;
+    agency_key_t *audit_key; /* signs the audit log's checkpoints, or NULL */
 } service_t;
 
 struct _service_tick_t {
@@ -71,6 +74,7 @@ struct _service_call_t {
     const Chuang__RequestHeader *header;
     allocation_t *allocations; /* freed after the reply is packed */
     zlist_t *violations;       /* Chuang__FieldViolation *, in allocations */
+    zlist_t *aggregates;       /* the aggregates its events name, in allocations */
     Chuang__Status status;
     const char *message;
     const char *detail;
@@ -211,8 +215,10 @@ Chuang__Status service_call_emit(service_call_t *call, const char *type, const c
                             .visibility = visibility,
                             .payload = payload,
                             .trace_id = call->header->trace_id};
-    if (outbox_write(call->worker->db, &event) == 0)
+    if (outbox_write(call->worker->db, &event) == 0) {
+        zlist_append(call->aggregates, service_call_strdup(call, aggregate_id));
         return CHUANG__STATUS__OK;
+    }
     return service_call_sql_fail(call, NULL, "write event");
 }
 
@@ -319,6 +325,32 @@ static void s_idempotency_scope(service_call_t *call, char **scope, char **ident
         strcat(strcat(*identity, header->roles[i]), ",");
 }
 
+/* Writes the audit record of the call's accepted write, in its
+ * transaction. Returns 0 or -1. */
+static int s_audit(service_call_t *call, const Chuang__Request *request)
+{
+    const Chuang__RequestHeader *header = call->header;
+    const Chuang__Principal *principal = header->principal;
+    size_t count = zlist_size(call->aggregates);
+    char **items = service_call_alloc(call, (count + 1) * sizeof *items);
+    size_t n = 0;
+    for (char *item = zlist_first(call->aggregates); item; item = zlist_next(call->aggregates))
+        items[n++] = item;
+    char *literal = db_text_array(items, n);
+    audit_entry_t entry = {.agency = header->agency,
+                           .principal = *principal->name ? principal->name : principal->key,
+                           .kind = principal->kind,
+                           .person = principal->person,
+                           .method = header->method,
+                           .aggregates = literal ? literal : "{}",
+                           .input = request->payload.data,
+                           .input_size = request->payload.len,
+                           .outcome = "ok"};
+    int rc = audit_record(call->worker->db, &entry);
+    free(literal);
+    return rc;
+}
+
 /* Runs the handler in a transaction with the idempotency claim and returns
  * the reply body; retries serialisation failures. */
 static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
@@ -338,6 +370,7 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
         call->retry = false;
         call->status = CHUANG__STATUS__OK;
         zlist_purge(call->violations);
+        zlist_purge(call->aggregates);
         if (transaction && !s_begin(worker)) {
             service_call_sql_fail(call, NULL, "begin");
             return s_failure_body(call, request_id);
@@ -397,7 +430,8 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
         protobuf_c_message_pack(output, reply.payload.data);
         zmsg_t *body = s_reply_body(&reply);
         zframe_t *packed = zmsg_first(body);
-        if ((!idempotent || idempotency_record(worker->db, scope, key, zframe_data(packed),
+        if ((method->kind != SERVICE_METHOD_WRITE || s_audit(call, request) == 0) &&
+            (!idempotent || idempotency_record(worker->db, scope, key, zframe_data(packed),
                                                zframe_size(packed)) == 0) &&
             (!transaction || db_exec(worker->db, "commit", "COMMIT") == 0))
             return body;
@@ -458,6 +492,7 @@ static zmsg_t *s_serve(worker_t *worker, zmsg_t *request_body)
     const service_def_t *def = worker->service->def;
     service_call_t call = {.worker = worker};
     call.violations = zlist_new();
+    call.aggregates = zlist_new();
     Chuang__RequestHeader empty_header = CHUANG__REQUEST_HEADER__INIT;
     call.header = &empty_header;
 
@@ -524,6 +559,7 @@ done:
         protobuf_c_message_free_unpacked(input, NULL);
     chuang__request__free_unpacked(request, NULL);
     zlist_destroy(&call.violations);
+    zlist_destroy(&call.aggregates);
     s_call_free(&call);
     return reply;
 }
@@ -609,6 +645,24 @@ static void s_service_free(service_t *service)
     free(service->schema);
     free(service->redis_url);
     free(service->redis_prefix);
+    agency_key_destroy(&service->audit_key);
+}
+
+#define AUDIT_SEAL_BATCH 1000
+
+/* Seals the audit log when this process holds the schema's audit lock
+ * (taken here when free). Returns true when a full batch was sealed. */
+static bool s_audit_seal(service_t *service, PGconn *db, db_lock_t **lock,
+                         const audit_sealer_t *sealer)
+{
+    if (!*lock)
+        *lock = db_lock_new(db, service->schema, "chuang_audit_lock", "chuang audit sealer");
+    int held = *lock ? db_lock_acquire(*lock, false) : -1;
+    if (held < 0)
+        db_lock_destroy(lock);
+    if (held != 1)
+        return false;
+    return audit_seal(db, sealer, AUDIT_SEAL_BATCH) == AUDIT_SEAL_BATCH;
 }
 
 static char *s_strdup_or_null(const char *text)
@@ -643,6 +697,7 @@ int service_main(int argc, char **argv, const service_def_t *def)
     PGconn *db = NULL;
     service_tick_t tick = {0};
     zactor_t *relay_actor = NULL;
+    db_lock_t *audit_lock = NULL;
     if (!service.security)
         goto done;
     if (!service.db_url) {
@@ -655,6 +710,20 @@ int service_main(int argc, char **argv, const service_def_t *def)
     }
     if (def->init && def->init(config) != 0)
         goto done;
+    const char *audit_key = config_str(config, "audit.key", NULL);
+    if (audit_key) {
+        char reason[128];
+        service.audit_key = agency_key_load(audit_key, reason, sizeof reason);
+        if (!service.audit_key) {
+            log_error("cannot load the audit key", "setting=audit.key path=%s reason=\"%s\"",
+                      audit_key, reason);
+            goto done;
+        }
+    } else {
+        log_warn("audit.key is not set: the audit log is chained but its checkpoints are not "
+                 "signed",
+                 NULL);
+    }
     db = db_connect(service.db_url, service.schema, 60);
     if (!db || s_migrate(&service, db, config) != 0)
         goto done;
@@ -692,9 +761,17 @@ int service_main(int argc, char **argv, const service_def_t *def)
     tick.db = db;
     int64_t purge_at = zclock_mono() + 3600 * 1000;
     int64_t tick_at = zclock_mono();
+    audit_sealer_t sealer = {.schema = service.schema,
+                             .key = service.audit_key,
+                             .checkpoint_every = config_int(config, "audit.checkpoint_every", 1000),
+                             .checkpoint_ms = config_int(config, "audit.checkpoint_ms", 60000)};
+    int seal_ms = (int)config_int(config, "audit.seal_ms", 1000);
+    int64_t seal_at = zclock_mono();
     while (!zsys_interrupted) {
         zclock_sleep(tick_ms < 200 ? tick_ms : 200);
         int64_t now = zclock_mono();
+        if (now >= seal_at && !db_lost(db))
+            seal_at = s_audit_seal(&service, db, &audit_lock, &sealer) ? now : now + seal_ms;
         if (now < purge_at && (!def->tick || now < tick_at))
             continue;
         if (db_lost(db))
@@ -718,6 +795,7 @@ done:
     if (def->fini)
         def->fini();
     redisFree(tick.redis);
+    db_lock_destroy(&audit_lock);
     PQfinish(db);
     s_service_free(&service);
     config_destroy(&config);

@@ -12,6 +12,8 @@
  *   chuangctl licence-keygen PATH
  *   chuangctl licence-verify LICENCE.json PUBLIC-KEY-FILE
  *   chuangctl [-c FILE] feed tail STREAM [--after N] [--topics T1,T2] [--count K]
+ *   chuangctl audit verify DB-URL SCHEMA [PUBLIC-KEY-FILE]
+ *   chuangctl audit list DB-URL SCHEMA AGGREGATE
  *
  * Settings come from the file and CHUANG_* variables as for every process
  * (brokers, security.*); --plain is the explicit switch for plain sockets.
@@ -27,13 +29,20 @@
  * licence (the JSON IssueLicence returned, or its "reply") and the issuing
  * agency's public key file alone: no broker, no network.
  *
+ * audit verify checks a service's audit log (its chain and, with the
+ * agency's public key file, its signed checkpoints) from the database alone,
+ * or from a restored copy of it; audit list shows who did what to an
+ * aggregate, as JSON lines. Exit 0 when the chain holds, 1 when it does not.
+ *
  * A call prints one JSON object: status, message, detail, hint,
  * violations, and the method's reply under "reply". Exit status: 0 when the
  * status is OK, 1 when it is not, 2 for a usage or input error.
  */
+#include "audit.h"
 #include "catalog.h"
 #include "client.h"
 #include "config.h"
+#include "db.h"
 #include "licence.h"
 #include "feed_client.h"
 #include "logger.h"
@@ -59,7 +68,9 @@ static void s_usage(void)
             "       chuangctl licence-keygen PATH\n"
             "       chuangctl licence-verify LICENCE.json PUBLIC-KEY-FILE\n"
             "       chuangctl [-c FILE] feed tail STREAM [--after N] [--topics LIST] "
-            "[--count K]\n");
+            "[--count K]\n"
+            "       chuangctl audit verify DB-URL SCHEMA [PUBLIC-KEY-FILE]\n"
+            "       chuangctl audit list DB-URL SCHEMA AGGREGATE\n");
 }
 
 /* The catalog's service whose short name, or last package component, is name
@@ -322,6 +333,37 @@ static int s_call(client_t *client, int argc, char **argv, const client_options_
     return rc;
 }
 
+/* audit verify DB-URL SCHEMA [KEY-FILE] | audit list DB-URL SCHEMA AGGREGATE */
+static int s_audit(int argc, char **argv)
+{
+    bool verify = argc >= 3 && argc <= 4 && streq(argv[0], "verify");
+    bool list = argc == 4 && streq(argv[0], "list");
+    if (!verify && !list) {
+        s_usage();
+        return EXIT_USAGE;
+    }
+    char key[AGENCY_KEY_PUBLIC_HEX_SIZE + 2] = "";
+    if (verify && argc == 4) {
+        FILE *file = fopen(argv[3], "r");
+        if (!file || !fgets(key, sizeof key, file)) {
+            fprintf(stderr, "chuangctl: cannot read public key %s\n", argv[3]);
+            if (file)
+                fclose(file);
+            return EXIT_USAGE;
+        }
+        fclose(file);
+        key[strcspn(key, "\r\n")] = '\0';
+    }
+    logger_init("chuangctl", LOGGER_WARN);
+    PGconn *db = db_connect(argv[1], argv[2], 1);
+    if (!db)
+        return EXIT_USAGE;
+    int rc = verify ? audit_verify(db, argv[2], *key ? key : NULL, stdout)
+                    : audit_list(db, argv[3], stdout);
+    PQfinish(db);
+    return rc < 0 ? EXIT_NOT_OK : 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -398,6 +440,8 @@ int main(int argc, char **argv)
         return s_licence_keygen(argc, argv);
     if (streq(command, "licence-verify"))
         return s_licence_verify(argc, argv);
+    if (streq(command, "audit"))
+        return s_audit(argc, argv);
     if (!streq(command, "call") && !streq(command, "services") && !streq(command, "feed")) {
         s_usage();
         return EXIT_USAGE;

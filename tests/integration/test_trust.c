@@ -140,7 +140,17 @@ static pid_t s_spawn(const char *name, const char *program, const char *url, con
     char *cert = zsys_sprintf("CHUANG_SECURITY_CERT=%s/keys/%s_secret", harness_dir(), name);
     char *server = zsys_sprintf("CHUANG_SECURITY_SERVER_CERT=%s/keys/broker", harness_dir());
     char *prefix = zsys_sprintf("CHUANG_REDIS_PREFIX=trust:%s", name);
-    const char *env[] = {brokers, db, redis, cert, server, prefix, extra1, extra2, NULL};
+    const char *env[] = {brokers,
+                         db,
+                         redis,
+                         cert,
+                         server,
+                         prefix,
+                         "CHUANG_AUDIT_SEAL_MS=100",
+                         "CHUANG_AUDIT_CHECKPOINT_MS=200",
+                         extra1,
+                         extra2,
+                         NULL};
     pid_t pid = harness_spawn(name, program, env);
     zstr_free(&brokers);
     zstr_free(&db);
@@ -194,7 +204,9 @@ static int s_setup(void **state)
 
     char *licence = zsys_sprintf("CHUANG_REGISTRY_LICENCE_KEY=%s/licence_secret", dir);
     s_pids[1] = s_spawn("tally", TALLY, s_urls[0], NULL, NULL);
-    s_pids[2] = s_spawn("registry", REGISTRY, s_urls[1], licence, NULL);
+    char *audit = zsys_sprintf("CHUANG_AUDIT_KEY=%s/licence_secret", dir);
+    s_pids[2] = s_spawn("registry", REGISTRY, s_urls[1], licence, audit);
+    zstr_free(&audit);
     s_pids[3] =
         s_spawn("notify", NOTIFY, s_urls[2], "CHUANG_NOTIFY_STREAM=trust:registry:events", NULL);
     zstr_free(&licence);
@@ -237,9 +249,15 @@ static char *s_digest(int service)
     assert_int_equal(PQresultStatus(tables), PGRES_TUPLES_OK);
     char *digest = strdup("");
     for (int i = 0; i < PQntuples(tables); i++) {
-        char *sql = zsys_sprintf("SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)),"
+        /* The audit sealer numbers and chains rows in the background:
+         * what was recorded counts, not when it was sealed. */
+        const char *table = PQgetvalue(tables, i, 0);
+        if (streq(table, "chuang_audit_checkpoints"))
+            continue;
+        const char *row = streq(table, "chuang_audit") ? "(t.id, t.principal, t.method)" : "t";
+        char *sql = zsys_sprintf("SELECT coalesce(md5(string_agg(%s::text, '|' ORDER BY %s::text)),"
                                  " '-') FROM %s.%s t",
-                                 s_schemas[service], PQgetvalue(tables, i, 0));
+                                 row, row, s_schemas[service], table);
         PGresult *res = PQexec(db, sql);
         assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
         char *next =
@@ -882,6 +900,121 @@ static void test_every_repeated_field_is_bounded(void **state)
     s_done(&officer, &sec);
 }
 
+/* Runs chuangctl audit ARGS, its output in *output (caller frees); returns
+ * its exit status. */
+static int s_audit_ctl(char **output, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    char *arguments = zsys_vprintf(format, args);
+    va_end(args);
+    char *path = zsys_sprintf("%s/audit.out", harness_dir());
+    int rc = harness_sh("'%s' audit %s >'%s' 2>&1", CTL, arguments, path);
+    FILE *file = fopen(path, "r");
+    *output = calloc(1, 65536);
+    if (file) {
+        size_t n = fread(*output, 1, 65535, file);
+        (*output)[n] = '\0';
+        fclose(file);
+    }
+    zstr_free(&arguments);
+    zstr_free(&path);
+    return rc;
+}
+
+static long s_registry_count(const char *sql)
+{
+    PGconn *db = PQconnectdb(s_urls[1]);
+    PGresult *res = PQexec(db, sql);
+    long value = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+                     ? strtol(PQgetvalue(res, 0, 0), NULL, 10)
+                     : -1;
+    PQclear(res);
+    PQfinish(db);
+    return value;
+}
+
+static void test_audit_log_shows_who_and_catches_edits(void **state)
+{
+    (void)state;
+    security_t *sec;
+    client_t *officer = s_client("officer", NULL, NULL, &sec);
+    char *code = registry_fixture_register(officer, "断桥");
+    Chuang__Registry__ChangeEntityRequest change = CHUANG__REGISTRY__CHANGE_ENTITY_REQUEST__INIT;
+    change.credit_code = code;
+    change.business_scope = "软件开发、数据处理服务";
+    assert_int_equal(s_call_status(officer, "registry", "ChangeEntity", &change.base, NULL),
+                     CHUANG__STATUS__OK);
+    s_done(&officer, &sec);
+
+    /* Sealed and checkpointed up to the last row. */
+    bool settled = false;
+    for (int i = 0; i < 100 && !settled; i++, zclock_sleep(100))
+        settled =
+            s_registry_count("SELECT count(*) FROM chuang_audit WHERE position IS NULL") == 0 &&
+            s_registry_count("SELECT max(position) FROM chuang_audit") ==
+                s_registry_count("SELECT max(position) FROM chuang_audit_checkpoints");
+    assert_true(settled);
+
+    char *out = NULL;
+    const char *url = s_urls[1];
+    assert_int_equal(s_audit_ctl(&out, "verify '%s' registry '%s/licence'", url, harness_dir()), 0);
+    assert_non_null(strstr(out, "intact"));
+    free(out);
+    assert_int_equal(s_audit_ctl(&out, "list '%s' registry %s", url, code), 0);
+    assert_non_null(strstr(out, "\"method\":\"RegisterEntity\""));
+    assert_non_null(strstr(out, "\"method\":\"ChangeEntity\""));
+    assert_non_null(strstr(out, "\"principal\":\"officer.zhang\""));
+    free(out);
+
+    /* Someone with the service's own credentials edits who made the
+     * registration: the chain names the row. Put back, it holds again. */
+    char *where = zsys_sprintf("SELECT position FROM chuang_audit WHERE method = 'RegisterEntity'"
+                               " AND '%s' = ANY (aggregates)",
+                               code);
+    long position = s_registry_count(where);
+    assert_true(position > 0);
+    PGconn *db = PQconnectdb(url);
+    char *edit = zsys_sprintf("UPDATE chuang_audit SET principal = 'gateway.web'"
+                              " WHERE position = %ld",
+                              position);
+    PQclear(PQexec(db, edit));
+    char *expected = zsys_sprintf("the row at position %ld does not match its hash", position);
+    assert_int_equal(s_audit_ctl(&out, "verify '%s' registry '%s/licence'", url, harness_dir()), 1);
+    assert_non_null(strstr(out, expected));
+    free(out);
+    char *undo = zsys_sprintf("UPDATE chuang_audit SET principal = 'officer.zhang'"
+                              " WHERE position = %ld",
+                              position);
+    PQclear(PQexec(db, undo));
+    assert_int_equal(s_audit_ctl(&out, "verify '%s' registry '%s/licence'", url, harness_dir()), 0);
+    free(out);
+
+    /* Against another agency's key, the checkpoints are not its. */
+    assert_int_equal(
+        harness_sh("'%s' licence-keygen '%s/other-licence' >/dev/null", CTL, harness_dir()), 0);
+    assert_int_equal(
+        s_audit_ctl(&out, "verify '%s' registry '%s/other-licence'", url, harness_dir()), 1);
+    assert_non_null(strstr(out, "is not signed by this public key"));
+    free(out);
+
+    /* A row removed leaves a gap. */
+    char *remove = zsys_sprintf("DELETE FROM chuang_audit WHERE position = %ld", position);
+    PQclear(PQexec(db, remove));
+    char *gap = zsys_sprintf("positions %ld to %ld are missing", position, position);
+    assert_int_equal(s_audit_ctl(&out, "verify '%s' registry", url), 1);
+    assert_non_null(strstr(out, gap));
+    free(out);
+    PQfinish(db);
+    zstr_free(&where);
+    zstr_free(&edit);
+    zstr_free(&expected);
+    zstr_free(&undo);
+    zstr_free(&remove);
+    zstr_free(&gap);
+    free(code);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -893,6 +1026,8 @@ int main(void)
         cmocka_unit_test(test_a_key_past_its_rate_is_told_when_to_retry),
         cmocka_unit_test(test_each_role_reaches_its_own_schema_only),
         cmocka_unit_test(test_every_repeated_field_is_bounded),
+        cmocka_unit_test(
+            test_audit_log_shows_who_and_catches_edits), /* last: it breaks the chain */
     };
     return cmocka_run_group_tests_name("trust", tests, s_setup, s_teardown);
 }
