@@ -45,6 +45,17 @@ out=$(local_run ctl call registry ReserveName --agency 330106 --roles officer \
       "organisationalForm": "有限公司", "applicantName": "张三",
       "applicantIdNumber": "11010519491231002X"}' || true)
 check "a name can be reserved through the local run" grep -q '"name": "杭州本地网络科技有限公司"' <<<"$out"
+# The reservation is in the registry's audit log, sealed and signed.
+registry_url=$(sed -n 's/^db.url = //p' "$data/etc/registry.conf")
+for _ in $(seq 1 50); do
+    out=$("$build/services/ctl/chuangctl" audit verify "$registry_url" registry \
+        "$data/keys/licence" || true)
+    grep -qE ': [1-9][0-9]* rows sealed, 0 not yet, [1-9][0-9]* checkpoints.*: intact' \
+        <<<"$out" && break
+    sleep 0.2
+done
+check "the registry's audit log holds and is signed with the agency key" \
+    grep -qE 'rows sealed, 0 not yet, [1-9][0-9]* checkpoints checked .*: intact' <<<"$out"
 out=$(local_run ctl call registry AddToList --roles clerk '{}' || true)
 check "a role the operator's key does not hold is refused" \
     grep -q 'operator does not hold the role clerk' <<<"$out"
