@@ -18,6 +18,7 @@
 #include "logger.h"
 #include "messages.h"
 #include "pbjson.h"
+#include "redact.h"
 
 #include <czmq.h>
 
@@ -161,8 +162,8 @@ static int s_notify(PGconn *db, const Chuang__Event *event, json_t *payload, con
     int rc;
     if (!subject || !body) {
         /* The recipient may be an ID number: the event id finds the row. */
-        log_warn("notification not rendered", "event_type=%s event_id=%s error=\"%s\"",
-                 event->type, event->id, error);
+        log_warn("notification not rendered", "event_type=%s event_id=%s error=\"%s\"", event->type,
+                 event->id, error);
         const char *row[5] = {event->id, event->type, recipient, event_json, error};
         rc = s_exec(db,
                     "INSERT INTO deliveries (event_id, event_type, recipient, channel,"
@@ -185,9 +186,16 @@ int notifier_apply(PGconn *db, const Chuang__Event *event, void *arg, char *erro
     ProtobufCMessage *message =
         type ? protobuf_c_message_unpack(type, NULL, event->payload.len, event->payload.data)
              : NULL;
+    /* The payload names who is concerned (by ID number); what reaches them,
+     * templates and webhooks alike, is the payload without personal data. */
+    json_t *named = message ? pbjson_from_message(message, true) : NULL;
+    if (message)
+        redact_message(message);
     json_t *payload = message ? pbjson_from_message(message, true) : NULL;
     protobuf_c_message_free_unpacked(message, NULL);
-    if (!payload) {
+    if (!payload || !named) {
+        json_decref(named);
+        json_decref(payload);
         /* Nothing can be said of an event that cannot be read: record it, go on. */
         log_warn("event payload unreadable; no notification", "event_id=%s type=%s", event->id,
                  event->type);
@@ -206,7 +214,7 @@ int notifier_apply(PGconn *db, const Chuang__Event *event, void *arg, char *erro
                                          "creditCode", NULL};
     int rc = 0;
     for (size_t i = 0; paths[i] && rc == 0; i++) {
-        json_t *value = s_lookup(payload, paths[i]);
+        json_t *value = s_lookup(named, paths[i]);
         if (json_is_string(value) && *json_string_value(value))
             rc = s_notify(db, event, payload, event_json, json_string_value(value));
     }
@@ -231,5 +239,6 @@ int notifier_apply(PGconn *db, const Chuang__Event *event, void *arg, char *erro
         snprintf(error, 256, "database error: %s", PQerrorMessage(db));
     free(event_json);
     json_decref(payload);
+    json_decref(named);
     return rc;
 }

@@ -72,6 +72,11 @@ static void s_redact(ProtobufCMessage *message, int depth)
     }
 }
 
+void redact_message(ProtobufCMessage *message)
+{
+    s_redact(message, 0);
+}
+
 int redact_event(Chuang__Event *event, const ProtobufCServiceDescriptor *const *services)
 {
     const ProtobufCMessageDescriptor *descriptor = messages_find(services, event->payload_type);
