@@ -7,22 +7,11 @@
  */
 #include "redact.h"
 #include "messages.h"
+#include "personal.h"
 
 #include <czmq.h>
 
 #define DEPTH_MAX 16
-
-static const char *const s_personal[] = {"id_number", "applicant_id_number", "phone", NULL};
-
-static bool s_is_personal(const char *name)
-{
-    const char *last = strrchr(name, '.');
-    last = last ? last + 1 : name;
-    for (size_t i = 0; s_personal[i]; i++)
-        if (streq(last, s_personal[i]))
-            return true;
-    return false;
-}
 
 static char **s_string_field(ProtobufCMessage *message, const char *name)
 {
@@ -49,7 +38,7 @@ static void s_redact(ProtobufCMessage *message, int depth)
     const ProtobufCMessageDescriptor *descriptor = message->descriptor;
     /* A FieldChange of a personal field carries personal values. */
     char **field_name = s_string_field(message, "field");
-    if (field_name && *field_name && s_is_personal(*field_name)) {
+    if (field_name && *field_name && personal_path(*field_name)) {
         s_empty(s_string_field(message, "old_value"));
         s_empty(s_string_field(message, "new_value"));
     }
@@ -57,7 +46,7 @@ static void s_redact(ProtobufCMessage *message, int depth)
         const ProtobufCFieldDescriptor *field = &descriptor->fields[i];
         void *member = (char *)message + field->offset;
         if (field->type == PROTOBUF_C_TYPE_STRING && field->label != PROTOBUF_C_LABEL_REPEATED &&
-            s_is_personal(field->name)) {
+            personal_field(descriptor, field)) {
             s_empty((char **)member);
         } else if (field->type == PROTOBUF_C_TYPE_MESSAGE) {
             if (field->label == PROTOBUF_C_LABEL_REPEATED) {

@@ -3,8 +3,8 @@
  * agency for a subscriber not entitled to it: the feed's subscribers and
  * notify's webhooks and messages alike.
  *
- * Personal data are the string fields named id_number, applicant_id_number
- * and phone, wherever they stand in the payload (a Person, a founder, a
+ * Personal data are the string fields the .proto files mark personal
+ * (personal.h), wherever they stand in the payload (a Person, a founder, a
  * reservation's applicant), and the old and new values of a FieldChange
  * whose field names one of them. They are emptied; everything else stays.
  */

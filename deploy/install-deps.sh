@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config clang-format
     libzmq3-dev libczmq-dev libsodium-dev
-    libprotobuf-c-dev protobuf-c-compiler
+    libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
     libhiredis-dev libpq-dev libjansson-dev libcmocka-dev
     postgresql redis-server
     python3 python3-zmq python3-aiosmtpd

@@ -9,6 +9,7 @@
  * codes under that agency's division code.
  */
 #include "handlers.h"
+#include "personal.h"
 #include "enterprise_name.h"
 #include "identifiers.h"
 #include "licence.h"
@@ -476,15 +477,15 @@ Chuang__Status handle_get_entity(service_call_t *call, const ProtobufCMessage *i
     return s_load(call, request->credit_code, NULL, (Chuang__Registry__Entity *)output);
 }
 
-/* Masks a person's ID number and phone for the public. */
-static void s_mask_person(service_call_t *call, Chuang__Registry__Person *person)
+static void *s_call_alloc(void *call, size_t size)
 {
-    char *id = service_call_alloc(call, 19);
-    identifiers_mask_resident_id(person->id_number, id);
-    person->id_number = id;
-    char *phone = service_call_alloc(call, 32);
-    identifiers_mask_phone(person->phone, phone, 32);
-    person->phone = phone;
+    return service_call_alloc(call, size);
+}
+
+/* Masks the entity's personal data (personal.h) for the public. */
+static void s_mask_entity(service_call_t *call, Chuang__Registry__Entity *entity)
+{
+    personal_mask(&entity->base, s_call_alloc, call);
 }
 
 Chuang__Status handle_lookup(service_call_t *call, const ProtobufCMessage *input,
@@ -506,9 +507,7 @@ Chuang__Status handle_lookup(service_call_t *call, const ProtobufCMessage *input
         s_load(call, *request->credit_code ? request->credit_code : NULL, request->name, entity);
     if (status != CHUANG__STATUS__OK)
         return status;
-    s_mask_person(call, entity->legal_representative);
-    for (size_t i = 0; i < entity->n_founders; i++)
-        s_mask_person(call, entity->founders[i]->person);
+    s_mask_entity(call, entity);
     return CHUANG__STATUS__OK;
 }
 
@@ -1066,9 +1065,7 @@ Chuang__Status handle_get_entity_as_of(service_call_t *call, const ProtobufCMess
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "not registered on that date",
                                  NULL, NULL);
     if (!service_call_has_role(call, "officer")) {
-        s_mask_person(call, entity->legal_representative);
-        for (size_t i = 0; i < entity->n_founders; i++)
-            s_mask_person(call, entity->founders[i]->person);
+        s_mask_entity(call, entity);
     }
     return CHUANG__STATUS__OK;
 }
@@ -1105,9 +1102,7 @@ Chuang__Status handle_snapshot(service_call_t *call, const ProtobufCMessage *inp
         if (store_entity_load(db, call, codes[i], NULL, entity) != 1)
             return service_call_sql_fail(call, NULL, "snapshot entity");
         if (!officer) {
-            s_mask_person(call, entity->legal_representative);
-            for (size_t f = 0; f < entity->n_founders; f++)
-                s_mask_person(call, entity->founders[f]->person);
+            s_mask_entity(call, entity);
         }
         snapshot->entities[snapshot->n_entities++] = entity;
     }
