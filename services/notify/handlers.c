@@ -7,6 +7,7 @@
 #include "db.h"
 #include "notifier.h"
 #include "notify.pb-c.h"
+#include "recipient_ref.h"
 
 #include <czmq.h>
 
@@ -42,12 +43,26 @@ static bool s_recipient_valid(service_call_t *call, const char *id)
     return false;
 }
 
+/* The recipient id for what a request names (a resident ID number becomes
+ * its reference; recipient_ref.h), in call memory. */
+static const char *s_ref(service_call_t *call, const char *id)
+{
+    char ref[RECIPIENT_REF_SIZE];
+    recipient_ref(id, ref);
+    return service_call_strdup(call, ref);
+}
+
 /* true when recipient is the caller: the person a gateway authenticated
  * (recipients are named by ID number), or an operator's own principal. */
 static bool s_is_caller(service_call_t *call, const char *recipient)
 {
     const Chuang__Principal *principal = service_call_principal(call);
-    return service_call_is_person(call, recipient) ||
+    char own[RECIPIENT_REF_SIZE];
+    recipient_ref(principal->person_id_number, own);
+    /* A person is theirs only by a resident ID number, turned into its
+     * reference: any other text a gateway passed names nobody. */
+    bool person = *principal->person_id_number && !streq(own, principal->person_id_number);
+    return (person && streq(own, recipient)) ||
            (!streq(principal->kind, "gateway") && *service_call_header(call)->actor_id &&
             streq(service_call_header(call)->actor_id, recipient));
 }
@@ -84,8 +99,9 @@ Chuang__Status handle_set_recipient(service_call_t *call, const ProtobufCMessage
                                     ProtobufCMessage *output)
 {
     const Chuang__Notify__Recipient *request = (const Chuang__Notify__Recipient *)input;
+    const char *id = s_ref(call, request->id);
     char reason[160];
-    if (!*request->id || strlen(request->id) > RECIPIENT_MAX)
+    if (!*id || strlen(id) > RECIPIENT_MAX)
         service_call_violation(call, "id", "must be 1 to %d characters", RECIPIENT_MAX);
     if (*request->email && channel_email_check(request->email, reason, sizeof reason) != 0)
         service_call_violation(call, "email", "%s", reason);
@@ -101,7 +117,7 @@ Chuang__Status handle_set_recipient(service_call_t *call, const ProtobufCMessage
         service_call_violation(call, "rate_per_minute", "must be between 0 and 10000");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    Chuang__Status allowed = s_manages(call, request->id);
+    Chuang__Status allowed = s_manages(call, id);
     if (allowed != CHUANG__STATUS__OK)
         return allowed;
     if (request->n_roles > 0 && !service_call_has_role(call, "officer"))
@@ -122,7 +138,7 @@ Chuang__Status handle_set_recipient(service_call_t *call, const ProtobufCMessage
     free(roles_literal);
     char rate[16];
     snprintf(rate, sizeof rate, "%d", request->rate_per_minute);
-    const char *values[9] = {request->id,
+    const char *values[9] = {id,
                              request->email,
                              request->webhook_url,
                              request->webhook_secret,
@@ -144,7 +160,7 @@ Chuang__Status handle_set_recipient(service_call_t *call, const ProtobufCMessage
     if (!res)
         return failure;
     PQclear(res);
-    ((Chuang__Notify__RecipientReply *)output)->id = request->id;
+    ((Chuang__Notify__RecipientReply *)output)->id = (char *)id;
     return CHUANG__STATUS__OK;
 }
 
@@ -199,14 +215,15 @@ Chuang__Status handle_list_inbox(service_call_t *call, const ProtobufCMessage *i
                                  ProtobufCMessage *output)
 {
     const Chuang__Notify__InboxRequest *request = (const Chuang__Notify__InboxRequest *)input;
-    s_recipient_valid(call, request->recipient);
+    const char *recipient = s_ref(call, request->recipient);
+    s_recipient_valid(call, recipient);
     int limit = s_limit(call, request->limit);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    Chuang__Status allowed = s_reads(call, request->recipient);
+    Chuang__Status allowed = s_reads(call, recipient);
     if (allowed != CHUANG__STATUS__OK)
         return allowed;
-    return s_inbox(call, request->recipient, request->unread_only, limit,
+    return s_inbox(call, recipient, request->unread_only, limit,
                    (Chuang__Notify__InboxPage *)output);
 }
 
@@ -214,14 +231,15 @@ Chuang__Status handle_mark_read(service_call_t *call, const ProtobufCMessage *in
                                 ProtobufCMessage *output)
 {
     const Chuang__Notify__MarkReadRequest *request = (const Chuang__Notify__MarkReadRequest *)input;
-    if (!s_recipient_valid(call, request->recipient))
+    const char *recipient = s_ref(call, request->recipient);
+    if (!s_recipient_valid(call, recipient))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    Chuang__Status allowed = s_reads(call, request->recipient);
+    Chuang__Status allowed = s_reads(call, recipient);
     if (allowed != CHUANG__STATUS__OK)
         return allowed;
     char id[24];
     snprintf(id, sizeof id, "%" PRId64, request->message_id);
-    const char *values[2] = {request->recipient, id};
+    const char *values[2] = {recipient, id};
     Chuang__Status failure;
     PGresult *res = service_call_query(call, "mark read",
                                        "UPDATE inbox SET read_at = coalesce(read_at, now())"
@@ -233,8 +251,7 @@ Chuang__Status handle_mark_read(service_call_t *call, const ProtobufCMessage *in
     PQclear(res);
     if (!found)
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such message", NULL, NULL);
-    return s_inbox(call, request->recipient, false, LIST_DEFAULT,
-                   (Chuang__Notify__InboxPage *)output);
+    return s_inbox(call, recipient, false, LIST_DEFAULT, (Chuang__Notify__InboxPage *)output);
 }
 
 #define DELIVERY_COLUMNS                                                                           \
@@ -260,6 +277,7 @@ Chuang__Status handle_list_deliveries(service_call_t *call, const ProtobufCMessa
 {
     const Chuang__Notify__DeliveriesRequest *request =
         (const Chuang__Notify__DeliveriesRequest *)input;
+    const char *recipient = s_ref(call, request->recipient);
     Chuang__Notify__DeliveryList *list = (Chuang__Notify__DeliveryList *)output;
     if (!service_call_has_role(call, "officer"))
         return service_call_require_role(call, "officer");
@@ -272,7 +290,7 @@ Chuang__Status handle_list_deliveries(service_call_t *call, const ProtobufCMessa
         return CHUANG__STATUS__INVALID_ARGUMENT;
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit);
-    const char *values[3] = {status, request->recipient, limit_text};
+    const char *values[3] = {status, recipient, limit_text};
     Chuang__Status failure;
     PGresult *res =
         service_call_query(call, "list deliveries",
@@ -352,7 +370,8 @@ Chuang__Status handle_subscribe(service_call_t *call, const ProtobufCMessage *in
 {
     const Chuang__Notify__SubscribeRequest *request =
         (const Chuang__Notify__SubscribeRequest *)input;
-    s_recipient_valid(call, request->recipient);
+    const char *recipient = s_ref(call, request->recipient);
+    s_recipient_valid(call, recipient);
     if (request->n_topics + request->n_categories == 0 ||
         request->n_topics + request->n_categories > SUBSCRIPTIONS_MAX)
         service_call_violation(call, "topics", "give 1 to %d topics and categories in all",
@@ -365,12 +384,12 @@ Chuang__Status handle_subscribe(service_call_t *call, const ProtobufCMessage *in
     s_check_categories(call, request->categories, request->n_categories, request->region);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    Chuang__Status failure = s_manages(call, request->recipient);
+    Chuang__Status failure = s_manages(call, recipient);
     if (failure != CHUANG__STATUS__OK)
         return failure;
     for (size_t i = 0; i < request->n_topics + request->n_categories; i++) {
         bool topic = i < request->n_topics;
-        const char *values[4] = {request->recipient, topic ? "topic" : "category",
+        const char *values[4] = {recipient, topic ? "topic" : "category",
                                  topic ? request->topics[i]
                                        : request->categories[i - request->n_topics],
                                  topic ? "" : request->region};
@@ -383,7 +402,7 @@ Chuang__Status handle_subscribe(service_call_t *call, const ProtobufCMessage *in
             return failure;
         PQclear(res);
     }
-    const char *values[1] = {request->recipient};
+    const char *values[1] = {recipient};
     PGresult *res = service_call_query(call, "count subscriptions",
                                        "SELECT count(*) FROM subscriptions WHERE recipient = $1", 1,
                                        values, PGRES_TUPLES_OK, &failure);

@@ -4,8 +4,9 @@
  *
  *   chuang-notify [-c FILE]
  *
- * Settings besides the framework's: notify.stream (the event stream it
- * follows, default chuang:registry:events), notify.smtp_url, notify.from,
+ * Settings besides the framework's: notify.recipient_key (the secret that
+ * turns ID numbers into recipient references), notify.stream (the event
+ * stream it follows, default chuang:registry:events), notify.smtp_url, notify.from,
  * notify.max_attempts, notify.backoff_ms, notify.timeout_ms,
  * notify.rate_per_minute.
  */
@@ -14,6 +15,7 @@
 #include "logger.h"
 #include "notifier.h"
 #include "notify.pb-c.h"
+#include "recipient_ref.h"
 #include "sender.h"
 
 #include <czmq.h>
@@ -52,6 +54,8 @@ static zactor_t *s_consumer;
 static int s_init(config_t *config)
 {
     sender_configure(config);
+    if (recipient_ref_init(config_str(config, "notify.recipient_key", NULL)) != 0)
+        return -1;
     const char *redis_url = config_str(config, "redis.url", NULL);
     if (!redis_url) {
         log_error("redis.url is not set; notify follows events through Redis", NULL);

@@ -18,6 +18,7 @@
 #include "logger.h"
 #include "messages.h"
 #include "pbjson.h"
+#include "recipient_ref.h"
 #include "redact.h"
 
 #include <czmq.h>
@@ -215,8 +216,10 @@ int notifier_apply(PGconn *db, const Chuang__Event *event, void *arg, char *erro
     int rc = 0;
     for (size_t i = 0; paths[i] && rc == 0; i++) {
         json_t *value = s_lookup(named, paths[i]);
-        if (json_is_string(value) && *json_string_value(value))
-            rc = s_notify(db, event, payload, event_json, json_string_value(value));
+        char recipient[RECIPIENT_REF_SIZE];
+        recipient_ref(json_string_value(value), recipient);
+        if (json_is_string(value) && *recipient)
+            rc = s_notify(db, event, payload, event_json, recipient);
     }
     /* And whoever subscribed to the event's type, and the officers whose
      * role hears of it. */

@@ -190,3 +190,15 @@ int harness_wait_service(const char *endpoint, const char *service, int timeout_
     config_destroy(&config);
     return rc;
 }
+
+int harness_recipient_key(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/recipient.key", s_dir);
+    FILE *file = fopen(path, "w");
+    if (!file)
+        return -1;
+    fprintf(file, "%s\n", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+    fclose(file);
+    return setenv("CHUANG_NOTIFY_RECIPIENT_KEY", path, 1);
+}

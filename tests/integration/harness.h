@@ -45,6 +45,11 @@ int harness_stop(pid_t pid, int sig, int timeout_ms);
  * up to timeout_ms. Returns 0 or -1. */
 int harness_wait_service(const char *endpoint, const char *service, int timeout_ms);
 
+/* Writes a notify recipient key (64 hex digits) into the test's folder and
+ * sets CHUANG_NOTIFY_RECIPIENT_KEY for every child spawned after. Returns 0
+ * or -1. */
+int harness_recipient_key(void);
+
 /* Runs a shell command; returns its exit status. */
 int harness_sh(const char *format, ...) __attribute__((format(printf, 1, 2)));
 

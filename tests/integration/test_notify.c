@@ -20,6 +20,7 @@
 #include "security.h"
 
 #include <czmq.h>
+#include <libpq-fe.h>
 #include <jansson.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -76,7 +77,7 @@ static int s_start_receivers(void)
 static int s_setup(void **state)
 {
     (void)state;
-    if (harness_init("notify") != 0 || s_start_receivers() != 0)
+    if (harness_init("notify") != 0 || harness_recipient_key() != 0 || s_start_receivers() != 0)
         return -1;
     const char *url = harness_service_db("notify", "registry");
     if (!url)
@@ -293,15 +294,25 @@ static void test_events_reach_inbox_email_and_signed_webhook(void **state)
     assert_non_null(record);
     json_t *headers = json_object_get(record, "headers");
     const char *body = json_string_value(json_object_get(record, "body"));
-    /* The event as the webhook carries it holds no ID number (the
-     * recipient is named, as recipients are named today, by its own). */
+    /* The webhook holds no ID number: not the event's, not the recipient's
+     * (notify names people by a keyed reference). */
+    assert_non_null(strstr(body, "杭州飞来网络科技有限公司"));
+    assert_null(strstr(body, APPLICANT));
     json_t *sent = json_loads(body, 0, NULL);
-    assert_non_null(sent);
-    char *event = json_dumps(json_object_get(sent, "event"), JSON_COMPACT);
-    assert_non_null(strstr(event, "杭州飞来网络科技有限公司"));
-    assert_null(strstr(event, APPLICANT));
-    free(event);
+    const char *recipient = json_string_value(json_object_get(sent, "recipient"));
+    assert_true(recipient && recipient[0] == 'p' && strlen(recipient) == 33);
     json_decref(sent);
+    /* Nor does any table of notify's. */
+    PGconn *db = PQconnectdb(s_notify_db);
+    PGresult *res =
+        PQexec(db, "SELECT (SELECT count(*) FROM deliveries WHERE recipient ~"
+                   " '^[0-9]{17}[0-9X]$' OR event_json ~ '[0-9]{17}[0-9X]')"
+                   " + (SELECT count(*) FROM inbox WHERE recipient ~ '^[0-9]{17}[0-9X]$')"
+                   " + (SELECT count(*) FROM recipients WHERE id ~ '^[0-9]{17}[0-9X]$')");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(res, 0, 0), "0");
+    PQclear(res);
+    PQfinish(db);
     char expected[80];
     channel_signature(SECRET, json_string_value(json_object_get(headers, "X-Chuang-Timestamp")),
                       body, expected, sizeof expected);

@@ -164,7 +164,7 @@ static pid_t s_spawn(const char *name, const char *program, const char *url, con
 static int s_setup(void **state)
 {
     (void)state;
-    if (harness_init("trust") != 0)
+    if (harness_init("trust") != 0 || harness_recipient_key() != 0)
         return -1;
     for (int i = 0; i < 3; i++) {
         const char *url = harness_service_db("trust", s_schemas[i]);
