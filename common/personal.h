@@ -30,12 +30,21 @@ bool personal_path(const char *path);
  * the rest are asterisks (identifiers.h). */
 void personal_mask_text(const char *text, char *out, size_t size);
 
+/* Called with each personal string of a message (a pointer to the field,
+ * which the callee may point elsewhere). */
+typedef void(personal_string_fn)(void *arg, char **text);
+
+/* Calls fn for every marked string of message, nested messages included,
+ * and for the old and new values of a change (a message with string fields
+ * field, old_value and new_value) whose field path names a marked field. */
+void personal_each(ProtobufCMessage *message, personal_string_fn *fn, void *arg);
+
 /* Allocates size bytes that live as long as the message being masked. */
 typedef void *(personal_alloc_fn)(void *arg, size_t size);
 
-/* Replaces every marked string of message, nested messages included, with
- * its masked form in memory from alloc; the old strings are left to their
- * owner. */
+/* Replaces every personal string of message (as personal_each finds them)
+ * with its masked form in memory from alloc; the old strings are left to
+ * their owner. */
 void personal_mask(ProtobufCMessage *message, personal_alloc_fn *alloc, void *arg);
 
 #endif
