@@ -3,9 +3,15 @@
  *
  * The line is assembled in a stack buffer and written with a single write(2)
  * on file descriptor 2, which keeps lines whole across threads without a lock.
- * Lines longer than the buffer are cut and end in "...".
+ * Lines longer than the buffer are cut and end in "...". Before it is
+ * written, a line is scrubbed of personal data that reached it by mistake:
+ * resident ID numbers and mobile numbers standing alone are masked the way
+ * the public register masks them (personal.h).
  */
 #include "logger.h"
+#include "personal.h"
+
+#include <ctype.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,6 +71,46 @@ const char *logger_quote(char *buf, size_t size, const char *value)
     return buf;
 }
 
+/* true when the n characters at p are a resident ID number's shape: a
+ * division code, a birth date from 1900 on, a sequence, a check character. */
+static bool s_id_shaped(const char *p)
+{
+    for (int i = 0; i < 17; i++)
+        if (!isdigit((unsigned char)p[i]))
+            return false;
+    if (!isdigit((unsigned char)p[17]) && p[17] != 'X' && p[17] != 'x')
+        return false;
+    int year = (p[6] - '0') * 1000 + (p[7] - '0') * 100 + (p[8] - '0') * 10 + (p[9] - '0');
+    int month = (p[10] - '0') * 10 + (p[11] - '0');
+    int day = (p[12] - '0') * 10 + (p[13] - '0');
+    return p[0] != '0' && year >= 1900 && year <= 2099 && month >= 1 && month <= 12 && day >= 1 &&
+           day <= 31;
+}
+
+void logger_scrub(char *text, size_t length)
+{
+    for (size_t i = 0; i < length; i++) {
+        if (!isalnum((unsigned char)text[i]) || (i > 0 && isalnum((unsigned char)text[i - 1])))
+            continue;
+        size_t run = 0;
+        while (i + run < length && isalnum((unsigned char)text[i + run]))
+            run++;
+        char *p = text + i;
+        bool id = run == 18 && s_id_shaped(p);
+        bool phone = run == 11 && p[0] == '1' && p[1] >= '3' && p[1] <= '9';
+        for (size_t k = 0; phone && k < 11; k++)
+            phone = isdigit((unsigned char)p[k]);
+        if (id || phone) {
+            char value[19], masked[32];
+            memcpy(value, p, run);
+            value[run] = '\0';
+            personal_mask_text(value, masked, sizeof masked);
+            memcpy(p, masked, run);
+        }
+        i += run;
+    }
+}
+
 void logger_log(logger_level_t level, const char *msg, const char *fields, ...)
 {
     if (level < s_level)
@@ -93,6 +139,7 @@ void logger_log(logger_level_t level, const char *msg, const char *fields, ...)
         n = (int)sizeof line - 1;
         memcpy(line + n - 4, "...", 3);
     }
+    logger_scrub(line, (size_t)n);
     line[n] = '\n';
     ssize_t rc = write(STDERR_FILENO, line, (size_t)n + 1);
     (void)rc;

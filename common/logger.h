@@ -38,4 +38,9 @@ const char *logger_quote(char *buf, size_t size, const char *value);
 #define log_warn(...)  logger_log(LOGGER_WARN, __VA_ARGS__)
 #define log_error(...) logger_log(LOGGER_ERROR, __VA_ARGS__)
 
+/* Masks, in place, the resident ID numbers and mobile numbers standing
+ * alone in the length bytes of text (the log writer does it to every line,
+ * so personal data that reach a log by mistake stay unreadable there). */
+void logger_scrub(char *text, size_t length);
+
 #endif

@@ -90,6 +90,18 @@ static void test_bool_words(void **state)
     config_destroy(&config);
 }
 
+static void test_log_lines_hold_no_personal_data(void **state)
+{
+    (void)state;
+    char line[] = "msg=\"x\" recipient=330106199003071236 phone=13812345678"
+                  " request_id=F22DCE18615644889DA0803A93ADD33F credit=91330106MA27XL0E2Y"
+                  " count=330106199003";
+    logger_scrub(line, strlen(line));
+    assert_string_equal(line, "msg=\"x\" recipient=330106********1236 phone=138****5678"
+                              " request_id=F22DCE18615644889DA0803A93ADD33F"
+                              " credit=91330106MA27XL0E2Y count=330106199003");
+}
+
 static void test_log_values_are_quoted(void **state)
 {
     (void)state;
@@ -111,9 +123,12 @@ static void test_log_values_are_quoted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_file_values_and_defaults), cmocka_unit_test(test_environment_wins),
-        cmocka_unit_test(test_bad_files_are_refused),    cmocka_unit_test(test_bool_words),
+        cmocka_unit_test(test_file_values_and_defaults),
+        cmocka_unit_test(test_environment_wins),
+        cmocka_unit_test(test_bad_files_are_refused),
+        cmocka_unit_test(test_bool_words),
         cmocka_unit_test(test_log_values_are_quoted),
+        cmocka_unit_test(test_log_lines_hold_no_personal_data),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
