@@ -65,8 +65,13 @@ struct _broker_t {
     size_t queued_bytes;
     int wait_default_ms;
     int wait_max_ms;
-    int64_t heartbeat_at; /* next heartbeat round (zclock_mono ms) */
-    int64_t expiry_at;    /* no queued request expires before this */
+    int64_t heartbeat_at;      /* next heartbeat round (zclock_mono ms) */
+    uint64_t dropped;          /* messages dropped: peer gone or not reading */
+    int64_t drop_logged_at;    /* when a drop was last logged */
+    size_t services_max;       /* service entries kept at most */
+    uint64_t refused;          /* requests refused for a full queue */
+    int64_t refusal_logged_at; /* when a refusal was last logged */
+    int64_t expiry_at;         /* no queued request expires before this */
 };
 
 static void s_request_destroy(request_t **self_p)
@@ -109,14 +114,25 @@ static void s_worker_destructor(void **item)
     *item = NULL;
 }
 
-/* Sends msg (destroyed in any case) to a peer; logs a peer that has gone. */
+/* Sends msg (destroyed in any case) to a peer without ever waiting: the
+ * socket's send timeout is 0, so a peer whose pipe is full (it does not
+ * read) has the message dropped, as has a peer that has gone. Drops are
+ * counted and logged at most once a second. Returns 0 or -1. */
 static int s_send(broker_t *self, zmsg_t **msg_p, const char *peer_id)
 {
     if (zmsg_send(msg_p, self->socket) == 0)
         return 0;
-    log_warn("peer has gone; message dropped", "peer=%s error=\"%s\"", peer_id,
-             zmq_strerror(zmq_errno()));
+    int error = zmq_errno();
     zmsg_destroy(msg_p);
+    self->dropped++;
+    int64_t now = zclock_mono();
+    if (now >= self->drop_logged_at + 1000) {
+        log_warn(error == EAGAIN ? "peer does not read; message dropped"
+                                 : "peer has gone; message dropped",
+                 "peer=%s error=\"%s\" dropped_total=%" PRIu64, peer_id, zmq_strerror(error),
+                 self->dropped);
+        self->drop_logged_at = now;
+    }
     return -1;
 }
 
@@ -190,8 +206,17 @@ static service_t *s_service_require(broker_t *self, const char *name)
     zlistx_set_destructor(service->requests, s_request_destructor);
     service->waiting = zlistx_new();
     zhashx_insert(self->services, name, service);
-    log_info("service created", "service=%s", name);
+    log_debug("service created", "service=%s", name);
     return service;
+}
+
+/* Forgets a service that has no worker and nothing queued, so that
+ * requests to names nobody serves leave nothing behind. */
+static void s_service_release(broker_t *self, service_t *service)
+{
+    if (service->workers == 0 && zlistx_size(service->requests) == 0 &&
+        zlistx_size(service->waiting) == 0)
+        zhashx_delete(self->services, service->name);
 }
 
 static void s_worker_unwait(worker_t *worker)
@@ -209,11 +234,14 @@ static void s_worker_delete(broker_t *self, worker_t *worker, bool disconnect, c
         s_send_to_worker(self, worker, MDP_DISCONNECT, NULL, NULL);
     log_info("worker removed", "worker=%s service=%s reason=\"%s\"", worker->id,
              worker->service ? worker->service->name : "-", why);
-    if (worker->service) {
+    service_t *service = worker->service;
+    if (service) {
         s_worker_unwait(worker);
-        worker->service->workers--;
+        service->workers--;
     }
     zhashx_delete(self->workers, worker->id);
+    if (service)
+        s_service_release(self, service);
 }
 
 /* Gives queued requests to waiting workers, longest waiting first. A worker
@@ -374,16 +402,34 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
         return;
     }
 
+    if (!zhashx_lookup(self->services, service_name) &&
+        zhashx_size(self->services) >= self->services_max) {
+        log_warn("too many services; request refused", "peer=%s services=%zu", sender_id,
+                 zhashx_size(self->services));
+        s_reply_status(self, sender, service_name, request->request_id, CHUANG__STATUS__UNAVAILABLE,
+                       "no such service",
+                       "The broker knows too many services to wait for another one.", 0);
+        s_request_destroy(&request);
+        zstr_free(&service_name);
+        return;
+    }
     service_t *service = s_service_require(self, service_name);
     request->bytes = zmsg_content_size(request->body);
     if (zlistx_size(service->requests) >= self->queue_max ||
         self->queued_bytes + request->bytes > self->queue_max_bytes) {
-        log_warn("queue full; request refused", "service=%s queued=%zu queued_bytes=%zu",
-                 service_name, zlistx_size(service->requests), self->queued_bytes);
+        /* Logged once a second at most: a flood must not flood the log. */
+        self->refused++;
+        if (now >= self->refusal_logged_at + 1000) {
+            log_warn("queue full; request refused",
+                     "service=%s queued=%zu queued_bytes=%zu refused_total=%" PRIu64, service_name,
+                     zlistx_size(service->requests), self->queued_bytes, self->refused);
+            self->refusal_logged_at = now;
+        }
         s_reply_status(self, sender, service_name, request->request_id,
                        CHUANG__STATUS__RESOURCE_EXHAUSTED, "service queue is full",
                        "Too many requests are waiting for this service. Retry later.", 0);
         s_request_destroy(&request);
+        s_service_release(self, service);
     } else {
         if (request->expiry < self->expiry_at)
             self->expiry_at = request->expiry;
@@ -452,7 +498,13 @@ static void s_worker_message(broker_t *self, zframe_t *sender, const char *sende
         if (!client || !empty || zframe_size(empty) != 0 || zmsg_size(msg) == 0) {
             log_warn("malformed REPLY dropped", "worker=%s", sender_id);
         } else if (worker->waiting_slot) {
-            log_warn("REPLY from a worker that holds no request dropped", "worker=%s", sender_id);
+            /* RFC 7: an invalid message gets the worker disconnected. */
+            log_warn("REPLY from a worker that holds no request; worker disconnected", "worker=%s",
+                     sender_id);
+            zframe_destroy(&client);
+            zframe_destroy(&empty);
+            s_worker_delete(self, worker, true, "REPLY without a request");
+            goto done;
         } else {
             s_send_to_client(self, client, worker->service->name, &msg);
         }
@@ -515,6 +567,15 @@ static void s_expire_requests(broker_t *self, int64_t now)
             s_unqueue(self, service);
         }
     }
+    /* Names nobody serves are forgotten once nothing waits for them. */
+    zlistx_t *idle = zlistx_new();
+    for (service_t *service = zhashx_first(self->services); service;
+         service = zhashx_next(self->services))
+        if (service->workers == 0 && zlistx_size(service->requests) == 0)
+            zlistx_add_end(idle, service);
+    for (service_t *service = zlistx_first(idle); service; service = zlistx_next(idle))
+        s_service_release(self, service);
+    zlistx_destroy(&idle);
 }
 
 /* Forgets silent workers and sends heartbeats to the waiting ones. */
@@ -529,11 +590,10 @@ static void s_heartbeat(broker_t *self, int64_t now)
         s_worker_delete(self, worker, false, "no heartbeat");
     zlistx_destroy(&expired);
 
-    for (service_t *service = zhashx_first(self->services); service;
-         service = zhashx_next(self->services))
-        for (worker_t *worker = zlistx_first(service->waiting); worker;
-             worker = zlistx_next(service->waiting))
-            s_send_to_worker(self, worker, MDP_HEARTBEAT, NULL, NULL);
+    /* RFC 7: the broker heartbeats every worker, busy or waiting. */
+    for (worker_t *worker = zhashx_first(self->workers); worker;
+         worker = zhashx_next(self->workers))
+        s_send_to_worker(self, worker, MDP_HEARTBEAT, NULL, NULL);
     if (self->principals)
         principals_reload(self->principals);
     limiter_prune(self->limiter, now);
@@ -606,6 +666,7 @@ broker_t *broker_new(config_t *config, security_t *security)
     self->queue_max_bytes = (size_t)config_int(config, "broker.queue_max_bytes", 256L << 20);
     self->wait_default_ms = (int)config_int(config, "broker.wait_default_ms", 5000);
     self->wait_max_ms = (int)config_int(config, "broker.wait_max_ms", 60000);
+    self->services_max = (size_t)config_int(config, "broker.services_max", 10000);
     const char *endpoint = config_str(config, "broker.endpoint", "tcp://127.0.0.1:5555");
 
     self->services = zhashx_new();
@@ -617,6 +678,8 @@ broker_t *broker_new(config_t *config, security_t *security)
     zsock_set_router_mandatory(self->socket, 1);
     zsock_set_maxmsgsize(self->socket, (int)config_int(config, "broker.max_msg_bytes", 1 << 20));
     zsock_set_linger(self->socket, 0);
+    /* Never wait on a peer: a full pipe drops the message (s_send). */
+    zsock_set_sndtimeo(self->socket, 0);
     if (security_server(security, self->socket) != 0)
         goto fail;
     const char *worker_dir = config_str(config, "security.worker_dir", NULL);

@@ -12,7 +12,9 @@
  * claims are checked against the sender's key in the principal table
  * (security.principals, see principals.h) and the authenticated principal
  * is written into it; a claim the key does not hold is answered
- * PERMISSION_DENIED. Workers heartbeat;
+ * PERMISSION_DENIED. It never waits on a peer: a message to one that does
+ * not read is dropped and counted. A service that has no worker and no
+ * request waiting is forgotten. Workers heartbeat;
  * one that falls silent is forgotten. "mmi.service" answers "200" or "404".
  */
 #ifndef CHUANG_BROKER_H
