@@ -169,16 +169,6 @@ bool service_call_has_role(service_call_t *call, const char *role)
     return false;
 }
 
-Chuang__Status service_call_require_role(service_call_t *call, const char *role)
-{
-    if (service_call_has_role(call, role))
-        return CHUANG__STATUS__OK;
-    char message[96];
-    snprintf(message, sizeof message, "%.40s role required", role);
-    return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, message,
-                             "This is done by, or shown to, holders of that role only.", NULL);
-}
-
 PGresult *service_call_query(service_call_t *call, const char *what, const char *sql, int count,
                              const char *const *values, ExecStatusType expected,
                              Chuang__Status *failure)
@@ -469,18 +459,18 @@ static Chuang__Status s_authorise(service_call_t *call, const service_method_t *
     }
     if (streq(access, SERVICE_PUBLIC))
         return CHUANG__STATUS__OK;
-    char roles[256];
-    snprintf(roles, sizeof roles, "%s", access);
-    char *save = NULL;
-    for (char *role = strtok_r(roles, ",", &save); role; role = strtok_r(NULL, ",", &save))
+    /* Any one of the roles lets the caller in; the refusal names them all. */
+    char message[320] = "";
+    for (const char *p = access; *p; p += *p == ',') {
+        size_t length = strcspn(p, ",");
+        char role[64];
+        snprintf(role, sizeof role, "%.*s", (int)length, p);
         if (service_call_has_role(call, role))
             return CHUANG__STATUS__OK;
-    char message[320] = "";
-    snprintf(roles, sizeof roles, "%s", access);
-    save = NULL;
-    for (char *role = strtok_r(roles, ",", &save); role; role = strtok_r(NULL, ",", &save))
         snprintf(message + strlen(message), sizeof message - strlen(message), "%s%s",
                  *message ? " or " : "", role);
+        p += length;
+    }
     snprintf(message + strlen(message), sizeof message - strlen(message), " role required");
     return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, message,
                              "This is done by, or shown to, holders of that role only.", NULL);

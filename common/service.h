@@ -85,8 +85,8 @@ typedef struct {
     /* Optional: fields whose maximum is not bounds.h's default. Every input
      * is checked against these before its handler runs. */
     const bounds_t *bounds;
-    const char *sql_dir;             /* the service's migrations */
-    service_tick_fn *tick;           /* optional scheduled work */
+    const char *sql_dir;   /* the service's migrations */
+    service_tick_fn *tick; /* optional scheduled work */
     /* Optional: reads the service's own settings before any worker starts;
      * returns -1 (after logging what is wrong) to stop start-up. */
     int (*init)(config_t *config);
@@ -141,10 +141,6 @@ bool service_call_is_person(service_call_t *call, const char *id_number);
 /* true when the request's envelope names role among its roles (the broker
  * has checked that the sender's key holds them). */
 bool service_call_has_role(service_call_t *call, const char *role);
-
-/* OK when the envelope names role, else PERMISSION_DENIED with a message
- * naming the role; a handler returns any other status as it is. */
-Chuang__Status service_call_require_role(service_call_t *call, const char *role);
 
 /* Runs a query with text parameters on the call's connection. Returns the
  * result (caller clears) when its status is expected, else NULL with

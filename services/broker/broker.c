@@ -65,13 +65,15 @@ struct _broker_t {
     size_t queued_bytes;
     int wait_default_ms;
     int wait_max_ms;
-    int64_t heartbeat_at;      /* next heartbeat round (zclock_mono ms) */
-    uint64_t dropped;          /* messages dropped: peer gone or not reading */
-    int64_t drop_logged_at;    /* when a drop was last logged */
-    size_t services_max;       /* service entries kept at most */
-    uint64_t refused;          /* requests refused for a full queue */
-    int64_t refusal_logged_at; /* when a refusal was last logged */
-    int64_t expiry_at;         /* no queued request expires before this */
+    int64_t heartbeat_at;   /* next heartbeat round (zclock_mono ms) */
+    size_t services_max;    /* service entries kept at most */
+    uint64_t dropped;       /* messages dropped: peer gone or not reading */
+    uint64_t refused;       /* requests refused for a full queue */
+    uint64_t limited;       /* requests refused for a key's rate */
+    int64_t drop_logged_at; /* when each was last logged (s_log_due) */
+    int64_t refusal_logged_at;
+    int64_t limit_logged_at;
+    int64_t expiry_at; /* no queued request expires before this */
 };
 
 static void s_request_destroy(request_t **self_p)
@@ -114,6 +116,18 @@ static void s_worker_destructor(void **item)
     *item = NULL;
 }
 
+/* true, and *logged_at set to now, when a second has passed since *logged_at:
+ * what a flood repeats is logged once a second with its count, so that a
+ * flood does not flood the log too. */
+static bool s_log_due(int64_t *logged_at)
+{
+    int64_t now = zclock_mono();
+    if (now < *logged_at + 1000)
+        return false;
+    *logged_at = now;
+    return true;
+}
+
 /* Sends msg (destroyed in any case) to a peer without ever waiting: the
  * socket's send timeout is 0, so a peer whose pipe is full (it does not
  * read) has the message dropped, as has a peer that has gone. Drops are
@@ -125,14 +139,11 @@ static int s_send(broker_t *self, zmsg_t **msg_p, const char *peer_id)
     int error = zmq_errno();
     zmsg_destroy(msg_p);
     self->dropped++;
-    int64_t now = zclock_mono();
-    if (now >= self->drop_logged_at + 1000) {
+    if (s_log_due(&self->drop_logged_at))
         log_warn(error == EAGAIN ? "peer does not read; message dropped"
                                  : "peer has gone; message dropped",
                  "peer=%s error=\"%s\" dropped_total=%" PRIu64, peer_id, zmq_strerror(error),
                  self->dropped);
-        self->drop_logged_at = now;
-    }
     return -1;
 }
 
@@ -380,8 +391,11 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
         s_request_envelope(self, request, key, now, why, sizeof why, detail, sizeof detail);
     int64_t wait = s_rate_wait(self, key, now);
     if (wait > 0) {
-        log_warn("rate limit exceeded; request refused",
-                 "peer=%s service=%s retry_after_ms=%" PRId64, sender_id, service_name, wait);
+        self->limited++;
+        if (s_log_due(&self->limit_logged_at))
+            log_warn("rate limit exceeded; request refused",
+                     "peer=%s service=%s retry_after_ms=%" PRId64 " limited_total=%" PRIu64,
+                     sender_id, service_name, wait, self->limited);
         s_reply_status(self, sender, service_name, request->request_id,
                        CHUANG__STATUS__RESOURCE_EXHAUSTED, "rate limit exceeded",
                        "This key sends more requests than its rate allows. Retry after the "
@@ -417,14 +431,11 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
     request->bytes = zmsg_content_size(request->body);
     if (zlistx_size(service->requests) >= self->queue_max ||
         self->queued_bytes + request->bytes > self->queue_max_bytes) {
-        /* Logged once a second at most: a flood must not flood the log. */
         self->refused++;
-        if (now >= self->refusal_logged_at + 1000) {
+        if (s_log_due(&self->refusal_logged_at))
             log_warn("queue full; request refused",
                      "service=%s queued=%zu queued_bytes=%zu refused_total=%" PRIu64, service_name,
                      zlistx_size(service->requests), self->queued_bytes, self->refused);
-            self->refusal_logged_at = now;
-        }
         s_reply_status(self, sender, service_name, request->request_id,
                        CHUANG__STATUS__RESOURCE_EXHAUSTED, "service queue is full",
                        "Too many requests are waiting for this service. Retry later.", 0);

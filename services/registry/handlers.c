@@ -545,8 +545,6 @@ Chuang__Status handle_add_to_list(service_call_t *call, const ProtobufCMessage *
 {
     const Chuang__Registry__AddToListRequest *request =
         (const Chuang__Registry__AddToListRequest *)input;
-    if (!service_call_has_role(call, "officer"))
-        return service_call_require_role(call, "officer");
     s_credit_code_valid(call, "credit_code", request->credit_code);
     s_list_valid(call, request->list);
     s_text_valid(call, "reason", request->reason, REASON_MAX_BYTES);
@@ -576,13 +574,15 @@ Chuang__Status handle_remove_from_list(service_call_t *call, const ProtobufCMess
 {
     const Chuang__Registry__RemoveFromListRequest *request =
         (const Chuang__Registry__RemoveFromListRequest *)input;
-    if (!service_call_has_role(call, "officer"))
-        return service_call_require_role(call, "officer");
     s_credit_code_valid(call, "credit_code", request->credit_code);
     s_list_valid(call, request->list);
     s_text_valid(call, "reason", request->reason, REASON_MAX_BYTES);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
+    store_entity_ref_t ref;
+    Chuang__Status found = s_entity_ref(call, request->credit_code, true, false, &ref);
+    if (found != CHUANG__STATUS__OK)
+        return found;
     int removed =
         store_listing_remove(service_call_db(call), call, request->credit_code, request->list,
                              request->reason, (Chuang__Registry__Listing *)output);
@@ -755,6 +755,10 @@ Chuang__Status handle_object_to_deregistration(service_call_t *call, const Proto
     s_text_valid(call, "reason", request->reason, REASON_MAX_BYTES);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
+    store_entity_ref_t ref;
+    Chuang__Status known = s_entity_ref(call, request->credit_code, false, false, &ref);
+    if (known != CHUANG__STATUS__OK)
+        return known;
     PGconn *db = service_call_db(call);
     store_deregistration_t row;
     int found = store_deregistration_lock(db, request->credit_code, &row);
@@ -783,6 +787,10 @@ Chuang__Status handle_get_deregistration(service_call_t *call, const ProtobufCMe
         (const Chuang__Registry__DeregistrationRequest *)input;
     if (!s_credit_code_valid(call, "credit_code", request->credit_code))
         return CHUANG__STATUS__INVALID_ARGUMENT;
+    store_entity_ref_t ref;
+    Chuang__Status known = s_entity_ref(call, request->credit_code, false, false, &ref);
+    if (known != CHUANG__STATUS__OK)
+        return known;
     store_deregistration_t row;
     int found = store_deregistration_lock(service_call_db(call), request->credit_code, &row);
     if (found < 0)

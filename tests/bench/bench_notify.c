@@ -1080,15 +1080,7 @@ static void s_print_row(int conc, measure_t m, const acc_t *acc, int rounds)
 int main(int argc, char **argv)
 {
     channel_webhook_policy(true, "127.0.0.1"); /* the local receiver */
-    /* notify names people by a keyed reference; any key will do here. */
-    char key_path[] = "/tmp/chuang-bench-recipient-key-XXXXXX";
-    int key_fd = mkstemp(key_path);
-    if (key_fd < 0 ||
-        write(key_fd, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 65) !=
-            65)
-        return 2;
-    close(key_fd);
-    setenv("CHUANG_NOTIFY_RECIPIENT_KEY", key_path, 1);
+    char key_path[64] = "";                    /* notify's recipient key, removed at the end */
     s_cfg.db_url = getenv("CHUANG_BENCH_DB_URL");
     s_cfg.redis_url = getenv("CHUANG_BENCH_REDIS_URL");
     const char *broker_bin = CHUANG_BUILD_DIR "/services/broker/chuang-broker";
@@ -1193,6 +1185,21 @@ int main(int argc, char **argv)
         goto done;
     }
     s_make_load(s_recv.port);
+
+    /* notify names people by a keyed reference; any key will do here. */
+    snprintf(key_path, sizeof key_path, "/tmp/chuang-bench-recipient-key-XXXXXX");
+    int key_fd = mkstemp(key_path);
+    bool key_written =
+        key_fd >= 0 &&
+        write(key_fd, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 65) ==
+            65;
+    if (key_fd >= 0)
+        close(key_fd);
+    if (!key_written) {
+        fprintf(stderr, "bench: cannot write the recipient key\n");
+        goto done;
+    }
+    setenv("CHUANG_NOTIFY_RECIPIENT_KEY", key_path, 1);
 
     /* The broker, then the first notify process (which migrates the schema). */
     char endpoint[64];
@@ -1447,6 +1454,8 @@ int main(int argc, char **argv)
 
 done:
     s_stop_children();
+    if (*key_path)
+        unlink(key_path);
     s_recv_stop();
     for (int i = 0; i < 4; i++)
         free(broker_env[i]);

@@ -496,6 +496,13 @@ static void test_applicants_touch_only_their_own_records(void **state)
     char *code = registry_fixture_register(officer, "西溪");
     client_t *owner = s_person(OWNER, &sec_owner);
     client_t *stranger = s_person(STRANGER, &sec_stranger);
+    Chuang__Registry__AddToListRequest listing = CHUANG__REGISTRY__ADD_TO_LIST_REQUEST__INIT;
+    listing.credit_code = code;
+    listing.list = "abnormal";
+    listing.reason = "通过登记的住所无法联系";
+    listing.authority = "西湖区市场监督管理局";
+    assert_int_equal(s_call_status(officer, "registry", "AddToList", &listing.base, NULL),
+                     CHUANG__STATUS__OK);
     char *before = s_digest(1);
 
     Chuang__Registry__GetEntityRequest get = CHUANG__REGISTRY__GET_ENTITY_REQUEST__INIT;
@@ -554,6 +561,20 @@ static void test_applicants_touch_only_their_own_records(void **state)
     client_t *outside = s_client("outside", NULL, NULL, &sec_outside);
     assert_int_equal(s_call_status(outside, "registry", "GetEntity", &get.base, NULL),
                      CHUANG__STATUS__NOT_FOUND);
+    Chuang__Registry__RemoveFromListRequest unlist =
+        CHUANG__REGISTRY__REMOVE_FROM_LIST_REQUEST__INIT;
+    unlist.credit_code = code;
+    unlist.list = "abnormal";
+    unlist.reason = "已核实";
+    assert_int_equal(s_call_status(outside, "registry", "RemoveFromList", &unlist.base, NULL),
+                     CHUANG__STATUS__NOT_FOUND);
+    Chuang__Registry__ObjectionRequest objection = CHUANG__REGISTRY__OBJECTION_REQUEST__INIT;
+    objection.credit_code = code;
+    objection.objector = "某债权人";
+    objection.reason = "尚有货款未结清";
+    assert_int_equal(
+        s_call_status(outside, "registry", "ObjectToDeregistration", &objection.base, NULL),
+        CHUANG__STATUS__NOT_FOUND);
     char *after = s_digest(1);
     assert_string_equal(before, after);
 
