@@ -144,3 +144,14 @@ void logger_log(logger_level_t level, const char *msg, const char *fields, ...)
     ssize_t rc = write(STDERR_FILENO, line, (size_t)n + 1);
     (void)rc;
 }
+
+bool logger_due(int64_t *logged_at)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (*logged_at && ms < *logged_at + 1000)
+        return false;
+    *logged_at = ms;
+    return true;
+}

@@ -13,7 +13,9 @@
 #ifndef CHUANG_LOGGER_H
 #define CHUANG_LOGGER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum { LOGGER_DEBUG, LOGGER_INFO, LOGGER_WARN, LOGGER_ERROR } logger_level_t;
 
@@ -37,6 +39,11 @@ const char *logger_quote(char *buf, size_t size, const char *value);
 #define log_info(...)  logger_log(LOGGER_INFO, __VA_ARGS__)
 #define log_warn(...)  logger_log(LOGGER_WARN, __VA_ARGS__)
 #define log_error(...) logger_log(LOGGER_ERROR, __VA_ARGS__)
+
+/* True at most once a second for the same *logged_at (the time it last
+ * was, which it updates): a loop that may fail many times a second logs
+ * the first failure and then one line a second, with its running count. */
+bool logger_due(int64_t *logged_at);
 
 /* Masks, in place, the resident ID numbers and mobile numbers standing
  * alone in the length bytes of text (the log writer does it to every line,

@@ -70,7 +70,7 @@ struct _broker_t {
     uint64_t dropped;       /* messages dropped: peer gone or not reading */
     uint64_t refused;       /* requests refused for a full queue */
     uint64_t limited;       /* requests refused for a key's rate */
-    int64_t drop_logged_at; /* when each was last logged (s_log_due) */
+    int64_t drop_logged_at; /* when each was last logged (logger_due) */
     int64_t refusal_logged_at;
     int64_t limit_logged_at;
     int64_t expiry_at; /* no queued request expires before this */
@@ -119,15 +119,6 @@ static void s_worker_destructor(void **item)
 /* true, and *logged_at set to now, when a second has passed since *logged_at:
  * what a flood repeats is logged once a second with its count, so that a
  * flood does not flood the log too. */
-static bool s_log_due(int64_t *logged_at)
-{
-    int64_t now = zclock_mono();
-    if (now < *logged_at + 1000)
-        return false;
-    *logged_at = now;
-    return true;
-}
-
 /* Sends msg (destroyed in any case) to a peer without ever waiting: the
  * socket's send timeout is 0, so a peer whose pipe is full (it does not
  * read) has the message dropped, as has a peer that has gone. Drops are
@@ -139,7 +130,7 @@ static int s_send(broker_t *self, zmsg_t **msg_p, const char *peer_id)
     int error = zmq_errno();
     zmsg_destroy(msg_p);
     self->dropped++;
-    if (s_log_due(&self->drop_logged_at))
+    if (logger_due(&self->drop_logged_at))
         log_warn(error == EAGAIN ? "peer does not read; message dropped"
                                  : "peer has gone; message dropped",
                  "peer=%s error=\"%s\" dropped_total=%" PRIu64, peer_id, zmq_strerror(error),
@@ -392,7 +383,7 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
     int64_t wait = s_rate_wait(self, key, now);
     if (wait > 0) {
         self->limited++;
-        if (s_log_due(&self->limit_logged_at))
+        if (logger_due(&self->limit_logged_at))
             log_warn("rate limit exceeded; request refused",
                      "peer=%s service=%s retry_after_ms=%" PRId64 " limited_total=%" PRIu64,
                      sender_id, service_name, wait, self->limited);
@@ -432,7 +423,7 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
     if (zlistx_size(service->requests) >= self->queue_max ||
         self->queued_bytes + request->bytes > self->queue_max_bytes) {
         self->refused++;
-        if (s_log_due(&self->refusal_logged_at))
+        if (logger_due(&self->refusal_logged_at))
             log_warn("queue full; request refused",
                      "service=%s queued=%zu queued_bytes=%zu refused_total=%" PRIu64, service_name,
                      zlistx_size(service->requests), self->queued_bytes, self->refused);

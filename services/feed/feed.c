@@ -24,8 +24,10 @@
 #include <czmq.h>
 
 #define READ_MAX     100
+#define READ_BATCH   1000 /* commands read before each round */
 #define HEARTBEAT_MS 1000
 #define TOPICS_MAX   32
+#define STALL_MS     10000 /* a subscriber not reading for this long is dropped */
 
 typedef struct {
     zframe_t *identity;
@@ -35,6 +37,7 @@ typedef struct {
     int64_t cursor;
     int64_t credit;
     int64_t heartbeat_at;
+    int64_t stalled_since; /* when its pipe first refused an event, or 0 */
 } subscription_t;
 
 struct _feed_t {
@@ -45,6 +48,8 @@ struct _feed_t {
     char *stream_pattern;    /* printf pattern of a stream's key, %s the service */
     zhashx_t *subscriptions; /* identity hex -> subscription_t, owned */
     zlist_t *imports;        /* zactor_t *, one per federation import */
+    uint64_t unsent;         /* messages a full or gone pipe refused */
+    int64_t unsent_logged_at;
 };
 
 static void s_subscription_destructor(void **item)
@@ -85,6 +90,7 @@ feed_t *feed_new(config_t *config, security_t *security)
     zsock_set_router_mandatory(self->socket, 1);
     zsock_set_maxmsgsize(self->socket, 64 << 10);
     zsock_set_linger(self->socket, 0);
+    zsock_set_sndtimeo(self->socket, 0);
     if (security_server(security, self->socket) != 0 ||
         zsock_bind(self->socket, "%s", endpoint) < 0) {
         log_error("feed cannot bind", "endpoint=%s", endpoint);
@@ -117,9 +123,14 @@ void feed_destroy(feed_t **self_p)
     *self_p = NULL;
 }
 
-/* Sends [identity][command][body]; false when the subscriber has gone. */
-static bool s_send(feed_t *self, zframe_t *identity, const char *command, const uint8_t *body,
-                   size_t size)
+typedef enum { SENT, FULL, GONE } sent_t;
+
+/* Sends [identity][command][body] without ever waiting: the socket's send
+ * timeout is 0, so a subscriber whose pipe is full (it does not read) gets
+ * FULL and the message is not sent; one that has gone gets GONE. Messages
+ * not sent are counted and logged at most once a second. */
+static sent_t s_send(feed_t *self, zframe_t *identity, const char *command, const uint8_t *body,
+                     size_t size)
 {
     zmsg_t *msg = zmsg_new();
     zmsg_append(msg, &(zframe_t *){zframe_dup(identity)});
@@ -127,9 +138,18 @@ static bool s_send(feed_t *self, zframe_t *identity, const char *command, const 
     if (body)
         zmsg_addmem(msg, body, size);
     if (zmsg_send(&msg, self->socket) == 0)
-        return true;
+        return SENT;
+    int error = zmq_errno();
     zmsg_destroy(&msg);
-    return false;
+    self->unsent++;
+    if (logger_due(&self->unsent_logged_at)) {
+        char *id = zframe_strhex(identity);
+        log_warn(error == EAGAIN ? "subscriber does not read; message not sent"
+                                 : "subscriber has gone; message not sent",
+                 "peer=%s command=%s unsent_total=%" PRIu64, id, command, self->unsent);
+        free(id);
+    }
+    return error == EAGAIN ? FULL : GONE;
 }
 
 static void s_refuse_detail(feed_t *self, zframe_t *identity, Chuang__Status status,
@@ -239,10 +259,28 @@ static bool s_wanted(const subscription_t *subscription, const Chuang__Event *ev
     return false;
 }
 
-/* Sends what the subscription may have of what follows its cursor. Returns
- * false when the subscriber has gone. */
+/* Tells the subscriber that the event at sequence cannot be served and
+ * ends its subscription there: it sees an error, never a gap. */
+static void s_unservable(feed_t *self, subscription_t *subscription, int64_t sequence,
+                         const char *why)
+{
+    char message[96], detail[160];
+    snprintf(message, sizeof message, "event %" PRId64 " cannot be served", sequence);
+    snprintf(detail, sizeof detail, "The event %s. Your cursor stays at %" PRId64 ".", why,
+             subscription->cursor);
+    s_refuse_detail(self, subscription->identity, CHUANG__STATUS__INTERNAL, message, detail,
+                    "Subscribe again later; the agency's operators have been told.");
+    log_error("event cannot be served", "subscriber=%s stream=%s sequence=%" PRId64 " why=\"%s\"",
+              subscription->acl->name, subscription->stream, sequence, why);
+}
+
+/* Sends what the subscription may have of what follows its cursor, in
+ * order, never past an event it could not send: the cursor moves only over
+ * events sent or not wanted. Returns false when the subscription ends: the
+ * subscriber has gone, has not read for STALL_MS, or was told why not. */
 static bool s_serve(feed_t *self, subscription_t *subscription)
 {
+    int64_t now = zclock_mono();
     char start[32];
     snprintf(start, sizeof start, "%" PRId64, subscription->cursor + 1);
     long long count = subscription->credit < READ_MAX ? subscription->credit : READ_MAX;
@@ -267,36 +305,56 @@ static bool s_serve(feed_t *self, subscription_t *subscription)
         freeReplyObject(reply);
         return false;
     }
-    for (size_t i = 0; reply && reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
+    for (size_t i = 0; alive && reply && reply->type == REDIS_REPLY_ARRAY && i < reply->elements;
+         i++) {
         redisReply *fields = reply->element[i]->element[1];
         int64_t sequence = strtoll(reply->element[i]->element[0]->str, NULL, 10);
         Chuang__Event *event = fields->elements >= 2
                                    ? chuang__event__unpack(NULL, fields->element[1]->len,
                                                            (const uint8_t *)fields->element[1]->str)
                                    : NULL;
-        if (event && s_wanted(subscription, event) &&
-            (subscription->acl->personal || redact_event(event, catalog_services) == 0)) {
-            size_t size = chuang__event__get_packed_size(event);
-            uint8_t *packed = malloc(size);
-            chuang__event__pack(event, packed);
-            alive = s_send(self, subscription->identity, "EVENT", packed, size);
-            free(packed);
-            subscription->credit--;
-            sent = true;
+        sent_t outcome = SENT;
+        if (!event) {
+            s_unservable(self, subscription, sequence, "stored in the stream cannot be read");
+            alive = false;
+        } else if (s_wanted(subscription, event)) {
+            if (!subscription->acl->personal && redact_event(event, catalog_services) != 0) {
+                s_unservable(self, subscription, sequence, "cannot be redacted");
+                alive = false;
+            } else {
+                size_t size = chuang__event__get_packed_size(event);
+                uint8_t *packed = malloc(size);
+                chuang__event__pack(event, packed);
+                outcome = s_send(self, subscription->identity, "EVENT", packed, size);
+                free(packed);
+                if (outcome == SENT) {
+                    subscription->credit--;
+                    subscription->stalled_since = 0;
+                    sent = true;
+                }
+            }
         }
         chuang__event__free_unpacked(event, NULL);
-        if (!alive)
+        if (outcome == FULL && !subscription->stalled_since)
+            subscription->stalled_since = now;
+        if (outcome != SENT)
+            alive = outcome == FULL;
+        if (outcome != SENT || !alive)
             break;
         subscription->cursor = sequence;
     }
     if (count > 0 && (!reply || reply->type == REDIS_REPLY_ERROR))
         redis_link_reset(&self->redis, self->redis_url, 1);
     freeReplyObject(reply);
-    int64_t now = zclock_mono();
+    if (alive && subscription->stalled_since && now - subscription->stalled_since > STALL_MS) {
+        log_warn("subscriber does not read; subscription ended", "subscriber=%s cursor=%" PRId64,
+                 subscription->acl->name, subscription->cursor);
+        return false;
+    }
     if (sent) {
         subscription->heartbeat_at = now + HEARTBEAT_MS;
     } else if (alive && now >= subscription->heartbeat_at) {
-        alive = s_send(self, subscription->identity, "HEARTBEAT", NULL, 0);
+        alive = s_send(self, subscription->identity, "HEARTBEAT", NULL, 0) != GONE;
         subscription->heartbeat_at = now + HEARTBEAT_MS;
     }
     return alive;
@@ -306,8 +364,12 @@ void feed_run(feed_t *self)
 {
     zpoller_t *poller = zpoller_new(self->socket, NULL);
     while (!zsys_interrupted) {
+        /* Everything waiting (up to a bound) is read before a round, so a
+         * peer that floods commands costs one round per batch, not one
+         * round of stream reads per message. */
         if (zpoller_wait(poller, 100) == self->socket)
-            s_message(self);
+            for (int i = 0; i < READ_BATCH && (zsock_events(self->socket) & ZMQ_POLLIN); i++)
+                s_message(self);
         else if (zpoller_terminated(poller))
             break;
         if (!self->redis || self->redis->err)

@@ -5,13 +5,17 @@
  * redacted; a public subscriber gets only public events; a subscriber
  * resumes after its cursor with nothing lost or repeated; a topic outside
  * the access list is refused; an unknown key gets nothing; chuangctl feed
- * tail prints the events as JSON lines.
+ * tail prints the events as JSON lines. A subscriber that never reads
+ * does not stop the feed serving others, nor SIGTERM ending it; an event
+ * the feed cannot read is an error to the subscriber, never a gap.
  */
 #include "client.h"
 #include "config.h"
+#include "feed.pb-c.h"
 #include "feed_client.h"
 #include "harness.h"
 #include "registry.pb-c.h"
+#include "redis_link.h"
 #include "registry_fixture.h"
 #include "security.h"
 
@@ -33,6 +37,9 @@ static char s_feed_public[64];
 static pid_t s_broker, s_registry, s_feed;
 static config_t *s_plain_config;
 static security_t *s_plain;
+static zsock_t *s_flooder; /* subscribed, never reads: kept open past the feed's SIGTERM */
+static config_t *s_flooder_config;
+static security_t *s_flooder_security;
 
 /* A subscriber's security: its secret certificate. Caller destroys both. */
 static security_t *s_subscriber(const char *name, config_t **config)
@@ -124,7 +131,11 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     (void)state;
+    /* The flooder's pipe is still full: SIGTERM must end the feed anyway. */
     int status = harness_stop(s_feed, SIGTERM, 5000);
+    zsock_destroy(&s_flooder);
+    security_destroy(&s_flooder_security);
+    config_destroy(&s_flooder_config);
     harness_stop(s_registry, SIGTERM, 5000);
     harness_stop(s_broker, SIGTERM, 5000);
     security_destroy(&s_plain);
@@ -272,10 +283,157 @@ static void test_subscribers_see_what_they_may_in_order(void **state)
     client_destroy(&client);
 }
 
+/* Appends events 1..count of topic flood.Tick (public, each an entity
+ * whose name is name_size bytes) to stream key, replacing what it held;
+ * sequence broken (if not 0) is stored as bytes that are no event. */
+static void s_fill_stream(const char *key, int count, size_t name_size, int broken)
+{
+    redisContext *redis = redis_link_connect(harness_get("CHUANG_TEST_REDIS_URL"), 3);
+    assert_non_null(redis);
+    freeReplyObject(redisCommand(redis, "DEL %s", key));
+    char *name = malloc(name_size + 1);
+    memset(name, 'x', name_size);
+    name[name_size] = 0;
+    Chuang__Registry__Entity entity = CHUANG__REGISTRY__ENTITY__INIT;
+    entity.name = name;
+    size_t payload_size = chuang__registry__entity__get_packed_size(&entity);
+    uint8_t *payload = malloc(payload_size);
+    chuang__registry__entity__pack(&entity, payload);
+    size_t size_max = payload_size + 256;
+    uint8_t *packed = malloc(size_max);
+    for (int i = 1; i <= count; i++) {
+        Chuang__Event event = CHUANG__EVENT__INIT;
+        char id[32];
+        snprintf(id, sizeof id, "flood-%d", i);
+        event.id = id;
+        event.sequence = i;
+        event.type = "flood.Tick";
+        event.visibility = CHUANG__VISIBILITY__VISIBILITY_PUBLIC;
+        event.payload_type = "chuang.registry.Entity";
+        event.payload.data = payload;
+        event.payload.len = payload_size;
+        size_t size = chuang__event__pack(&event, packed);
+        if (i == broken)
+            size = (size_t)snprintf((char *)packed, size_max, "\xff\xff\xff not an event");
+        redisAppendCommand(redis, "XADD %s %d-0 event %b", key, i, packed, size);
+    }
+    for (int i = 1; i <= count; i++) {
+        redisReply *reply = NULL;
+        assert_int_equal(redisGetReply(redis, (void **)&reply), REDIS_OK);
+        assert_int_equal(reply->type, REDIS_REPLY_STRING);
+        freeReplyObject(reply);
+    }
+    free(name);
+    free(payload);
+    free(packed);
+    redisFree(redis);
+}
+
+static void test_a_subscriber_that_never_reads_stops_nobody(void **state)
+{
+    (void)state;
+    /* 40 MB of events, far more than the pipes and TCP buffers hold. */
+    s_fill_stream("feedtest:flood:events", 5000, 8192, 0);
+    s_flooder_security = s_subscriber("press", &s_flooder_config);
+    s_flooder = zsock_new(ZMQ_DEALER);
+    zsock_set_rcvhwm(s_flooder, 1);
+    zsock_set_rcvbuf(s_flooder, 4096);
+    security_client_to(s_flooder_security, s_flooder, s_feed_public);
+    assert_int_equal(zsock_connect(s_flooder, "%s", s_feed_endpoint), 0);
+    Chuang__Feed__Subscribe subscribe = CHUANG__FEED__SUBSCRIBE__INIT;
+    subscribe.stream = "flood";
+    subscribe.credit = 100000;
+    uint8_t body[256];
+    size_t size = chuang__feed__subscribe__pack(&subscribe, body);
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, "SUBSCRIBE");
+    zmsg_addmem(msg, body, size);
+    assert_int_equal(zmsg_send(&msg, s_flooder), 0);
+
+    /* Give the feed time to fill the flooder's pipe (it says so). */
+    char path[600];
+    snprintf(path, sizeof path, "%s/feed.log", harness_dir());
+    for (int i = 0; i < 100 && harness_sh("grep -q 'subscriber does not read' '%s'", path) != 0;
+         i++)
+        zclock_sleep(100);
+
+    /* Another subscriber reads the same stream whole, in order... */
+    config_t *press_config;
+    security_t *press = s_subscriber("press", &press_config);
+    feed_client_t *feed = feed_client_new(s_feed_endpoint, press, s_feed_public, "flood", 0, "");
+    Chuang__Reply *refusal = NULL;
+    for (int i = 1; i <= 5000; i++) {
+        Chuang__Event *event = feed_client_next(feed, 15000, &refusal);
+        assert_non_null(event);
+        assert_int_equal(event->sequence, i);
+        chuang__event__free_unpacked(event, NULL);
+    }
+    feed_client_destroy(&feed);
+
+    /* ...and a live registration reaches a department meanwhile. */
+    client_t *client = client_new(s_endpoint, s_plain);
+    client_set_identity(client, "330106", "officer-1", "officer");
+    config_t *city_config;
+    security_t *city = s_subscriber("city", &city_config);
+    char *credit_code = registry_fixture_register(client, "龙井");
+    feed = feed_client_new(s_feed_endpoint, city, s_feed_public, "registry", 0,
+                           "registry.EntityRegistered");
+    bool seen = false;
+    for (Chuang__Event *event; !seen && (event = feed_client_next(feed, 15000, &refusal));) {
+        Chuang__Registry__Entity *entity = s_entity(event);
+        seen = streq(entity->credit_code, credit_code);
+        chuang__registry__entity__free_unpacked(entity, NULL);
+        chuang__event__free_unpacked(event, NULL);
+    }
+    assert_true(seen);
+    feed_client_destroy(&feed);
+    /* The test meant something only if the flooder's pipe was full. */
+    assert_int_equal(harness_sh("grep -q 'subscriber does not read' '%s'", path), 0);
+    free(credit_code);
+    client_destroy(&client);
+    security_destroy(&press);
+    security_destroy(&city);
+    config_destroy(&press_config);
+    config_destroy(&city_config);
+}
+
+static void test_an_unreadable_event_is_an_error_not_a_gap(void **state)
+{
+    (void)state;
+    s_fill_stream("feedtest:broken:events", 3, 16, 2);
+    config_t *press_config;
+    security_t *press = s_subscriber("press", &press_config);
+    for (int round = 0; round < 2; round++) {
+        /* Subscribing again after the error gets the same error. */
+        feed_client_t *feed = feed_client_new(s_feed_endpoint, press, s_feed_public, "broken",
+                                              round == 0 ? 0 : 1, "");
+        Chuang__Reply *refusal = NULL;
+        Chuang__Event *event = NULL;
+        if (round == 0) {
+            event = feed_client_next(feed, 15000, &refusal);
+            assert_non_null(event);
+            assert_int_equal(event->sequence, 1);
+            chuang__event__free_unpacked(event, NULL);
+        }
+        event = feed_client_next(feed, 15000, &refusal);
+        assert_null(event);
+        assert_non_null(refusal);
+        assert_int_equal(refusal->status, CHUANG__STATUS__INTERNAL);
+        assert_string_equal(refusal->message, "event 2 cannot be served");
+        assert_int_equal(feed_client_cursor(feed), 1);
+        chuang__reply__free_unpacked(refusal, NULL);
+        feed_client_destroy(&feed);
+    }
+    security_destroy(&press);
+    config_destroy(&press_config);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_subscribers_see_what_they_may_in_order),
+        cmocka_unit_test(test_a_subscriber_that_never_reads_stops_nobody),
+        cmocka_unit_test(test_an_unreadable_event_is_an_error_not_a_gap),
     };
     return cmocka_run_group_tests_name("feed", tests, s_setup, s_teardown);
 }
