@@ -1,11 +1,17 @@
 /*
  * client.c - calling a service through the brokers; see client.h.
  *
- * One DEALER socket at a time, connected to the current broker, with
- * ZMQ_IMMEDIATE so that a request is never queued for a broker that is not
- * connected. After an attempt times out the socket is closed (which discards
- * any late reply) and the next broker in the list becomes current. Replies
- * whose request id is not the call's are stale and are dropped.
+ * One DEALER socket per broker, all connected when the first call is made,
+ * each with ZMQ_IMMEDIATE (a socket is writable only while its broker is
+ * connected) and ZMTP heartbeats (a broker whose host has died without
+ * closing its connections is noticed within seconds). An attempt goes to
+ * the current broker if it is connected, else to the next one that is, so a
+ * dead broker costs nothing: its socket is simply never writable. A broker
+ * that is connected but gives no reply in time stops being current, and the
+ * same request goes to the next. Replies are read from every socket: one
+ * whose request id is the call's is the answer, whichever broker it came
+ * through (a late one is as good, the key applied once); others are stale
+ * and dropped.
  */
 #include "client.h"
 #include "logger.h"
@@ -17,13 +23,21 @@
 /* How long past a call's deadline the last attempt still listens, so that a
  * broker's own answer at the deadline (no worker in time) is heard. */
 #define DEADLINE_GRACE_MS 250
+/* ZMTP heartbeats on every broker connection. */
+#define HEARTBEAT_IVL_MS     1000
+#define HEARTBEAT_TIMEOUT_MS 3000
+
+typedef struct {
+    char *endpoint;
+    zsock_t *socket; /* NULL until the first call, or when it could not be made */
+} link_t;
 
 struct _client_t {
     security_t *security;
-    zlist_t *brokers; /* endpoint strings, owned */
+    link_t *links;
     size_t count;
     size_t current;
-    zsock_t *socket;
+    bool connected; /* the sockets have been made */
     char *agency;
     char *actor;
     char *person_id_number;
@@ -50,8 +64,13 @@ client_t *client_new(const char *brokers, security_t *security)
     if (!self)
         return NULL;
     self->security = security;
-    self->brokers = s_split(brokers);
-    self->count = zlist_size(self->brokers);
+    zlist_t *endpoints = s_split(brokers);
+    self->count = zlist_size(endpoints);
+    self->links = calloc(self->count ? self->count : 1, sizeof *self->links);
+    size_t i = 0;
+    for (char *endpoint = zlist_first(endpoints); endpoint; endpoint = zlist_next(endpoints))
+        self->links[i++].endpoint = strdup(endpoint);
+    zlist_destroy(&endpoints);
     self->roles = s_split("");
     self->attempt_ms = 3000;
     self->call_ms = 10000;
@@ -67,8 +86,11 @@ void client_destroy(client_t **self_p)
     if (!self_p || !*self_p)
         return;
     client_t *self = *self_p;
-    zsock_destroy(&self->socket);
-    zlist_destroy(&self->brokers);
+    for (size_t i = 0; i < self->count; i++) {
+        zsock_destroy(&self->links[i].socket);
+        free(self->links[i].endpoint);
+    }
+    free(self->links);
     zlist_destroy(&self->roles);
     free(self->agency);
     free(self->actor);
@@ -99,106 +121,145 @@ void client_set_timeouts(client_t *self, int attempt_ms, int call_ms)
     self->call_ms = call_ms > 0 ? call_ms : 10000;
 }
 
-static const char *s_endpoint(client_t *self, size_t index)
+/* Makes every broker's socket and starts connecting them all at once. */
+static void s_connect_all(client_t *self)
 {
-    const char *endpoint = zlist_first(self->brokers);
-    for (size_t i = 0; i < index; i++)
-        endpoint = zlist_next(self->brokers);
-    return endpoint;
-}
-
-static int s_connect(client_t *self)
-{
-    self->socket = zsock_new(ZMQ_DEALER);
-    if (!self->socket)
-        return -1;
-    zsock_set_linger(self->socket, 0);
-    zsock_set_immediate(self->socket, 1);
-    zsock_set_maxmsgsize(self->socket, MAX_MSG_BYTES);
-    security_client(self->security, self->socket);
-    const char *endpoint = s_endpoint(self, self->current);
-    if (zsock_connect(self->socket, "%s", endpoint) < 0) {
-        log_error("cannot connect to broker", "endpoint=%s", endpoint);
-        zsock_destroy(&self->socket);
-        return -1;
+    self->connected = true;
+    for (size_t i = 0; i < self->count; i++) {
+        link_t *link = &self->links[i];
+        link->socket = zsock_new(ZMQ_DEALER);
+        if (!link->socket)
+            continue;
+        zsock_set_linger(link->socket, 0);
+        zsock_set_immediate(link->socket, 1);
+        zsock_set_maxmsgsize(link->socket, MAX_MSG_BYTES);
+        zsock_set_heartbeat_ivl(link->socket, HEARTBEAT_IVL_MS);
+        zsock_set_heartbeat_timeout(link->socket, HEARTBEAT_TIMEOUT_MS);
+        security_client(self->security, link->socket);
+        if (zsock_connect(link->socket, "%s", link->endpoint) < 0) {
+            log_error("cannot connect to broker", "endpoint=%s", link->endpoint);
+            zsock_destroy(&link->socket);
+        }
     }
-    return 0;
 }
 
-/* Drops the socket and makes the next broker current. */
-static void s_failover(client_t *self)
+/* The broker to send to: the current one when connected, else the next
+ * that is, waiting for one until end (zclock_mono ms). Returns its index,
+ * or -1 when none connected in time. */
+static int s_writable(client_t *self, int64_t end)
 {
-    zsock_destroy(&self->socket);
-    self->current = (self->current + 1) % self->count;
+    zmq_pollitem_t items[self->count];
+    while (true) {
+        size_t n = 0;
+        for (size_t k = 0; k < self->count; k++) {
+            size_t i = (self->current + k) % self->count;
+            if (!self->links[i].socket)
+                continue;
+            if (zsock_events(self->links[i].socket) & ZMQ_POLLOUT)
+                return (int)i;
+            items[n++] = (zmq_pollitem_t){zsock_resolve(self->links[i].socket), 0, ZMQ_POLLOUT, 0};
+        }
+        int64_t left = end - zclock_mono();
+        if (n == 0 || left <= 0)
+            return -1;
+        if (zmq_poll(items, (int)n, left < 100 ? left : 100) < 0 && zmq_errno() != EINTR)
+            return -1;
+    }
+}
+
+/* Fills items (one per broker) to poll every socket there is for input. */
+static void s_poll_items(client_t *self, zmq_pollitem_t *items)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        zsock_t *socket = self->links[i].socket;
+        items[i] =
+            (zmq_pollitem_t){socket ? zsock_resolve(socket) : NULL, -1, socket ? ZMQ_POLLIN : 0, 0};
+    }
+}
+
+/* Reads one reply from link i's socket: its body when it is an MDP reply
+ * from service (and, with request_id, a chuang Reply of that id, returned
+ * unpacked in *reply_p, caller owns), else NULL (stale or malformed). */
+static zmsg_t *s_receive(client_t *self, size_t i, const char *service, const char *request_id,
+                         Chuang__Reply **reply_p)
+{
+    zmsg_t *reply = zmsg_recv(self->links[i].socket);
+    if (!reply)
+        return NULL;
+    zframe_t *empty = zmsg_pop(reply);
+    char *header = zmsg_popstr(reply);
+    char *from = zmsg_popstr(reply);
+    bool valid = empty && zframe_size(empty) == 0 && header && streq(header, MDP_CLIENT) && from &&
+                 streq(from, service) && zmsg_size(reply) > 0;
+    zframe_destroy(&empty);
+    zstr_free(&header);
+    zstr_free(&from);
+    if (valid && request_id) {
+        zframe_t *first = zmsg_first(reply);
+        Chuang__Reply *unpacked =
+            chuang__reply__unpack(NULL, zframe_size(first), zframe_data(first));
+        valid = unpacked && streq(unpacked->request_id, request_id);
+        if (valid)
+            *reply_p = unpacked;
+        else
+            chuang__reply__free_unpacked(unpacked, NULL);
+    }
+    if (valid)
+        return reply;
+    log_debug("stale or malformed reply dropped", "service=%s", service);
+    zmsg_destroy(&reply);
+    return NULL;
 }
 
 /* Sends body (not taken) to service and returns the reply body, or NULL when
- * the deadline (zclock_mono ms) passes first. With request_id, a reply that
- * is not a chuang Reply of that id is dropped, and the matching one is also
- * returned unpacked in *reply_p (caller owns). */
+ * the deadline (zclock_mono ms) passes first. With request_id, a reply that is not a chuang Reply
+ * of that id is dropped, and the matching one is also returned unpacked in *reply_p (caller owns).
+ */
 static zmsg_t *s_exchange(client_t *self, const char *service, zmsg_t *body, int64_t deadline,
                           const char *request_id, Chuang__Reply **reply_p)
 {
+    if (!self->connected)
+        s_connect_all(self);
     while (zclock_mono() < deadline) {
-        if (!self->socket && s_connect(self) != 0) {
-            s_failover(self);
-            zclock_sleep(100);
-            continue;
-        }
         int64_t attempt_end = zclock_mono() + self->attempt_ms;
         if (attempt_end > deadline)
             attempt_end = deadline + DEADLINE_GRACE_MS;
+        int target = s_writable(self, attempt_end);
+        if (target < 0)
+            break;
         zmsg_t *request = zmsg_dup(body);
         zmsg_pushstr(request, service);
         zmsg_pushstr(request, MDP_CLIENT);
         zmsg_pushmem(request, NULL, 0);
-        zsock_set_sndtimeo(self->socket, (int)(attempt_end - zclock_mono()));
-        if (zmsg_send(&request, self->socket) != 0) {
+        if (zmsg_send(&request, self->links[target].socket) != 0) {
             zmsg_destroy(&request);
-            log_debug("broker not connected; trying the next one", "endpoint=%s",
-                      s_endpoint(self, self->current));
-            s_failover(self);
+            self->current = ((size_t)target + 1) % self->count;
             continue;
         }
+        zmq_pollitem_t items[self->count];
+        s_poll_items(self, items);
         while (true) {
             int64_t left = attempt_end - zclock_mono();
-            zmq_pollitem_t item = {zsock_resolve(self->socket), 0, ZMQ_POLLIN, 0};
             if (left <= 0)
                 break;
-            int rc = zmq_poll(&item, 1, left);
+            int rc = zmq_poll(items, (int)self->count, left);
             if (rc < 0 && zmq_errno() == EINTR)
                 continue;
             if (rc <= 0)
                 break;
-            zmsg_t *reply = zmsg_recv(self->socket);
-            if (!reply)
-                continue;
-            zframe_t *empty = zmsg_pop(reply);
-            char *header = zmsg_popstr(reply);
-            char *from = zmsg_popstr(reply);
-            bool valid = empty && zframe_size(empty) == 0 && header && streq(header, MDP_CLIENT) &&
-                         from && streq(from, service) && zmsg_size(reply) > 0;
-            zframe_destroy(&empty);
-            zstr_free(&header);
-            zstr_free(&from);
-            if (valid && request_id) {
-                zframe_t *first = zmsg_first(reply);
-                Chuang__Reply *unpacked =
-                    chuang__reply__unpack(NULL, zframe_size(first), zframe_data(first));
-                valid = unpacked && streq(unpacked->request_id, request_id);
-                if (valid)
-                    *reply_p = unpacked;
-                else
-                    chuang__reply__free_unpacked(unpacked, NULL);
+            for (size_t i = 0; i < self->count; i++) {
+                if (!(items[i].revents & ZMQ_POLLIN))
+                    continue;
+                zmsg_t *reply = s_receive(self, i, service, request_id, reply_p);
+                if (reply) {
+                    self->current = i;
+                    return reply;
+                }
             }
-            if (valid)
-                return reply;
-            log_debug("stale or malformed reply dropped", "service=%s", service);
-            zmsg_destroy(&reply);
         }
         log_info("no reply in time; retrying on the next broker", "service=%s endpoint=%s", service,
-                 s_endpoint(self, self->current));
-        s_failover(self);
+                 self->links[target].endpoint);
+        self->current = ((size_t)target + 1) % self->count;
     }
     return NULL;
 }
@@ -314,26 +375,61 @@ Chuang__Reply *client_call(client_t *self, const char *service, const char *meth
     return reply;
 }
 
+static bool s_all_connected(client_t *self)
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (self->links[i].socket && !(zsock_events(self->links[i].socket) & ZMQ_POLLOUT))
+            return false;
+    return true;
+}
+
 int client_service_exists(client_t *self, const char *service)
 {
-    int answered = 0;
+    if (!self->connected)
+        s_connect_all(self);
+    /* Every broker connected by then is asked at once (one that is still
+     * connecting gets a moment); a dead one is not waited for. */
+    int64_t end = zclock_mono() + self->attempt_ms;
+    if (s_writable(self, end) < 0)
+        return -1;
+    for (int64_t grace = zclock_mono() + 200; zclock_mono() < grace && !s_all_connected(self);)
+        zclock_sleep(10);
+    bool asked[self->count];
+    int pending = 0;
     for (size_t i = 0; i < self->count; i++) {
-        zsock_destroy(&self->socket);
-        self->current = i;
-        zmsg_t *body = zmsg_new();
-        zmsg_addstr(body, service);
-        zmsg_t *reply =
-            s_exchange(self, "mmi.service", body, zclock_mono() + self->attempt_ms, NULL, NULL);
-        zmsg_destroy(&body);
-        if (!reply)
-            continue;
-        answered++;
-        char *code = zmsg_popstr(reply);
-        bool found = code && streq(code, "200");
-        zstr_free(&code);
-        zmsg_destroy(&reply);
-        if (found)
-            return 1;
+        zsock_t *socket = self->links[i].socket;
+        asked[i] = socket && (zsock_events(socket) & ZMQ_POLLOUT) &&
+                   zsock_send(socket, "zsss", MDP_CLIENT, "mmi.service", service) == 0;
+        pending += asked[i];
     }
-    return answered ? 0 : -1;
+    int answered = 0;
+    bool found = false;
+    zmq_pollitem_t items[self->count];
+    s_poll_items(self, items);
+    while (!found && answered < pending) {
+        int64_t left = end - zclock_mono();
+        if (left <= 0)
+            break;
+        int rc = zmq_poll(items, (int)self->count, left);
+        if (rc < 0 && zmq_errno() == EINTR)
+            continue;
+        if (rc <= 0)
+            break;
+        for (size_t i = 0; i < self->count; i++) {
+            if (!(items[i].revents & ZMQ_POLLIN))
+                continue;
+            zmsg_t *reply = s_receive(self, i, "mmi.service", NULL, NULL);
+            if (!reply || !asked[i]) {
+                zmsg_destroy(&reply);
+                continue;
+            }
+            asked[i] = false;
+            answered++;
+            char *code = zmsg_popstr(reply);
+            found = found || (code && streq(code, "200"));
+            zstr_free(&code);
+            zmsg_destroy(&reply);
+        }
+    }
+    return found ? 1 : answered ? 0 : -1;
 }

@@ -4,10 +4,12 @@
  * A client knows one or more brokers. A call wraps the method's input message
  * in the chuang envelope (request id, idempotency key, agency, actor, roles,
  * deadline, trace id), sends it as an MDP/0.1 client request and waits for
- * the reply. When no reply comes within the attempt timeout it drops the
- * socket and sends the same request, with the same idempotency key, to the
- * next broker (the Lazy Pirate pattern with failover), until the call's
- * deadline. A worker applies a key once, so a retry never applies twice.
+ * the reply. It is connected to every broker at once and sends only to one
+ * that is connected, so a dead broker costs a call nothing. When no reply
+ * comes within the attempt timeout it sends the same request, with the same
+ * idempotency key, to the next broker (the Lazy Pirate pattern with
+ * failover), and keeps to that one, until the call's deadline. A worker
+ * applies a key once, so a retry never applies twice.
  * A reply UNAVAILABLE is retried after a growing pause, and one
  * RESOURCE_EXHAUSTED with a retry-after (a rate limit) after that time, while
  * the deadline allows; past it, the reply is returned as it came.

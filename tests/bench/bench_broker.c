@@ -31,6 +31,13 @@
  * a body of the packed envelope's size; the echo returns them unchanged. The
  * sizes are printed.
  *
+ * Then new clients, the way short-lived processes (chuangctl, a cron job)
+ * call: -F times (default 200), a fresh client makes one call and is
+ * destroyed, taking turns between a client that lists only the live
+ * broker and one that lists a dead broker (a port nothing listens on, as
+ * after kill -9) first. Their p50 and p99 and the ratio dead-first / live
+ * say what a dead broker costs each new client.
+ *
  * The ratios (broker / raw) are the figures to read: absolute times depend
  * on the (shared, noisy) machine. Nothing is asserted on times.
  *
@@ -667,10 +674,26 @@ static double s_ratio(double a, double b)
     return b > 0 ? a / b : 0;
 }
 
+/* Latencies of count fresh clients, each making one call and destroyed,
+ * turn about with brokers live (into[0]) and dead_first (into[1]). */
+static void s_fresh_clients(const char *live, const char *dead_first, int count, samples_t *into)
+{
+    for (int i = 0; i < 2 * count; i++) {
+        int64_t start = s_now_us();
+        client_t *client = s_client(i % 2 ? dead_first : live);
+        int rc = s_broker_call(client, 0);
+        client_destroy(&client);
+        if (rc != 0)
+            into[i % 2].errors++;
+        else
+            s_record(&into[i % 2], s_now_us() - start);
+    }
+}
+
 static void s_usage(void)
 {
     fprintf(stderr, "usage: bench_broker -d DB_URL [-b BROKER] [-t TALLY] [-l LOG_DIR] [-T MS] "
-                    "[-w MS] [-r ROUNDS] [-p BYTES] [-c 1,4,16] [-W 1,2,4]\n");
+                    "[-w MS] [-r ROUNDS] [-p BYTES] [-c 1,4,16] [-W 1,2,4] [-F FRESH]\n");
 }
 
 int main(int argc, char **argv)
@@ -679,10 +702,10 @@ int main(int argc, char **argv)
     const char *broker_bin = CHUANG_BUILD_DIR "/services/broker/chuang-broker";
     const char *tally_bin = CHUANG_BUILD_DIR "/tests/fixtures/tally/chuang-tally";
     const char *clients_list = "1,4,16", *workers_list = "1,2,4";
-    int duration_ms = 2000, warmup_ms = 100, rounds = 4;
+    int duration_ms = 2000, warmup_ms = 100, rounds = 4, fresh = 200;
     long payload = 64;
     int opt;
-    while ((opt = getopt(argc, argv, "d:b:t:l:T:w:r:p:c:W:h")) != -1) {
+    while ((opt = getopt(argc, argv, "d:b:t:l:T:w:r:p:c:W:F:h")) != -1) {
         switch (opt) {
         case 'd':
             db_url = optarg;
@@ -714,6 +737,9 @@ int main(int argc, char **argv)
         case 'W':
             workers_list = optarg;
             break;
+        case 'F':
+            fresh = atoi(optarg);
+            break;
         default:
             s_usage();
             return 2;
@@ -723,7 +749,8 @@ int main(int argc, char **argv)
     int nclients = bench_parse_list(clients_list, clients, MAX_CLIENTS, MAX_LIST);
     int nworkers = bench_parse_list(workers_list, workers, MAX_WORKERS, MAX_LIST);
     if (!db_url || !*db_url || rounds < 1 || rounds > 100 || duration_ms < 50 * rounds ||
-        warmup_ms < 0 || payload < 0 || payload > 60000 || nclients < 0 || nworkers < 0) {
+        warmup_ms < 0 || payload < 0 || payload > 60000 || nclients < 0 || nworkers < 0 ||
+        fresh < 0) {
         s_usage();
         return 2;
     }
@@ -838,6 +865,19 @@ int main(int argc, char **argv)
     for (int i = 0; i < nrows; i++)
         if (rows[i].result.errors > 0 || rows[i].result.calls == 0)
             rc = 1;
+    result_t fresh_results[2] = {0};
+    if (fresh > 0) {
+        char dead_first[160];
+        snprintf(dead_first, sizeof dead_first, "tcp://127.0.0.1:%d,%s", bench_free_port(),
+                 endpoint);
+        samples_t samples[2] = {0};
+        s_fresh_clients(endpoint, dead_first, fresh, samples);
+        for (int i = 0; i < 2; i++) {
+            fresh_results[i] = s_result(&samples[i]);
+            if (fresh_results[i].errors > 0 || fresh_results[i].calls == 0)
+                rc = 1;
+        }
+    }
 
     printf("measurements: latency in microseconds; cpu in %% of one core during the measured "
            "windows,\n"
@@ -859,6 +899,19 @@ int main(int argc, char **argv)
                rows[i + 2].workers, s_ratio(b->rps, d->rps), s_ratio(b->p50, d->p50),
                s_ratio(b->p99, d->p99), s_ratio(b->rps, p->rps), s_ratio(b->p50, p->p50),
                s_ratio(b->p99, p->p99));
+    }
+    if (fresh > 0) {
+        printf("\nnew clients, one call each (%d of each, taking turns), latency in microseconds "
+               "from client_new to the reply:\n",
+               fresh);
+        printf("%-22s %8s %8s %8s %6s\n", "brokers listed", "p50", "p99", "max", "errors");
+        const char *names[] = {"live broker only", "dead broker first"};
+        for (int i = 0; i < 2; i++)
+            printf("%-22s %8u %8u %8u %6zu\n", names[i], fresh_results[i].p50, fresh_results[i].p99,
+                   fresh_results[i].max, fresh_results[i].errors);
+        printf("ratio dead-first / live: p50 %.2f, p99 %.2f\n",
+               s_ratio(fresh_results[1].p50, fresh_results[0].p50),
+               s_ratio(fresh_results[1].p99, fresh_results[0].p99));
     }
     if (rc != 0)
         printf("\nsome row had errors or no calls: see the errors column and %s/*.log\n",
