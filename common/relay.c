@@ -3,14 +3,24 @@
  *
  * Why positions: outbox sequence values are taken at insert and can commit
  * out of order, so a reader that went by sequence could pass a value whose
- * transaction commits later and never see it. Every transaction whose txid
- * is below pg_snapshot_xmin(pg_current_snapshot()) has ended, and a
- * transaction that starts later gets a higher txid; so the rows below that
- * horizon, taken in (txid, sequence) order after those already positioned,
- * can be numbered 1, 2, 3... and nothing can ever slip in before them. One
- * UPDATE numbers a batch; only the active relay numbers: the one that holds
- * the schema's relay lock (a db_lock on chuang_relay_lock, which no other
- * service's role can take).
+ * transaction commits later and never see it. The relay therefore numbers
+ * the committed events it has not numbered yet 1, 2, 3... after the last,
+ * in sequence order, and that number (the position) is what readers go by:
+ * a transaction that commits late gets a later position, never a gap.
+ *
+ * Why this keeps causal order without waiting for anyone: if B's event was
+ * written after A's transaction committed (B waited for A's row lock, or
+ * read what A wrote, or was sent after A's reply), B's sequence is larger
+ * (nextval is taken at the insert and the sequence is not cached), and any
+ * snapshot that sees B committed sees A committed too. So A is numbered in
+ * an earlier round than B, or in the same round before it. Events of
+ * transactions that overlapped in time have no order to keep; they get the
+ * order of their sequence values. No transaction elsewhere (another
+ * schema, an idle psql session, a long writer) holds any event back, as a
+ * cluster-wide horizon (pg_snapshot_xmin) would. One UPDATE numbers a
+ * batch; only the active relay numbers: the one that holds the schema's
+ * relay lock (a db_lock on chuang_relay_lock, which no other service's role
+ * can take), and position's unique constraint refuses a second numbering.
  *
  * Publishing after the commit means a crash can leave positioned rows
  * unpublished; the relay therefore syncs when it becomes active, when its
@@ -31,9 +41,8 @@
 #include <poll.h>
 #include <unistd.h>
 
-#define BATCH        500
-#define CHECK_MS     5000 /* how often the stream is checked against the outbox */
-#define HELD_BACK_MS 20   /* the next look when events wait behind an older transaction */
+#define BATCH    500
+#define CHECK_MS 5000 /* how often the stream is checked against the outbox */
 
 struct _relay_t {
     relay_settings_t settings; /* strings owned */
@@ -310,7 +319,7 @@ static int s_sync(relay_t *self)
     return 0;
 }
 
-/* Numbers the next batch of events that can no longer be preceded and
+/* Numbers the next batch of committed events, in sequence order, and
  * publishes them. Returns how many, or -1. */
 static int s_advance(relay_t *self)
 {
@@ -321,12 +330,11 @@ static int s_advance(relay_t *self)
      * order, which is the order it is published in. */
     PGresult *res =
         PQexecParams(self->db,
-                     "WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),"
-                     " last AS (SELECT coalesce(max(position), 0) AS position FROM chuang_outbox),"
-                     " next AS (SELECT sequence, row_number() OVER (ORDER BY txid, sequence) AS n"
-                     "   FROM chuang_outbox"
-                     "   WHERE position IS NULL AND txid < (SELECT xmin FROM horizon)"
-                     "   ORDER BY txid, sequence LIMIT $1::int),"
+                     "WITH last AS (SELECT coalesce(max(position), 0) AS position"
+                     "   FROM chuang_outbox),"
+                     " next AS (SELECT sequence, row_number() OVER (ORDER BY sequence) AS n"
+                     "   FROM chuang_outbox WHERE position IS NULL"
+                     "   ORDER BY sequence LIMIT $1::int),"
                      " numbered AS (UPDATE chuang_outbox o"
                      "   SET position = (SELECT position FROM last) + next.n"
                      "   FROM next WHERE o.sequence = next.sequence"
@@ -343,20 +351,8 @@ static int s_advance(relay_t *self)
     return rc;
 }
 
-/* true when committed events wait for an older transaction to end (one
- * that writes no outbox row sends no NOTIFY when it commits). */
-static bool s_held_back(relay_t *self)
-{
-    PGresult *res =
-        PQexec(self->db, "SELECT EXISTS (SELECT 1 FROM chuang_outbox WHERE position IS NULL)");
-    bool held = PQresultStatus(res) == PGRES_TUPLES_OK && streq(PQgetvalue(res, 0, 0), "t");
-    PQclear(res);
-    return held;
-}
-
 /* Waits up to wait_ms for a NOTIFY on the outbox channel; returns at once
- * when one came during the last step, and looks again soon when committed
- * events are held back only by an older transaction. */
+ * when one came during the last step. */
 static void s_wait(relay_t *self, int wait_ms)
 {
     PQconsumeInput(self->db);
@@ -368,8 +364,6 @@ static void s_wait(relay_t *self, int wait_ms)
     }
     if (notified)
         return;
-    if (s_held_back(self) && wait_ms > HELD_BACK_MS)
-        wait_ms = HELD_BACK_MS;
     struct pollfd fd = {.fd = PQsocket(self->db), .events = POLLIN};
     if (fd.fd >= 0 && poll(&fd, 1, wait_ms) > 0) {
         PQconsumeInput(self->db);

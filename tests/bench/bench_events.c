@@ -72,7 +72,7 @@
  *
  *   bench_events [-d DB_URL] [-c CONSUMER_DB_URL] [-s REDIS_URL]
  *                [-B REDIS_BENCHMARK] [-R 200,1000] [-T MS] [-w MS] [-r ROUNDS]
- *                [-W WRITERS] [-n BACKLOG] [-P POSTMASTER_PID] [-S REDIS_PID]
+ *                [-W WRITERS] [-n BACKLOG] [-P POSTMASTER_PID] [-S REDIS_PID] [-I]
  *
  * DB_URL (or CHUANG_BENCH_DB_URL) is the tally role's database URL,
  * CONSUMER_DB_URL (or CHUANG_BENCH_CONSUMER_DB_URL) the watcher role's,
@@ -80,6 +80,11 @@
  * measured time per rate, split over the rounds (default 4000 ms, 2
  * rounds), -w the warm-up of each window (default 250 ms). -P and -S name the
  * servers' processes for the CPU columns (left out: no CPU figures for them).
+ * -I holds a transaction open, idle, on another connection (the consumer's
+ * role, another schema: BEGIN; SELECT pg_current_xact_id()) for the whole
+ * latency phase, the way a forgotten psql session would; the commit ->
+ * stream figures then say whether anything outside the outbox holds its
+ * events back (-R 200 -T 30000 -I: 200 events/s with it open 30 s).
  * The tables go to stdout, progress to stderr. A redis-benchmark child is
  * killed on SIGINT/SIGTERM/SIGHUP and when this process dies. Exits 0, 1
  * when a step failed or an event was lost, 2 on bad arguments.
@@ -983,7 +988,7 @@ static void s_usage(void)
     fprintf(stderr, "usage: bench_events [-d DB_URL] [-c CONSUMER_DB_URL] [-s REDIS_URL] "
                     "[-B REDIS_BENCHMARK] [-R 200,1000] [-T MS] [-w MS] [-r ROUNDS] [-W WRITERS] "
                     "[-n BACKLOG] "
-                    "[-P POSTMASTER_PID] [-S REDIS_PID]\n");
+                    "[-P POSTMASTER_PID] [-S REDIS_PID] [-I]\n");
 }
 
 static int s_phase_latency(const int *rates, int nrates, int rounds, int warm_ms, int ms_per_rate,
@@ -1258,9 +1263,13 @@ int main(int argc, char **argv)
     const char *redis_benchmark = "redis-benchmark", *rates_list = "200,1000";
     int ms_per_rate = 4000, warm_ms = 250, rounds = 2, writers = 4;
     long backlog = 30000;
+    bool idle = false;
     int opt;
-    while ((opt = getopt(argc, argv, "d:c:s:B:R:T:w:r:n:W:P:S:h")) != -1) {
+    while ((opt = getopt(argc, argv, "d:c:s:B:R:T:w:r:n:W:P:S:Ih")) != -1) {
         switch (opt) {
+        case 'I':
+            idle = true;
+            break;
         case 'd':
             s_cfg.db_url = optarg;
             break;
@@ -1353,7 +1362,22 @@ int main(int argc, char **argv)
            CONSUMER_WAIT);
     fflush(stdout);
 
-    if (s_phase_latency(rates, nrates, rounds, warm_ms, ms_per_rate, writers) != 0) {
+    PGconn *idle_session = NULL;
+    if (idle) {
+        idle_session = db_connect(s_cfg.consumer_url, CONSUMER, 3);
+        if (!idle_session ||
+            db_exec(idle_session, "idle transaction", "BEGIN; SELECT pg_current_xact_id()") != 0) {
+            fprintf(stderr, "bench: cannot open the idle transaction\n");
+            PQfinish(idle_session);
+            goto done;
+        }
+        printf("  idle       a transaction open and idle on the consumer's connection (another "
+               "schema) for the whole latency phase\n\n");
+        fflush(stdout);
+    }
+    int latency = s_phase_latency(rates, nrates, rounds, warm_ms, ms_per_rate, writers);
+    PQfinish(idle_session);
+    if (latency != 0) {
         fprintf(stderr, "bench: the latency phase lost events or failed\n");
         goto done;
     }

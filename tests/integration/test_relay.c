@@ -3,7 +3,9 @@
  * processes: events from writers whose transactions commit out of order all
  * reach the stream once, numbered 1..N without a gap; the active relay's
  * process killed under load is replaced by another replica's relay with no
- * gap and no duplicate; a stream Redis lost is rebuilt from the outbox.
+ * gap and no duplicate; a stream Redis lost is rebuilt from the outbox; an
+ * idle transaction elsewhere in the cluster holds no event back; an event
+ * written after another committed comes after it, whatever their txids.
  */
 #include "chuang.pb-c.h"
 #include "client.h"
@@ -322,12 +324,71 @@ static void test_a_lost_stream_is_rebuilt_from_the_outbox(void **state)
     assert_int_equal(s_check_stream(events, "after-loss"), 5);
 }
 
+/* A connection with a statement run on it (asserted). Caller finishes it. */
+static PGconn *s_session(const char *url, const char *schema, const char *sql)
+{
+    PGconn *db = schema ? db_connect(url, schema, 3) : PQconnectdb(url);
+    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    if (sql) {
+        PGresult *res = PQexec(db, sql);
+        assert_true(PQresultStatus(res) == PGRES_TUPLES_OK ||
+                    PQresultStatus(res) == PGRES_COMMAND_OK);
+        PQclear(res);
+    }
+    return db;
+}
+
+#define INSERT_EVENT(aggregate)                                                                    \
+    "INSERT INTO chuang_outbox (id, agency, type, aggregate_id, visibility, payload_type,"         \
+    " payload) VALUES (gen_random_uuid(), '330106', 'tally.Added', '" aggregate "', 0,"            \
+    " 'chuang.tally.Counter', '')"
+
+static void test_no_transaction_elsewhere_holds_events_back(void **state)
+{
+    (void)state;
+    long events = s_count("SELECT count(*) FROM chuang_outbox");
+    assert_int_equal(s_wait_stream(events), events);
+    /* An idle transaction in another database, by another role, with a
+     * transaction id older than every event below. */
+    PGconn *idle = s_session(harness_get("CHUANG_TEST_PG_ADMIN_URL"), NULL,
+                             "BEGIN; SELECT pg_current_xact_id()");
+    writer_t writer = {.counter = "behind-idle", .thread = 0, .count = 5};
+    s_writer(&writer);
+    assert_int_equal(writer.failures, 0);
+    events += 5;
+    assert_int_equal(s_wait_stream(events), events);
+
+    /* B has the older transaction id, but writes its event only after A
+     * committed (as if it had waited for A's row lock): A comes first, also
+     * when the relay finds both at once (it is stopped meanwhile). */
+    pid_t relay = s_active_relay();
+    assert_true(relay > 0);
+    kill(relay, SIGSTOP);
+    PGconn *b = s_session(s_db_url, "tally", "BEGIN; SELECT pg_current_xact_id()");
+    PGconn *a = s_session(s_db_url, "tally", "BEGIN; SELECT pg_current_xact_id()");
+    PQclear(PQexec(a, INSERT_EVENT("causal-a")));
+    PQclear(PQexec(a, "COMMIT"));
+    PQclear(PQexec(b, INSERT_EVENT("causal-b")));
+    PQclear(PQexec(b, "COMMIT"));
+    kill(relay, SIGCONT);
+    events += 2;
+    assert_int_equal(s_wait_stream(events), events);
+    assert_int_equal(s_count("SELECT count(*) FROM chuang_outbox a, chuang_outbox b"
+                             " WHERE a.aggregate_id = 'causal-a' AND b.aggregate_id = 'causal-b'"
+                             " AND a.txid > b.txid AND a.position < b.position"),
+                     1);
+    PQfinish(a);
+    PQfinish(b);
+    PQfinish(idle);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_out_of_order_commits_reach_the_stream_once_in_order),
         cmocka_unit_test(test_killing_the_active_relay_loses_and_repeats_nothing),
         cmocka_unit_test(test_a_lost_stream_is_rebuilt_from_the_outbox),
+        cmocka_unit_test(test_no_transaction_elsewhere_holds_events_back),
     };
     return cmocka_run_group_tests_name("relay", tests, s_setup, s_teardown);
 }
