@@ -25,24 +25,36 @@
  * Publishing after the commit means a crash can leave positioned rows
  * unpublished; the relay therefore syncs when it becomes active, when its
  * Redis connection was renewed and every CHECK_MS: it reads the stream's
- * ends and re-sends every row after the last. XADD with an id not above the
- * last is refused by Redis, which is what makes a re-send harmless. A
- * stream that is not the whole log (Redis lost it) is dropped and refilled;
- * its consumer groups go with it and are recreated by their consumers.
+ * ends and re-sends every row after the last. Appending goes through
+ * event_stream_append, which takes a re-sent position as harmless only when
+ * the stream holds the same event there. A stream that is not the whole
+ * log (Redis lost it) is dropped and refilled; its consumer groups go with
+ * it and are recreated by their consumers.
+ *
+ * A stream ahead of the outbox (it holds positions the outbox has not
+ * numbered) or holding other events at the outbox's positions means the
+ * database was restored or failed over to a copy that lacks events already
+ * published. The relay then stops numbering and publishing, says why in
+ * its log and in relay_stopped(), and looks again every STOPPED_CHECK_MS;
+ * relay_reconcile() (chuangctl relay reconcile) makes the two agree, and
+ * the relay goes on by itself.
  */
 #include "relay.h"
 #include "chuang.pb-c.h"
 #include "db.h"
 #include "db_lock.h"
+#include "event_stream.h"
 #include "logger.h"
 #include "redis_link.h"
+#include "relay_reconcile.h"
 
 #include <czmq.h>
 #include <poll.h>
 #include <unistd.h>
 
-#define BATCH    500
-#define CHECK_MS 5000 /* how often the stream is checked against the outbox */
+#define BATCH            500
+#define CHECK_MS         5000 /* how often the stream is checked against the outbox */
+#define STOPPED_CHECK_MS 1000 /* how often a stopped relay looks again */
 
 struct _relay_t {
     relay_settings_t settings; /* strings owned */
@@ -52,7 +64,7 @@ struct _relay_t {
     zsock_t *pub;
     bool active;
     bool synced;       /* stream checked against the outbox since active/reconnected */
-    bool stream_ahead; /* the stream holds positions the outbox has not: stop */
+    char stopped[256]; /* why it stopped (the stream is not the outbox's), or "" */
     int64_t published; /* last position on the stream */
     int64_t check_at;  /* when to check the stream again (zclock_mono ms) */
 };
@@ -100,6 +112,11 @@ void relay_destroy(relay_t **self_p)
 bool relay_active(relay_t *self)
 {
     return self->active;
+}
+
+const char *relay_stopped(relay_t *self)
+{
+    return self->stopped[0] ? self->stopped : NULL;
 }
 
 /* Gives up being active (the lock went with a lost connection). */
@@ -172,86 +189,76 @@ static zframe_t *s_event_frame(relay_t *self, PGresult *res, int row, int64_t *p
     return frame;
 }
 
-/* Appends rows (in position order) to the stream and the publisher. The
- * XADDs are pipelined: all are sent, then the replies read in order. Returns
- * how many the stream took or already had, or -1 when Redis failed (the
- * stream is then checked, and refilled if need be, before going on). */
+/* Stops numbering and publishing until the stream agrees with the outbox
+ * again, saying why (once per cause). */
+static void s_stop(relay_t *self, const char *why)
+{
+    if (!streq(self->stopped, why))
+        log_error("relay stopped: the stream is not the outbox's", "schema=%s stream=%s why=\"%s\"",
+                  self->settings.schema, self->settings.stream, why);
+    snprintf(self->stopped, sizeof self->stopped, "%s", why);
+    self->synced = false;
+}
+
+/* Appends rows (in position order) to the stream, then sends those it took
+ * to the publisher. Returns how many the stream took or already had, or -1
+ * when it did not take them all (the stream is then checked, and refilled
+ * or the relay stopped, before going on). */
 static int s_publish(relay_t *self, PGresult *res)
 {
     int rows = PQntuples(res);
     zframe_t **frames = calloc((size_t)rows + 1, sizeof *frames);
-    int64_t *positions = calloc((size_t)rows + 1, sizeof *positions);
-    if (!frames || !positions) {
+    event_stream_entry_t *entries = calloc((size_t)rows + 1, sizeof *entries);
+    if (!frames || !entries) {
         free(frames);
-        free(positions);
+        free(entries);
         return -1;
     }
     for (int row = 0; row < rows; row++) {
-        frames[row] = s_event_frame(self, res, row, &positions[row]);
-        char id[32];
-        snprintf(id, sizeof id, "%" PRId64 "-0", positions[row]);
-        redisAppendCommand(self->redis, "XADD %s %s event %b", self->settings.stream, id,
-                           zframe_data(frames[row]), zframe_size(frames[row]));
+        frames[row] = s_event_frame(self, res, row, &entries[row].position);
+        entries[row].event_id = PQgetvalue(res, row, 1);
+        entries[row].event = zframe_data(frames[row]);
+        entries[row].size = zframe_size(frames[row]);
     }
-    int done = 0;
-    bool failed = false;
-    for (int row = 0; row < rows; row++) {
-        redisReply *reply = NULL;
-        if (redisGetReply(self->redis, (void **)&reply) != REDIS_OK)
-            reply = NULL;
-        bool refused =
-            reply && reply->type == REDIS_REPLY_ERROR && strstr(reply->str, "equal or smaller");
-        bool ok = reply && (reply->type == REDIS_REPLY_STRING || refused);
-        if (!ok && !failed)
-            log_warn("relay cannot append to the stream",
-                     "stream=%s position=%" PRId64 " error=\"%s\"", self->settings.stream,
-                     positions[row], reply ? reply->str : self->redis->errstr);
-        freeReplyObject(reply);
-        /* After a failure the replies are still read, to keep the connection
-         * in step, but nothing more is published live. */
-        failed = failed || !ok;
-        if (!failed && self->pub) {
-            uint8_t big_endian[8];
-            for (int i = 0; i < 8; i++)
-                big_endian[i] = (uint8_t)((uint64_t)positions[row] >> (56 - 8 * i));
-            zmsg_t *msg = zmsg_new();
-            zmsg_addstr(msg, PQgetvalue(res, row, 3));
-            zmsg_addmem(msg, big_endian, 8);
-            zmsg_append(msg, &frames[row]);
-            zmsg_send(&msg, self->pub);
-        }
-        zframe_destroy(&frames[row]);
-        if (!failed) {
-            if (positions[row] > self->published)
-                self->published = positions[row];
-            done++;
-        }
-        if (!reply && self->redis->err)
-            break; /* the connection is gone: no more replies will come */
+    size_t done = 0;
+    int64_t stopped_at = 0;
+    event_stream_outcome_t outcome = event_stream_append(self->redis, self->settings.stream, true,
+                                                         entries, (size_t)rows, &done, &stopped_at);
+    if (outcome == EVENT_STREAM_DIVERGED) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "the stream holds another event at position %" PRId64
+                 " (a restored or failed-over database?)",
+                 stopped_at);
+        s_stop(self, why);
+    } else if (outcome != EVENT_STREAM_OK) {
+        log_warn("relay cannot append to the stream", "stream=%s position=%" PRId64 " error=\"%s\"",
+                 self->settings.stream,
+                 outcome == EVENT_STREAM_GAP ? stopped_at : entries[done].position,
+                 outcome == EVENT_STREAM_GAP ? "the stream lacks the events before it"
+                                             : self->redis->errstr);
+    }
+    for (size_t row = 0; row < done; row++) {
+        if (entries[row].position > self->published)
+            self->published = entries[row].position;
+        if (!self->pub)
+            continue;
+        uint8_t big_endian[8];
+        for (int i = 0; i < 8; i++)
+            big_endian[i] = (uint8_t)((uint64_t)entries[row].position >> (56 - 8 * i));
+        zmsg_t *msg = zmsg_new();
+        zmsg_addstr(msg, PQgetvalue(res, (int)row, 3));
+        zmsg_addmem(msg, big_endian, 8);
+        zmsg_append(msg, &frames[row]);
+        zmsg_send(&msg, self->pub);
     }
     for (int row = 0; row < rows; row++)
         zframe_destroy(&frames[row]);
     free(frames);
-    free(positions);
-    if (failed)
+    free(entries);
+    if (outcome != EVENT_STREAM_OK)
         self->synced = false;
-    return failed ? -1 : done;
-}
-
-/* The id (position) of the stream's first or last entry, 0 when empty, -1
- * on error. */
-static int64_t s_stream_end(relay_t *self, const char *command)
-{
-    redisReply *reply = redisCommand(self->redis, command, self->settings.stream);
-    int64_t position = -1;
-    if (reply && reply->type == REDIS_REPLY_ARRAY) {
-        position = 0;
-        if (reply->elements == 1 && reply->element[0]->type == REDIS_REPLY_ARRAY &&
-            reply->element[0]->elements >= 1)
-            position = strtoll(reply->element[0]->element[0]->str, NULL, 10);
-    }
-    freeReplyObject(reply);
-    return position;
+    return outcome == EVENT_STREAM_OK ? (int)done : -1;
 }
 
 /* Makes the stream hold every positioned event it should keep (all, or the
@@ -261,25 +268,31 @@ static int64_t s_stream_end(relay_t *self, const char *command)
  * longer than its retention is trimmed. Returns 0, or -1. */
 static int s_sync(relay_t *self)
 {
-    PGresult *res = PQexec(self->db, "SELECT coalesce(max(position), 0) FROM chuang_outbox");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        PQclear(res);
+    relay_comparison_t comparison;
+    if (relay_compare(self->db, self->redis, self->settings.stream, &comparison) != 0)
         return -1;
+    if (!comparison.agree && comparison.stream_last > 0) {
+        s_stop(self, comparison.why);
+        return 0;
     }
-    int64_t positioned = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
+    if (self->stopped[0]) {
+        log_info("relay resumes: the stream and the outbox agree", "schema=%s stream=%s",
+                 self->settings.schema, self->settings.stream);
+        self->stopped[0] = '\0';
+    }
+    int64_t positioned = comparison.outbox_last;
     int64_t keep_from = 1;
     if (self->settings.stream_max > 0 && positioned - self->settings.stream_max + 1 > 1)
         keep_from = positioned - self->settings.stream_max + 1;
 
-    int64_t first = s_stream_end(self, "XRANGE %s - + COUNT 1");
-    int64_t last = s_stream_end(self, "XREVRANGE %s + - COUNT 1");
+    int64_t first = comparison.stream_first;
+    int64_t last = comparison.stream_last;
     redisReply *reply = redisCommand(self->redis, "XLEN %s", self->settings.stream);
     long long length = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
     freeReplyObject(reply);
-    if (first < 0 || last < 0 || length < 0)
+    if (length < 0)
         return -1;
-    if (length > 0 && last <= positioned && (first > keep_from || length != last - first + 1)) {
+    if (length > 0 && (first > keep_from || length != last - first + 1)) {
         log_warn("event stream incomplete; rebuilding it from the outbox",
                  "stream=%s first=%" PRId64 " last=%" PRId64 " length=%lld keep_from=%" PRId64,
                  self->settings.stream, first, last, length, keep_from);
@@ -290,7 +303,6 @@ static int s_sync(relay_t *self)
             return -1;
         last = 0;
     }
-    self->stream_ahead = false;
     self->published = last > keep_from - 1 ? last : keep_from - 1;
     if (self->published < positioned)
         log_info("relay refilling the stream from the outbox",
@@ -300,10 +312,10 @@ static int s_sync(relay_t *self)
         char from[24];
         snprintf(from, sizeof from, "%" PRId64, self->published);
         const char *values[1] = {from};
-        res = PQexecParams(self->db,
-                           "SELECT " ROW_COLUMNS " FROM chuang_outbox o"
-                           " WHERE o.position > $1::bigint ORDER BY o.position LIMIT 500",
-                           1, NULL, values, NULL, NULL, 0);
+        PGresult *res = PQexecParams(self->db,
+                                     "SELECT " ROW_COLUMNS " FROM chuang_outbox o"
+                                     " WHERE o.position > $1::bigint ORDER BY o.position LIMIT 500",
+                                     1, NULL, values, NULL, NULL, 0);
         int sent = PQresultStatus(res) == PGRES_TUPLES_OK ? s_publish(self, res) : -1;
         PQclear(res);
         if (sent <= 0)
@@ -400,6 +412,10 @@ int relay_step(relay_t *self, int wait_ms)
             return -1;
         }
     }
+    if (self->stopped[0] && zclock_mono() < self->check_at) {
+        zclock_sleep(wait_ms < STOPPED_CHECK_MS ? wait_ms : STOPPED_CHECK_MS);
+        return 0;
+    }
     if (zclock_mono() >= self->check_at) {
         self->synced = false;
         self->check_at = zclock_mono() + CHECK_MS;
@@ -407,6 +423,10 @@ int relay_step(relay_t *self, int wait_ms)
     if (!self->synced && s_sync(self) != 0) {
         zclock_sleep(wait_ms);
         return -1;
+    }
+    if (self->stopped[0]) {
+        self->check_at = zclock_mono() + STOPPED_CHECK_MS;
+        return 0;
     }
     int published = s_advance(self);
     if (published == 0)

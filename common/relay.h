@@ -4,9 +4,9 @@
  * Every replica of a service runs a relay; the one holding the schema's
  * relay lock (db_lock.h: only the service's own role can take it) is
  * active, the others wait to take over when its connection (and so its
- * lock) goes. The active relay gives each committed
- * event its position in the service's event log once no running transaction
- * can still add an earlier one, then appends it to the service's Redis
+ * lock) goes. The active relay gives each committed event its position in
+ * the service's event log (relay.c says why in sequence order), then
+ * appends it to the service's Redis
  * Stream with the position as the explicit entry id (so a re-send after a
  * crash is refused, not duplicated) and, when an endpoint is configured,
  * publishes it live on a ZeroMQ PUB socket. A stream that Redis lost or
@@ -56,5 +56,10 @@ int relay_step(relay_t *self, int wait_ms);
 
 /* true while this relay is the active one. */
 bool relay_active(relay_t *self);
+
+/* Why the active relay has stopped numbering and publishing (the stream is
+ * not the outbox's: a restored or failed-over database, see
+ * relay_reconcile.h), or NULL while it works. */
+const char *relay_stopped(relay_t *self);
 
 #endif

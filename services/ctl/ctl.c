@@ -48,6 +48,8 @@
 #include "logger.h"
 #include "messages.h"
 #include "pbjson.h"
+#include "redis_link.h"
+#include "relay_reconcile.h"
 #include "registry.pb-c.h"
 #include "security.h"
 
@@ -70,7 +72,8 @@ static void s_usage(void)
             "       chuangctl [-c FILE] feed tail STREAM [--after N] [--topics LIST] "
             "[--count K]\n"
             "       chuangctl audit verify DB-URL SCHEMA [PUBLIC-KEY-FILE]\n"
-            "       chuangctl audit list DB-URL SCHEMA AGGREGATE\n");
+            "       chuangctl audit list DB-URL SCHEMA AGGREGATE\n"
+            "       chuangctl -c SERVICE.conf relay status|reconcile SERVICE\n");
 }
 
 /* The catalog's service whose short name, or last package component, is name
@@ -364,6 +367,50 @@ static int s_audit(int argc, char **argv)
     return rc < 0 ? EXIT_NOT_OK : 0;
 }
 
+/* relay status|reconcile SERVICE, with the service's own settings (db.url,
+ * db.schema, redis.url, redis.prefix) from config: whether its stream is
+ * its outbox's, and making them agree (relay_reconcile.h). status exits 0
+ * when they agree, 1 when not. */
+static int s_relay(config_t *config, int argc, char **argv)
+{
+    if (argc != 2 || (!streq(argv[0], "status") && !streq(argv[0], "reconcile"))) {
+        s_usage();
+        return EXIT_USAGE;
+    }
+    const char *db_url = config_str(config, "db.url", NULL);
+    const char *redis_url = config_str(config, "redis.url", NULL);
+    if (!db_url || !redis_url) {
+        fprintf(stderr, "chuangctl: the settings name no db.url or redis.url; give the service's "
+                        "own settings file with -c\n");
+        return EXIT_USAGE;
+    }
+    const char *schema = config_str(config, "db.schema", argv[1]);
+    char prefix[256], stream[300];
+    snprintf(prefix, sizeof prefix, "chuang:%s", schema);
+    snprintf(stream, sizeof stream, "%s:events", config_str(config, "redis.prefix", prefix));
+    PGconn *db = db_connect(db_url, schema, 1);
+    redisContext *redis = redis_link_connect(redis_url, 1);
+    int rc = EXIT_NOT_OK;
+    if (!db || !redis) {
+        fprintf(stderr, "chuangctl: cannot reach the service's database or Redis\n");
+    } else if (streq(argv[0], "status")) {
+        relay_comparison_t comparison;
+        if (relay_compare(db, redis, stream, &comparison) != 0) {
+            fprintf(stderr, "chuangctl: cannot compare the stream with the outbox\n");
+        } else {
+            printf("outbox through %" PRId64 ", stream %" PRId64 "..%" PRId64 ": %s\n",
+                   comparison.outbox_last, comparison.stream_first, comparison.stream_last,
+                   comparison.agree ? "they agree" : comparison.why);
+            rc = comparison.agree ? 0 : EXIT_NOT_OK;
+        }
+    } else {
+        rc = relay_reconcile(db, redis, stream, stdout) < 0 ? EXIT_NOT_OK : 0;
+    }
+    PQfinish(db);
+    redisFree(redis);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -442,7 +489,8 @@ int main(int argc, char **argv)
         return s_licence_verify(argc, argv);
     if (streq(command, "audit"))
         return s_audit(argc, argv);
-    if (!streq(command, "call") && !streq(command, "services") && !streq(command, "feed")) {
+    if (!streq(command, "call") && !streq(command, "services") && !streq(command, "feed") &&
+        !streq(command, "relay")) {
         s_usage();
         return EXIT_USAGE;
     }
@@ -458,6 +506,11 @@ int main(int argc, char **argv)
     logger_level_parse(config_str(config, "log.level", "warn"), &level);
     logger_init("chuangctl", level);
     int rc = EXIT_USAGE;
+    if (streq(command, "relay")) {
+        rc = s_relay(config, argc, argv);
+        config_destroy(&config);
+        return rc;
+    }
     security_t *security = security_new(config);
     if (security && streq(command, "feed")) {
         rc = s_feed_tail(config, security, argc, argv, after, topics, count);

@@ -3,11 +3,14 @@
  *
  * Each import runs in its own actor: it reads the local stream's last id,
  * follows the remote feed after it with the feed client, and appends what
- * arrives. A refused XADD (id not above the last) is a repeat and is
- * skipped; any other Redis failure reconnects and resubscribes after the
- * local stream's last id, which is the truth of what was imported.
+ * arrives through event_stream_append: a position already imported is a
+ * repeat when it holds the same event, and skipped; another event there
+ * (the remote agency's database went back in time) stops the import for a
+ * minute, logged; any other Redis failure reconnects and resubscribes after
+ * the local stream's last id, which is the truth of what was imported.
  */
 #include "importer.h"
+#include "event_stream.h"
 #include "feed_client.h"
 #include "logger.h"
 #include "redis_link.h"
@@ -23,20 +26,6 @@ typedef struct {
     char redis_url[512];
     security_t *security;
 } import_t;
-
-/* The local stream's last id, 0 when empty, -1 on error. */
-static int64_t s_last(redisContext *redis, const char *key)
-{
-    redisReply *reply = redisCommand(redis, "XREVRANGE %s + - COUNT 1", key);
-    int64_t last = -1;
-    if (reply && reply->type == REDIS_REPLY_ARRAY) {
-        last = 0;
-        if (reply->elements == 1)
-            last = strtoll(reply->element[0]->element[0]->str, NULL, 10);
-    }
-    freeReplyObject(reply);
-    return last;
-}
 
 static void s_import_actor(zsock_t *pipe, void *args)
 {
@@ -54,7 +43,7 @@ static void s_import_actor(zsock_t *pipe, void *args)
             }
         }
         if (!feed) {
-            int64_t last = s_last(redis, import->key);
+            int64_t last = event_stream_end(redis, import->key, 1);
             if (last < 0) {
                 redisFree(redis);
                 redis = NULL;
@@ -81,18 +70,26 @@ static void s_import_actor(zsock_t *pipe, void *args)
         size_t size = chuang__event__get_packed_size(event);
         uint8_t *packed = malloc(size);
         chuang__event__pack(event, packed);
-        char id[32];
-        snprintf(id, sizeof id, "%" PRId64 "-0", event->sequence);
-        redisReply *reply =
-            redisCommand(redis, "XADD %s %s event %b", import->key, id, packed, size);
-        bool repeat =
-            reply && reply->type == REDIS_REPLY_ERROR && strstr(reply->str, "equal or smaller");
-        if (!reply || (reply->type != REDIS_REPLY_STRING && !repeat)) {
+        event_stream_entry_t entry = {event->sequence, event->id, packed, size};
+        size_t done = 0;
+        int64_t stopped_at = 0;
+        event_stream_outcome_t outcome =
+            event_stream_append(redis, import->key, false, &entry, 1, &done, &stopped_at);
+        if (outcome == EVENT_STREAM_DIVERGED) {
+            log_error("the remote feed sends another event at a position already imported; "
+                      "retrying in a minute",
+                      "endpoint=%s into=%s position=%" PRId64, import->endpoint, import->key,
+                      stopped_at);
+            feed_client_destroy(&feed);
+            for (int i = 0; i < 120 && !zpoller_wait(poller, 0); i++)
+                zclock_sleep(WAIT_MS);
+        } else if (outcome != EVENT_STREAM_OK) {
             log_warn("cannot append an imported event; resubscribing", "into=%s error=\"%s\"",
-                     import->key, reply ? reply->str : redis->errstr);
+                     import->key,
+                     outcome == EVENT_STREAM_GAP ? "the events before it are missing"
+                                                 : redis->errstr);
             feed_client_destroy(&feed);
         }
-        freeReplyObject(reply);
         free(packed);
         chuang__event__free_unpacked(event, NULL);
     }

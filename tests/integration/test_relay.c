@@ -5,7 +5,10 @@
  * process killed under load is replaced by another replica's relay with no
  * gap and no duplicate; a stream Redis lost is rebuilt from the outbox; an
  * idle transaction elsewhere in the cluster holds no event back; an event
- * written after another committed comes after it, whatever their txids.
+ * written after another committed comes after it, whatever their txids. A
+ * database gone back in time (restored, failed over) stops the relay
+ * rather than losing events; chuangctl relay reconcile makes the outbox
+ * agree with the stream and the relay goes on, nothing lost or doubled.
  */
 #include "chuang.pb-c.h"
 #include "client.h"
@@ -26,6 +29,7 @@
 
 #define TALLY  CHUANG_BUILD_DIR "/tests/fixtures/tally/chuang-tally"
 #define BROKER CHUANG_BUILD_DIR "/services/broker/chuang-broker"
+#define CTL    CHUANG_BUILD_DIR "/services/ctl/chuangctl"
 #define STREAM "test:relay:events"
 
 static char s_db_url[512];
@@ -382,6 +386,66 @@ static void test_no_transaction_elsewhere_holds_events_back(void **state)
     PQfinish(idle);
 }
 
+/* Waits until a relay's log says it stopped (up to 30 s); 0 when it did. */
+static int s_wait_stopped(void)
+{
+    for (int i = 0; i < 300; i++) {
+        if (harness_sh("grep -q 'relay stopped' '%s'/tally-*.log", harness_dir()) == 0)
+            return 0;
+        zclock_sleep(100);
+    }
+    return -1;
+}
+
+static void test_a_database_gone_back_in_time_stops_the_relay_until_reconciled(void **state)
+{
+    (void)state;
+    long events = s_count("SELECT count(*) FROM chuang_outbox");
+    assert_int_equal(s_wait_stream(events), events);
+    /* The database is restored from a backup taken before its last three
+     * events, which the stream (and whoever read it) already has. */
+    PGconn *db = s_session(s_db_url, "tally",
+                           "DELETE FROM chuang_outbox WHERE position > (SELECT max(position) - 3"
+                           " FROM chuang_outbox)");
+    PQfinish(db);
+    writer_t writer = {.counter = "after-restore", .thread = 0, .count = 4};
+    s_writer(&writer);
+    assert_int_equal(writer.failures, 0);
+    assert_int_equal(s_wait_stopped(), 0);
+    /* Nothing was appended over the published events. */
+    assert_int_equal(s_wait_stream(events), events);
+    assert_int_equal(s_check_stream(events, "after-restore"), 0);
+
+    char conf[600];
+    snprintf(conf, sizeof conf, "%s/relay-ctl.conf", harness_dir());
+    FILE *file = fopen(conf, "w");
+    fprintf(file, "db.url = %s\ndb.schema = tally\nredis.url = %s\nredis.prefix = test:relay\n",
+            s_db_url, harness_get("CHUANG_TEST_REDIS_URL"));
+    fclose(file);
+    assert_int_equal(
+        harness_sh("'%s' -c '%s' relay status tally > '%s/status.out'", CTL, conf, harness_dir()),
+        1);
+    assert_int_equal(harness_sh("'%s' -c '%s' relay reconcile tally > '%s/reconcile.out'", CTL,
+                                conf, harness_dir()),
+                     0);
+    assert_int_equal(harness_sh("test $(grep -c 'taken back from the stream' '%s/reconcile.out')"
+                                " -eq 3",
+                                harness_dir()),
+                     0);
+    /* The relay goes on by itself: the three published events are the
+     * outbox's again (recovered), the four new ones come after them. */
+    events += 4;
+    assert_int_equal(s_wait_stream(events), events);
+    assert_int_equal(s_check_stream(events, "after-restore"), 4);
+    assert_int_equal(s_count("SELECT count(*) FROM chuang_outbox WHERE recovered_at IS NOT NULL"),
+                     3);
+    assert_int_equal(s_count("SELECT count(*) FROM chuang_outbox WHERE position IS NULL"), 0);
+    assert_int_equal(s_count("SELECT max(position) FROM chuang_outbox"), events);
+    assert_int_equal(
+        harness_sh("'%s' -c '%s' relay status tally > '%s/status.out'", CTL, conf, harness_dir()),
+        0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_killing_the_active_relay_loses_and_repeats_nothing),
         cmocka_unit_test(test_a_lost_stream_is_rebuilt_from_the_outbox),
         cmocka_unit_test(test_no_transaction_elsewhere_holds_events_back),
+        cmocka_unit_test(test_a_database_gone_back_in_time_stops_the_relay_until_reconciled),
     };
     return cmocka_run_group_tests_name("relay", tests, s_setup, s_teardown);
 }
