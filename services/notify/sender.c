@@ -4,12 +4,16 @@
  * PostgreSQL holds every delivery and its state; Redis holds a due-time
  * queue (common/schedule) of pending ones per channel. Each tick queues the rows
  * created or rescheduled since the last; every REBUILD_MS the whole table is
- * read again, so an emptied Redis only delays. A claimed delivery is locked
- * (SELECT ... FOR UPDATE) while it is sent and its outcome recorded in the
- * same transaction; a delivery already sent or dead is skipped, so none is
- * sent twice as a success. The destination is read from the recipient at
- * send time: a replay after the recipient fixed its address goes there. A
- * recipient's rate limit postpones a delivery, it never drops it.
+ * read again, so an emptied Redis only delays. No transaction is open
+ * while a message travels: a delivery is claimed by one UPDATE that commits
+ * (attempts + 1, claimed_until = now + the lease), then sent, then its
+ * outcome recorded by another UPDATE. A delivery sent, dead or claimed by
+ * another sender is skipped, so none is sent twice as a success; a sender
+ * that dies between sending and recording leaves the claim to run out, and
+ * the delivery goes once more with the same delivery id for the receiver to
+ * drop. The destination is read from the recipient at claim time: a replay
+ * after the recipient fixed its address goes there. A recipient's rate
+ * limit postpones a delivery, it never drops it.
  */
 #include "sender.h"
 #include "channel.h"
@@ -20,7 +24,6 @@
 #include <jansson.h>
 
 #define REBUILD_MS 10000 /* a full look at the table; new rows every tick */
-#define LEASE_MS   60000
 #define CLAIM_MAX  16
 
 static struct {
@@ -30,6 +33,7 @@ static struct {
     int backoff_ms;
     int timeout_ms;
     int rate_per_minute;
+    int lease_ms; /* how long a claim keeps other senders off a delivery */
 } s_settings;
 
 /* When the table was last read in full, and at all, for pending deliveries
@@ -47,6 +51,10 @@ void sender_configure(config_t *config)
     s_settings.backoff_ms = (int)config_int(config, "notify.backoff_ms", 5000);
     s_settings.timeout_ms = (int)config_int(config, "notify.timeout_ms", 10000);
     s_settings.rate_per_minute = (int)config_int(config, "notify.rate_per_minute", 0);
+    /* A claim outlives the longest send (one timeout) with room to spare. */
+    s_settings.lease_ms = (int)config_int(config, "notify.lease_ms", 60000);
+    if (s_settings.lease_ms < 2 * s_settings.timeout_ms)
+        s_settings.lease_ms = 2 * s_settings.timeout_ms;
     channel_webhook_policy(config_bool(config, "notify.webhook_allow_http", false),
                            config_str(config, "notify.webhook_allow_hosts", NULL));
 }
@@ -129,41 +137,68 @@ static char *s_webhook_json(PGresult *row, const char *id)
     return text;
 }
 
-/* Sends one delivery and records the outcome. Returns the time it is due
- * again (ms since the epoch), 0 when it needs no more work, -1 on error. */
+/* When delivery id could not be claimed: the end of another sender's claim
+ * on it (ms since the epoch), when it waits for one; 0 when it is sent or
+ * dead; -1 on error. */
+static int64_t s_claimed_until(PGconn *db, const char *id)
+{
+    const char *values[1] = {id};
+    PGresult *res =
+        PQexecParams(db,
+                     "SELECT (extract(epoch FROM claimed_until) * 1000)::bigint FROM deliveries"
+                     " WHERE id = $1::uuid AND status = 'pending' AND claimed_until IS NOT NULL",
+                     1, NULL, values, NULL, NULL, 0);
+    int64_t until = -1;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        until = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) + 1 : 0;
+    PQclear(res);
+    return until;
+}
+
+/* Claims one delivery, sends it and records the outcome, each step its own
+ * statement. Returns the time it is due again (ms since the epoch), 0 when
+ * it needs no more work here, -1 on error. */
 static int64_t s_send(PGconn *db, const char *id)
 {
-    PGresult *begin = PQexec(db, "BEGIN");
-    bool begun = PQresultStatus(begin) == PGRES_COMMAND_OK;
-    PQclear(begin);
-    if (!begun)
-        return -1;
-    const char *values[1] = {id};
+    const char *who[1] = {id};
     PGresult *row = PQexecParams(
         db,
-        "SELECT d.channel, d.recipient, d.subject, d.body, d.event_json, d.event_id::text,"
-        "       d.event_type, d.attempts, coalesce(r.email, ''), coalesce(r.webhook_url, ''),"
-        "       coalesce(r.webhook_secret, ''), coalesce(r.rate_per_minute, 0)"
-        " FROM deliveries d LEFT JOIN recipients r ON r.id = d.recipient"
-        " WHERE d.id = $1::uuid AND d.status = 'pending' FOR UPDATE OF d",
-        1, NULL, values, NULL, NULL, 0);
+        "SELECT d.recipient, d.channel, coalesce(r.rate_per_minute, 0) FROM deliveries d"
+        " LEFT JOIN recipients r ON r.id = d.recipient WHERE d.id = $1::uuid",
+        1, NULL, who, NULL, NULL, 0);
     if (PQresultStatus(row) != PGRES_TUPLES_OK || PQntuples(row) == 0) {
         bool ok = PQresultStatus(row) == PGRES_TUPLES_OK;
         PQclear(row);
-        PQclear(PQexec(db, ok ? "COMMIT" : "ROLLBACK"));
         return ok ? 0 : -1;
+    }
+    int limit = atoi(PQgetvalue(row, 0, 2));
+    int64_t later = s_rate_limited(db, id, PQgetvalue(row, 0, 0), PQgetvalue(row, 0, 1),
+                                   limit > 0 ? limit : s_settings.rate_per_minute);
+    PQclear(row);
+    if (later != 0)
+        return later;
+    char lease[16];
+    snprintf(lease, sizeof lease, "%d", s_settings.lease_ms);
+    const char *values[2] = {id, lease};
+    row = PQexecParams(
+        db,
+        "WITH claimed AS (UPDATE deliveries SET attempts = attempts + 1,"
+        "   claimed_until = now() + $2::int * interval '1 millisecond'"
+        "   WHERE id = $1::uuid AND status = 'pending'"
+        "     AND (claimed_until IS NULL OR claimed_until <= now()) RETURNING *)"
+        " SELECT c.channel, c.recipient, c.subject, c.body, c.event_json, c.event_id::text,"
+        "       c.event_type, c.attempts, coalesce(r.email, ''), coalesce(r.webhook_url, ''),"
+        "       coalesce(r.webhook_secret, '')"
+        " FROM claimed c LEFT JOIN recipients r ON r.id = c.recipient",
+        2, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(row) != PGRES_TUPLES_OK || PQntuples(row) == 0) {
+        bool ok = PQresultStatus(row) == PGRES_TUPLES_OK;
+        PQclear(row);
+        return ok ? s_claimed_until(db, id) : -1;
     }
     char channel[16]; /* outlives row, which is cleared before the outcome is logged */
     snprintf(channel, sizeof channel, "%s", PQgetvalue(row, 0, 0));
-    int attempts = atoi(PQgetvalue(row, 0, 7)) + 1;
-    int limit = atoi(PQgetvalue(row, 0, 11));
-    int64_t later = s_rate_limited(db, id, PQgetvalue(row, 0, 1), channel,
-                                   limit > 0 ? limit : s_settings.rate_per_minute);
-    if (later != 0) {
-        PQclear(row);
-        PQclear(PQexec(db, later > 0 ? "COMMIT" : "ROLLBACK"));
-        return later;
-    }
+    int attempts = atoi(PQgetvalue(row, 0, 7));
     char error[256] = "";
     channel_outcome_t outcome;
     if (streq(channel, "email")) {
@@ -206,14 +241,18 @@ static int64_t s_send(PGconn *db, const char *id)
                      "UPDATE deliveries SET status = $2, attempts = $3::int, last_error = $4,"
                      " sent_at = CASE WHEN $2 = 'sent' THEN now() END,"
                      " next_attempt_at = CASE WHEN $5::bigint > 0"
-                     "   THEN to_timestamp($5::bigint / 1000.0) ELSE next_attempt_at END"
-                     " WHERE id = $1::uuid",
+                     "   THEN to_timestamp($5::bigint / 1000.0) ELSE next_attempt_at END,"
+                     " claimed_until = NULL"
+                     " WHERE id = $1::uuid AND status = 'pending'",
                      5, NULL, update, NULL, NULL, 0);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
-    PQclear(PQexec(db, ok ? "COMMIT" : "ROLLBACK"));
-    if (!ok)
+    if (!ok) {
+        /* The claim runs out and the delivery goes once more. */
+        log_warn("delivery outcome not recorded; it will be sent again", "id=%s channel=%s", id,
+                 channel);
         return -1;
+    }
     if (outcome == CHANNEL_SENT)
         log_info("delivered", "id=%s channel=%s attempts=%d", id, channel, attempts);
     else
@@ -228,7 +267,8 @@ static int s_send_due(service_tick_t *tick, PGconn *db, redisContext *redis, con
     char queue[256];
     s_queue(tick, channel, queue, sizeof queue);
     schedule_job_t *jobs = NULL;
-    int claimed = schedule_claim_due(redis, queue, zclock_time(), LEASE_MS, CLAIM_MAX, &jobs);
+    int claimed =
+        schedule_claim_due(redis, queue, zclock_time(), s_settings.lease_ms, CLAIM_MAX, &jobs);
     for (int i = 0; i < claimed; i++) {
         int64_t due = s_send(db, jobs[i].job);
         if (due < 0)

@@ -29,6 +29,8 @@ its X-Chuang-Delivery header, before it is answered by path:
     /moved       302 to /ok
     /big         200 with 1 MiB of body
     /slow        200 after 5 seconds
+    /slowfirst   200 after 5 seconds for a delivery's first request, at once
+                 for its later ones
     anything else 404
 
 Each .txt and .json file appears whole (written aside, then renamed) and
@@ -165,6 +167,10 @@ class Receiver(http.server.BaseHTTPRequestHandler):
             status, payload = 200, b"x" * (1024 * 1024)
         elif path == "/slow":
             time.sleep(5)
+            status = 200
+        elif path == "/slowfirst":
+            if _next("/slowfirst " + str(self.headers.get("X-Chuang-Delivery"))) == 1:
+                time.sleep(5)
             status = 200
         else:
             status = 404

@@ -74,6 +74,29 @@ static int s_start_receivers(void)
     return 0;
 }
 
+/* notify's settings: brokers, database, Redis and SMTP (set by s_setup),
+ * then the fixed ones. */
+static char *s_notify_env[] = {NULL,
+                               NULL,
+                               NULL,
+                               NULL,
+                               "CHUANG_SECURITY_PLAIN=yes",
+                               "CHUANG_REDIS_PREFIX=ntest:notify",
+                               "CHUANG_NOTIFY_STREAM=ntest:registry:events",
+                               "CHUANG_NOTIFY_MAX_ATTEMPTS=4",
+                               "CHUANG_NOTIFY_BACKOFF_MS=150",
+                               "CHUANG_NOTIFY_TIMEOUT_MS=3000",
+                               "CHUANG_NOTIFY_LEASE_MS=6000",
+                               "CHUANG_NOTIFY_WEBHOOK_ALLOW_HTTP=yes",
+                               "CHUANG_NOTIFY_WEBHOOK_ALLOW_HOSTS=127.0.0.1",
+                               "CHUANG_SERVICE_TICK_MS=100",
+                               NULL};
+
+static pid_t s_start_notify(const char *name)
+{
+    return harness_spawn(name, NOTIFY, (const char *const *)s_notify_env);
+}
+
 static int s_setup(void **state)
 {
     (void)state;
@@ -100,29 +123,17 @@ static int s_setup(void **state)
                                   "CHUANG_SECURITY_PLAIN=yes",
                                   "CHUANG_REDIS_PREFIX=ntest:registry",
                                   NULL};
-    const char *notify_env[] = {brokers,
-                                notify_db,
-                                redis,
-                                smtp,
-                                "CHUANG_SECURITY_PLAIN=yes",
-                                "CHUANG_REDIS_PREFIX=ntest:notify",
-                                "CHUANG_NOTIFY_STREAM=ntest:registry:events",
-                                "CHUANG_NOTIFY_MAX_ATTEMPTS=4",
-                                "CHUANG_NOTIFY_BACKOFF_MS=150",
-                                "CHUANG_NOTIFY_TIMEOUT_MS=3000",
-                                "CHUANG_NOTIFY_WEBHOOK_ALLOW_HTTP=yes",
-                                "CHUANG_NOTIFY_WEBHOOK_ALLOW_HOSTS=127.0.0.1",
-                                "CHUANG_SERVICE_TICK_MS=100",
-                                NULL};
+    s_notify_env[0] = strdup(brokers);
+    s_notify_env[1] = notify_db;
+    s_notify_env[2] = strdup(redis);
+    s_notify_env[3] = smtp;
     s_broker = harness_spawn("broker", BROKER, broker_env);
     s_registry = harness_spawn("registry", REGISTRY, registry_env);
-    s_notify = harness_spawn("notify", NOTIFY, notify_env);
+    s_notify = s_start_notify("notify");
     zstr_free(&registry_db);
-    zstr_free(&notify_db);
     zstr_free(&bind);
     zstr_free(&brokers);
     zstr_free(&redis);
-    zstr_free(&smtp);
     s_config = config_new(NULL);
     config_set(s_config, "security.plain", "yes");
     s_plain = security_new(s_config);
@@ -142,6 +153,8 @@ static int s_teardown(void **state)
     harness_stop(s_broker, SIGTERM, 5000);
     close(s_receivers_stdin);
     harness_stop(s_receivers, SIGTERM, 5000);
+    for (int i = 0; i < 4; i++)
+        zstr_free(&s_notify_env[i]);
     security_destroy(&s_plain);
     config_destroy(&s_config);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
@@ -413,6 +426,67 @@ static void test_emptied_queue_loses_and_repeats_nothing(void **state)
     redisFree(redis);
 }
 
+/* How many sessions of the notify database have sat idle for over half a
+ * second inside a transaction that holds a transaction id or a snapshot
+ * (the lock holders of db_lock sit idle holding neither). */
+static long s_idle_in_transaction(void)
+{
+    PGconn *admin = PQconnectdb(harness_get("CHUANG_TEST_PG_ADMIN_URL"));
+    assert_int_equal(PQstatus(admin), CONNECTION_OK);
+    PGresult *res = PQexec(admin, "SELECT count(*) FROM pg_stat_activity WHERE datname = 'notify'"
+                                  " AND state LIKE 'idle in transaction%'"
+                                  " AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)"
+                                  " AND now() - state_change > interval '500 ms'");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    long count = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    PQfinish(admin);
+    return count;
+}
+
+static void test_no_transaction_spans_a_send_and_a_crash_sends_once_more(void **state)
+{
+    (void)state;
+    assert_int_equal(s_set_recipient(LEGAL_REP, NULL, "/slowfirst", NULL), CHUANG__STATUS__OK);
+    char *code = registry_fixture_register(s_officer, "龙井");
+    /* The receiver holds the first request for 5 s: the delivery pending
+     * whose request it has. */
+    char id[64] = "", prefix[128] = "";
+    for (int i = 0; i < 300 && !*id; i++) {
+        Chuang__Notify__DeliveryList *list = s_deliveries("pending", LEGAL_REP);
+        for (size_t d = 0; d < list->n_deliveries && !*id; d++) {
+            snprintf(prefix, sizeof prefix, "http-%s", list->deliveries[d]->id);
+            if (streq(list->deliveries[d]->channel, "webhook") && s_files(prefix) == 1)
+                snprintf(id, sizeof id, "%s", list->deliveries[d]->id);
+        }
+        chuang__notify__delivery_list__free_unpacked(list, NULL);
+        zclock_sleep(100);
+    }
+    assert_true(*id);
+    snprintf(prefix, sizeof prefix, "http-%s", id);
+    /* While the message travels, nothing holds a transaction open. */
+    zclock_sleep(1000);
+    assert_int_equal(s_idle_in_transaction(), 0);
+    /* The sender dies before it can record the outcome; another sends it
+     * once more when the claim runs out, with the same delivery id. */
+    assert_true(WIFSIGNALED(harness_stop(s_notify, SIGKILL, 1000)));
+    s_notify = s_start_notify("notify-2");
+    assert_int_equal(harness_wait_service(s_endpoint, "notify", 20000), 0);
+    bool sent = false;
+    for (int i = 0; i < 300 && !sent; i++) {
+        Chuang__Notify__DeliveryList *list = s_deliveries("sent", LEGAL_REP);
+        for (size_t d = 0; d < list->n_deliveries; d++)
+            sent = sent || streq(list->deliveries[d]->id, id);
+        chuang__notify__delivery_list__free_unpacked(list, NULL);
+        zclock_sleep(100);
+    }
+    assert_true(sent);
+    zclock_sleep(1500); /* nothing more goes out */
+    assert_int_equal(s_files(prefix), 2);
+    assert_int_equal(s_set_recipient(LEGAL_REP, NULL, "/ok", NULL), CHUANG__STATUS__OK);
+    free(code);
+}
+
 static void test_bad_input_and_bad_templates_are_clear_failures(void **state)
 {
     (void)state;
@@ -621,6 +695,7 @@ int main(void)
         cmocka_unit_test(test_events_reach_inbox_email_and_signed_webhook),
         cmocka_unit_test(test_dead_letter_then_replay_once_fixed),
         cmocka_unit_test(test_emptied_queue_loses_and_repeats_nothing),
+        cmocka_unit_test(test_no_transaction_spans_a_send_and_a_crash_sends_once_more),
         cmocka_unit_test(test_bad_input_and_bad_templates_are_clear_failures),
         cmocka_unit_test(test_rate_limit_postpones_without_losing),
         cmocka_unit_test(test_bulletins_and_topic_subscribers),
