@@ -43,8 +43,13 @@ const bounds_t registry_bounds[] = {
  * written. */
 static const char s_alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 
-static int s_today(void)
+/* Today in the calling agency's calendar, as YYYYMMDD; the UTC date when
+ * the database cannot say (the request then fails on its next statement). */
+static int s_today(service_call_t *call)
 {
+    int today = store_today(service_call_db(call), service_call_header(call)->agency);
+    if (today > 0)
+        return today;
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -77,7 +82,8 @@ static void s_check_person(service_call_t *call, const char *path,
         service_call_violation(call, field, "must be 1 to %d characters of valid text",
                                PERSON_NAME_MAX);
     }
-    if (identifiers_resident_id_check(person->id_number, s_today(), reason, sizeof reason) != 0) {
+    if (identifiers_resident_id_check(person->id_number, s_today(call), reason, sizeof reason) !=
+        0) {
         snprintf(field, sizeof field, "%s.id_number", path);
         service_call_violation(call, field, "is not a valid resident ID number: %s", reason);
     }
@@ -189,7 +195,7 @@ Chuang__Status handle_reserve_name(service_call_t *call, const ProtobufCMessage 
         valid = false;
     }
     char reason[128];
-    if (identifiers_resident_id_check(request->applicant_id_number, s_today(), reason,
+    if (identifiers_resident_id_check(request->applicant_id_number, s_today(call), reason,
                                       sizeof reason) != 0) {
         service_call_violation(call, "applicant_id_number", "is not a valid resident ID number: %s",
                                reason);
@@ -627,7 +633,7 @@ Chuang__Status handle_file_annual_report(service_call_t *call, const ProtobufCMe
     const Chuang__Registry__FileAnnualReportRequest *request =
         (const Chuang__Registry__FileAnnualReportRequest *)input;
     Chuang__Registry__AnnualReport *report = (Chuang__Registry__AnnualReport *)output;
-    int this_year = s_today() / 10000;
+    int this_year = s_today(call) / 10000;
     s_credit_code_valid(call, "credit_code", request->credit_code);
     if (request->year < 2000 || request->year >= this_year)
         service_call_violation(call, "year", "must be a past year from 2000 to %d", this_year - 1);
@@ -724,17 +730,17 @@ Chuang__Status handle_apply_deregistration(service_call_t *call, const ProtobufC
                 "Simplified deregistration is not open to an entity on the serious-violation "
                 "list.",
                 "Apply for an ordinary deregistration, or have the listing removed first.");
-    long long seconds = 0;
-    int ruled = store_rule(db, service_call_header(call)->agency, "deregistration_notice_seconds",
-                           &seconds);
+    long long days = 0;
+    int ruled =
+        store_rule(db, service_call_header(call)->agency, "deregistration_notice_days", &days);
     if (ruled < 0)
         return service_call_sql_fail(call, NULL, "notice period rule");
-    if (ruled == 0 || seconds <= 0)
+    if (ruled == 0 || days < 0)
         return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
                                  "no notice period in force", NULL,
-                                 "An operator must add the deregistration_notice_seconds rule.");
+                                 "An operator must add the deregistration_notice_days rule.");
     store_deregistration_t row;
-    int opened = store_deregistration_open(db, request->credit_code, seconds, &row);
+    int opened = store_deregistration_open(db, request->credit_code, days, &row);
     if (opened < 0)
         return service_call_sql_fail(call, NULL, "open deregistration");
     if (opened == 0)

@@ -4,14 +4,16 @@
  * have not filed an annual report by the deadline.
  *
  * Jobs wait in a Redis due-time queue (common/schedule): "deregister:<credit
- * code>" due when the notice ends, "annual:<year>" due at that year's filing
- * deadline. PostgreSQL stays the record, and the tables are where jobs come
- * from: every REBUILD_MS the tick adds whatever job is missing (a new
- * application, a restarted or emptied Redis (a restarted or emptied Redis, a job
- * lost with a crashed replica), never moving one already there. A claimed
- * job is leased, so a replica that dies with it in hand leaves it to another
- * when the lease ends; each job checks the state it acts on inside its own
- * transaction, so running it twice changes nothing.
+ * code>" due when the notice ends, "annual:<agency>:<year>" due at the
+ * agency's midnight after that year's last filing day (both legal dates in
+ * the agency's calendar, computed by the database). PostgreSQL stays the record, and the tables are
+ * where jobs come from: every REBUILD_MS the tick adds whatever job is missing (a new application,
+ * a restarted or emptied Redis (a restarted or emptied Redis, a job lost with a crashed replica),
+ * never moving one already there. A claimed job is leased, so a replica that dies with it in hand
+ * leaves it to another when the lease ends; each job checks the state it acts on inside its own
+ * transaction, so running it twice changes nothing. The annual check works
+ * in chunks of CHUNK entities, a transaction each, and hands the rest to
+ * the next tick before half its lease has gone.
  */
 #include "jobs.h"
 #include "db.h"
@@ -21,30 +23,15 @@
 #include "store.h"
 
 #include <czmq.h>
-#include <time.h>
 
 #define REBUILD_MS 10000
 #define LEASE_MS   60000
 #define CLAIM_MAX  32
+#define CHUNK      500
 
 /* When the tables were last read for missing jobs (zclock_mono ms). Only
  * the tick, on the main thread, touches it. */
 static int64_t s_rebuilt_at = INT64_MIN / 2;
-
-static int s_current_year(void)
-{
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    return tm.tm_year + 1900;
-}
-
-/* Milliseconds since the epoch of 1 January of year, 00:00 UTC. */
-static int64_t s_year_start_ms(int year)
-{
-    struct tm tm = {.tm_year = year - 1900, .tm_mday = 1};
-    return (int64_t)timegm(&tm) * 1000;
-}
 
 static void s_rebuild(PGconn *db, redisContext *redis, const char *queue)
 {
@@ -62,15 +49,19 @@ static void s_rebuild(PGconn *db, redisContext *redis, const char *queue)
     }
     PQclear(pending);
 
-    int year = s_current_year() - 1;
-    long long due_seconds = 0;
-    if (store_annual_check_done(db, year) == 0 &&
-        store_rule(db, "", "annual_report_due_seconds", &due_seconds) == 1) {
-        char job[32];
-        snprintf(job, sizeof job, "annual:%d", year);
-        added += schedule_add_missing(redis, queue, job,
-                                      s_year_start_ms(year + 1) + due_seconds * 1000) == 1;
+    PGresult *annual = store_annual_checks_due(db);
+    if (!annual) {
+        log_warn("cannot read the annual checks due", "error=\"%s\"", PQerrorMessage(db));
+        return;
     }
+    for (int i = 0; i < PQntuples(annual); i++) {
+        char job[64];
+        snprintf(job, sizeof job, "annual:%s:%s", PQgetvalue(annual, i, 0),
+                 PQgetvalue(annual, i, 1));
+        added += schedule_add_missing(redis, queue, job,
+                                      strtoll(PQgetvalue(annual, i, 2), NULL, 10)) == 1;
+    }
+    PQclear(annual);
     if (added)
         log_info("scheduled jobs restored from the database", "jobs=%d", added);
 }
@@ -105,58 +96,85 @@ static int s_deregister(PGconn *db, const char *credit_code)
     return outbox_write(db, &event);
 }
 
-/* Lists the entities without the report of year, once. */
-static int s_annual_check(PGconn *db, int year)
+/* Lists agency's entities without the report of year, chunk by chunk,
+ * each in its own transaction, for at most budget_ms. Returns 0 when the
+ * check is done, 1 when more is left for the next run, -1 on error. */
+static int s_annual_check(PGconn *db, const char *agency, int year, int64_t budget_ms)
 {
-    int done = store_annual_check_done(db, year);
+    int done = store_annual_check_done(db, agency, year);
     if (done != 0)
         return done < 0 ? -1 : 0;
-    PGresult *listed = store_annual_check(db, year);
-    if (!listed)
-        return -1;
-    int rc = 0;
-    for (int i = 0; i < PQntuples(listed) && rc == 0; i++) {
-        Chuang__Registry__Listing listing = CHUANG__REGISTRY__LISTING__INIT;
-        listing.credit_code = PQgetvalue(listed, i, 0);
-        listing.id = strtoll(PQgetvalue(listed, i, 2), NULL, 10);
-        listing.listed_at_ms = strtoll(PQgetvalue(listed, i, 3), NULL, 10);
-        listing.reason = PQgetvalue(listed, i, 4);
-        listing.list = "abnormal";
-        listing.authority = "registry";
-        outbox_event_t event = {
-            .agency = PQgetvalue(listed, i, 1),
-            .type = "registry.ListedAbnormal",
-            .aggregate_id = listing.credit_code,
-            .visibility = CHUANG__VISIBILITY__VISIBILITY_PUBLIC,
-            .payload = &listing.base,
-        };
-        rc = outbox_write(db, &event);
+    int64_t end = zclock_mono() + budget_ms;
+    int listed = 0;
+    for (int rows = CHUNK; rows == CHUNK;) {
+        if (zclock_mono() >= end) {
+            log_info("annual report check goes on next time", "agency=%s year=%d listed=%d", agency,
+                     year, listed);
+            return 1;
+        }
+        if (db_exec(db, "begin annual chunk", "BEGIN") != 0)
+            return -1;
+        PGresult *chunk = store_annual_check_chunk(db, agency, year, CHUNK);
+        int rc = chunk ? 0 : -1;
+        rows = chunk ? PQntuples(chunk) : 0;
+        for (int i = 0; i < rows && rc == 0; i++) {
+            Chuang__Registry__Listing listing = CHUANG__REGISTRY__LISTING__INIT;
+            listing.credit_code = PQgetvalue(chunk, i, 0);
+            listing.id = strtoll(PQgetvalue(chunk, i, 1), NULL, 10);
+            listing.listed_at_ms = strtoll(PQgetvalue(chunk, i, 2), NULL, 10);
+            listing.reason = PQgetvalue(chunk, i, 3);
+            listing.list = "abnormal";
+            listing.authority = "registry";
+            outbox_event_t event = {
+                .agency = agency,
+                .type = "registry.ListedAbnormal",
+                .aggregate_id = listing.credit_code,
+                .visibility = CHUANG__VISIBILITY__VISIBILITY_PUBLIC,
+                .payload = &listing.base,
+            };
+            rc = outbox_write(db, &event);
+        }
+        PQclear(chunk);
+        if (rows < CHUNK && rc == 0)
+            rc = store_annual_check_finish(db, agency, year);
+        if (rc != 0 || db_exec(db, "commit annual chunk", "COMMIT") != 0) {
+            PQclear(PQexec(db, "ROLLBACK"));
+            return -1;
+        }
+        listed += rows;
     }
-    log_info("annual report check done", "year=%d listed=%d", year, PQntuples(listed));
-    PQclear(listed);
-    return rc;
+    log_info("annual report check done", "agency=%s year=%d listed=%d", agency, year, listed);
+    return 0;
 }
 
-/* Runs one job in its own transaction. Returns 0 when it is done (or had
- * nothing left to do), -1 when it should run again. */
+/* Runs one job. Returns 0 when it is done (or had nothing left to do), 1
+ * when it should go on at once, -1 when it should run again after its
+ * lease. */
 static int s_run(PGconn *db, const char *job)
 {
+    char agency[32];
+    int year = 0;
+    if (strncmp(job, "annual:", 7) == 0) {
+        if (sscanf(job + 7, "%31[^:]:%d", agency, &year) != 2) {
+            log_warn("malformed job dropped", "job=%s", job);
+            return 0;
+        }
+        int rc = s_annual_check(db, agency, year, LEASE_MS / 2);
+        if (rc < 0)
+            log_warn("job failed; it will run again", "job=%s error=\"%s\"", job,
+                     PQerrorMessage(db));
+        return rc;
+    }
+    if (strncmp(job, "deregister:", 11) != 0) {
+        log_warn("unknown job dropped", "job=%s", job);
+        return 0;
+    }
     if (db_exec(db, "begin job", "BEGIN") != 0)
         return -1;
-    int rc = -1;
-    if (strncmp(job, "deregister:", 11) == 0) {
-        rc = s_deregister(db, job + 11) < 0 ? -1 : 0;
-    } else if (strncmp(job, "annual:", 7) == 0) {
-        rc = s_annual_check(db, atoi(job + 7));
-    } else {
-        log_warn("unknown job dropped", "job=%s", job);
-        rc = 0;
-    }
-    if (rc == 0 && db_exec(db, "commit job", "COMMIT") == 0)
+    if (s_deregister(db, job + 11) >= 0 && db_exec(db, "commit job", "COMMIT") == 0)
         return 0;
     log_warn("job failed; it will run again", "job=%s error=\"%s\"", job, PQerrorMessage(db));
-    PGresult *res = PQexec(db, "ROLLBACK");
-    PQclear(res);
+    PQclear(PQexec(db, "ROLLBACK"));
     return -1;
 }
 
@@ -174,9 +192,13 @@ bool registry_tick(service_tick_t *tick)
     }
     schedule_job_t *jobs = NULL;
     int claimed = schedule_claim_due(redis, queue, zclock_time(), LEASE_MS, CLAIM_MAX, &jobs);
-    for (int i = 0; i < claimed; i++)
-        if (s_run(db, jobs[i].job) == 0)
+    for (int i = 0; i < claimed; i++) {
+        int rc = s_run(db, jobs[i].job);
+        if (rc >= 0)
             schedule_done(redis, queue, jobs[i].job, jobs[i].lease);
+        if (rc == 1)
+            schedule_add(redis, queue, jobs[i].job, zclock_time());
+    }
     schedule_jobs_free(jobs);
     return claimed == CLAIM_MAX;
 }

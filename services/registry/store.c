@@ -27,7 +27,7 @@ int store_rule(PGconn *db, const char *agency, const char *name, long long *valu
     PGresult *res =
         s_query(db,
                 "SELECT value FROM rules"
-                " WHERE name = $2 AND agency IN ($1, '') AND effective_from <= current_date"
+                " WHERE name = $2 AND agency IN ($1, '') AND effective_from <= chuang_today($1)"
                 " ORDER BY agency = $1 DESC, effective_from DESC LIMIT 1",
                 2, values, PGRES_TUPLES_OK);
     if (!res)
@@ -37,6 +37,18 @@ int store_rule(PGconn *db, const char *agency, const char *name, long long *valu
         *value = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
     return found;
+}
+
+int store_today(PGconn *db, const char *agency)
+{
+    const char *values[1] = {agency};
+    PGresult *res = s_query(db, "SELECT to_char(chuang_today($1), 'YYYYMMDD')::int", 1, values,
+                            PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int today = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return today;
 }
 
 int store_forbidden_word(PGconn *db, const char *agency, const char *text, char *word, size_t size)
@@ -72,7 +84,7 @@ int store_name_taken(PGconn *db, const char *agency, const char *trade_name, con
                   " UNION ALL "
                   "SELECT name FROM name_reservations"
                   " WHERE agency = $1 AND trade_name = $2 AND industry = $3"
-                  "   AND status = 'reserved' AND expires_on >= current_date"
+                  "   AND status = 'reserved' AND expires_on >= chuang_today($1)"
                   " LIMIT 1",
                   3, values, PGRES_TUPLES_OK);
     if (!res)
@@ -97,8 +109,8 @@ int store_reservation_add(PGconn *db, const char *agency, const enterprise_name_
                             "INSERT INTO name_reservations (agency, name, region, trade_name,"
                             " industry, form, applicant_name, applicant_id_number, reserved_on,"
                             " expires_on)"
-                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, current_date,"
-                            "         current_date + $9::int)"
+                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, chuang_today($1),"
+                            "         chuang_today($1) + $9::int)"
                             " RETURNING id, expires_on",
                             9, values, PGRES_TUPLES_OK);
     if (!res)
@@ -115,7 +127,7 @@ int store_reservation_lock(PGconn *db, const char *agency, const char *id,
     const char *values[2] = {agency, id};
     PGresult *res = s_query(db,
                             "SELECT name, trade_name, industry, form, status, expires_on,"
-                            "       expires_on < current_date, applicant_id_number"
+                            "       expires_on < chuang_today($1), applicant_id_number"
                             " FROM name_reservations WHERE agency = $1 AND id = $2::uuid"
                             " FOR UPDATE",
                             2, values, PGRES_TUPLES_OK);
@@ -212,7 +224,7 @@ int store_entity_add(PGconn *db, const char *agency, const char *credit_code,
                 " registered_capital_fen, business_scope, industry_code, reservation_id,"
                 " registered_on)"
                 " VALUES ($1, $2, $3, $4, $5, $6::smallint, $7, $8, $9, $10::bigint,"
-                "         $11, $12, $13::uuid, current_date)",
+                "         $11, $12, $13::uuid, chuang_today($2))",
                 13, values, PGRES_COMMAND_OK);
     if (!res)
         return -1;
@@ -387,7 +399,7 @@ int store_names_search(PGconn *db, service_call_t *call, const char *agency, con
                             " UNION ALL "
                             "SELECT name, 'reserved', '' FROM name_reservations"
                             " WHERE agency = $1 AND strpos(name, $2) > 0"
-                            "   AND status = 'reserved' AND expires_on >= current_date"
+                            "   AND status = 'reserved' AND expires_on >= chuang_today($1)"
                             " ORDER BY 1 LIMIT $3::int",
                             3, values, PGRES_TUPLES_OK);
     if (!res)
@@ -564,16 +576,17 @@ static int s_deregistration_query(PGconn *db, const char *sql, int count, const 
     return found;
 }
 
-int store_deregistration_open(PGconn *db, const char *credit_code, long long notice_seconds,
+int store_deregistration_open(PGconn *db, const char *credit_code, long long notice_days,
                               store_deregistration_t *row)
 {
-    char seconds[24];
-    snprintf(seconds, sizeof seconds, "%lld", notice_seconds);
-    const char *values[2] = {credit_code, seconds};
+    char days[24];
+    snprintf(days, sizeof days, "%lld", notice_days);
+    const char *values[2] = {credit_code, days};
     return s_deregistration_query(
         db,
         "INSERT INTO deregistrations AS d (credit_code, notice_ends_at)"
-        " VALUES ($1, now() + make_interval(secs => $2::bigint))"
+        " SELECT $1, chuang_day_start(agency, chuang_today(agency) + $2::int + 1)"
+        " FROM entities WHERE credit_code = $1"
         " ON CONFLICT (credit_code) DO UPDATE"
         " SET applied_at = now(), notice_ends_at = EXCLUDED.notice_ends_at,"
         "     status = 'noticed', decided_at = NULL"
@@ -638,52 +651,79 @@ PGresult *store_deregistrations_pending(PGconn *db)
                    0, NULL, PGRES_TUPLES_OK);
 }
 
-PGresult *store_annual_check(PGconn *db, int year)
+PGresult *store_annual_checks_due(PGconn *db)
 {
-    char year_text[16];
+    return s_query(
+        db,
+        "WITH agencies AS (SELECT DISTINCT agency FROM entities),"
+        " due AS (SELECT a.agency, extract(year FROM chuang_today(a.agency))::int - 1 AS year,"
+        "   (SELECT value FROM rules WHERE name = 'annual_report_last_day'"
+        "      AND agency IN (a.agency, '') AND effective_from <= chuang_today(a.agency)"
+        "      ORDER BY agency = a.agency DESC, effective_from DESC LIMIT 1) AS last_day"
+        "   FROM agencies a)"
+        " SELECT agency, year, (extract(epoch FROM chuang_day_start(agency,"
+        "   make_date(year + 1, (last_day / 100)::int, (last_day % 100)::int) + 1)) * 1000)::bigint"
+        " FROM due WHERE last_day IS NOT NULL AND NOT EXISTS (SELECT 1 FROM annual_report_checks c"
+        "   WHERE c.year = due.year AND c.agency IN (due.agency, ''))",
+        0, NULL, PGRES_TUPLES_OK);
+}
+
+/* The reason every listing of one year's check gives: also what tells a
+ * rerun which entities that check listed already. */
+#define ANNUAL_REASON "'annual report for ' || $2 || ' not filed by the deadline'"
+
+PGresult *store_annual_check_chunk(PGconn *db, const char *agency, int year, int limit)
+{
+    char year_text[16], limit_text[16];
     snprintf(year_text, sizeof year_text, "%d", year);
-    const char *values[1] = {year_text};
-    PGresult *res = s_query(
+    snprintf(limit_text, sizeof limit_text, "%d", limit);
+    const char *values[3] = {agency, year_text, limit_text};
+    return s_query(
         db,
         "WITH listed AS ("
         "  INSERT INTO credit_listings (credit_code, list, reason, authority)"
-        "  SELECT e.credit_code, 'abnormal',"
-        "         'annual report for ' || $1 || ' not filed by the deadline', 'registry'"
+        "  SELECT e.credit_code, 'abnormal', " ANNUAL_REASON ", 'registry'"
         "  FROM entities e"
-        "  WHERE e.status = 'registered'"
-        "    AND e.registered_on <= make_date($1::int, 12, 31)"
+        "  WHERE e.agency = $1 AND e.status = 'registered'"
+        "    AND e.registered_on <= make_date($2::int, 12, 31)"
         "    AND NOT EXISTS (SELECT 1 FROM annual_reports r"
-        "                    WHERE r.credit_code = e.credit_code AND r.year = $1::int)"
-        "  ON CONFLICT (credit_code, list) WHERE removed_at IS NULL DO NOTHING"
+        "                    WHERE r.credit_code = e.credit_code AND r.year = $2::int)"
+        "    AND NOT EXISTS (SELECT 1 FROM credit_listings l"
+        "                    WHERE l.credit_code = e.credit_code AND l.list = 'abnormal'"
+        "                      AND (l.removed_at IS NULL OR l.reason = " ANNUAL_REASON "))"
+        "  ORDER BY e.credit_code LIMIT $3::int"
         "  RETURNING credit_code, id, listed_at, reason)"
-        " SELECT l.credit_code, e.agency, l.id, (extract(epoch FROM l.listed_at) * 1000)::bigint,"
-        "        l.reason"
-        " FROM listed l JOIN entities e USING (credit_code)",
-        1, values, PGRES_TUPLES_OK);
-    if (!res)
-        return NULL;
-    char listed[16];
-    snprintf(listed, sizeof listed, "%d", PQntuples(res));
-    const char *check[2] = {year_text, listed};
-    PGresult *done = s_query(db,
-                             "INSERT INTO annual_report_checks (year, listed)"
-                             " VALUES ($1::int, $2::int)",
-                             2, check, PGRES_COMMAND_OK);
-    if (!done) {
-        PQclear(res);
-        return NULL;
-    }
-    PQclear(done);
-    return res;
+        " SELECT l.credit_code, l.id, (extract(epoch FROM l.listed_at) * 1000)::bigint, l.reason"
+        " FROM listed l",
+        3, values, PGRES_TUPLES_OK);
 }
 
-int store_annual_check_done(PGconn *db, int year)
+int store_annual_check_finish(PGconn *db, const char *agency, int year)
 {
     char year_text[16];
     snprintf(year_text, sizeof year_text, "%d", year);
-    const char *values[1] = {year_text};
-    PGresult *res = s_query(db, "SELECT 1 FROM annual_report_checks WHERE year = $1::int", 1,
-                            values, PGRES_TUPLES_OK);
+    const char *values[2] = {agency, year_text};
+    PGresult *res = s_query(
+        db,
+        "INSERT INTO annual_report_checks (agency, year, listed)"
+        " SELECT $1, $2::int, count(*) FROM credit_listings l JOIN entities e USING (credit_code)"
+        " WHERE e.agency = $1 AND l.reason = " ANNUAL_REASON " ON CONFLICT DO NOTHING",
+        2, values, PGRES_COMMAND_OK);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int store_annual_check_done(PGconn *db, const char *agency, int year)
+{
+    char year_text[16];
+    snprintf(year_text, sizeof year_text, "%d", year);
+    const char *values[2] = {agency, year_text};
+    PGresult *res = s_query(db,
+                            "SELECT 1 FROM annual_report_checks"
+                            " WHERE year = $2::int AND agency IN ($1, '')",
+                            2, values, PGRES_TUPLES_OK);
     if (!res)
         return -1;
     int done = PQntuples(res);
@@ -837,12 +877,14 @@ int store_entity_as_of(PGconn *db, service_call_t *call, const char *credit_code
     int found = store_entity_load(db, call, credit_code, NULL, entity);
     if (found <= 0)
         return found;
-    const char *values[2] = {credit_code, as_of};
+    /* As of the end of that day in the entity's agency. */
+    const char *values[3] = {credit_code, as_of, entity->registration_agency};
     PGresult *res = s_query(db,
-                            "SELECT field, value FROM entity_history"
-                            " WHERE credit_code = $1 AND valid_from < $2::date + 1"
-                            "   AND (valid_to IS NULL OR valid_to >= $2::date + 1)",
-                            2, values, PGRES_TUPLES_OK);
+                            "WITH day AS (SELECT chuang_day_start($3, $2::date + 1) AS ends)"
+                            " SELECT field, value FROM entity_history, day"
+                            " WHERE credit_code = $1 AND valid_from < day.ends"
+                            "   AND (valid_to IS NULL OR valid_to >= day.ends)",
+                            3, values, PGRES_TUPLES_OK);
     if (!res)
         return -1;
     int fields = PQntuples(res);

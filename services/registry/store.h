@@ -4,8 +4,8 @@
  * Every function runs on the caller's connection inside the request's
  * transaction and returns 0 (or a count, or 1 for "found"), or -1 when a
  * query failed; the error is then on the connection (PQerrorMessage) and the
- * transaction is aborted. Dates are the database's current_date, which is
- * the UTC day since the framework sets TimeZone to UTC.
+ * transaction is aborted. Legal dates are the agency's (chuang_today,
+ * chuang_day_start: common/sql/0009), never the UTC day.
  */
 #ifndef REGISTRY_STORE_H
 #define REGISTRY_STORE_H
@@ -23,6 +23,9 @@
 /* The value of the rule name in force today for agency (its own row, else
  * the default). Returns 1 and sets *value, 0 when no rule is in force. */
 int store_rule(PGconn *db, const char *agency, const char *name, long long *value);
+
+/* Today in agency's calendar as YYYYMMDD, or -1. */
+int store_today(PGconn *db, const char *agency);
 
 /* Looks for a word of the agency's forbidden-word list in text. Returns 1
  * and copies the word, 0 when none is there. */
@@ -159,10 +162,11 @@ typedef struct {
     bool notice_over;
 } store_deregistration_t;
 
-/* Opens a simplified deregistration with a notice of notice_seconds (or
- * reopens a rejected one). Returns 1 and fills row, 0 when one is in notice
- * or done. */
-int store_deregistration_open(PGconn *db, const char *credit_code, long long notice_seconds,
+/* Opens a simplified deregistration (or reopens a rejected one) whose
+ * notice runs notice_days full days after today in the entity's agency and
+ * ends at the agency's midnight after the last. Returns 1 and fills row, 0
+ * when one is in notice or done. */
+int store_deregistration_open(PGconn *db, const char *credit_code, long long notice_days,
                               store_deregistration_t *row);
 
 /* Loads the deregistration, locking it for this transaction. Returns 1 and
@@ -182,13 +186,23 @@ int store_deregistration_decide(PGconn *db, const char *credit_code, store_dereg
  * caller clears the result. */
 PGresult *store_deregistrations_pending(PGconn *db);
 
-/* Lists as abnormal every entity registered by the end of year that has
- * not filed that year's report and is not already listed, and records that
- * the check ran. Returns the new listings (credit_code, agency, id,
- * listed_at_ms, reason), or NULL on error; the caller clears it. */
-PGresult *store_annual_check(PGconn *db, int year);
+/* The annual checks due to be scheduled: per agency with entities, the
+ * year before its current one (in its calendar) when not checked yet, with
+ * the instant the check is due (ms since the epoch: the agency's midnight
+ * after annual_report_last_day). Rows (agency, year, due_ms); caller
+ * clears; NULL on error. */
+PGresult *store_annual_checks_due(PGconn *db);
 
-/* Whether the annual check of year has run: 1, 0, or -1. */
-int store_annual_check_done(PGconn *db, int year);
+/* Lists as abnormal up to limit of agency's entities without the report of
+ * year that this check has not listed yet. Rows (credit_code, listing id,
+ * listed_at_ms, reason); fewer than limit means it is the last chunk.
+ * Caller clears; NULL on error. */
+PGresult *store_annual_check_chunk(PGconn *db, const char *agency, int year, int limit);
+
+/* Records that agency's check of year is done. Returns 0 or -1. */
+int store_annual_check_finish(PGconn *db, const char *agency, int year);
+
+/* Whether agency's check of year has run: 1, 0, or -1. */
+int store_annual_check_done(PGconn *db, const char *agency, int year);
 
 #endif

@@ -13,7 +13,7 @@ INSERT INTO name_reservations (id, agency, name, region, trade_name, industry, f
                                applicant_name, applicant_id_number, reserved_on, expires_on)
 SELECT ('bbbbbbbb-0000-4000-8000-' || lpad(x.n::text, 12, '0'))::uuid, '330106',
        '杭州P' || x.n || '网络科技有限公司', '杭州', 'P' || x.n, '网络科技', '有限公司',
-       '张三', '11010519491231002X', current_date, current_date + 30
+       '张三', '11010519491231002X', chuang_today('330106'), chuang_today('330106') + 30
   FROM generate_series(0, :clients - 1) AS c(client_id),
        generate_series(1, :per_client) AS k(k),
        LATERAL (SELECT :run::bigint * 100000000 + c.client_id * 100000 + k.k AS n) AS x;

@@ -316,7 +316,7 @@ static void test_journey_reserve_register_lookup(void **state)
     chuang__registry__name_reservation__free_unpacked(reservation, NULL);
     chuang__reply__free_unpacked(reply, NULL);
     assert_int_equal(s_count("SELECT count(*) FROM name_reservations"
-                             " WHERE expires_on = current_date + 30"),
+                             " WHERE expires_on = chuang_today('" AGENCY "') + 30"),
                      1);
 
     /* The same trade name and industry cannot be held twice, whatever the form. */
@@ -505,7 +505,8 @@ static void test_bad_registrations_write_nothing(void **state)
     Chuang__Reply *reply = s_register(&registration);
     assert_int_equal(reply->status, CHUANG__STATUS__NOT_FOUND);
     chuang__reply__free_unpacked(reply, NULL);
-    s_sql("UPDATE name_reservations SET expires_on = current_date - 1 WHERE trade_name = '灵隐'");
+    s_sql("UPDATE name_reservations SET expires_on = chuang_today('" AGENCY
+          "') - 1 WHERE trade_name = '灵隐'");
     s_registration(&registration, reservation_id);
     reply = s_register(&registration);
     assert_int_equal(reply->status, CHUANG__STATUS__FAILED_PRECONDITION);
@@ -544,25 +545,76 @@ static void test_reservation_period_is_a_dated_rule(void **state)
     (void)state;
     /* The agency's own rule, in force from today, wins over the default. */
     s_sql("INSERT INTO rules (agency, name, effective_from, value)"
-          " VALUES ('" AGENCY "', 'name_reservation_days', current_date, 5)");
+          " VALUES ('" AGENCY "', 'name_reservation_days', chuang_today('" AGENCY "'), 5)");
     char *id = s_reserved("龙井");
     char sql[256];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM name_reservations WHERE id = '%s'"
-             " AND expires_on = current_date + 5",
+             " AND expires_on = chuang_today('" AGENCY "') + 5",
              id);
     assert_int_equal(s_count(sql), 1);
     /* A rule that starts tomorrow is not yet in force. */
     s_sql("INSERT INTO rules (agency, name, effective_from, value)"
-          " VALUES ('" AGENCY "', 'name_reservation_days', current_date + 1, 90)");
+          " VALUES ('" AGENCY "', 'name_reservation_days', chuang_today('" AGENCY "') + 1, 90)");
     free(id);
     id = s_reserved("虎跑");
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM name_reservations WHERE id = '%s'"
-             " AND expires_on = current_date + 5",
+             " AND expires_on = chuang_today('" AGENCY "') + 5",
              id);
     assert_int_equal(s_count(sql), 1);
     free(id);
+}
+
+static void test_legal_dates_are_the_agencys_days(void **state)
+{
+    (void)state;
+    /* The calendar in Beijing time, on both sides of a day and a year: 07:30
+     * on 1 March is 1 March, not 28 February; reports of 2026 are late from
+     * the midnight after 30 June 2027. */
+    assert_int_equal(
+        s_count("SELECT count(*) FROM (VALUES"
+                " (chuang_local_date('" AGENCY "', '2026-12-31 15:30Z') = '2026-12-31'),"
+                " (chuang_local_date('" AGENCY "', '2026-12-31 16:30Z') = '2027-01-01'),"
+                " (chuang_local_date('" AGENCY "', '2027-02-28 23:30Z') = '2027-03-01'),"
+                " (chuang_local_date('" AGENCY "', '2027-03-01 15:30Z') = '2027-03-01'),"
+                " (chuang_local_date('" AGENCY "', '2027-03-01 16:30Z') = '2027-03-02'),"
+                " (chuang_day_start('" AGENCY "', '2027-07-01') = '2027-06-30 16:00Z'))"
+                " AS t(ok) WHERE ok"),
+        6);
+
+    /* An agency whose day is not UTC's at this moment (14 hours ahead in the
+     * afternoon UTC, 12 behind in the morning): what is done now is dated
+     * its day. */
+    s_sql("INSERT INTO chuang_agency_calendar (agency, time_zone) VALUES ('" AGENCY "',"
+          " CASE WHEN extract(hour FROM now() AT TIME ZONE 'UTC') >= 12"
+          " THEN 'Pacific/Kiritimati' ELSE 'Etc/GMT+12' END)");
+    char *code = s_registered("曲院");
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM entities e JOIN name_reservations r ON r.id = e.reservation_id"
+             " WHERE e.credit_code = '%s' AND e.registered_on = chuang_today('" AGENCY "')"
+             " AND e.registered_on <> (now() AT TIME ZONE 'UTC')::date"
+             " AND r.reserved_on = e.registered_on AND r.expires_on > r.reserved_on",
+             code);
+    assert_int_equal(s_count(sql), 1);
+
+    /* A deregistration's notice runs 20 full days and ends at the agency's
+     * midnight. */
+    Chuang__Reply *reply = s_call_code(s_officer, "ApplyDeregistration", code);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Registry__Deregistration *noticed =
+        chuang__registry__deregistration__unpack(NULL, reply->payload.len, reply->payload.data);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM deregistrations WHERE credit_code = '%s'"
+             " AND notice_ends_at = chuang_day_start('" AGENCY "', chuang_today('" AGENCY "') + 21)"
+             " AND (extract(epoch FROM notice_ends_at) * 1000)::bigint = %" PRId64,
+             code, noticed->notice_ends_at_ms);
+    assert_int_equal(s_count(sql), 1);
+    chuang__registry__deregistration__free_unpacked(noticed, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    s_sql("DELETE FROM chuang_agency_calendar WHERE agency = '" AGENCY "'");
+    free(code);
 }
 
 static const char *s_standing(const char *credit_code);
@@ -607,8 +659,9 @@ static void test_credit_lists_and_standing(void **state)
 static void test_deregistration_survives_service_and_redis_restarts(void **state)
 {
     (void)state;
+    /* The annual deadline of last year's reports is past, whatever today. */
     s_sql("INSERT INTO rules (agency, name, effective_from, value)"
-          " VALUES ('" AGENCY "', 'deregistration_notice_seconds', current_date, 4)");
+          " VALUES ('" AGENCY "', 'annual_report_last_day', DATE '2000-01-02', 101)");
     char *quiet = s_registered("保俶");
     char *objected = s_registered("宝石");
     Chuang__Reply *reply = s_call_code(s_officer, "ApplyDeregistration", quiet);
@@ -632,17 +685,20 @@ static void test_deregistration_survives_service_and_redis_restarts(void **state
     char *late = s_registered("六和");
 
     /* The service stops, Redis restarts and loses the queue: the decisions
-     * still come, from the database. So does the annual-report check, made
-     * due while the service is down: the entity was registered last year. */
+     * still come, from the database, once the notices have run (they are
+     * made to end now). So does the annual-report check, made due while the
+     * service is down: the entity was registered last year. */
     int stopped = harness_stop(s_registry, SIGTERM, 5000);
     assert_true(WIFEXITED(stopped) && WEXITSTATUS(stopped) == 0);
-    char backdate[512];
+    char backdate[1024];
     snprintf(backdate, sizeof backdate,
-             "UPDATE entities SET registered_on = make_date(extract(year FROM current_date)::int"
+             "UPDATE entities SET registered_on = make_date(extract(year FROM chuang_today('" AGENCY
+             "'))::int"
              " - 1, 6, 1) WHERE credit_code = '%s';"
              " DELETE FROM annual_report_checks"
-             " WHERE year = extract(year FROM current_date)::int - 1",
-             late);
+             " WHERE year = extract(year FROM chuang_today('" AGENCY "'))::int - 1;"
+             " UPDATE deregistrations SET notice_ends_at = now() WHERE credit_code IN ('%s', '%s')",
+             late, quiet, objected);
     s_sql(backdate);
     assert_int_equal(harness_sh("bash -c \"source '%s/deploy/lib/stack.sh' &&"
                                 " stack_redis_stop '%s/redis' &&"
@@ -702,27 +758,55 @@ static void test_missing_annual_report_lists_abnormal_until_filed(void **state)
 {
     (void)state;
     char *code = s_registered("断桥");
-    /* Registered last year, with no report for it: the check, made anew, lists it. */
-    char sql[512];
+    /* Registered last year, with no report for it, like 1,100 others (more
+     * than two of the check's chunks): the check, made anew, lists them all,
+     * each once, with its event. */
+    char sql[2048];
     snprintf(sql, sizeof sql,
-             "UPDATE entities SET registered_on = make_date(extract(year FROM current_date)::int"
-             " - 1, 3, 1) WHERE credit_code = '%s';"
+             "UPDATE entities SET registered_on = make_date(extract(year FROM chuang_today('" AGENCY
+             "'))::int - 1, 3, 1) WHERE credit_code = '%s';"
+             " INSERT INTO name_reservations (id, agency, name, region, trade_name, industry, form,"
+             "   applicant_name, applicant_id_number, reserved_on, expires_on, status)"
+             " SELECT md5('bulk' || g)::uuid, agency, name || g, region, trade_name || g, industry,"
+             "   form, applicant_name, applicant_id_number, reserved_on, expires_on, status"
+             " FROM name_reservations, generate_series(1, 1100) g"
+             " WHERE id = (SELECT reservation_id FROM entities WHERE credit_code = '%s');"
+             " INSERT INTO entities (credit_code, agency, name, trade_name, industry, entity_type,"
+             "   legal_rep_name, legal_rep_id_number, legal_rep_phone, registered_capital_fen,"
+             "   business_scope, industry_code, reservation_id, registered_on)"
+             " SELECT 'BULK' || lpad(g::text, 14, '0'), agency, name || g, trade_name || g,"
+             "   industry, entity_type, legal_rep_name, legal_rep_id_number, legal_rep_phone,"
+             "   registered_capital_fen, business_scope, industry_code, md5('bulk' || g)::uuid,"
+             "   registered_on FROM entities, generate_series(1, 1100) g WHERE credit_code = '%s';"
              " DELETE FROM annual_report_checks"
-             " WHERE year = extract(year FROM current_date)::int - 1",
-             code);
+             " WHERE year = extract(year FROM chuang_today('" AGENCY "'))::int - 1",
+             code, code, code);
     s_sql(sql);
     for (int i = 0; i < 300 && !streq(s_standing(code), "abnormal"); i++)
         zclock_sleep(100);
     assert_string_equal(s_standing(code), "abnormal");
+    for (int i = 0; i < 300 && s_count("SELECT count(*) FROM annual_report_checks"
+                                       " WHERE agency = '" AGENCY "' AND listed >= 1101") == 0;
+         i++)
+        zclock_sleep(100);
+    assert_int_equal(s_count("SELECT count(*) FROM credit_listings"
+                             " WHERE credit_code LIKE 'BULK%' AND removed_at IS NULL"),
+                     1100);
+    assert_int_equal(
+        s_count("SELECT count(DISTINCT aggregate_id) FROM chuang_outbox"
+                " WHERE aggregate_id LIKE 'BULK%' AND type = 'registry.ListedAbnormal'"),
+        1100);
+    assert_int_equal(
+        s_count("SELECT count(*) FROM chuang_outbox"
+                " WHERE aggregate_id LIKE 'BULK%' AND type = 'registry.ListedAbnormal'"),
+        1100);
 
     /* Filing the report late takes it off the list. */
     Chuang__Registry__FileAnnualReportRequest report =
         CHUANG__REGISTRY__FILE_ANNUAL_REPORT_REQUEST__INIT;
     report.credit_code = code;
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    report.year = tm.tm_year + 1900 - 1;
+    int this_year = (int)s_count("SELECT extract(year FROM chuang_today('" AGENCY "'))");
+    report.year = this_year - 1;
     report.employees = 12;
     report.revenue_fen = 123456789;
     Chuang__Reply *reply =
@@ -739,7 +823,7 @@ static void test_missing_annual_report_lists_abnormal_until_filed(void **state)
     reply = client_call(s_officer, "registry", "FileAnnualReport", &report.base, NULL);
     assert_int_equal(reply->status, CHUANG__STATUS__ALREADY_EXISTS);
     chuang__reply__free_unpacked(reply, NULL);
-    report.year = tm.tm_year + 1900 + 1;
+    report.year = this_year + 1;
     reply = client_call(s_officer, "registry", "FileAnnualReport", &report.base, NULL);
     assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
     assert_true(s_has_violation(reply, "year"));
@@ -765,12 +849,18 @@ static Chuang__Registry__Entity *s_as_of(client_t *client, const char *code, con
 }
 
 /* A date n days from today, as YYYY-MM-DD. */
+/* The agency's date n days from today, YYYY-MM-DD, into buffer. */
 static const char *s_day(int n, char buffer[11])
 {
-    time_t when = time(NULL) + (time_t)n * 86400;
-    struct tm tm;
-    gmtime_r(&when, &tm);
-    strftime(buffer, 11, "%Y-%m-%d", &tm);
+    PGconn *db = db_connect(s_db_url, "registry", 3);
+    assert_non_null(db);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT to_char(chuang_today('" AGENCY "') + %d, 'YYYY-MM-DD')", n);
+    PGresult *res = PQexec(db, sql);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    snprintf(buffer, 11, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    PQfinish(db);
     return buffer;
 }
 
@@ -950,6 +1040,7 @@ int main(void)
         cmocka_unit_test(test_bad_registrations_write_nothing),
         cmocka_unit_test(test_bad_names_are_refused),
         cmocka_unit_test(test_reservation_period_is_a_dated_rule),
+        cmocka_unit_test(test_legal_dates_are_the_agencys_days),
         cmocka_unit_test(test_credit_lists_and_standing),
         cmocka_unit_test(test_deregistration_survives_service_and_redis_restarts),
         cmocka_unit_test(test_missing_annual_report_lists_abnormal_until_filed),
