@@ -10,6 +10,16 @@
  * delivery finds the inbox row and only acknowledges it. Delivery counts
  * come from XPENDING (and, within this process, from failures seen here),
  * which is what moves a poison entry to the dead-letter stream.
+ *
+ * Order per aggregate: an event whose handler failed is recorded as its
+ * aggregate's block (chuang_inbox_blocks, committed on its own); a later
+ * event of that aggregate, or one behind an earlier event still held, is
+ * not applied but held in chuang_inbox_held (in the same transaction that
+ * decides it) and acknowledged. The block goes when its event is applied,
+ * or when an operator releases it (consumer_release) after it went to the
+ * dead letters; held events are then applied in position order by
+ * whichever consumer looks first (HELD_CHECK_MS, or at once after it
+ * cleared a block or held something). Events of other aggregates go on.
  */
 #include "consumer.h"
 #include "db.h"
@@ -18,8 +28,10 @@
 
 #include <czmq.h>
 
-#define BATCH    100
-#define RETRY_MS 500 /* pause before a failed entry is tried again */
+#define BATCH         100
+#define RETRY_MS      500  /* pause before a failed entry is tried again */
+#define HELD_CHECK_MS 2000 /* how often held events are looked at anyway */
+#define HELD          2    /* s_apply: the event waits behind its aggregate's block */
 
 struct _consumer_t {
     consumer_settings_t settings; /* strings owned */
@@ -31,6 +43,8 @@ struct _consumer_t {
     int64_t retry_at;   /* not before this (zclock_mono ms), after a failure */
     int64_t claim_at;   /* next XAUTOCLAIM (zclock_mono ms) */
     zhashx_t *failures; /* entry id -> failures seen here (as a pointer-sized count) */
+    bool held_maybe;    /* held events may be free to go: look */
+    int64_t held_at;    /* next look at held events anyway (zclock_mono ms) */
 };
 
 static char *s_dup(const char *text)
@@ -53,6 +67,7 @@ consumer_t *consumer_new(const consumer_settings_t *settings)
     self->dead_letters = zsys_sprintf("%s:dead:%s", settings->stream, settings->group);
     self->failures = zhashx_new();
     self->own_pending = true;
+    self->held_maybe = true;
     return self;
 }
 
@@ -114,57 +129,212 @@ static void s_ack(consumer_t *self, const char *id)
     zhashx_delete(self->failures, id);
 }
 
-static void s_dead_letter(consumer_t *self, const char *id, const char *data, size_t size,
-                          const char *error)
+/* Appends the event of entry id to the dead letters. Returns 0 or -1. */
+static int s_dead_letter_record(consumer_t *self, const char *id, const char *data, size_t size,
+                                const char *error)
 {
     redisReply *reply =
         redisCommand(self->redis, "XADD %s * id %s event %b error %s consumer %s",
                      self->dead_letters, id, data, size, error, self->settings.consumer);
     bool ok = reply && reply->type == REDIS_REPLY_STRING;
     freeReplyObject(reply);
-    if (!ok)
-        return; /* stays pending; tried again on its next delivery */
-    log_warn("event moved to the dead letters", "stream=%s id=%s error=\"%s\"",
-             self->settings.stream, id, error);
-    s_ack(self, id);
+    if (ok)
+        log_warn("event moved to the dead letters", "stream=%s id=%s error=\"%s\"",
+                 self->settings.stream, id, error);
+    return ok ? 0 : -1;
 }
 
-/* Applies one event with its inbox row. Returns 1 applied, 0 already
- * applied, -1 failed (error says why). */
-static int s_apply(consumer_t *self, const Chuang__Event *event, char *error)
+/* Reports a pending entry trimmed away before it was applied: a gap, in
+ * the log and in the dead letters (with no event). Returns 0 or -1. */
+static int s_trimmed(consumer_t *self, const char *id)
+{
+    log_error("event trimmed from the stream before it was applied", "stream=%s id=%s group=%s",
+              self->settings.stream, id, self->settings.group);
+    return s_dead_letter_record(self, id, "", 0, "trimmed from the stream before it was applied");
+}
+
+static void s_dead_letter(consumer_t *self, const char *id, const char *data, size_t size,
+                          const char *error)
+{
+    if (s_dead_letter_record(self, id, data, size, error) == 0)
+        s_ack(self, id); /* else it stays pending, tried again on its next delivery */
+}
+
+/* Runs a statement of the consumer's own on stream, aggregate and position
+ * (as $1, $2, $3; more in extra). Returns the result (caller clears), or
+ * NULL after writing why into error. */
+static PGresult *s_query(consumer_t *self, const Chuang__Event *event, const char *sql,
+                         int extra_count, const char *const *extra, const int *lengths,
+                         ExecStatusType expected, char *error)
+{
+    char position[24];
+    snprintf(position, sizeof position, "%" PRId64, event->sequence);
+    const char *values[6] = {self->settings.stream, event->aggregate_id, position};
+    int sizes[6] = {0}, formats[6] = {0};
+    for (int i = 0; i < extra_count; i++) {
+        values[3 + i] = extra[i];
+        sizes[3 + i] = lengths ? lengths[i] : 0;
+        formats[3 + i] = lengths && lengths[i] ? 1 : 0;
+    }
+    PGresult *res = PQexecParams(self->db, sql, 3 + extra_count, NULL, values, sizes, formats, 0);
+    if (PQresultStatus(res) == expected)
+        return res;
+    snprintf(error, 256, "%s", PQerrorMessage(self->db));
+    PQclear(res);
+    return NULL;
+}
+
+/* Applies one event with its inbox row, unless an earlier event of its
+ * aggregate is blocked or held, or it is itself a dead block awaiting a
+ * release: then it is held (packed is its bytes).
+ * Returns 1 applied, 0 already applied, HELD, -1 failed (error says why). */
+static int s_apply(consumer_t *self, const Chuang__Event *event, const char *packed, size_t size,
+                   char *error)
 {
     if (db_exec(self->db, "begin event", "BEGIN") != 0) {
         snprintf(error, 256, "database unavailable");
         return -1;
     }
-    char position[24];
-    snprintf(position, sizeof position, "%" PRId64, event->sequence);
-    const char *values[3] = {event->id, self->settings.stream, position};
-    PGresult *res = PQexecParams(self->db,
-                                 "INSERT INTO chuang_inbox (event_id, stream, position)"
-                                 " VALUES ($1::uuid, $2, $3::bigint)"
-                                 " ON CONFLICT (event_id) DO NOTHING RETURNING 1",
-                                 3, NULL, values, NULL, NULL, 0);
-    int rc;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(error, 256, "inbox: %s", PQerrorMessage(self->db));
-        rc = -1;
-    } else if (PQntuples(res) == 0) {
-        rc = 0;
-    } else {
+    int rc = -1;
+    PGresult *res = s_query(self, event,
+                            "SELECT 1 FROM chuang_inbox_blocks WHERE stream = $1"
+                            "   AND aggregate_id = $2"
+                            "   AND (position < $3::bigint OR (position = $3::bigint AND dead))"
+                            " UNION ALL SELECT 1 FROM chuang_inbox_held WHERE stream = $1"
+                            "   AND aggregate_id = $2 AND position < $3::bigint LIMIT 1",
+                            0, NULL, NULL, PGRES_TUPLES_OK, error);
+    bool behind = res && PQntuples(res) > 0;
+    PQclear(res);
+    if (!res)
+        goto done;
+    if (behind) {
+        const char *extra[1] = {packed};
+        int lengths[1] = {(int)size};
+        res = s_query(self, event,
+                      "INSERT INTO chuang_inbox_held (stream, aggregate_id, position, event)"
+                      " VALUES ($1, $2, $3::bigint, $4) ON CONFLICT DO NOTHING",
+                      1, extra, lengths, PGRES_COMMAND_OK, error);
+        rc = res ? HELD : -1;
+        PQclear(res);
+        goto done;
+    }
+    const char *extra[1] = {event->id};
+    res = s_query(
+        self, event,
+        "INSERT INTO chuang_inbox (event_id, stream, position)"
+        " SELECT $4::uuid, $1, $3::bigint WHERE $2::text IS NOT NULL" /* uses every parameter */
+        " ON CONFLICT (event_id) DO NOTHING RETURNING 1",
+        1, extra, NULL, PGRES_TUPLES_OK, error);
+    if (!res)
+        goto done;
+    bool fresh = PQntuples(res) > 0;
+    PQclear(res);
+    if (fresh) {
         error[0] = '\0';
         rc = self->settings.handler(self->db, event, self->settings.arg, error) == 0 ? 1 : -1;
         if (rc < 0 && !error[0])
             snprintf(error, 256, "the handler refused it");
+    } else {
+        rc = 0;
     }
-    PQclear(res);
+    if (rc >= 0) {
+        /* No longer a block, nor held. */
+        res = s_query(self, event,
+                      "WITH unblocked AS (DELETE FROM chuang_inbox_blocks WHERE stream = $1"
+                      "   AND aggregate_id = $2 AND position = $3::bigint RETURNING 1),"
+                      " released AS (DELETE FROM chuang_inbox_held WHERE stream = $1"
+                      "   AND position = $3::bigint RETURNING 1)"
+                      " SELECT (SELECT count(*) FROM unblocked)",
+                      0, NULL, NULL, PGRES_TUPLES_OK, error);
+        if (res && atoi(PQgetvalue(res, 0, 0)) > 0)
+            self->held_maybe = true;
+        if (!res)
+            rc = -1;
+        PQclear(res);
+    }
+done:
     if (rc >= 0 && db_exec(self->db, "commit event", "COMMIT") == 0)
         return rc;
-    PGresult *rollback = PQexec(self->db, "ROLLBACK");
-    PQclear(rollback);
+    PQclear(PQexec(self->db, "ROLLBACK"));
     if (rc >= 0)
         snprintf(error, 256, "commit failed");
     return -1;
+}
+
+/* Records that event failed (error): it blocks the later events of its
+ * aggregate. Returns how many times it has failed, or -1. */
+static int s_block(consumer_t *self, const Chuang__Event *event, const char *error)
+{
+    char ignored[256];
+    const char *extra[2] = {event->id, error};
+    PGresult *res = s_query(
+        self, event,
+        "INSERT INTO chuang_inbox_blocks AS b (stream, aggregate_id, position, event_id, error)"
+        " VALUES ($1, $2, $3::bigint, $4::uuid, $5)"
+        " ON CONFLICT (stream, aggregate_id) DO UPDATE SET"
+        "   failures = CASE WHEN b.position = EXCLUDED.position THEN b.failures + 1 ELSE 1 END,"
+        "   dead = b.dead AND b.position = EXCLUDED.position,"
+        "   position = EXCLUDED.position, event_id = EXCLUDED.event_id, error = EXCLUDED.error"
+        " WHERE EXCLUDED.position <= b.position RETURNING failures",
+        2, extra, NULL, PGRES_TUPLES_OK, ignored);
+    int failures = res && PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : -1;
+    PQclear(res);
+    return failures;
+}
+
+/* Marks event's block as moved to the dead letters: it waits for a
+ * release. */
+static void s_block_dead(consumer_t *self, const Chuang__Event *event)
+{
+    char ignored[256];
+    PQclear(s_query(self, event,
+                    "UPDATE chuang_inbox_blocks SET dead = true WHERE stream = $1"
+                    " AND aggregate_id = $2 AND position = $3::bigint",
+                    0, NULL, NULL, PGRES_COMMAND_OK, ignored));
+}
+
+/* Applies the held events that nothing blocks any more, in position
+ * order, up to a batch. Returns how many it applied. */
+static int s_drain_held(consumer_t *self)
+{
+    const char *values[2] = {self->settings.stream, "100"};
+    PGresult *res = PQexecParams(
+        self->db,
+        "SELECT h.event FROM chuang_inbox_held h WHERE h.stream = $1"
+        " AND NOT EXISTS (SELECT 1 FROM chuang_inbox_blocks b WHERE b.stream = h.stream"
+        "   AND b.aggregate_id = h.aggregate_id AND b.position < h.position)"
+        " AND NOT EXISTS (SELECT 1 FROM chuang_inbox_blocks b WHERE b.stream = h.stream"
+        "   AND b.aggregate_id = h.aggregate_id AND b.position = h.position AND b.dead)"
+        " AND NOT EXISTS (SELECT 1 FROM chuang_inbox_held e WHERE e.stream = h.stream"
+        "   AND e.aggregate_id = h.aggregate_id AND e.position < h.position)"
+        " ORDER BY h.position LIMIT $2::int",
+        2, NULL, values, NULL, NULL, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        PQclear(res);
+        return 0;
+    }
+    int applied = 0;
+    self->held_maybe = PQntuples(res) > 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *data = PQgetvalue(res, i, 0);
+        size_t size = (size_t)PQgetlength(res, i, 0);
+        Chuang__Event *event = chuang__event__unpack(NULL, size, (const uint8_t *)data);
+        if (!event)
+            continue;
+        char error[256];
+        int rc = s_apply(self, event, data, size, error);
+        if (rc < 0 && !db_lost(self->db) &&
+            s_block(self, event, error) >= self->settings.max_deliveries) {
+            char id[24];
+            snprintf(id, sizeof id, "%" PRId64 "-0", event->sequence);
+            s_dead_letter_record(self, id, data, size, error);
+            s_block_dead(self, event);
+        }
+        applied += rc == 1;
+        chuang__event__free_unpacked(event, NULL);
+    }
+    PQclear(res);
+    return applied;
 }
 
 /* Handles the entries of a reply ([[id, [field, value...]], ...]); fresh
@@ -180,8 +350,8 @@ static int s_entries(consumer_t *self, redisReply *entries, bool fresh)
         const char *id = entry->element[0]->str;
         redisReply *fields = entry->element[1];
         if (fields->type != REDIS_REPLY_ARRAY || fields->elements < 2) {
-            /* A deleted entry still pending: nothing left to apply. */
-            s_ack(self, id);
+            if (s_trimmed(self, id) == 0)
+                s_ack(self, id);
             continue;
         }
         const char *data = fields->element[1]->str;
@@ -193,27 +363,37 @@ static int s_entries(consumer_t *self, redisReply *entries, bool fresh)
         }
         if (!fresh && s_deliveries(self, id) > self->settings.max_deliveries) {
             s_dead_letter(self, id, data, size, "delivered too many times without success");
+            s_block(self, event, "delivered too many times without success");
+            s_block_dead(self, event);
             chuang__event__free_unpacked(event, NULL);
             continue;
         }
         char error[256];
-        int rc = s_apply(self, event, error);
-        chuang__event__free_unpacked(event, NULL);
+        int rc = s_apply(self, event, data, size, error);
         if (rc >= 0) {
+            chuang__event__free_unpacked(event, NULL);
             s_ack(self, id);
-            applied += rc;
+            applied += rc == 1;
+            if (rc == HELD)
+                self->held_maybe = true;
             continue;
         }
         /* Retried later from this consumer's pending entries. A database
          * that went away is not the event's fault: stop and wait for it. */
         self->own_pending = true;
         self->retry_at = zclock_mono() + RETRY_MS;
-        if (db_lost(self->db))
+        if (db_lost(self->db)) {
+            chuang__event__free_unpacked(event, NULL);
             break;
+        }
+        s_block(self, event, error);
         uintptr_t seen = (uintptr_t)zhashx_lookup(self->failures, id);
         zhashx_update(self->failures, id, (void *)(seen + 1));
-        if ((long long)seen + 1 >= self->settings.max_deliveries)
+        if ((long long)seen + 1 >= self->settings.max_deliveries) {
             s_dead_letter(self, id, data, size, error);
+            s_block_dead(self, event);
+        }
+        chuang__event__free_unpacked(event, NULL);
     }
     return applied;
 }
@@ -240,16 +420,22 @@ int consumer_step(consumer_t *self, int wait_ms)
         return -1;
     }
 
+    if (zclock_mono() >= self->held_at) {
+        self->held_maybe = true;
+        self->held_at = zclock_mono() + HELD_CHECK_MS;
+    }
+    int drained = self->held_maybe ? s_drain_held(self) : 0;
+
     redisReply *reply;
     redisReply *entries = NULL;
     bool fresh = false;
-    if (self->own_pending && zclock_mono() < self->retry_at) {
-        zclock_sleep((int)(self->retry_at - zclock_mono()) < wait_ms
-                         ? (int)(self->retry_at - zclock_mono())
-                         : wait_ms);
-        return 0;
-    }
-    if (self->own_pending) {
+    /* Own pending entries once their retry is due; new entries meanwhile,
+     * so that a failed event holds back its aggregate only. */
+    bool own = self->own_pending && zclock_mono() >= self->retry_at;
+    int block_ms = wait_ms;
+    if (self->own_pending && self->retry_at - zclock_mono() < block_ms)
+        block_ms = (int)(self->retry_at - zclock_mono());
+    if (own) {
         reply = redisCommand(self->redis, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s 0",
                              self->settings.group, self->settings.consumer, BATCH,
                              self->settings.stream);
@@ -261,8 +447,8 @@ int consumer_step(consumer_t *self, int wait_ms)
     } else {
         fresh = true;
         reply = redisCommand(self->redis, "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s >",
-                             self->settings.group, self->settings.consumer, BATCH, wait_ms,
-                             self->settings.stream);
+                             self->settings.group, self->settings.consumer, BATCH,
+                             block_ms > 1 ? block_ms : 1, self->settings.stream);
     }
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
         if (reply && strstr(reply->str, "NOGROUP"))
@@ -271,22 +457,43 @@ int consumer_step(consumer_t *self, int wait_ms)
             log_warn("cannot read the event stream", "stream=%s error=\"%s\"",
                      self->settings.stream, reply ? reply->str : self->redis->errstr);
         freeReplyObject(reply);
-        return -1;
+        return drained ? drained : -1;
     }
-    /* XREADGROUP: [[stream, entries]] or nil; XAUTOCLAIM: [next, entries, ...]. */
+    /* XREADGROUP: [[stream, entries]] or nil; XAUTOCLAIM: [next, entries,
+     * deleted ids], the deleted ones already gone from the pending list. */
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
-        reply->element[0]->type == REDIS_REPLY_STRING)
+        reply->element[0]->type == REDIS_REPLY_STRING) {
         entries = reply->element[1];
-    else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1)
+        redisReply *deleted = reply->elements >= 3 ? reply->element[2] : NULL;
+        for (size_t i = 0; deleted && deleted->type == REDIS_REPLY_ARRAY && i < deleted->elements;
+             i++)
+            s_trimmed(self, deleted->element[i]->str);
+    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1)
         entries = reply->element[0]->element[1];
     int applied = 0;
     bool more = entries && entries->type == REDIS_REPLY_ARRAY && entries->elements == BATCH;
     /* Own pending entries are read until a batch comes back short; a failure
      * in s_entries asks for them again. */
-    if (self->own_pending && !more)
+    if (own && !more)
         self->own_pending = false;
     if (entries && entries->type == REDIS_REPLY_ARRAY)
         applied = s_entries(self, entries, fresh);
     freeReplyObject(reply);
-    return applied;
+    return drained + applied;
+}
+
+int consumer_release(PGconn *db, const char *stream, const char *aggregate_id)
+{
+    const char *values[2] = {stream, aggregate_id};
+    PGresult *res = PQexecParams(db,
+                                 "WITH released AS (DELETE FROM chuang_inbox_blocks"
+                                 "   WHERE stream = $1 AND aggregate_id = $2 AND dead"
+                                 "   RETURNING position),"
+                                 " dropped AS (DELETE FROM chuang_inbox_held h USING released r"
+                                 "   WHERE h.stream = $1 AND h.position = r.position)"
+                                 " SELECT count(*) FROM released",
+                                 2, NULL, values, NULL, NULL, 0);
+    int released = PQresultStatus(res) == PGRES_TUPLES_OK ? atoi(PQgetvalue(res, 0, 0)) : -1;
+    PQclear(res);
+    return released;
 }

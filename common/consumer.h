@@ -14,6 +14,11 @@
  * stream "<stream>:dead:<group>" with the last error, and acknowledged. A
  * group lost with its stream is created again at the start of the stream;
  * the inbox makes the redelivery of what was applied change nothing.
+ *
+ * A failed event blocks the later events of its aggregate (they wait in
+ * the consumer's schema, chuang_inbox_held) until it is applied, or, once
+ * it went to the dead letters, until an operator releases the aggregate;
+ * events of other aggregates go on meanwhile.
  */
 #ifndef CHUANG_CONSUMER_H
 #define CHUANG_CONSUMER_H
@@ -53,5 +58,11 @@ void consumer_destroy(consumer_t **self_p);
  * Returns how many events it applied (not counting redeliveries found in
  * the inbox), or -1 after logging a failure (the next step retries). */
 int consumer_step(consumer_t *self, int wait_ms);
+
+/* Releases aggregate_id of stream whose blocking event went to the dead
+ * letters: an operator's decision to go on without it; the events held
+ * behind it are then applied in order. Runs on db (the consumer's schema).
+ * Returns 1 released, 0 when it was not blocked by a dead event, -1. */
+int consumer_release(PGconn *db, const char *stream, const char *aggregate_id);
 
 #endif

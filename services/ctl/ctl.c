@@ -42,6 +42,7 @@
 #include "catalog.h"
 #include "client.h"
 #include "config.h"
+#include "consumer.h"
 #include "db.h"
 #include "licence.h"
 #include "feed_client.h"
@@ -73,7 +74,9 @@ static void s_usage(void)
             "[--count K]\n"
             "       chuangctl audit verify DB-URL SCHEMA [PUBLIC-KEY-FILE]\n"
             "       chuangctl audit list DB-URL SCHEMA AGGREGATE\n"
-            "       chuangctl -c SERVICE.conf relay status|reconcile SERVICE\n");
+            "       chuangctl -c SERVICE.conf relay status|reconcile SERVICE\n"
+            "       chuangctl -c SERVICE.conf consumer blocks SERVICE\n"
+            "       chuangctl -c SERVICE.conf consumer release SERVICE STREAM AGGREGATE\n");
 }
 
 /* The catalog's service whose short name, or last package component, is name
@@ -411,6 +414,52 @@ static int s_relay(config_t *config, int argc, char **argv)
     return rc;
 }
 
+/* consumer blocks SERVICE | consumer release SERVICE STREAM AGGREGATE, with
+ * the consuming service's own settings from config: the aggregates whose
+ * events wait behind a failed one, and the operator's decision to go on
+ * without a dead one (consumer.h). */
+static int s_consumer(config_t *config, int argc, char **argv)
+{
+    bool blocks = argc == 2 && streq(argv[0], "blocks");
+    bool release = argc == 4 && streq(argv[0], "release");
+    const char *db_url = config_str(config, "db.url", NULL);
+    if ((!blocks && !release) || !db_url) {
+        s_usage();
+        return EXIT_USAGE;
+    }
+    PGconn *db = db_connect(db_url, config_str(config, "db.schema", argv[1]), 1);
+    if (!db)
+        return EXIT_NOT_OK;
+    int rc = EXIT_NOT_OK;
+    if (release) {
+        int released = consumer_release(db, argv[2], argv[3]);
+        if (released == 1)
+            printf("released %s of %s: the events held behind it go on\n", argv[3], argv[2]);
+        else if (released == 0)
+            fprintf(stderr, "chuangctl: %s of %s is not blocked by a dead event\n", argv[3],
+                    argv[2]);
+        rc = released == 1 ? 0 : EXIT_NOT_OK;
+    } else {
+        PGresult *res =
+            PQexec(db, "SELECT b.stream, b.aggregate_id, b.position, b.failures,"
+                       " b.dead, b.error, (SELECT count(*) FROM chuang_inbox_held h"
+                       "   WHERE h.stream = b.stream AND h.aggregate_id = b.aggregate_id)"
+                       " FROM chuang_inbox_blocks b ORDER BY b.blocked_at");
+        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+            for (int i = 0; i < PQntuples(res); i++)
+                printf("%s %s position %s: %s failures, %s, %s held behind it: %s\n",
+                       PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                       PQgetvalue(res, i, 3),
+                       streq(PQgetvalue(res, i, 4), "t") ? "dead (release to go on)" : "retrying",
+                       PQgetvalue(res, i, 6), PQgetvalue(res, i, 5));
+            rc = 0;
+        }
+        PQclear(res);
+    }
+    PQfinish(db);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -490,7 +539,7 @@ int main(int argc, char **argv)
     if (streq(command, "audit"))
         return s_audit(argc, argv);
     if (!streq(command, "call") && !streq(command, "services") && !streq(command, "feed") &&
-        !streq(command, "relay")) {
+        !streq(command, "relay") && !streq(command, "consumer")) {
         s_usage();
         return EXIT_USAGE;
     }
@@ -506,8 +555,8 @@ int main(int argc, char **argv)
     logger_level_parse(config_str(config, "log.level", "warn"), &level);
     logger_init("chuangctl", level);
     int rc = EXIT_USAGE;
-    if (streq(command, "relay")) {
-        rc = s_relay(config, argc, argv);
+    if (streq(command, "relay") || streq(command, "consumer")) {
+        rc = streq(command, "relay") ? s_relay(config, argc, argv) : s_consumer(config, argc, argv);
         config_destroy(&config);
         return rc;
     }
