@@ -6,12 +6,60 @@
  * the framework's own migrations and the service's live side by side in one
  * table. The checksum is PostgreSQL's md5() of the file's text, computed by
  * the server so that no hashing code is needed here.
+ *
+ * Every connection carries a libpq event procedure that notes the SQLSTATE
+ * of the first failed result since db_failure_clear (PGEVT_RESULTCREATE
+ * sees every result, whoever asked for it and whether or not they keep
+ * it), so that code which clears a failed result still leaves its cause for
+ * the framework: a deadlock retried, a unique violation ALREADY_EXISTS.
  */
 #include "db.h"
 #include "db_lock.h"
 #include "logger.h"
 
 #include <czmq.h>
+#include <libpq-events.h>
+
+typedef struct {
+    char state[6]; /* the first failure's SQLSTATE since db_failure_clear, or "" */
+} failure_t;
+
+static int s_events(PGEventId id, void *info, void *pass_through)
+{
+    (void)pass_through;
+    if (id == PGEVT_REGISTER) {
+        PGEventRegister *event = info;
+        failure_t *failure = calloc(1, sizeof *failure);
+        return failure && PQsetInstanceData(event->conn, s_events, failure);
+    }
+    if (id == PGEVT_CONNDESTROY) {
+        PGEventConnDestroy *event = info;
+        free(PQinstanceData(event->conn, s_events));
+        return 1;
+    }
+    if (id == PGEVT_RESULTCREATE) {
+        PGEventResultCreate *event = info;
+        failure_t *failure = PQinstanceData(event->conn, s_events);
+        const char *state = PQresultErrorField(event->result, PG_DIAG_SQLSTATE);
+        if (failure && !failure->state[0] && state &&
+            PQresultStatus(event->result) == PGRES_FATAL_ERROR)
+            snprintf(failure->state, sizeof failure->state, "%s", state);
+    }
+    return 1;
+}
+
+const char *db_failure_state(PGconn *db)
+{
+    failure_t *failure = db ? PQinstanceData(db, s_events) : NULL;
+    return failure && failure->state[0] ? failure->state : NULL;
+}
+
+void db_failure_clear(PGconn *db)
+{
+    failure_t *failure = db ? PQinstanceData(db, s_events) : NULL;
+    if (failure)
+        failure->state[0] = '\0';
+}
 
 static int s_bind_schema(PGconn *db, const char *schema)
 {
@@ -29,7 +77,8 @@ PGconn *db_connect(const char *url, const char *schema, int attempts)
     for (int attempt = 1;; attempt++) {
         PGconn *db = PQconnectdb(url);
         if (PQstatus(db) == CONNECTION_OK) {
-            if (s_bind_schema(db, schema) == 0)
+            if (PQregisterEventProc(db, s_events, "chuang failures", NULL) &&
+                s_bind_schema(db, schema) == 0)
                 return db;
         } else if (attempt >= attempts) {
             char *error = PQerrorMessage(db);

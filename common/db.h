@@ -29,6 +29,16 @@ PGconn *db_connect(const char *url, const char *schema, int attempts);
  * logging the error (with what, a short description of the work). */
 int db_exec(PGconn *db, const char *what, const char *sql);
 
+/* The SQLSTATE of the first statement that failed on db since
+ * db_failure_clear (or since it connected), or NULL: what a caller whose
+ * code cleared the failed result can still tell (a deadlock, a unique
+ * violation). Connections from db_connect only. */
+const char *db_failure_state(PGconn *db);
+
+/* Forgets the failure db_failure_state reports; call before each attempt
+ * of a transaction. */
+void db_failure_clear(PGconn *db);
+
 /* true when the connection is gone (the server restarted or the network
  * broke): the caller should reset it and report UNAVAILABLE. */
 bool db_lost(PGconn *db);

@@ -214,7 +214,10 @@ Chuang__Status service_call_emit(service_call_t *call, const char *type, const c
 
 Chuang__Status service_call_sql_fail(service_call_t *call, PGresult *result, const char *what)
 {
-    const char *state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+    /* Without the failed result (a store cleared it), the connection still
+     * knows the first failure of this attempt. */
+    const char *state =
+        result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : db_failure_state(call->worker->db);
     if (db_lost(call->worker->db) || (state && strncmp(state, "08", 2) == 0))
         return service_call_fail(call, CHUANG__STATUS__UNAVAILABLE, "database unavailable",
                                  "The service lost its database connection.",
@@ -359,6 +362,7 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
     for (int attempt = 1;; attempt++) {
         call->retry = false;
         call->status = CHUANG__STATUS__OK;
+        db_failure_clear(worker->db);
         zlist_purge(call->violations);
         zlist_purge(call->aggregates);
         if (transaction && !s_begin(worker)) {

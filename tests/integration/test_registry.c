@@ -14,6 +14,7 @@
 #include "security.h"
 
 #include <czmq.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1033,6 +1034,92 @@ static void test_licence_verifies_offline_and_one_byte_breaks_it(void **state)
     free(code);
 }
 
+typedef struct {
+    const char *credit_code; /* ChangeEntity of this, or ReserveName when NULL */
+    const char *trade_name;
+    Chuang__Status status;
+} racer_t;
+
+static void *s_race(void *args)
+{
+    racer_t *racer = args;
+    client_t *client = client_new(s_endpoint, s_security);
+    client_set_identity(client, AGENCY, "officer-1", "officer");
+    client_set_timeouts(client, 15000, 15000);
+    Chuang__Reply *reply;
+    if (racer->credit_code) {
+        Chuang__Registry__ChangeEntityRequest change =
+            CHUANG__REGISTRY__CHANGE_ENTITY_REQUEST__INIT;
+        change.credit_code = (char *)racer->credit_code;
+        change.business_scope = "数据处理服务";
+        reply = client_call(client, "registry", "ChangeEntity", &change.base, NULL);
+    } else {
+        Chuang__Registry__ReserveNameRequest request = CHUANG__REGISTRY__RESERVE_NAME_REQUEST__INIT;
+        request.region = "杭州";
+        request.trade_name = (char *)racer->trade_name;
+        request.industry = "网络科技";
+        request.organisational_form = "有限公司";
+        request.applicant_name = "张三";
+        request.applicant_id_number = "11010519491231002X";
+        reply = client_call(client, "registry", "ReserveName", &request.base, NULL);
+    }
+    racer->status = reply->status;
+    chuang__reply__free_unpacked(reply, NULL);
+    client_destroy(&client);
+    return NULL;
+}
+
+static void test_deadlocks_are_retried_and_races_answered(void **state)
+{
+    (void)state;
+    /* A session holds the entity; ChangeEntity claims its idempotency key
+     * and waits for it; the session then waits for the idempotency table:
+     * a deadlock, in which PostgreSQL aborts the handler. The framework
+     * runs it again and it succeeds. */
+    char *code = s_registered("满陇");
+    PGconn *other = db_connect(s_db_url, "registry", 3);
+    char sql[256];
+    snprintf(sql, sizeof sql, "BEGIN; SELECT 1 FROM entities WHERE credit_code = '%s' FOR UPDATE",
+             code);
+    assert_int_equal(db_exec(other, "hold the entity", sql), 0);
+    racer_t change = {.credit_code = code};
+    pthread_t thread;
+    pthread_create(&thread, NULL, s_race, &change);
+    zclock_sleep(600);
+    PGresult *res = PQexec(other, "LOCK TABLE chuang_idempotency IN SHARE MODE");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    zclock_sleep(200);
+    PQclear(PQexec(other, "ROLLBACK"));
+    pthread_join(thread, NULL);
+    assert_int_equal(change.status, CHUANG__STATUS__OK);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM entities WHERE credit_code = '%s'"
+             " AND business_scope = '数据处理服务'",
+             code);
+    assert_int_equal(s_count(sql), 1);
+    PQfinish(other);
+    free(code);
+
+    /* Eight officers reserve the same name at once: one gets it, the others
+     * are told it is taken. */
+    enum { RACERS = 8 };
+    racer_t racers[RACERS];
+    pthread_t threads[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        racers[i] = (racer_t){.trade_name = "梅家坞"};
+        pthread_create(&threads[i], NULL, s_race, &racers[i]);
+    }
+    int ok = 0, taken = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(threads[i], NULL);
+        ok += racers[i].status == CHUANG__STATUS__OK;
+        taken += racers[i].status == CHUANG__STATUS__ALREADY_EXISTS;
+    }
+    assert_int_equal(ok, 1);
+    assert_int_equal(taken, RACERS - 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1041,6 +1128,7 @@ int main(void)
         cmocka_unit_test(test_bad_names_are_refused),
         cmocka_unit_test(test_reservation_period_is_a_dated_rule),
         cmocka_unit_test(test_legal_dates_are_the_agencys_days),
+        cmocka_unit_test(test_deadlocks_are_retried_and_races_answered),
         cmocka_unit_test(test_credit_lists_and_standing),
         cmocka_unit_test(test_deregistration_survives_service_and_redis_restarts),
         cmocka_unit_test(test_missing_annual_report_lists_abnormal_until_filed),
