@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-    build-essential cmake pkg-config clang-format
+    build-essential cmake pkg-config clang-format clang libclang-rt-dev
     libzmq3-dev libczmq-dev libsodium-dev
     libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
     libhiredis-dev libpq-dev libjansson-dev libcmocka-dev
