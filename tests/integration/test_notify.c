@@ -422,6 +422,26 @@ static void test_emptied_queue_loses_and_repeats_nothing(void **state)
     snprintf(prefix, sizeof prefix, "http-%s", newest);
     zclock_sleep(2500); /* a rebuild cycle: nothing is sent again */
     assert_int_equal(s_files(prefix), 1);
+
+    /* A pending delivery that Redis lost long ago (created and due an hour
+     * back, so no look at recent rows finds it) is found by the full
+     * rebuild and sent, once. */
+    PGconn *db = db_connect(s_notify_db, "notify", 3);
+    assert_non_null(db);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "UPDATE deliveries SET status = 'pending', sent_at = NULL, claimed_until = NULL,"
+             " created_at = now() - interval '1 hour', next_attempt_at = now() - interval '1 hour'"
+             " WHERE id = '%s'",
+             newest);
+    assert_int_equal(db_exec(db, "lose a delivery", sql), 0);
+    PQfinish(db);
+    freeReplyObject(redisCommand(redis, "DEL %s", QUEUE));
+    for (int i = 0; i < 300 && s_files(prefix) == 1; i++)
+        zclock_sleep(100);
+    assert_int_equal(s_files(prefix), 2);
+    zclock_sleep(1500);
+    assert_int_equal(s_files(prefix), 2);
     free(code);
     redisFree(redis);
 }
