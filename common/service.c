@@ -241,6 +241,15 @@ Chuang__Status service_call_sql_fail(service_call_t *call, PGresult *result, con
                              "Report the request id to the operators.");
 }
 
+/* Says that a request meets a deadlock or serialisation failure and runs
+ * again (operators see how often; tests, that it was the framework). */
+static void s_log_retry(service_call_t *call, int attempt)
+{
+    log_info("transaction conflict; running the request again",
+             "method=%s attempt=%d request_id=%s", call->header->method, attempt + 1,
+             call->header->request_id);
+}
+
 /* Packs a reply into a one-frame message body. */
 static zmsg_t *s_reply_body(const Chuang__Reply *reply)
 {
@@ -411,8 +420,10 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
             call->status = status;
             if (transaction)
                 db_exec(worker->db, "rollback", "ROLLBACK");
-            if (call->retry && attempt < SQL_RETRIES)
+            if (call->retry && attempt < SQL_RETRIES) {
+                s_log_retry(call, attempt);
                 continue;
+            }
             return s_failure_body(call, request_id);
         }
 
@@ -436,6 +447,7 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
         service_call_sql_fail(call, NULL, "commit");
         if (!(call->retry && attempt < SQL_RETRIES))
             return s_failure_body(call, request_id);
+        s_log_retry(call, attempt);
     }
 }
 

@@ -1093,6 +1093,10 @@ static void test_deadlocks_are_retried_and_races_answered(void **state)
     PQclear(PQexec(other, "ROLLBACK"));
     pthread_join(thread, NULL);
     assert_int_equal(change.status, CHUANG__STATUS__OK);
+    /* The service ran it again itself (the client would also retry an
+     * UNAVAILABLE, which would hide a framework that did not). */
+    assert_int_equal(
+        harness_sh("grep -q 'method=ChangeEntity attempt=2' '%s'/registry*.log", harness_dir()), 0);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM entities WHERE credit_code = '%s'"
              " AND business_scope = '数据处理服务'",

@@ -362,27 +362,34 @@ static void test_no_transaction_elsewhere_holds_events_back(void **state)
     events += 5;
     assert_int_equal(s_wait_stream(events), events);
 
-    /* B has the older transaction id, but writes its event only after A
-     * committed (as if it had waited for A's row lock): A comes first, also
-     * when the relay finds both at once (it is stopped meanwhile). */
+    /* An older transaction id that writes its event only after a younger
+     * one committed (as if it had waited for its row lock) comes after it,
+     * also when the relay finds them all at once (it is stopped meanwhile). */
     pid_t relay = s_active_relay();
     assert_true(relay > 0);
     kill(relay, SIGSTOP);
-    PGconn *b = s_session(s_db_url, "tally", "BEGIN; SELECT pg_current_xact_id()");
-    PGconn *a = s_session(s_db_url, "tally", "BEGIN; SELECT pg_current_xact_id()");
-    PQclear(PQexec(a, INSERT_EVENT("causal-a")));
-    PQclear(PQexec(a, "COMMIT"));
-    PQclear(PQexec(b, INSERT_EVENT("causal-b")));
-    PQclear(PQexec(b, "COMMIT"));
+    enum { CHAIN = 6 };
+    PGconn *sessions[CHAIN];
+    for (int i = 0; i < CHAIN; i++)
+        sessions[i] = s_session(s_db_url, "tally", "BEGIN; SELECT pg_current_xact_id()");
+    /* The youngest writes and commits first, each older one after it: six
+     * events, each written after the one before committed. */
+    for (int i = CHAIN - 1; i >= 0; i--) {
+        char sql[512];
+        snprintf(sql, sizeof sql, INSERT_EVENT("causal-%d"), i);
+        PQclear(PQexec(sessions[i], sql));
+        PQclear(PQexec(sessions[i], "COMMIT"));
+    }
     kill(relay, SIGCONT);
-    events += 2;
+    events += CHAIN;
     assert_int_equal(s_wait_stream(events), events);
-    assert_int_equal(s_count("SELECT count(*) FROM chuang_outbox a, chuang_outbox b"
-                             " WHERE a.aggregate_id = 'causal-a' AND b.aggregate_id = 'causal-b'"
-                             " AND a.txid > b.txid AND a.position < b.position"),
-                     1);
-    PQfinish(a);
-    PQfinish(b);
+    assert_int_equal(
+        s_count("SELECT count(*) FROM chuang_outbox a, chuang_outbox b"
+                " WHERE a.aggregate_id LIKE 'causal-%' AND b.aggregate_id LIKE 'causal-%'"
+                " AND a.txid > b.txid AND a.position < b.position"),
+        CHAIN * (CHAIN - 1) / 2);
+    for (int i = 0; i < CHAIN; i++)
+        PQfinish(sessions[i]);
     PQfinish(idle);
 }
 
