@@ -641,7 +641,7 @@ static void test_a_key_past_its_rate_is_told_when_to_retry(void **state)
     client_t *flood = s_client("flood", NULL, NULL, &sec);
     client_set_timeouts(flood, 2000, 300);
     Chuang__Tally__EchoRequest echo = CHUANG__TALLY__ECHO_REQUEST__INIT;
-    int ok = 0, limited = 0;
+    int ok = 0, limited = 0, late = 0;
     for (int i = 0; i < 10; i++) {
         Chuang__Reply *reply = client_call(flood, "tally", "Echo", &echo.base, NULL);
         if (reply->status == CHUANG__STATUS__OK)
@@ -649,11 +649,13 @@ static void test_a_key_past_its_rate_is_told_when_to_retry(void **state)
         else if (reply->status == CHUANG__STATUS__RESOURCE_EXHAUSTED && reply->retry_after_ms > 0 &&
                  reply->retry_after_ms <= 1000 && strstr(reply->message, "rate limit"))
             limited++;
+        else if (reply->status == CHUANG__STATUS__DEADLINE_EXCEEDED)
+            late++; /* a loaded machine, past the short deadline: neither */
         chuang__reply__free_unpacked(reply, NULL);
     }
     assert_true(ok >= 4);
     assert_true(limited >= 1);
-    assert_int_equal(ok + limited, 10);
+    assert_int_equal(ok + limited + late, 10);
 
     /* Another key is not held back by it. */
     client_t *officer = s_client("officer", NULL, NULL, &sec_officer);
