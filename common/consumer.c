@@ -314,7 +314,9 @@ static int s_drain_held(consumer_t *self)
         return 0;
     }
     int applied = 0;
-    self->held_maybe = PQntuples(res) > 0;
+    /* Looked at again at once only when this round freed something; a held
+     * event that failed again waits for the next HELD_CHECK_MS. */
+    self->held_maybe = false;
     for (int i = 0; i < PQntuples(res); i++) {
         const char *data = PQgetvalue(res, i, 0);
         size_t size = (size_t)PQgetlength(res, i, 0);
@@ -334,6 +336,8 @@ static int s_drain_held(consumer_t *self)
         chuang__event__free_unpacked(event, NULL);
     }
     PQclear(res);
+    if (applied)
+        self->held_maybe = true;
     return applied;
 }
 
