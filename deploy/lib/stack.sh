@@ -11,7 +11,9 @@
 #   stack_free_port                      print a free TCP port on 127.0.0.1
 #   stack_wait_port PORT [SECONDS]       wait until 127.0.0.1:PORT accepts
 #   stack_pg_start DATADIR PORT          initdb if needed, start, wait ready
-#   stack_pg_stop DATADIR                fast shutdown; no-op if not running
+#   stack_pg_stop DATADIR [immediate]    fast shutdown (or an immediate one,
+#                                        as a crash: recovery at next start);
+#                                        no-op if not running
 #   stack_pg_admin_url DATADIR PORT      print the superuser's URL
 #   stack_pg_service ADMIN_URL DBNAME SERVICE PASSWORD
 #                                        database + role + own schema; prints
@@ -397,9 +399,9 @@ stack_pg_start() (
 
 stack_pg_stop() (
     set -euo pipefail
-    local datadir=${1:-} bindir user sockdir
-    if [ -z "$datadir" ]; then
-        _stack_err "usage: stack_pg_stop DATADIR"
+    local datadir=${1:-} mode=${2:-fast} bindir user sockdir
+    if [ -z "$datadir" ] || { [ "$mode" != fast ] && [ "$mode" != immediate ]; }; then
+        _stack_err "usage: stack_pg_stop DATADIR [immediate]"
         return 1
     fi
     datadir=$(_stack_abspath "$datadir")
@@ -407,7 +409,7 @@ stack_pg_stop() (
     bindir=$(_stack_pg_bindir) || return 1
     user=$(_stack_pg_user "$datadir") || return 1
     if _stack_pg_running "$datadir"; then
-        if ! (cd / && _stack_as "$user" "$bindir/pg_ctl" stop -D "$datadir" -m fast -w -t "$(_stack_timeout)") >/dev/null 2>&1 &&
+        if ! (cd / && _stack_as "$user" "$bindir/pg_ctl" stop -D "$datadir" -m "$mode" -w -t "$(_stack_timeout)") >/dev/null 2>&1 &&
             ! (cd / && _stack_as "$user" "$bindir/pg_ctl" stop -D "$datadir" -m immediate -w -t 10) >/dev/null 2>&1 &&
             _stack_pg_running "$datadir"; then
             _stack_err "could not stop PostgreSQL in $datadir"

@@ -76,6 +76,7 @@
 #include "logger.h"
 #include "registry.pb-c.h"
 #include "security.h"
+#include "trade_name.h"
 
 #include <czmq.h>
 #include <dirent.h>
@@ -419,25 +420,6 @@ static client_t *s_client(void)
     return client;
 }
 
-/* Common Chinese characters trade names are written in, base-N digits of a
- * name's index. None of 中 华 全 国 家 际 世 界, so no restricted word. */
-static const char *const s_digits[] = {
-    "云", "山", "水", "金", "木", "火", "土", "星", "月", "日", "光", "明", "新", "春",
-    "秋", "东", "西", "南", "北", "海", "江", "河", "湖", "林", "森", "青", "蓝", "红",
-    "白", "天", "地", "泰", "安", "和", "兴", "盛", "达", "通", "远", "宏", "瑞", "祥",
-};
-#define DIGITS ((int)(sizeof s_digits / sizeof s_digits[0]))
-
-/* The trade name of index i: 4 characters (DIGITS^4 = 3.1 million names). */
-static void s_trade_name(long i, char *out, size_t size)
-{
-    out[0] = '\0';
-    for (int d = 0; d < 4; d++) {
-        strncat(out, s_digits[i % DIGITS], size - strlen(out) - 1);
-        i /= DIGITS;
-    }
-}
-
 /* The pool of reserved names: filled before a row, consumed by its clients. */
 static struct {
     char (*ids)[40];
@@ -466,11 +448,11 @@ typedef struct {
 static int s_reserve_one(client_t *client)
 {
     long index = atomic_fetch_add(&s_pool.naming, 1);
-    char trade_name[64];
-    s_trade_name(index, trade_name, sizeof trade_name);
+    char name[64];
+    trade_name(index % TRADE_NAME_COUNT, name, sizeof name);
     Chuang__Registry__ReserveNameRequest request = CHUANG__REGISTRY__RESERVE_NAME_REQUEST__INIT;
     request.region = "杭州";
-    request.trade_name = trade_name;
+    request.trade_name = name;
     request.industry = "网络科技";
     request.organisational_form = "有限公司";
     request.applicant_name = "张三";
@@ -496,7 +478,7 @@ static int s_reserve_one(client_t *client)
     } else {
         static atomic_int told;
         if (atomic_fetch_add(&told, 1) < 3)
-            fprintf(stderr, "bench: ReserveName %s failed: status %d %s\n", trade_name,
+            fprintf(stderr, "bench: ReserveName %s failed: status %d %s\n", name,
                     reply ? (int)reply->status : -1, reply ? reply->message : "no memory");
     }
     chuang__reply__free_unpacked(reply, NULL);

@@ -46,12 +46,17 @@ int harness_init(const char *test_name)
     atexit(s_kill_children);
     s_env = zhash_new();
     zhash_autofree(s_env);
-    FILE *file = fopen(CHUANG_HARNESS_ENV, "r");
+    /* A test with servers of its own (it restarts them) names their env
+     * file in CHUANG_HARNESS_ENV; the others share the harness's. */
+    const char *env_path = getenv("CHUANG_HARNESS_ENV");
+    if (!env_path || !*env_path)
+        env_path = CHUANG_HARNESS_ENV;
+    FILE *file = fopen(env_path, "r");
     if (!file) {
         fprintf(stderr,
                 "harness: %s not found; run the tests with ctest, which starts the "
                 "harness\n",
-                CHUANG_HARNESS_ENV);
+                env_path);
         return -1;
     }
     char line[1024];
@@ -207,4 +212,60 @@ int harness_recipient_key(void)
     fprintf(file, "%s\n", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
     fclose(file);
     return setenv("CHUANG_NOTIFY_RECIPIENT_KEY", path, 1);
+}
+
+int harness_receivers_start(harness_receivers_t *receivers)
+{
+    memset(receivers, 0, sizeof *receivers);
+    receivers->stdin_fd = -1;
+    int in[2], out[2];
+    if (pipe(in) != 0)
+        return -1;
+    if (pipe(out) != 0) {
+        close(in[0]);
+        close(in[1]);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        close(in[1]);
+        close(out[0]);
+        execl("/usr/bin/python3", "python3", CHUANG_SOURCE_DIR "/services/notify/test_receivers.py",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    for (int i = 0; pid > 0 && i < CHILDREN_MAX; i++)
+        if (s_children[i] == 0) {
+            s_children[i] = pid;
+            break;
+        }
+    receivers->pid = pid;
+    receivers->stdin_fd = in[1];
+    FILE *ready = pid > 0 ? fdopen(out[0], "r") : NULL;
+    char line[1024] = "";
+    int rc = ready && fgets(line, sizeof line, ready) &&
+                     sscanf(line, "SMTP %d HTTP %d DIR %511s", &receivers->smtp_port,
+                            &receivers->http_port, receivers->dir) == 3
+                 ? 0
+                 : -1;
+    if (ready)
+        fclose(ready);
+    else
+        close(out[0]);
+    return rc;
+}
+
+void harness_receivers_stop(harness_receivers_t *receivers)
+{
+    if (receivers->stdin_fd >= 0)
+        close(receivers->stdin_fd);
+    receivers->stdin_fd = -1;
+    if (receivers->pid > 0)
+        harness_stop(receivers->pid, SIGTERM, 5000);
+    receivers->pid = 0;
 }

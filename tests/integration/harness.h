@@ -15,8 +15,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* Loads the env file and makes a fresh folder for this test's files. Returns
- * 0, or -1 when the harness is not running. */
+/* Loads the env file (the one CHUANG_HARNESS_ENV names, else the shared
+ * harness's) and makes a fresh folder for this test's files. Returns 0, or
+ * -1 when the harness is not running. */
 int harness_init(const char *test_name);
 
 /* A value from the env file (e.g. "CHUANG_TEST_REDIS_URL"), or NULL. */
@@ -49,6 +50,24 @@ int harness_wait_service(const char *endpoint, const char *service, int timeout_
  * sets CHUANG_NOTIFY_RECIPIENT_KEY for every child spawned after. Returns 0
  * or -1. */
 int harness_recipient_key(void);
+
+/* The far ends notify delivers to, services/notify/test_receivers.py: an
+ * SMTP server and an HTTP receiver on free ports of 127.0.0.1, recording
+ * what they get as files in a folder of their own. */
+typedef struct {
+    pid_t pid;
+    int stdin_fd; /* the receivers end when it closes */
+    int smtp_port;
+    int http_port;
+    char dir[512];
+} harness_receivers_t;
+
+/* Starts the receivers and fills *receivers once they are ready. Returns 0,
+ * or -1 when they did not start. */
+int harness_receivers_start(harness_receivers_t *receivers);
+
+/* Ends the receivers (they remove their folder). */
+void harness_receivers_stop(harness_receivers_t *receivers);
 
 /* Runs a shell command; returns its exit status. */
 int harness_sh(const char *format, ...) __attribute__((format(printf, 1, 2)));

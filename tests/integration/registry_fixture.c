@@ -2,7 +2,6 @@
  * registry_fixture.c - a valid registration; see registry_fixture.h.
  */
 #include "registry_fixture.h"
-#include "registry.pb-c.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,43 +15,57 @@ char *registry_fixture_register(client_t *client, const char *trade_name)
     return registry_fixture_register_as(client, trade_name, "11010519491231002X");
 }
 
+void registry_fixture_reservation(Chuang__Registry__ReserveNameRequest *request,
+                                  const char *trade_name, const char *applicant)
+{
+    chuang__registry__reserve_name_request__init(request);
+    request->region = "杭州";
+    request->trade_name = (char *)trade_name;
+    request->industry = "网络科技";
+    request->organisational_form = "有限公司";
+    request->applicant_name = "张三";
+    request->applicant_id_number = (char *)applicant;
+}
+
+void registry_fixture_registration(registry_fixture_registration_t *r, const char *reservation_id,
+                                   const char *domicile_detail)
+{
+    chuang__registry__person__init(&r->person);
+    r->person.name = "李四";
+    r->person.id_number = "330106199003071236";
+    r->person.phone = "13812345678";
+    chuang__registry__founder__init(&r->founder);
+    r->founder.person = &r->person;
+    r->founder.subscribed_capital_fen = 1000000;
+    r->founders[0] = &r->founder;
+    chuang__registry__address__init(&r->domicile);
+    r->domicile.division_code = "330106";
+    r->domicile.detail = (char *)domicile_detail;
+    chuang__registry__register_request__init(&r->request);
+    r->request.reservation_id = (char *)reservation_id;
+    r->request.entity_type = CHUANG__REGISTRY__ENTITY_TYPE__LIMITED_COMPANY;
+    r->request.legal_representative = &r->person;
+    r->request.registered_capital_fen = 1000000;
+    r->request.business_scope = "软件开发";
+    r->request.industry_code = "I6513";
+    r->request.n_founders = 1;
+    r->request.founders = r->founders;
+    r->request.domicile = &r->domicile;
+}
+
 char *registry_fixture_register_as(client_t *client, const char *trade_name, const char *applicant)
 {
-    Chuang__Registry__ReserveNameRequest reserve = CHUANG__REGISTRY__RESERVE_NAME_REQUEST__INIT;
-    reserve.region = "杭州";
-    reserve.trade_name = (char *)trade_name;
-    reserve.industry = "网络科技";
-    reserve.organisational_form = "有限公司";
-    reserve.applicant_name = "张三";
-    reserve.applicant_id_number = (char *)applicant;
+    Chuang__Registry__ReserveNameRequest reserve;
+    registry_fixture_reservation(&reserve, trade_name, applicant);
     Chuang__Reply *reply = client_call(client, "registry", "ReserveName", &reserve.base, NULL);
     assert_int_equal(reply->status, CHUANG__STATUS__OK);
     Chuang__Registry__NameReservation *reservation =
         chuang__registry__name_reservation__unpack(NULL, reply->payload.len, reply->payload.data);
 
-    Chuang__Registry__Person person = CHUANG__REGISTRY__PERSON__INIT;
-    person.name = "李四";
-    person.id_number = "330106199003071236";
-    person.phone = "13812345678";
-    Chuang__Registry__Founder founder = CHUANG__REGISTRY__FOUNDER__INIT;
-    founder.person = &person;
-    founder.subscribed_capital_fen = 1000000;
-    Chuang__Registry__Founder *founders[1] = {&founder};
-    Chuang__Registry__Address domicile = CHUANG__REGISTRY__ADDRESS__INIT;
-    domicile.division_code = "330106";
-    domicile.detail = "文三路 1 号";
-    Chuang__Registry__RegisterRequest request = CHUANG__REGISTRY__REGISTER_REQUEST__INIT;
-    request.reservation_id = reservation->reservation_id;
-    request.entity_type = CHUANG__REGISTRY__ENTITY_TYPE__LIMITED_COMPANY;
-    request.legal_representative = &person;
-    request.registered_capital_fen = 1000000;
-    request.business_scope = "软件开发";
-    request.industry_code = "I6513";
-    request.n_founders = 1;
-    request.founders = founders;
-    request.domicile = &domicile;
+    registry_fixture_registration_t registration;
+    registry_fixture_registration(&registration, reservation->reservation_id, "文三路 1 号");
     Chuang__Reply *registered =
-        client_call(client, "registry", "RegisterEntity", &request.base, NULL);
+        client_call(client, "registry", "RegisterEntity", &registration.request.base, NULL);
     assert_int_equal(registered->status, CHUANG__STATUS__OK);
     Chuang__Registry__Entity *entity =
         chuang__registry__entity__unpack(NULL, registered->payload.len, registered->payload.data);

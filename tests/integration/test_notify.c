@@ -32,7 +32,6 @@
 #define REGISTRY  CHUANG_BUILD_DIR "/services/registry/chuang-registry"
 #define NOTIFY    CHUANG_BUILD_DIR "/services/notify/chuang-notify"
 #define BROKER    CHUANG_BUILD_DIR "/services/broker/chuang-broker"
-#define RECEIVERS CHUANG_SOURCE_DIR "/services/notify/test_receivers.py"
 #define APPLICANT "11010519491231002X"
 #define LEGAL_REP "330106199003071236"
 #define SECRET    "a-webhook-secret-of-length"
@@ -40,39 +39,11 @@
 
 static char s_endpoint[64];
 static char s_notify_db[512];
-static pid_t s_broker, s_registry, s_notify, s_receivers;
-static int s_receivers_stdin = -1;
-static int s_smtp_port, s_http_port;
-static char s_dir[512];
+static pid_t s_broker, s_registry, s_notify;
+static harness_receivers_t s_receivers;
 static config_t *s_config;
 static security_t *s_plain;
 static client_t *s_officer;
-
-/* Starts the receivers with pipes on stdin and stdout; reads the ready line. */
-static int s_start_receivers(void)
-{
-    int in[2], out[2];
-    if (pipe(in) != 0 || pipe(out) != 0)
-        return -1;
-    s_receivers = fork();
-    if (s_receivers == 0) {
-        dup2(in[0], STDIN_FILENO);
-        dup2(out[1], STDOUT_FILENO);
-        close(in[1]);
-        close(out[0]);
-        execl("/usr/bin/python3", "python3", RECEIVERS, (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    s_receivers_stdin = in[1];
-    FILE *ready = fdopen(out[0], "r");
-    char line[1024] = "";
-    if (!ready || !fgets(line, sizeof line, ready) ||
-        sscanf(line, "SMTP %d HTTP %d DIR %511s", &s_smtp_port, &s_http_port, s_dir) != 3)
-        return -1;
-    return 0;
-}
 
 /* notify's settings: brokers, database, Redis and SMTP (set by s_setup),
  * then the fixed ones. */
@@ -100,7 +71,8 @@ static pid_t s_start_notify(const char *name)
 static int s_setup(void **state)
 {
     (void)state;
-    if (harness_init("notify") != 0 || harness_recipient_key() != 0 || s_start_receivers() != 0)
+    if (harness_init("notify") != 0 || harness_recipient_key() != 0 ||
+        harness_receivers_start(&s_receivers) != 0)
         return -1;
     const char *url = harness_service_db("notify", "registry");
     if (!url)
@@ -115,7 +87,7 @@ static int s_setup(void **state)
     char *bind = zsys_sprintf("CHUANG_BROKER_ENDPOINT=%s", s_endpoint);
     char *brokers = zsys_sprintf("CHUANG_BROKERS=%s", s_endpoint);
     char *redis = zsys_sprintf("CHUANG_REDIS_URL=%s", harness_get("CHUANG_TEST_REDIS_URL"));
-    char *smtp = zsys_sprintf("CHUANG_NOTIFY_SMTP_URL=smtp://127.0.0.1:%d", s_smtp_port);
+    char *smtp = zsys_sprintf("CHUANG_NOTIFY_SMTP_URL=smtp://127.0.0.1:%d", s_receivers.smtp_port);
     const char *broker_env[] = {bind, "CHUANG_SECURITY_PLAIN=yes", NULL};
     const char *registry_env[] = {brokers,
                                   registry_db,
@@ -151,8 +123,7 @@ static int s_teardown(void **state)
     int status = harness_stop(s_notify, SIGTERM, 5000);
     harness_stop(s_registry, SIGTERM, 5000);
     harness_stop(s_broker, SIGTERM, 5000);
-    close(s_receivers_stdin);
-    harness_stop(s_receivers, SIGTERM, 5000);
+    harness_receivers_stop(&s_receivers);
     for (int i = 0; i < 4; i++)
         zstr_free(&s_notify_env[i]);
     security_destroy(&s_plain);
@@ -166,7 +137,7 @@ static Chuang__Status s_set_recipient(const char *id, const char *email, const c
     Chuang__Notify__Recipient recipient = CHUANG__NOTIFY__RECIPIENT__INIT;
     char url[128] = "";
     if (path)
-        snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s_http_port, path);
+        snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s_receivers.http_port, path);
     recipient.id = (char *)id;
     recipient.email = (char *)(email ? email : "");
     recipient.webhook_url = url;
@@ -184,7 +155,7 @@ static Chuang__Status s_set_recipient(const char *id, const char *email, const c
 static int s_files(const char *prefix)
 {
     int count = 0;
-    zdir_t *dir = zdir_new(s_dir, NULL);
+    zdir_t *dir = zdir_new(s_receivers.dir, NULL);
     zfile_t **files = dir ? zdir_flatten(dir) : NULL;
     for (size_t i = 0; files && files[i]; i++) {
         const char *name = strrchr(zfile_filename(files[i], NULL), '/');
@@ -294,8 +265,8 @@ static void test_events_reach_inbox_email_and_signed_webhook(void **state)
     snprintf(prefix, sizeof prefix, "http-%s", webhook);
     assert_int_equal(s_files(prefix), 1);
     char path[800];
-    snprintf(path, sizeof path, "%s/http-%s-", s_dir, webhook);
-    zdir_t *dir = zdir_new(s_dir, NULL);
+    snprintf(path, sizeof path, "%s/http-%s-", s_receivers.dir, webhook);
+    zdir_t *dir = zdir_new(s_receivers.dir, NULL);
     zfile_t **files = zdir_flatten(dir);
     json_t *record = NULL;
     for (size_t i = 0; files[i] && !record; i++)
@@ -576,7 +547,7 @@ static void test_rate_limit_postpones_without_losing(void **state)
     const char *applicant = "440305198512317893";
     Chuang__Notify__Recipient recipient = CHUANG__NOTIFY__RECIPIENT__INIT;
     char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/ok", s_http_port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/ok", s_receivers.http_port);
     recipient.id = (char *)applicant;
     recipient.webhook_url = url;
     recipient.webhook_secret = SECRET;
