@@ -1,5 +1,8 @@
 /*
- * store.h - the registry's SQL: rules, name reservations, entities.
+ * store.h - the registry's SQL, by aggregate: rules and the agency's today
+ * (store.c), names (store_names.c), entities (store_entities.c), credit
+ * lists and annual reports (store_credit.c), simplified deregistration
+ * (store_deregistration.c).
  *
  * Every function runs on the caller's connection inside the request's
  * transaction and returns 0 (or a count, or 1 for "found"), or -1 when a
@@ -17,8 +20,11 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
-#define STORE_ID_SIZE   37 /* a UUID's text and NUL */
-#define STORE_DATE_SIZE 11 /* YYYY-MM-DD and NUL */
+#define STORE_ID_SIZE        37 /* a UUID's text and NUL */
+#define STORE_DATE_SIZE      11 /* YYYY-MM-DD and NUL */
+#define STORE_ID_NUMBER_SIZE 24 /* a resident ID number (18) or a passport number */
+
+/* Rules and today, which several aggregates read: store.c. */
 
 /* The value of the rule name in force today for agency (its own row, else
  * the default). Returns 1 and sets *value, 0 when no rule is in force. */
@@ -26,6 +32,8 @@ int store_rule(PGconn *db, const char *agency, const char *name, long long *valu
 
 /* Today in agency's calendar as YYYYMMDD, or -1. */
 int store_today(PGconn *db, const char *agency);
+
+/* Names: store_names.c. */
 
 /* Looks for a word of the agency's forbidden-word list in text. Returns 1
  * and copies the word, 0 when none is there. */
@@ -44,8 +52,6 @@ int store_reservation_add(PGconn *db, const char *agency, const enterprise_name_
                           const char *applicant_name, const char *applicant_id_number,
                           long long days, char id[STORE_ID_SIZE], char expires_on[STORE_DATE_SIZE]);
 
-#define STORE_ID_NUMBER_SIZE 24 /* a resident ID number (18) or a passport number */
-
 typedef struct {
     char name[ENTERPRISE_NAME_FULL_SIZE];
     char trade_name[ENTERPRISE_NAME_TRADE_NAME_SIZE];
@@ -62,6 +68,13 @@ typedef struct {
 int store_reservation_lock(PGconn *db, const char *agency, const char *id,
                            store_reservation_t *reservation);
 
+/* Names of registered entities and live reservations containing text.
+ * Returns the number of matches written (memory from call). */
+int store_names_search(PGconn *db, service_call_t *call, const char *agency, const char *text,
+                       int limit, Chuang__Registry__SearchNamesReply *reply);
+
+/* Entities: store_entities.c. */
+
 /* The next organisation number for a new credit code. Returns 0. */
 int store_next_organisation_number(PGconn *db, long long *number);
 
@@ -76,10 +89,19 @@ int store_entity_add(PGconn *db, const char *agency, const char *credit_code,
 int store_entity_load(PGconn *db, service_call_t *call, const char *credit_code, const char *name,
                       Chuang__Registry__Entity *entity);
 
-/* Names of registered entities and live reservations containing text.
- * Returns the number of matches written (memory from call). */
-int store_names_search(PGconn *db, service_call_t *call, const char *agency, const char *text,
-                       int limit, Chuang__Registry__SearchNamesReply *reply);
+/* What decides who may act on an entity: its status ("registered",
+ * "deregistered"), agency, legal representative and the applicant who
+ * reserved its name. */
+typedef struct {
+    char status[16];
+    char agency[16];
+    char legal_rep_id_number[STORE_ID_NUMBER_SIZE];
+    char applicant_id_number[STORE_ID_NUMBER_SIZE];
+} store_entity_ref_t;
+
+/* Fills ref for the entity with credit_code; with for_update, its row stays
+ * locked until the transaction ends. Returns 1, or 0 when there is none. */
+int store_entity_ref(PGconn *db, const char *credit_code, bool for_update, store_entity_ref_t *ref);
 
 /* Starts the history of a newly registered entity: every tracked field's
  * value, valid from now. Returns 0. */
@@ -118,19 +140,7 @@ int store_log_position(PGconn *db, int64_t *sequence);
 int store_entity_codes(PGconn *db, service_call_t *call, const char *after, int limit,
                        char ***codes);
 
-/* What decides who may act on an entity: its status ("registered",
- * "deregistered"), agency, legal representative and the applicant who
- * reserved its name. */
-typedef struct {
-    char status[16];
-    char agency[16];
-    char legal_rep_id_number[STORE_ID_NUMBER_SIZE];
-    char applicant_id_number[STORE_ID_NUMBER_SIZE];
-} store_entity_ref_t;
-
-/* Fills ref for the entity with credit_code; with for_update, its row stays
- * locked until the transaction ends. Returns 1, or 0 when there is none. */
-int store_entity_ref(PGconn *db, const char *credit_code, bool for_update, store_entity_ref_t *ref);
+/* Credit lists, annual reports and the annual check: store_credit.c. */
 
 /* Opens a listing of the entity on list ("abnormal", "dishonest"). Returns 1
  * and fills listing (memory from call), or 0 when one is already open. */
@@ -151,6 +161,27 @@ int store_listings_open(PGconn *db, service_call_t *call, const char *credit_cod
 /* Records an annual report. Returns 1, or 0 when that year's is filed. */
 int store_annual_report_add(PGconn *db, const Chuang__Registry__FileAnnualReportRequest *request,
                             int64_t *filed_at_ms);
+
+/* The annual checks due to be scheduled: per agency with entities, the
+ * year before its current one (in its calendar) when not checked yet, with
+ * the instant the check is due (ms since the epoch: the agency's midnight
+ * after annual_report_last_day). Rows (agency, year, due_ms); caller
+ * clears; NULL on error. */
+PGresult *store_annual_checks_due(PGconn *db);
+
+/* Lists as abnormal up to limit of agency's entities without the report of
+ * year that this check has not listed yet. Rows (credit_code, listing id,
+ * listed_at_ms, reason); fewer than limit means it is the last chunk.
+ * Caller clears; NULL on error. */
+PGresult *store_annual_check_chunk(PGconn *db, const char *agency, int year, int limit);
+
+/* Records that agency's check of year is done. Returns 0 or -1. */
+int store_annual_check_finish(PGconn *db, const char *agency, int year);
+
+/* Whether agency's check of year has run: 1, 0, or -1. */
+int store_annual_check_done(PGconn *db, const char *agency, int year);
+
+/* Simplified deregistration: store_deregistration.c. */
 
 typedef struct {
     char credit_code[32];
@@ -185,24 +216,5 @@ int store_deregistration_decide(PGconn *db, const char *credit_code, store_dereg
 /* Deregistrations in notice: each's credit code and notice end (ms). The
  * caller clears the result. */
 PGresult *store_deregistrations_pending(PGconn *db);
-
-/* The annual checks due to be scheduled: per agency with entities, the
- * year before its current one (in its calendar) when not checked yet, with
- * the instant the check is due (ms since the epoch: the agency's midnight
- * after annual_report_last_day). Rows (agency, year, due_ms); caller
- * clears; NULL on error. */
-PGresult *store_annual_checks_due(PGconn *db);
-
-/* Lists as abnormal up to limit of agency's entities without the report of
- * year that this check has not listed yet. Rows (credit_code, listing id,
- * listed_at_ms, reason); fewer than limit means it is the last chunk.
- * Caller clears; NULL on error. */
-PGresult *store_annual_check_chunk(PGconn *db, const char *agency, int year, int limit);
-
-/* Records that agency's check of year is done. Returns 0 or -1. */
-int store_annual_check_finish(PGconn *db, const char *agency, int year);
-
-/* Whether agency's check of year has run: 1, 0, or -1. */
-int store_annual_check_done(PGconn *db, const char *agency, int year);
 
 #endif

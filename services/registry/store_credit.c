@@ -1,0 +1,199 @@
+/*
+ * store_credit.c - the registry's SQL for credit: listings on the abnormal
+ * and dishonest lists, annual reports, and the annual check that lists as
+ * abnormal the entities whose report is missing after the deadline; see
+ * store.h.
+ *
+ * A listing is open until it has a removed_at, and an entity has at most
+ * one open listing per list. The annual check of a year runs in chunks
+ * (jobs.c): the reason it writes (ANNUAL_REASON) tells a rerun which
+ * entities it listed already, and annual_report_checks records an
+ * agency's year as done.
+ */
+#include "store.h"
+#include "store_private.h"
+
+#include <czmq.h>
+
+#define LISTING_COLUMNS                                                                            \
+    "id, credit_code, list, reason, authority,"                                                    \
+    " (extract(epoch FROM listed_at) * 1000)::bigint,"                                             \
+    " coalesce((extract(epoch FROM removed_at) * 1000)::bigint, 0), coalesce(removal_reason, '')"
+
+/* Fills listing from row i of res (memory from call). */
+static void s_listing(service_call_t *call, PGresult *res, int i,
+                      Chuang__Registry__Listing *listing)
+{
+    listing->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+    listing->credit_code = service_call_strdup(call, PQgetvalue(res, i, 1));
+    listing->list = service_call_strdup(call, PQgetvalue(res, i, 2));
+    listing->reason = service_call_strdup(call, PQgetvalue(res, i, 3));
+    listing->authority = service_call_strdup(call, PQgetvalue(res, i, 4));
+    listing->listed_at_ms = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+    listing->removed_at_ms = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+    listing->removal_reason = service_call_strdup(call, PQgetvalue(res, i, 7));
+}
+
+int store_listing_add(PGconn *db, service_call_t *call, const char *credit_code, const char *list,
+                      const char *reason, const char *authority, Chuang__Registry__Listing *listing)
+{
+    const char *values[4] = {credit_code, list, reason, authority};
+    PGresult *res =
+        store_query(db,
+                    "INSERT INTO credit_listings (credit_code, list, reason, authority)"
+                    " VALUES ($1, $2, $3, $4)"
+                    " ON CONFLICT (credit_code, list) WHERE removed_at IS NULL DO NOTHING"
+                    " RETURNING " LISTING_COLUMNS,
+                    4, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int added = PQntuples(res);
+    if (added)
+        s_listing(call, res, 0, listing);
+    PQclear(res);
+    return added;
+}
+
+int store_listing_remove(PGconn *db, service_call_t *call, const char *credit_code,
+                         const char *list, const char *reason, Chuang__Registry__Listing *listing)
+{
+    const char *values[3] = {credit_code, list, reason};
+    PGresult *res = store_query(db,
+                                "UPDATE credit_listings SET removed_at = now(), removal_reason = $3"
+                                " WHERE credit_code = $1 AND list = $2 AND removed_at IS NULL"
+                                " RETURNING " LISTING_COLUMNS,
+                                3, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int removed = PQntuples(res);
+    if (removed)
+        s_listing(call, res, 0, listing);
+    PQclear(res);
+    return removed;
+}
+
+int store_listings_open(PGconn *db, service_call_t *call, const char *credit_code,
+                        Chuang__Registry__CreditStanding *standing)
+{
+    const char *values[1] = {credit_code};
+    PGresult *res = store_query(db,
+                                "SELECT " LISTING_COLUMNS " FROM credit_listings"
+                                " WHERE credit_code = $1 AND removed_at IS NULL ORDER BY id",
+                                1, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    standing->n_listings = (size_t)PQntuples(res);
+    standing->listings =
+        service_call_alloc(call, (standing->n_listings + 1) * sizeof *standing->listings);
+    for (int i = 0; i < PQntuples(res); i++) {
+        standing->listings[i] = service_call_alloc(call, sizeof *standing->listings[i]);
+        chuang__registry__listing__init(standing->listings[i]);
+        s_listing(call, res, i, standing->listings[i]);
+    }
+    PQclear(res);
+    return (int)standing->n_listings;
+}
+
+int store_annual_report_add(PGconn *db, const Chuang__Registry__FileAnnualReportRequest *request,
+                            int64_t *filed_at_ms)
+{
+    char year[16], employees[16], revenue[24];
+    snprintf(year, sizeof year, "%d", request->year);
+    snprintf(employees, sizeof employees, "%d", request->employees);
+    snprintf(revenue, sizeof revenue, "%" PRId64, request->revenue_fen);
+    const char *values[4] = {request->credit_code, year, employees, revenue};
+    PGresult *res =
+        store_query(db,
+                    "INSERT INTO annual_reports (credit_code, year, employees, revenue_fen)"
+                    " VALUES ($1, $2::int, $3::int, $4::bigint)"
+                    " ON CONFLICT (credit_code, year) DO NOTHING"
+                    " RETURNING (extract(epoch FROM filed_at) * 1000)::bigint",
+                    4, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int added = PQntuples(res);
+    if (added)
+        *filed_at_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return added;
+}
+
+PGresult *store_annual_checks_due(PGconn *db)
+{
+    return store_query(
+        db,
+        "WITH agencies AS (SELECT DISTINCT agency FROM entities),"
+        " due AS (SELECT a.agency, extract(year FROM chuang_today(a.agency))::int - 1 AS year,"
+        "   (SELECT value FROM rules WHERE name = 'annual_report_last_day'"
+        "      AND agency IN (a.agency, '') AND effective_from <= chuang_today(a.agency)"
+        "      ORDER BY agency = a.agency DESC, effective_from DESC LIMIT 1) AS last_day"
+        "   FROM agencies a)"
+        " SELECT agency, year, (extract(epoch FROM chuang_day_start(agency,"
+        "   make_date(year + 1, (last_day / 100)::int, (last_day % 100)::int) + 1)) * 1000)::bigint"
+        " FROM due WHERE last_day IS NOT NULL AND NOT EXISTS (SELECT 1 FROM annual_report_checks c"
+        "   WHERE c.year = due.year AND c.agency IN (due.agency, ''))",
+        0, NULL, PGRES_TUPLES_OK);
+}
+
+/* The reason every listing of one year's check gives: also what tells a
+ * rerun which entities that check listed already. */
+#define ANNUAL_REASON "'annual report for ' || $2 || ' not filed by the deadline'"
+
+PGresult *store_annual_check_chunk(PGconn *db, const char *agency, int year, int limit)
+{
+    char year_text[16], limit_text[16];
+    snprintf(year_text, sizeof year_text, "%d", year);
+    snprintf(limit_text, sizeof limit_text, "%d", limit);
+    const char *values[3] = {agency, year_text, limit_text};
+    return store_query(
+        db,
+        "WITH listed AS ("
+        "  INSERT INTO credit_listings (credit_code, list, reason, authority)"
+        "  SELECT e.credit_code, 'abnormal', " ANNUAL_REASON ", 'registry'"
+        "  FROM entities e"
+        "  WHERE e.agency = $1 AND e.status = 'registered'"
+        "    AND e.registered_on <= make_date($2::int, 12, 31)"
+        "    AND NOT EXISTS (SELECT 1 FROM annual_reports r"
+        "                    WHERE r.credit_code = e.credit_code AND r.year = $2::int)"
+        "    AND NOT EXISTS (SELECT 1 FROM credit_listings l"
+        "                    WHERE l.credit_code = e.credit_code AND l.list = 'abnormal'"
+        "                      AND (l.removed_at IS NULL OR l.reason = " ANNUAL_REASON "))"
+        "  ORDER BY e.credit_code LIMIT $3::int"
+        "  RETURNING credit_code, id, listed_at, reason)"
+        " SELECT l.credit_code, l.id, (extract(epoch FROM l.listed_at) * 1000)::bigint, l.reason"
+        " FROM listed l",
+        3, values, PGRES_TUPLES_OK);
+}
+
+int store_annual_check_finish(PGconn *db, const char *agency, int year)
+{
+    char year_text[16];
+    snprintf(year_text, sizeof year_text, "%d", year);
+    const char *values[2] = {agency, year_text};
+    PGresult *res = store_query(
+        db,
+        "INSERT INTO annual_report_checks (agency, year, listed)"
+        " SELECT $1, $2::int, count(*) FROM credit_listings l JOIN entities e USING (credit_code)"
+        " WHERE e.agency = $1 AND l.reason = " ANNUAL_REASON " ON CONFLICT DO NOTHING",
+        2, values, PGRES_COMMAND_OK);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int store_annual_check_done(PGconn *db, const char *agency, int year)
+{
+    char year_text[16];
+    snprintf(year_text, sizeof year_text, "%d", year);
+    const char *values[2] = {agency, year_text};
+    PGresult *res = store_query(db,
+                                "SELECT 1 FROM annual_report_checks"
+                                " WHERE year = $2::int AND agency IN ($1, '')",
+                                2, values, PGRES_TUPLES_OK);
+    if (!res)
+        return -1;
+    int done = PQntuples(res);
+    PQclear(res);
+    return done;
+}
