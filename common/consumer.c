@@ -4,7 +4,10 @@
  *
  * Each step reads one batch: this consumer's own pending entries first
  * (after a start or a failure), then entries other consumers left idle too
- * long (XAUTOCLAIM, every claim_idle_ms), then new ones (XREADGROUP >). An
+ * long (XAUTOCLAIM, every claim_idle_ms), then new ones (XREADGROUP >, in a
+ * script that also returns what the group was given before, so that
+ * positions the stream lost in between show as a gap; with nothing new it
+ * waits on XREAD after that id). An
  * entry is applied in one transaction with its inbox row; it is acknowledged
  * after the commit, so a crash in between leaves it pending, and its next
  * delivery finds the inbox row and only acknowledges it. Delivery counts
@@ -20,22 +23,33 @@
  * dead letters; held events are then applied in position order by
  * whichever consumer looks first (HELD_CHECK_MS, or at once after it
  * cleared a block or held something). Events of other aggregates go on.
+ *
+ * A gap (a pending entry XAUTOCLAIM reports deleted, or positions missing
+ * before the first new entry) is logged and asked for on the producer's
+ * resend list; the relay pushes the events on the group's resent list,
+ * which any consumer of the group moves into chuang_inbox_held (every
+ * RESENT_CHECK_MS) and drops from the list only if it is unchanged, so two
+ * consumers taking the same ones lose none.
  */
 #include "consumer.h"
 #include "db.h"
+#include "event_stream.h"
 #include "logger.h"
 #include "redis_link.h"
 
 #include <czmq.h>
 
-#define BATCH         100
-#define RETRY_MS      500  /* pause before a failed entry is tried again */
-#define HELD_CHECK_MS 2000 /* how often held events are looked at anyway */
-#define HELD          2    /* s_apply: the event waits behind its aggregate's block */
+#define BATCH           100
+#define RETRY_MS        500  /* pause before a failed entry is tried again */
+#define HELD_CHECK_MS   2000 /* how often held events are looked at anyway */
+#define HELD            2    /* s_apply: the event waits behind its aggregate's block */
+#define RESENT_CHECK_MS 1000 /* how often events sent again are looked for */
 
 struct _consumer_t {
     consumer_settings_t settings; /* strings owned */
     char *dead_letters;           /* "<stream>:dead:<group>" */
+    char *resend;                 /* where to ask for lost events (event_stream.h) */
+    char *resent;                 /* where they come back for this group */
     PGconn *db;
     redisContext *redis;
     bool group_ready;
@@ -45,6 +59,8 @@ struct _consumer_t {
     zhashx_t *failures; /* entry id -> failures seen here (as a pointer-sized count) */
     bool held_maybe;    /* held events may be free to go: look */
     int64_t held_at;    /* next look at held events anyway (zclock_mono ms) */
+    int64_t resent_at;  /* next look at events sent again (zclock_mono ms) */
+    int64_t gap_base;   /* a group made anew: the last position the inbox has */
 };
 
 static char *s_dup(const char *text)
@@ -65,6 +81,8 @@ consumer_t *consumer_new(const consumer_settings_t *settings)
     self->settings.group = s_dup(settings->group);
     self->settings.consumer = s_dup(settings->consumer);
     self->dead_letters = zsys_sprintf("%s:dead:%s", settings->stream, settings->group);
+    self->resend = zsys_sprintf(EVENT_STREAM_RESEND_KEY, settings->stream);
+    self->resent = zsys_sprintf(EVENT_STREAM_RESENT_KEY, settings->stream, settings->group);
     self->failures = zhashx_new();
     self->own_pending = true;
     self->held_maybe = true;
@@ -86,6 +104,8 @@ void consumer_destroy(consumer_t **self_p)
     free((char *)self->settings.group);
     free((char *)self->settings.consumer);
     zstr_free(&self->dead_letters);
+    zstr_free(&self->resend);
+    zstr_free(&self->resent);
     free(self);
     *self_p = NULL;
 }
@@ -105,6 +125,18 @@ static int s_group_create(consumer_t *self)
     freeReplyObject(reply);
     self->group_ready = ok;
     self->own_pending = true;
+    /* A group made anew (its stream was lost): what the stream no longer
+     * holds after the inbox's last position is a gap (s_read_new). */
+    self->gap_base = 0;
+    const char *values[1] = {self->settings.stream};
+    PGresult *res = ok ? PQexecParams(self->db,
+                                      "SELECT coalesce(max(position), 0) FROM chuang_inbox"
+                                      " WHERE stream = $1",
+                                      1, NULL, values, NULL, NULL, 0)
+                       : NULL;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        self->gap_base = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
     return ok ? 0 : -1;
 }
 
@@ -144,10 +176,32 @@ static int s_dead_letter_record(consumer_t *self, const char *id, const char *da
     return ok ? 0 : -1;
 }
 
-/* Reports a pending entry trimmed away before it was applied: a gap, in
- * the log and in the dead letters (with no event). Returns 0 or -1. */
+/* Reports events from..to (positions) lost to the group, trimmed from the
+ * stream before it applied them, and asks the producer's relay to send
+ * them again from its outbox (event_stream.h). Returns 0 or -1. */
+static int s_gap(consumer_t *self, int64_t from, int64_t to)
+{
+    log_error("events trimmed from the stream before they were applied; asking for them again",
+              "stream=%s group=%s from=%" PRId64 " to=%" PRId64, self->settings.stream,
+              self->settings.group, from, to);
+    char *request = zsys_sprintf("%s %" PRId64 " %" PRId64, self->settings.group, from, to);
+    redisReply *reply = redisCommand(self->redis, "RPUSH %s %s", self->resend, request);
+    zstr_free(&request);
+    bool ok = reply && reply->type == REDIS_REPLY_INTEGER;
+    freeReplyObject(reply);
+    self->resent_at = zclock_mono() + RESENT_CHECK_MS;
+    return ok ? 0 : -1;
+}
+
+/* A pending entry (id "<position>-0") trimmed away before it was applied:
+ * asked for again, or, on an imported stream (no relay answers for it),
+ * reported in the log and the dead letters (with no event). Returns 0 or
+ * -1. */
 static int s_trimmed(consumer_t *self, const char *id)
 {
+    int64_t position = strtoll(id, NULL, 10);
+    if (!self->settings.imported && position > 0)
+        return s_gap(self, position, position);
     log_error("event trimmed from the stream before it was applied", "stream=%s id=%s group=%s",
               self->settings.stream, id, self->settings.group);
     return s_dead_letter_record(self, id, "", 0, "trimmed from the stream before it was applied");
@@ -402,6 +456,140 @@ static int s_entries(consumer_t *self, redisReply *entries, bool fresh)
     return applied;
 }
 
+/* Keeps the first count entries of the resent list only if they are still
+ * items (ARGV), so that two replicas taking the same ones drop them once. */
+static const char *const s_drop_taken =
+    "local n = #ARGV "
+    "local head = redis.call('LRANGE', KEYS[1], 0, n - 1) "
+    "if #head ~= n then return 0 end "
+    "for i = 1, n do if head[i] ~= ARGV[i] then return 0 end end "
+    "redis.call('LTRIM', KEYS[1], n, -1) "
+    "return 1";
+
+/* Takes the events the producer sent again for this group into the held
+ * events (chuang_inbox_held), from where s_drain_held applies them like
+ * any other: once (the inbox), after an earlier failed event of their
+ * aggregate, dead-lettered after max_deliveries failures. They come late:
+ * later events of their aggregate may have been applied before them.
+ * Returns 0, or -1. */
+static int s_take_resent(consumer_t *self)
+{
+    redisReply *reply = redisCommand(self->redis, "LRANGE %s 0 %d", self->resent, BATCH - 1);
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(reply);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < reply->elements && rc == 0; i++) {
+        redisReply *item = reply->element[i];
+        Chuang__Event *event = chuang__event__unpack(NULL, item->len, (const uint8_t *)item->str);
+        if (!event) {
+            log_warn("not an event among those sent again; dropped", "stream=%s group=%s",
+                     self->settings.stream, self->settings.group);
+            continue;
+        }
+        char error[256];
+        const char *extra[1] = {item->str};
+        int lengths[1] = {(int)item->len};
+        PGresult *res = s_query(self, event,
+                                "INSERT INTO chuang_inbox_held (stream, aggregate_id, position,"
+                                " event) VALUES ($1, $2, $3::bigint, $4) ON CONFLICT DO NOTHING",
+                                1, extra, lengths, PGRES_COMMAND_OK, error);
+        rc = res ? 0 : -1;
+        PQclear(res);
+        chuang__event__free_unpacked(event, NULL);
+    }
+    if (rc == 0 && reply->elements > 0) {
+        const char **argv = calloc(reply->elements + 3, sizeof *argv);
+        size_t *argl = calloc(reply->elements + 3, sizeof *argl);
+        assert(argv && argl);
+        argv[0] = "EVAL";
+        argv[1] = s_drop_taken;
+        argv[2] = "1";
+        argv[3] = self->resent;
+        for (size_t i = 0; i < 4; i++)
+            argl[i] = strlen(argv[i]);
+        for (size_t i = 0; i < reply->elements; i++) {
+            argv[i + 4] = reply->element[i]->str;
+            argl[i + 4] = reply->element[i]->len;
+        }
+        redisReply *dropped = redisCommandArgv(self->redis, (int)reply->elements + 4, argv, argl);
+        if (!dropped || dropped->type != REDIS_REPLY_INTEGER)
+            rc = -1;
+        freeReplyObject(dropped);
+        free(argv);
+        free(argl);
+        self->held_maybe = true;
+        self->resent_at = 0; /* there may be more */
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+/* Reads new entries for the group without waiting, together with what the
+ * group had been given before (one script, so nothing comes between):
+ * returns {last-delivered-id, XREADGROUP reply}. */
+static const char *const s_read_new_script =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOGROUP no stream') end "
+    "local last = '0-0' "
+    "for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do "
+    "  local name, delivered "
+    "  for i = 1, #g, 2 do "
+    "    if g[i] == 'name' then name = g[i + 1] end "
+    "    if g[i] == 'last-delivered-id' then delivered = g[i + 1] end "
+    "  end "
+    "  if name == ARGV[1] then last = delivered end "
+    "end "
+    "return {last, redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3],"
+    "  'STREAMS', KEYS[1], '>')}";
+
+/* The group's new entries, waiting up to block_ms when there are none.
+ * Entries the stream lost before the group was given them (trimmed while
+ * it lagged, or a group made anew on a stream that no longer holds what
+ * followed the inbox's last position) are a gap, asked for again. Returns
+ * 0 with *reply_p in the shape of XREADGROUP's reply (caller frees) or
+ * NULL when nothing came; -1 with *reply_p the error reply, or NULL. */
+static int s_read_new(consumer_t *self, int block_ms, redisReply **reply_p)
+{
+    *reply_p = NULL;
+    redisReply *reply =
+        redisCommand(self->redis, "EVAL %s 1 %s %s %s %d", s_read_new_script, self->settings.stream,
+                     self->settings.group, self->settings.consumer, BATCH);
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+        *reply_p = reply;
+        return -1;
+    }
+    const char *last = reply->element[0]->str;
+    redisReply *read = reply->element[1];
+    if (read->type == REDIS_REPLY_ARRAY && read->elements == 1) {
+        redisReply *entries = read->element[0]->element[1];
+        int64_t before = strtoll(last, NULL, 10);
+        if (before == 0)
+            before = self->gap_base;
+        int64_t first =
+            entries->elements ? strtoll(entries->element[0]->element[0]->str, NULL, 10) : 0;
+        if (!self->settings.imported && before > 0 && first > before + 1)
+            s_gap(self, before + 1, first - 1);
+        self->gap_base = 0;
+        reply->element[1] = NULL; /* handed to the caller */
+        freeReplyObject(reply);
+        *reply_p = read;
+        return 0;
+    }
+    /* Nothing new: wait for an entry after what the group was given. */
+    char *after = strdup(last);
+    freeReplyObject(reply);
+    reply = redisCommand(self->redis, "XREAD COUNT 1 BLOCK %d STREAMS %s %s",
+                         block_ms > 1 ? block_ms : 1, self->settings.stream, after);
+    free(after);
+    int rc = reply && reply->type != REDIS_REPLY_ERROR ? 0 : -1;
+    if (rc == 0)
+        freeReplyObject(reply);
+    else
+        *reply_p = reply;
+    return rc;
+}
+
 int consumer_step(consumer_t *self, int wait_ms)
 {
     if (!self->db || db_lost(self->db)) {
@@ -428,6 +616,10 @@ int consumer_step(consumer_t *self, int wait_ms)
         self->held_maybe = true;
         self->held_at = zclock_mono() + HELD_CHECK_MS;
     }
+    if (zclock_mono() >= self->resent_at) {
+        self->resent_at = zclock_mono() + RESENT_CHECK_MS;
+        s_take_resent(self);
+    }
     int drained = self->held_maybe ? s_drain_held(self) : 0;
 
     redisReply *reply;
@@ -450,9 +642,8 @@ int consumer_step(consumer_t *self, int wait_ms)
                              self->settings.claim_idle_ms, BATCH);
     } else {
         fresh = true;
-        reply = redisCommand(self->redis, "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s >",
-                             self->settings.group, self->settings.consumer, BATCH,
-                             block_ms > 1 ? block_ms : 1, self->settings.stream);
+        if (s_read_new(self, block_ms, &reply) == 0 && !reply)
+            return drained;
     }
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
         if (reply && strstr(reply->str, "NOGROUP"))

@@ -15,6 +15,14 @@
  * group lost with its stream is created again at the start of the stream;
  * the inbox makes the redelivery of what was applied change nothing.
  *
+ * Events the group lost (trimmed from the stream before it applied them:
+ * a pending entry trimmed away, a group that lagged behind the stream's
+ * retention, a group made anew on a stream that no longer holds what
+ * followed the inbox's last position) are a gap: the consumer logs it and
+ * asks the producer's relay, which sends them again from its outbox
+ * (event_stream.h); they are then applied like held events, once, though
+ * after later events of their aggregate that were applied meanwhile.
+ *
  * A failed event blocks the later events of its aggregate (they wait in
  * the consumer's schema, chuang_inbox_held) until it is applied, or, once
  * it went to the dead letters, until an operator releases the aggregate;
@@ -26,6 +34,7 @@
 #include "chuang.pb-c.h"
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 
 typedef struct _consumer_t consumer_t;
 
@@ -43,6 +52,7 @@ typedef struct {
     const char *consumer; /* unique per replica, e.g. host and pid */
     int claim_idle_ms;    /* claim others' pending entries idle this long */
     int max_deliveries;   /* then dead-letter */
+    bool imported;        /* the stream imports chosen topics: its positions have gaps */
     consumer_handler_fn *handler;
     void *arg;
 } consumer_settings_t;

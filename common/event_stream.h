@@ -55,4 +55,15 @@ int64_t event_stream_end(redisContext *redis, const char *key, int last);
 int event_stream_get(redisContext *redis, const char *key, int64_t position,
                      Chuang__Event **event_p);
 
+/* Sending events again to a consumer group that lost them: entries trimmed
+ * from the stream before the group applied them (consumer.c finds them).
+ * The group asks by pushing "<group> <from> <to>" (positions, inclusive) on
+ * the list EVENT_STREAM_RESEND_KEY; the producer's active relay answers
+ * from its outbox, in position order and a batch at a time, by pushing the
+ * packed events on the group's list EVENT_STREAM_RESENT_KEY, where the
+ * group's consumers take them. Both are printf formats: the stream's key,
+ * then (resent) the group. */
+#define EVENT_STREAM_RESEND_KEY "%s:resend"
+#define EVENT_STREAM_RESENT_KEY "%s:resent:%s"
+
 #endif

@@ -31,6 +31,11 @@
  * log (Redis lost it) is dropped and refilled; its consumer groups go with
  * it and are recreated by their consumers.
  *
+ * A consumer group that lost events (trimmed from the stream before it
+ * applied them) asks for them again on a list (event_stream.h); the active
+ * relay looks every RESEND_CHECK_MS and answers from the outbox, a batch a
+ * round, while the group's resent list holds fewer than RESENT_MAX.
+ *
  * A stream ahead of the outbox (it holds positions the outbox has not
  * numbered) or holding other events at the outbox's positions means the
  * database was restored or failed over to a copy that lacks events already
@@ -53,8 +58,10 @@
 #include <unistd.h>
 
 #define BATCH            500
-#define CHECK_MS         5000 /* how often the stream is checked against the outbox */
-#define STOPPED_CHECK_MS 1000 /* how often a stopped relay looks again */
+#define CHECK_MS         5000  /* how often the stream is checked against the outbox */
+#define STOPPED_CHECK_MS 1000  /* how often a stopped relay looks again */
+#define RESEND_CHECK_MS  1000  /* how often requests to send events again are looked at */
+#define RESENT_MAX       10000 /* events waiting on a group's resent list, at most */
 
 struct _relay_t {
     relay_settings_t settings; /* strings owned */
@@ -67,6 +74,7 @@ struct _relay_t {
     char stopped[256]; /* why it stopped (the stream is not the outbox's), or "" */
     int64_t published; /* last position on the stream */
     int64_t check_at;  /* when to check the stream again (zclock_mono ms) */
+    int64_t resend_at; /* when to look at requests to send events again */
 };
 
 static char *s_dup(const char *text)
@@ -384,6 +392,117 @@ static void s_wait(relay_t *self, int wait_ms)
     }
 }
 
+/* A group name as consumers name them; anything else on the request list
+ * is refused. */
+static bool s_group_valid(const char *group)
+{
+    size_t length = strlen(group);
+    return length > 0 && length <= 64 &&
+           strspn(group, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+               length;
+}
+
+/* Answers the first request to send events again (see event_stream.h): up
+ * to BATCH of its positions go to the group's resent list, and the request
+ * is dropped once done or shortened to what is left. Returns 0, or -1. */
+static int s_resend(relay_t *self)
+{
+    char *requests = zsys_sprintf(EVENT_STREAM_RESEND_KEY, self->settings.stream);
+    redisReply *reply = redisCommand(self->redis, "LINDEX %s 0", requests);
+    if (!reply || reply->type != REDIS_REPLY_STRING) {
+        bool ok = reply && reply->type == REDIS_REPLY_NIL;
+        freeReplyObject(reply);
+        zstr_free(&requests);
+        return ok ? 0 : -1;
+    }
+    char group[80] = "";
+    long long from = 0, to = 0;
+    char tail = 0;
+    bool valid = reply->len < 160 &&
+                 sscanf(reply->str, "%79s %lld %lld %c", group, &from, &to, &tail) == 3 &&
+                 s_group_valid(group) && from >= 1 && to >= from;
+    char *request = strdup(reply->str);
+    freeReplyObject(reply);
+    char *resent = zsys_sprintf(EVENT_STREAM_RESENT_KEY, self->settings.stream, group);
+    int rc = 0;
+    long long next = to + 1;
+    if (!valid)
+        log_warn("request to send events again refused: not \"group from to\"", "stream=%s",
+                 self->settings.stream);
+    else {
+        reply = redisCommand(self->redis, "LLEN %s", resent);
+        long long waiting = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+        freeReplyObject(reply);
+        if (waiting < 0 || waiting >= RESENT_MAX) {
+            zstr_free(&resent);
+            free(request);
+            zstr_free(&requests);
+            return waiting < 0 ? -1 : 0; /* the group has enough to do; later */
+        }
+        char range[3][24];
+        snprintf(range[0], sizeof range[0], "%lld", from);
+        snprintf(range[1], sizeof range[1], "%lld", to);
+        snprintf(range[2], sizeof range[2], "%d", BATCH);
+        const char *values[3] = {range[0], range[1], range[2]};
+        PGresult *res = PQexecParams(self->db,
+                                     "SELECT " ROW_COLUMNS " FROM chuang_outbox o"
+                                     " WHERE o.position BETWEEN $1::bigint AND $2::bigint"
+                                     " ORDER BY o.position LIMIT $3::int",
+                                     3, NULL, values, NULL, NULL, 0);
+        int rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : -1;
+        if (rows > 0) {
+            const char **argv = calloc((size_t)rows + 2, sizeof *argv);
+            size_t *argl = calloc((size_t)rows + 2, sizeof *argl);
+            zframe_t **frames = calloc((size_t)rows, sizeof *frames);
+            assert(argv && argl && frames);
+            argv[0] = "RPUSH";
+            argl[0] = 5;
+            argv[1] = resent;
+            argl[1] = strlen(resent);
+            int64_t position = 0;
+            for (int row = 0; row < rows; row++) {
+                frames[row] = s_event_frame(self, res, row, &position);
+                argv[row + 2] = (const char *)zframe_data(frames[row]);
+                argl[row + 2] = zframe_size(frames[row]);
+            }
+            reply = redisCommandArgv(self->redis, rows + 2, argv, argl);
+            rc = reply && reply->type == REDIS_REPLY_INTEGER ? 0 : -1;
+            freeReplyObject(reply);
+            for (int row = 0; row < rows; row++)
+                zframe_destroy(&frames[row]);
+            free(frames);
+            free(argl);
+            free(argv);
+            next = rows == BATCH ? position + 1 : to + 1;
+            if (rc == 0)
+                log_info("relay sent events again", "stream=%s group=%s from=%lld to=%" PRId64,
+                         self->settings.stream, group, from, position);
+        } else if (rows == 0)
+            log_warn("request to send events again names no event of the outbox",
+                     "stream=%s group=%s from=%lld to=%lld", self->settings.stream, group, from,
+                     to);
+        else
+            rc = -1;
+        PQclear(res);
+    }
+    if (rc == 0) {
+        /* Done, or what is left of it, unless someone changed the list. */
+        if (next > to)
+            reply = redisCommand(self->redis, "LREM %s 1 %s", requests, request);
+        else {
+            char *rest = zsys_sprintf("%s %lld %lld", group, next, to);
+            reply = redisCommand(self->redis, "LSET %s 0 %s", requests, rest);
+            zstr_free(&rest);
+        }
+        rc = reply && reply->type != REDIS_REPLY_ERROR ? 0 : -1;
+        freeReplyObject(reply);
+    }
+    zstr_free(&resent);
+    free(request);
+    zstr_free(&requests);
+    return rc;
+}
+
 int relay_step(relay_t *self, int wait_ms)
 {
     if (!self->db || db_lost(self->db)) {
@@ -427,6 +546,10 @@ int relay_step(relay_t *self, int wait_ms)
     if (self->stopped[0]) {
         self->check_at = zclock_mono() + STOPPED_CHECK_MS;
         return 0;
+    }
+    if (zclock_mono() >= self->resend_at) {
+        self->resend_at = zclock_mono() + RESEND_CHECK_MS;
+        s_resend(self);
     }
     int published = s_advance(self);
     if (published == 0)

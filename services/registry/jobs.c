@@ -6,12 +6,14 @@
  * Jobs wait in a Redis due-time queue (common/schedule): "deregister:<credit
  * code>" due when the notice ends, "annual:<agency>:<year>" due at the
  * agency's midnight after that year's last filing day (both legal dates in
- * the agency's calendar, computed by the database). PostgreSQL stays the record, and the tables are
- * where jobs come from: every REBUILD_MS the tick adds whatever job is missing (a new application,
- * a restarted or emptied Redis (a restarted or emptied Redis, a job lost with a crashed replica),
- * never moving one already there. A claimed job is leased, so a replica that dies with it in hand
- * leaves it to another when the lease ends; each job checks the state it acts on inside its own
- * transaction, so running it twice changes nothing. The annual check works
+ * the agency's calendar, computed by the database). PostgreSQL stays the
+ * record, and the tables are where jobs come from: every REBUILD_MS the
+ * tick adds whatever job is missing (a new application, a restarted or
+ * emptied Redis, a job lost with a crashed replica), never moving one
+ * already there. A claimed job is leased, so a replica that dies with it in
+ * hand leaves it to another when the lease ends; each job checks the state
+ * it acts on inside its own transaction, so running it twice changes
+ * nothing. The annual check works
  * in chunks of CHUNK entities, a transaction each, and hands the rest to
  * the next tick before half its lease has gone.
  */

@@ -1,5 +1,5 @@
 -- registry_tx.sql - pgbench script: the rows one RegisterEntity writes, as
--- store_entity_add (services/registry/store.c) and outbox_write
+-- store_entity_add (services/registry/store_entities.c) and outbox_write
 -- (common/outbox.c) write them, in one transaction:
 --   the entity, its 2 founders, its 2 addresses (domicile and one business
 --   address, each an upsert into addresses and a link row), the reservation

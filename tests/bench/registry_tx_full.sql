@@ -1,7 +1,8 @@
 -- registry_tx_full.sql - pgbench script: every statement chuang-registry
 -- sends PostgreSQL for one RegisterEntity, in its order, in one transaction
--- (common/service.c s_apply, common/idempotency.c, services/registry/
--- handlers.c handle_register and store.c, common/outbox.c):
+-- (common/service_worker.c, common/idempotency.c, services/registry/
+-- handlers_entities.c handle_register and store_entities.c,
+-- common/outbox.c):
 --   BEGIN; the idempotency claim; the reservation locked; the organisation
 --   number drawn; the writes of registry_tx.sql (entity, 2 founders,
 --   2 addresses, reservation used, history started); the entity read back

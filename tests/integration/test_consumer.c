@@ -6,7 +6,10 @@
  * stopping the others, and holds back the later events of its aggregate
  * only; the whole stream delivered again changes nothing, and neither does
  * a stream Redis lost and the relay rebuilt. A failing event holds back its
- * aggregate until it succeeds, or until an operator releases it.
+ * aggregate until it succeeds, or until an operator releases it. Events
+ * the stream lost before the group applied them (a pending entry trimmed,
+ * entries trimmed while no consumer read) are sent again from the outbox
+ * and applied once.
  */
 #include "client.h"
 #include "config.h"
@@ -153,6 +156,7 @@ static void s_add(client_t *client, const char *counter, int count)
 
 typedef struct {
     const char *name;
+    const char *stream; /* NULL: STREAM */
     volatile bool stop;
 } runner_t;
 
@@ -162,7 +166,7 @@ static void *s_run(void *args)
     consumer_settings_t settings = {.db_url = s_watcher_url,
                                     .schema = "watcher",
                                     .redis_url = harness_get("CHUANG_TEST_REDIS_URL"),
-                                    .stream = STREAM,
+                                    .stream = runner->stream ? runner->stream : STREAM,
                                     .group = GROUP,
                                     .consumer = runner->name,
                                     .claim_idle_ms = 500,
@@ -359,34 +363,6 @@ static void test_a_failed_event_holds_back_its_aggregate_only(void **state)
     assert_int_equal(s_count("SELECT count(*) FROM chuang_inbox_held WHERE aggregate_id = 'flaky'"),
                      0);
 
-    /* An entry another consumer left pending and that was trimmed away
-     * before it was applied is a gap the dead letters report, not silence. */
-    runner.stop = true;
-    pthread_join(thread, NULL);
-    s_add(client, "trimmed", 1);
-    char command[128];
-    snprintf(command, sizeof command, "XLEN %s", STREAM);
-    long long length = s_redis_int(command);
-    for (int i = 0; i < 100 && s_redis_int(command) == length; i++)
-        zclock_sleep(50);
-    redisReply *ghost =
-        redisCommand(s_redis, "XREADGROUP GROUP %s ghost-2 COUNT 1 STREAMS %s >", GROUP, STREAM);
-    assert_true(ghost && ghost->type == REDIS_REPLY_ARRAY);
-    const char *id = ghost->element[0]->element[1]->element[0]->element[0]->str;
-    freeReplyObject(redisCommand(s_redis, "XDEL %s %s", STREAM, id));
-    runner.stop = false;
-    pthread_create(&thread, NULL, s_run, &runner);
-    assert_true(s_wait_for(before + 9, 3));
-    redisReply *last = redisCommand(s_redis, "XREVRANGE %s:dead:%s + - COUNT 1", STREAM, GROUP);
-    redisReply *fields = last->element[0]->element[1];
-    bool reported = false;
-    for (size_t i = 0; i + 1 < fields->elements; i += 2)
-        reported = reported ||
-                   (streq(fields->element[i]->str, "id") && streq(fields->element[i + 1]->str, id));
-    assert_true(reported);
-    freeReplyObject(last);
-    freeReplyObject(ghost);
-
     runner.stop = true;
     pthread_join(thread, NULL);
     PQfinish(db);
@@ -395,11 +371,120 @@ static void test_a_failed_event_holds_back_its_aggregate_only(void **state)
     config_destroy(&config);
 }
 
+/* The position of the first entry of stream, 0 when it is empty. */
+static long long s_stream_first(const char *stream)
+{
+    redisReply *reply = redisCommand(s_redis, "XRANGE %s - + COUNT 1", stream);
+    long long first = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1
+                          ? atoll(reply->element[0]->element[0]->str)
+                          : 0;
+    freeReplyObject(reply);
+    return first;
+}
+
+static void test_events_the_stream_lost_are_sent_again_from_the_outbox(void **state)
+{
+    (void)state;
+    /* A producer whose stream keeps only its last 5 events, behind a broker
+     * of its own (it is another tally). */
+    const char *url = harness_service_db("consumer_lost", "tally");
+    assert_non_null(url);
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", harness_free_port());
+    char *bind = zsys_sprintf("CHUANG_BROKER_ENDPOINT=%s", endpoint);
+    const char *broker_env[] = {bind, "CHUANG_SECURITY_PLAIN=yes", NULL};
+    pid_t broker = harness_spawn("broker-lost", BROKER, broker_env);
+    char *brokers = zsys_sprintf("CHUANG_BROKERS=%s", endpoint);
+    char *dburl = zsys_sprintf("CHUANG_DB_URL=%s", url);
+    char *redis = zsys_sprintf("CHUANG_REDIS_URL=%s", harness_get("CHUANG_TEST_REDIS_URL"));
+    const char *tally_env[] = {brokers,
+                               dburl,
+                               redis,
+                               "CHUANG_SECURITY_PLAIN=yes",
+                               "CHUANG_REDIS_PREFIX=test:lost",
+                               "CHUANG_RELAY_STREAM_MAX=5",
+                               NULL};
+    pid_t tally = harness_spawn("tally-lost", TALLY, tally_env);
+    assert_int_equal(harness_wait_service(endpoint, "tally", 20000), 0);
+    config_t *config = config_new(NULL);
+    config_set(config, "security.plain", "yes");
+    security_t *security = security_new(config);
+    client_t *client = client_new(endpoint, security);
+    const char *stream = "test:lost:events";
+    const char *applied = "SELECT count(DISTINCT position) FROM applied WHERE counter LIKE 'lost%'";
+
+    runner_t runner = {.name = "watcher-lost", .stream = stream};
+    pthread_t thread;
+    pthread_create(&thread, NULL, s_run, &runner);
+    s_add(client, "lost-a", 3);
+    for (int i = 0; i < 300 && s_count(applied) < 3; i++)
+        zclock_sleep(100);
+    assert_int_equal(s_count(applied), 3);
+    runner.stop = true;
+    pthread_join(thread, NULL);
+
+    /* Event 4 goes to a consumer that dies with it pending; 5 to 12 come
+     * while no consumer reads; the relay keeps only 8 to 12. */
+    s_add(client, "lost-b", 1);
+    char command[128];
+    snprintf(command, sizeof command, "XLEN %s", stream);
+    for (int i = 0; i < 100 && s_redis_int(command) < 4; i++)
+        zclock_sleep(50);
+    redisReply *ghost =
+        redisCommand(s_redis, "XREADGROUP GROUP %s ghost-lost COUNT 1 STREAMS %s >", GROUP, stream);
+    assert_true(ghost && ghost->type == REDIS_REPLY_ARRAY);
+    assert_string_equal(ghost->element[0]->element[1]->element[0]->element[0]->str, "4-0");
+    freeReplyObject(ghost);
+    s_add(client, "lost-c", 8);
+    for (int i = 0; i < 200 && s_stream_first(stream) < 8; i++)
+        zclock_sleep(100);
+    assert_int_equal(s_stream_first(stream), 8);
+
+    /* The consumer finds both gaps (the trimmed pending entry, the entries
+     * trimmed before the group was given them), asks for them, and the
+     * relay sends them again from its outbox: every event applied once. */
+    runner.stop = false;
+    pthread_create(&thread, NULL, s_run, &runner);
+    for (int i = 0; i < 300 && s_count(applied) < 12; i++)
+        zclock_sleep(100);
+    if (s_count(applied) != 12) {
+        snprintf(command, sizeof command, "LLEN %s:resent:%s", stream, GROUP);
+        fprintf(stderr, "consumer: %lld events waiting sent again, %ld held, %ld in the inbox\n",
+                s_redis_int(command), s_count("SELECT count(*) FROM chuang_inbox_held"),
+                s_count("SELECT count(*) FROM chuang_inbox WHERE stream = 'test:lost:events'"));
+    }
+    assert_int_equal(s_count(applied), 12);
+    assert_int_equal(
+        s_count(
+            "SELECT count(*) - count(DISTINCT position) FROM applied WHERE counter LIKE 'lost%'"),
+        0);
+    assert_int_equal(s_count("SELECT min(position) * 100 + max(position) FROM applied"
+                             " WHERE counter LIKE 'lost%'"),
+                     112);
+    snprintf(command, sizeof command, "LLEN %s:resend", stream);
+    assert_int_equal(s_redis_int(command), 0);
+    snprintf(command, sizeof command, "XLEN %s:dead:%s", stream, GROUP);
+    assert_int_equal(s_redis_int(command), 0);
+
+    runner.stop = true;
+    pthread_join(thread, NULL);
+    client_destroy(&client);
+    security_destroy(&security);
+    config_destroy(&config);
+    harness_stop(tally, SIGTERM, 5000);
+    harness_stop(broker, SIGTERM, 5000);
+    zstr_free(&bind);
+    zstr_free(&brokers);
+    zstr_free(&dburl);
+    zstr_free(&redis);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_event_applied_once_poison_dead_lettered),
         cmocka_unit_test(test_a_failed_event_holds_back_its_aggregate_only),
+        cmocka_unit_test(test_events_the_stream_lost_are_sent_again_from_the_outbox),
     };
     return cmocka_run_group_tests_name("consumer", tests, s_setup, s_teardown);
 }

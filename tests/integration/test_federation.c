@@ -200,6 +200,7 @@ static void *s_consume(void *args)
                                     .schema = "townsvc",
                                     .redis_url = s_town_redis,
                                     .stream = IMPORTED,
+                                    .imported = true,
                                     .group = "townsvc",
                                     .consumer = "townsvc-1",
                                     .claim_idle_ms = 1000,
