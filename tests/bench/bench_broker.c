@@ -38,11 +38,19 @@
  * after kill -9) first. Their p50 and p99 and the ratio dead-first / live
  * say what a dead broker costs each new client.
  *
+ * Then a flood (-N rounds, default 4): the largest C's clients call through
+ * the broker in rounds taking turns unloaded and while another client sends
+ * it mmi.service requests (-R a second, default 10000, five times what the
+ * broker lets a service key send; 0: as fast as the broker takes them) and
+ * never reads a reply (receive buffer of one). The ratio flooded / unloaded of their p99 says
+ * what a peer that never reads costs everyone else.
+ *
  * The ratios (broker / raw) are the figures to read: absolute times depend
  * on the (shared, noisy) machine. Nothing is asserted on times.
  *
  *   bench_broker -d DB_URL [-b BROKER] [-t TALLY] [-l LOG_DIR] [-T MS] [-w MS]
- *                [-r ROUNDS] [-p BYTES] [-c 1,4,16] [-W 1,2,4]
+ *                [-r ROUNDS] [-p BYTES] [-c 1,4,16] [-W 1,2,4] [-F FRESH] [-N FLOOD]
+ *                [-R FLOOD_RATE]
  *
  * DB_URL (or CHUANG_BENCH_DB_URL) is the tally service's PostgreSQL database,
  * needed for its migrations at start-up (tests/bench/run.sh makes one in a
@@ -66,6 +74,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -690,10 +699,76 @@ static void s_fresh_clients(const char *live, const char *dead_first, int count,
     }
 }
 
+/* A client that never reads: it sends mmi.service requests (answered by the
+ * broker itself, so no worker is kept busy) as fast as the broker takes
+ * them, with a receive buffer of one message. */
+typedef struct {
+    const char *endpoint;
+    long rate; /* requests a second; 0: as fast as the broker takes them */
+    atomic_bool stop;
+    long sent;
+} flooder_t;
+
+static void *s_flooder(void *args)
+{
+    flooder_t *flooder = args;
+    zsock_t *socket = zsock_new(ZMQ_DEALER);
+    zsock_set_rcvhwm(socket, 1);
+    zsock_set_sndtimeo(socket, 100);
+    zsock_set_linger(socket, 0);
+    zsock_connect(socket, "%s", flooder->endpoint);
+    int64_t start = s_now_us();
+    while (!atomic_load(&flooder->stop)) {
+        /* At a rate: what is due by now, then a pause of a millisecond. */
+        if (flooder->rate > 0 && flooder->sent >= (s_now_us() - start) * flooder->rate / 1000000) {
+            zclock_sleep(1);
+            continue;
+        }
+        zmsg_t *msg = zmsg_new();
+        zmsg_addstr(msg, "");
+        zmsg_addstr(msg, "MDPC01");
+        zmsg_addstr(msg, "mmi.service");
+        zmsg_addstr(msg, "tally");
+        if (zmsg_send(&msg, socket) == 0)
+            flooder->sent++;
+        zmsg_destroy(&msg);
+    }
+    zsock_destroy(&socket);
+    return NULL;
+}
+
+/* Rounds of clients' calls taking turns unloaded (into[0]) and while a
+ * flooder that never reads sends all it can (into[1]). Returns how many
+ * requests the flooder sent. */
+static long s_flood_rounds(const char *endpoint, long rate, int clients, int warmup_ms, int ms,
+                           int rounds, pid_t broker, const pid_t *tallies, int ntallies,
+                           samples_t *into)
+{
+    long sent = 0;
+    for (int round = 0; round < 2 * rounds; round++) {
+        bool flooded = (round + round / 2) % 2 == 1; /* off on, on off, off on ... */
+        flooder_t flooder = {.endpoint = endpoint, .rate = rate};
+        pthread_t thread;
+        if (flooded) {
+            pthread_create(&thread, NULL, s_flooder, &flooder);
+            zclock_sleep(200); /* its pipe is full before the round starts */
+        }
+        s_run_round(SETUP_BROKER, endpoint, clients, warmup_ms, ms, broker, tallies, ntallies,
+                    &into[flooded]);
+        if (flooded) {
+            atomic_store(&flooder.stop, true);
+            pthread_join(thread, NULL);
+            sent += flooder.sent;
+        }
+    }
+    return sent;
+}
+
 static void s_usage(void)
 {
     fprintf(stderr, "usage: bench_broker -d DB_URL [-b BROKER] [-t TALLY] [-l LOG_DIR] [-T MS] "
-                    "[-w MS] [-r ROUNDS] [-p BYTES] [-c 1,4,16] [-W 1,2,4] [-F FRESH]\n");
+                    "[-w MS] [-r ROUNDS] [-p BYTES] [-c 1,4,16] [-W 1,2,4] [-F FRESH] "
+                    "[-N FLOOD_ROUNDS] [-R FLOOD_RATE]\n");
 }
 
 int main(int argc, char **argv)
@@ -702,10 +777,11 @@ int main(int argc, char **argv)
     const char *broker_bin = CHUANG_BUILD_DIR "/services/broker/chuang-broker";
     const char *tally_bin = CHUANG_BUILD_DIR "/tests/fixtures/tally/chuang-tally";
     const char *clients_list = "1,4,16", *workers_list = "1,2,4";
-    int duration_ms = 2000, warmup_ms = 100, rounds = 4, fresh = 200;
+    int duration_ms = 2000, warmup_ms = 100, rounds = 4, fresh = 200, flood = 4;
+    long flood_rate = 10000;
     long payload = 64;
     int opt;
-    while ((opt = getopt(argc, argv, "d:b:t:l:T:w:r:p:c:W:F:h")) != -1) {
+    while ((opt = getopt(argc, argv, "d:b:t:l:T:w:r:p:c:W:F:N:R:h")) != -1) {
         switch (opt) {
         case 'd':
             db_url = optarg;
@@ -740,6 +816,12 @@ int main(int argc, char **argv)
         case 'F':
             fresh = atoi(optarg);
             break;
+        case 'N':
+            flood = atoi(optarg);
+            break;
+        case 'R':
+            flood_rate = atol(optarg);
+            break;
         default:
             s_usage();
             return 2;
@@ -750,7 +832,7 @@ int main(int argc, char **argv)
     int nworkers = bench_parse_list(workers_list, workers, MAX_WORKERS, MAX_LIST);
     if (!db_url || !*db_url || rounds < 1 || rounds > 100 || duration_ms < 50 * rounds ||
         warmup_ms < 0 || payload < 0 || payload > 60000 || nclients < 0 || nworkers < 0 ||
-        fresh < 0) {
+        fresh < 0 || flood < 0 || flood_rate < 0) {
         s_usage();
         return 2;
     }
@@ -879,6 +961,21 @@ int main(int argc, char **argv)
         }
     }
 
+    result_t flood_results[2] = {0};
+    long flood_sent = 0;
+    int flood_clients = nclients > 0 ? clients[nclients - 1] : 4;
+    if (flood > 0) {
+        samples_t samples[2] = {0};
+        flood_sent =
+            s_flood_rounds(endpoint, flood_rate, flood_clients, warmup_ms, duration_ms / rounds,
+                           flood, broker, tallies, ntallies, samples);
+        for (int i = 0; i < 2; i++) {
+            flood_results[i] = s_result(&samples[i]);
+            if (flood_results[i].errors > 0 || flood_results[i].calls == 0)
+                rc = 1;
+        }
+    }
+
     printf("measurements: latency in microseconds; cpu in %% of one core during the measured "
            "windows,\n"
            "cpu:me = this process (the clients, and in raw rows the echo and proxy threads)\n");
@@ -912,6 +1009,26 @@ int main(int argc, char **argv)
         printf("ratio dead-first / live: p50 %.2f, p99 %.2f\n",
                s_ratio(fresh_results[1].p50, fresh_results[0].p50),
                s_ratio(fresh_results[1].p99, fresh_results[0].p99));
+    }
+    if (flood > 0) {
+        char rate[32] = "as fast as it takes them";
+        if (flood_rate > 0)
+            snprintf(rate, sizeof rate, "%ld a second", flood_rate);
+        printf("\n%d clients calling through the broker, %d rounds each unloaded and while a "
+               "client that never reads\nfloods it with mmi.service requests, %s (%ld sent, "
+               "their replies dropped):\n",
+               flood_clients, flood, rate, flood_sent);
+        printf("%-22s %9s %8s %8s %8s %6s %6s\n", "", "req/s", "p50", "p99", "max", "errors",
+               "broker");
+        const char *names[] = {"unloaded", "while flooded"};
+        for (int i = 0; i < 2; i++)
+            printf("%-22s %9.0f %8u %8u %8u %6zu %6.0f\n", names[i], flood_results[i].rps,
+                   flood_results[i].p50, flood_results[i].p99, flood_results[i].max,
+                   flood_results[i].errors, flood_results[i].cpu_broker);
+        printf("ratio flooded / unloaded: req/s %.2f, p50 %.2f, p99 %.2f\n",
+               s_ratio(flood_results[1].rps, flood_results[0].rps),
+               s_ratio(flood_results[1].p50, flood_results[0].p50),
+               s_ratio(flood_results[1].p99, flood_results[0].p99));
     }
     if (rc != 0)
         printf("\nsome row had errors or no calls: see the errors column and %s/*.log\n",
