@@ -402,11 +402,11 @@ int client_service_exists(client_t *self, const char *service)
                    zsock_send(socket, "zsss", MDP_CLIENT, "mmi.service", service) == 0;
         pending += asked[i];
     }
-    int answered = 0;
+    int replied = 0, answered = 0;
     bool found = false;
     zmq_pollitem_t items[self->count];
     s_poll_items(self, items);
-    while (!found && answered < pending) {
+    while (!found && replied < pending) {
         int64_t left = end - zclock_mono();
         if (left <= 0)
             break;
@@ -424,8 +424,10 @@ int client_service_exists(client_t *self, const char *service)
                 continue;
             }
             asked[i] = false;
-            answered++;
+            replied++;
             char *code = zmsg_popstr(reply);
+            /* 200 or 404 answer the question; 429 (too many asked) does not. */
+            answered += code && (streq(code, "200") || streq(code, "404"));
             found = found || (code && streq(code, "200"));
             zstr_free(&code);
             zmsg_destroy(&reply);

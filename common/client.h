@@ -65,7 +65,8 @@ Chuang__Reply *client_call_packed(client_t *self, const char *service, const cha
                                   const client_options_t *options);
 
 /* Asks the brokers (mmi.service) whether service has a worker. Returns 1
- * when one has, 0 when none has, -1 when no broker answered in time. */
+ * when one has, 0 when none has, -1 when no broker answered in time (or
+ * each said this client asks too often). */
 int client_service_exists(client_t *self, const char *service);
 
 #endif

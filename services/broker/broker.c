@@ -315,21 +315,6 @@ static bool s_request_envelope(broker_t *self, request_t *request, const char *k
     return allowed;
 }
 
-static void s_mmi(broker_t *self, zframe_t *client, const char *service_name, zmsg_t **body_p)
-{
-    const char *code = "501";
-    if (streq(service_name, "mmi.service")) {
-        char *asked = zmsg_popstr(*body_p);
-        service_t *service = asked ? zhashx_lookup(self->services, asked) : NULL;
-        code = service && service->workers > 0 ? "200" : "404";
-        zstr_free(&asked);
-    }
-    zmsg_destroy(body_p);
-    zmsg_t *reply = zmsg_new();
-    zmsg_addstr(reply, code);
-    s_send_to_client(self, client, service_name, &reply);
-}
-
 /* The kinds of principal, in the order of broker->rates; "" is a key the
  * table does not list. */
 static const char *const s_kinds[] = {"operator", "service", "department", "gateway", "", NULL};
@@ -352,6 +337,28 @@ static int64_t s_rate_wait(broker_t *self, const char *key, int64_t now)
     return limiter_take(self->limiter, key, rate, now);
 }
 
+/* Answers an MMI request (RFC 8) itself: mmi.service 200 or 404, 501 for
+ * any other. It counts against the sender's rate like any request, so a
+ * peer flooding them is told 429 (too many) instead. */
+static void s_mmi(broker_t *self, zframe_t *client, const char *key, const char *service_name,
+                  zmsg_t **body_p)
+{
+    const char *code = "501";
+    if (s_rate_wait(self, key, zclock_mono()) > 0) {
+        self->limited++;
+        code = "429";
+    } else if (streq(service_name, "mmi.service")) {
+        char *asked = zmsg_popstr(*body_p);
+        service_t *service = asked ? zhashx_lookup(self->services, asked) : NULL;
+        code = service && service->workers > 0 ? "200" : "404";
+        zstr_free(&asked);
+    }
+    zmsg_destroy(body_p);
+    zmsg_t *reply = zmsg_new();
+    zmsg_addstr(reply, code);
+    s_send_to_client(self, client, service_name, &reply);
+}
+
 /* [empty][MDPC01][service][body...] from a client, header frames removed. */
 static void s_client_message(broker_t *self, zframe_t *sender, const char *sender_id,
                              const char *key, zmsg_t *msg)
@@ -368,7 +375,7 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
         return;
     }
     if (strncmp(service_name, MDP_MMI_PREFIX, strlen(MDP_MMI_PREFIX)) == 0) {
-        s_mmi(self, sender, service_name, &msg);
+        s_mmi(self, sender, key, service_name, &msg);
         zstr_free(&service_name);
         return;
     }

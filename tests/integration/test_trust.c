@@ -667,6 +667,19 @@ static void test_a_key_past_its_rate_is_told_when_to_retry(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(s_call_status(flood, "tally", "Echo", &echo.base, NULL),
                          CHUANG__STATUS__OK);
+
+    /* Questions the broker answers itself (MMI) count against the rate too:
+     * past it the key is told 429, never that the service is gone. */
+    int found = 0, refused = 0;
+    for (int i = 0; i < 10; i++) {
+        int exists = client_service_exists(flood, "tally");
+        found += exists == 1;
+        refused += exists == -1;
+    }
+    assert_true(refused >= 1);
+    assert_int_equal(found + refused, 10);
+    zclock_sleep(1500); /* its rate allows another */
+    assert_int_equal(client_service_exists(flood, "tally"), 1);
     s_done(&flood, &sec);
 }
 
