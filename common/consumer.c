@@ -500,8 +500,8 @@ static int s_take_resent(consumer_t *self)
         chuang__event__free_unpacked(event, NULL);
     }
     if (rc == 0 && reply->elements > 0) {
-        const char **argv = calloc(reply->elements + 3, sizeof *argv);
-        size_t *argl = calloc(reply->elements + 3, sizeof *argl);
+        const char **argv = calloc(reply->elements + 4, sizeof *argv);
+        size_t *argl = calloc(reply->elements + 4, sizeof *argl);
         assert(argv && argl);
         argv[0] = "EVAL";
         argv[1] = s_drop_taken;
