@@ -10,7 +10,9 @@
  * which holds the whole event log in sequence order (the relay keeps it so),
  * and sends those the subscriber may see, redacted if it may not see
  * personal data. Because every subscriber reads the durable log, a gap is
- * never possible: there is no live-only path to lose.
+ * never possible: there is no live-only path to lose. A round comes after
+ * commands, when the watcher (watcher.h) says a stream has an entry past
+ * the cursor of a subscription that can take it, and every 100 ms.
  */
 #include "feed.h"
 #include "acl.h"
@@ -20,6 +22,7 @@
 #include "logger.h"
 #include "redact.h"
 #include "redis_link.h"
+#include "watcher.h"
 
 #include <czmq.h>
 
@@ -48,6 +51,8 @@ struct _feed_t {
     char *stream_pattern;    /* printf pattern of a stream's key, %s the service */
     zhashx_t *subscriptions; /* identity hex -> subscription_t, owned */
     zlist_t *imports;        /* zactor_t *, one per federation import */
+    zactor_t *watcher;       /* wakes the loop when a served stream has news */
+    char *watched;           /* what the watcher was last told, or NULL */
     uint64_t unsent;         /* messages a full or gone pipe refused */
     int64_t unsent_logged_at;
 };
@@ -96,6 +101,9 @@ feed_t *feed_new(config_t *config, security_t *security)
         log_error("feed cannot bind", "endpoint=%s", endpoint);
         goto fail;
     }
+    self->watcher = watcher_new(self->redis_url);
+    if (!self->watcher)
+        goto fail;
     const char *imports = config_str(config, "feed.imports", NULL);
     if (imports && !(self->imports = importer_start_all(imports, security, self->redis_url)))
         goto fail;
@@ -113,6 +121,8 @@ void feed_destroy(feed_t **self_p)
         return;
     feed_t *self = *self_p;
     importer_stop_all(&self->imports);
+    zactor_destroy(&self->watcher);
+    free(self->watched);
     zsock_destroy(&self->socket);
     acl_destroy(&self->acl);
     redisFree(self->redis);
@@ -360,17 +370,64 @@ static bool s_serve(feed_t *self, subscription_t *subscription)
     return alive;
 }
 
+/* Tells the watcher the streams that subscriptions able to take more (some
+ * credit, a pipe not full) follow, each after the least of their cursors,
+ * when that differs from what it was last told. */
+static void s_watch(feed_t *self)
+{
+    zhashx_t *least = zhashx_new(); /* stream key -> subscription_t with the least cursor */
+    for (subscription_t *subscription = zhashx_first(self->subscriptions); subscription;
+         subscription = zhashx_next(self->subscriptions)) {
+        if (subscription->credit <= 0 || subscription->stalled_since)
+            continue;
+        subscription_t *seen = zhashx_lookup(least, subscription->stream);
+        if (!seen || subscription->cursor < seen->cursor)
+            zhashx_update(least, subscription->stream, subscription);
+    }
+    size_t count = zhashx_size(least);
+    char **keys = calloc(count + 1, sizeof *keys);
+    int64_t *positions = calloc(count + 1, sizeof *positions);
+    assert(keys && positions);
+    char *told = strdup("");
+    size_t n = 0;
+    for (subscription_t *subscription = zhashx_first(least); subscription;
+         subscription = zhashx_next(least)) {
+        keys[n] = subscription->stream;
+        positions[n] = subscription->cursor;
+        char *longer = zsys_sprintf("%s%s %" PRId64 "\n", told, keys[n], positions[n]);
+        free(told);
+        told = longer;
+        n++;
+    }
+    if (!self->watched || !streq(self->watched, told)) {
+        watcher_watch(self->watcher, keys, positions, n);
+        free(self->watched);
+        self->watched = told;
+        told = NULL;
+    }
+    free(told);
+    free(keys);
+    free(positions);
+    zhashx_destroy(&least);
+}
+
 void feed_run(feed_t *self)
 {
-    zpoller_t *poller = zpoller_new(self->socket, NULL);
+    zpoller_t *poller = zpoller_new(self->socket, self->watcher, NULL);
     while (!zsys_interrupted) {
         /* Everything waiting (up to a bound) is read before a round, so a
          * peer that floods commands costs one round per batch, not one
-         * round of stream reads per message. */
-        if (zpoller_wait(poller, 100) == self->socket)
+         * round of stream reads per message. A round also comes when the
+         * watcher says a stream has news, and every 100 ms anyway. */
+        void *which = zpoller_wait(poller, 100);
+        if (which == self->socket)
             for (int i = 0; i < READ_BATCH && (zsock_events(self->socket) & ZMQ_POLLIN); i++)
                 s_message(self);
-        else if (zpoller_terminated(poller))
+        else if (which == self->watcher) {
+            char *wake = zstr_recv(self->watcher);
+            zstr_free(&wake);
+            zstr_free(&self->watched); /* it watches nothing until told again */
+        } else if (zpoller_terminated(poller))
             break;
         if (!self->redis || self->redis->err)
             redis_link_reset(&self->redis, self->redis_url, 1);
@@ -387,6 +444,7 @@ void feed_run(feed_t *self)
             zhashx_delete(self->subscriptions, id);
         }
         zlistx_destroy(&gone);
+        s_watch(self);
     }
     zpoller_destroy(&poller);
 }
