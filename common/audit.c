@@ -82,12 +82,12 @@ int audit_record(PGconn *db, const audit_entry_t *entry)
                              entry->outcome};
     int lengths[8] = {0, 0, 0, 0, 0, 0, (int)entry->input_size, 0};
     int formats[8] = {0, 0, 0, 0, 0, 0, 1, 0};
-    PGresult *res = PQexecParams(db,
-                                 "INSERT INTO chuang_audit (agency, principal, kind, person,"
-                                 " method, aggregates, request_hash, outcome)"
-                                 " VALUES ($1, $2, $3, $4, $5, $6::text[],"
-                                 " encode(sha256($7::bytea), 'hex'), $8)",
-                                 8, NULL, values, lengths, formats, 0);
+    PGresult *res = db_query(db,
+                             "INSERT INTO chuang_audit (agency, principal, kind, person,"
+                             " method, aggregates, request_hash, outcome)"
+                             " VALUES ($1, $2, $3, $4, $5, $6::text[],"
+                             " encode(sha256($7::bytea), 'hex'), $8)",
+                             8, values, lengths, formats, 0);
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
     if (rc != 0) {
         char quoted[512];
@@ -103,7 +103,7 @@ int audit_record(PGconn *db, const audit_entry_t *entry)
 static PGresult *s_query(PGconn *db, const char *what, const char *sql, int count,
                          const char *const *values, ExecStatusType expected)
 {
-    PGresult *res = PQexecParams(db, sql, count, NULL, values, NULL, NULL, 0);
+    PGresult *res = db_query(db, sql, count, values, NULL, NULL, 0);
     if (PQresultStatus(res) == expected)
         return res;
     char quoted[512];

@@ -129,10 +129,10 @@ static int s_group_create(consumer_t *self)
      * holds after the inbox's last position is a gap (s_read_new). */
     self->gap_base = 0;
     const char *values[1] = {self->settings.stream};
-    PGresult *res = ok ? PQexecParams(self->db,
-                                      "SELECT coalesce(max(position), 0) FROM chuang_inbox"
-                                      " WHERE stream = $1",
-                                      1, NULL, values, NULL, NULL, 0)
+    PGresult *res = ok ? db_query(self->db,
+                                  "SELECT coalesce(max(position), 0) FROM chuang_inbox"
+                                  " WHERE stream = $1",
+                                  1, values, NULL, NULL, 0)
                        : NULL;
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         self->gap_base = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -230,7 +230,7 @@ static PGresult *s_query(consumer_t *self, const Chuang__Event *event, const cha
         sizes[3 + i] = lengths ? lengths[i] : 0;
         formats[3 + i] = lengths && lengths[i] ? 1 : 0;
     }
-    PGresult *res = PQexecParams(self->db, sql, 3 + extra_count, NULL, values, sizes, formats, 0);
+    PGresult *res = db_query(self->db, sql, 3 + extra_count, values, sizes, formats, 0);
     if (PQresultStatus(res) == expected)
         return res;
     snprintf(error, 256, "%s", PQerrorMessage(self->db));
@@ -352,17 +352,17 @@ static void s_block_dead(consumer_t *self, const Chuang__Event *event)
 static int s_drain_held(consumer_t *self)
 {
     const char *values[2] = {self->settings.stream, "100"};
-    PGresult *res = PQexecParams(
-        self->db,
-        "SELECT h.event FROM chuang_inbox_held h WHERE h.stream = $1"
-        " AND NOT EXISTS (SELECT 1 FROM chuang_inbox_blocks b WHERE b.stream = h.stream"
-        "   AND b.aggregate_id = h.aggregate_id AND b.position < h.position)"
-        " AND NOT EXISTS (SELECT 1 FROM chuang_inbox_blocks b WHERE b.stream = h.stream"
-        "   AND b.aggregate_id = h.aggregate_id AND b.position = h.position AND b.dead)"
-        " AND NOT EXISTS (SELECT 1 FROM chuang_inbox_held e WHERE e.stream = h.stream"
-        "   AND e.aggregate_id = h.aggregate_id AND e.position < h.position)"
-        " ORDER BY h.position LIMIT $2::int",
-        2, NULL, values, NULL, NULL, 1);
+    PGresult *res =
+        db_query(self->db,
+                 "SELECT h.event FROM chuang_inbox_held h WHERE h.stream = $1"
+                 " AND NOT EXISTS (SELECT 1 FROM chuang_inbox_blocks b WHERE b.stream = h.stream"
+                 "   AND b.aggregate_id = h.aggregate_id AND b.position < h.position)"
+                 " AND NOT EXISTS (SELECT 1 FROM chuang_inbox_blocks b WHERE b.stream = h.stream"
+                 "   AND b.aggregate_id = h.aggregate_id AND b.position = h.position AND b.dead)"
+                 " AND NOT EXISTS (SELECT 1 FROM chuang_inbox_held e WHERE e.stream = h.stream"
+                 "   AND e.aggregate_id = h.aggregate_id AND e.position < h.position)"
+                 " ORDER BY h.position LIMIT $2::int",
+                 2, values, NULL, NULL, 1);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         PQclear(res);
         return 0;
@@ -680,14 +680,14 @@ int consumer_step(consumer_t *self, int wait_ms)
 int consumer_release(PGconn *db, const char *stream, const char *aggregate_id)
 {
     const char *values[2] = {stream, aggregate_id};
-    PGresult *res = PQexecParams(db,
-                                 "WITH released AS (DELETE FROM chuang_inbox_blocks"
-                                 "   WHERE stream = $1 AND aggregate_id = $2 AND dead"
-                                 "   RETURNING position),"
-                                 " dropped AS (DELETE FROM chuang_inbox_held h USING released r"
-                                 "   WHERE h.stream = $1 AND h.position = r.position)"
-                                 " SELECT count(*) FROM released",
-                                 2, NULL, values, NULL, NULL, 0);
+    PGresult *res = db_query(db,
+                             "WITH released AS (DELETE FROM chuang_inbox_blocks"
+                             "   WHERE stream = $1 AND aggregate_id = $2 AND dead"
+                             "   RETURNING position),"
+                             " dropped AS (DELETE FROM chuang_inbox_held h USING released r"
+                             "   WHERE h.stream = $1 AND h.position = r.position)"
+                             " SELECT count(*) FROM released",
+                             2, values, NULL, NULL, 0);
     int released = PQresultStatus(res) == PGRES_TUPLES_OK ? atoi(PQgetvalue(res, 0, 0)) : -1;
     PQclear(res);
     return released;

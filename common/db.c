@@ -12,6 +12,8 @@
  * sees every result, whoever asked for it and whether or not they keep
  * it), so that code which clears a failed result still leaves its cause for
  * the framework: a deadlock retried, a unique violation ALREADY_EXISTS.
+ * It also holds the connection's prepared statements (db_query), which a
+ * reset (PGEVT_CONNRESET: a new server session) forgets.
  */
 #include "db.h"
 #include "db_lock.h"
@@ -20,8 +22,13 @@
 #include <czmq.h>
 #include <libpq-events.h>
 
+#define PREPARED_MAX 512 /* statement texts prepared on one connection, at most */
+
+/* What a connection from db_connect carries besides libpq's own state. */
 typedef struct {
-    char state[6]; /* the first failure's SQLSTATE since db_failure_clear, or "" */
+    char state[6];       /* the first failure's SQLSTATE since db_failure_clear, or "" */
+    zhashx_t *prepared;  /* statement text -> its prepared statement's name */
+    unsigned long named; /* statements named so far */
 } failure_t;
 
 static int s_events(PGEventId id, void *info, void *pass_through)
@@ -30,11 +37,26 @@ static int s_events(PGEventId id, void *info, void *pass_through)
     if (id == PGEVT_REGISTER) {
         PGEventRegister *event = info;
         failure_t *failure = calloc(1, sizeof *failure);
+        if (failure) {
+            failure->prepared = zhashx_new();
+            zhashx_set_destructor(failure->prepared, (zhashx_destructor_fn *)zstr_free);
+        }
         return failure && PQsetInstanceData(event->conn, s_events, failure);
     }
     if (id == PGEVT_CONNDESTROY) {
         PGEventConnDestroy *event = info;
-        free(PQinstanceData(event->conn, s_events));
+        failure_t *failure = PQinstanceData(event->conn, s_events);
+        if (failure)
+            zhashx_destroy(&failure->prepared);
+        free(failure);
+        return 1;
+    }
+    if (id == PGEVT_CONNRESET) {
+        /* A new server session: nothing is prepared in it yet. */
+        PGEventConnReset *event = info;
+        failure_t *failure = PQinstanceData(event->conn, s_events);
+        if (failure)
+            zhashx_purge(failure->prepared);
         return 1;
     }
     if (id == PGEVT_RESULTCREATE) {
@@ -59,6 +81,27 @@ void db_failure_clear(PGconn *db)
     failure_t *failure = db ? PQinstanceData(db, s_events) : NULL;
     if (failure)
         failure->state[0] = '\0';
+}
+
+PGresult *db_query(PGconn *db, const char *sql, int count, const char *const *values,
+                   const int *lengths, const int *formats, int result_format)
+{
+    failure_t *failure = db ? PQinstanceData(db, s_events) : NULL;
+    const char *name = failure ? zhashx_lookup(failure->prepared, sql) : NULL;
+    if (!name && failure && zhashx_size(failure->prepared) < PREPARED_MAX) {
+        char *fresh = zsys_sprintf("chuang_%lu", ++failure->named);
+        PGresult *res = PQprepare(db, fresh, sql, count, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            zstr_free(&fresh);
+            return res; /* the statement's own error, as running it would give */
+        }
+        PQclear(res);
+        zhashx_insert(failure->prepared, sql, fresh);
+        name = fresh;
+    }
+    if (!name)
+        return PQexecParams(db, sql, count, NULL, values, lengths, formats, result_format);
+    return PQexecPrepared(db, name, count, values, lengths, formats, result_format);
 }
 
 static int s_bind_schema(PGconn *db, const char *schema)

@@ -39,6 +39,16 @@ const char *db_failure_state(PGconn *db);
  * of a transaction. */
 void db_failure_clear(PGconn *db);
 
+/* Runs sql as PQexecParams does (parameter types from the statement;
+ * lengths and formats NULL for text), but prepared once per connection: a
+ * text's first run on a connection prepares it (one round trip more), its
+ * later runs only execute, so PostgreSQL neither parses nor plans it again.
+ * sql is the key, so it must not hold values inlined; up to 512 texts a
+ * connection are kept, and past that (or on a connection not from
+ * db_connect) it runs unprepared. Returns the result (caller clears). */
+PGresult *db_query(PGconn *db, const char *sql, int count, const char *const *values,
+                   const int *lengths, const int *formats, int result_format);
+
 /* true when the connection is gone (the server restarted or the network
  * broke): the caller should reset it and report UNAVAILABLE. */
 bool db_lost(PGconn *db);

@@ -8,6 +8,7 @@
  * by the server.
  */
 #include "idempotency.h"
+#include "db.h"
 #include "logger.h"
 
 #include <stdlib.h>
@@ -29,12 +30,12 @@ idempotency_claim_t idempotency_claim(PGconn *db, const char *scope, const char 
     const char *values[5] = {key, method, input ? (const char *)input : "", scope, identity};
     int lengths[5] = {0, 0, (int)size, 0, 0};
     int formats[5] = {0, 0, 1, 0, 0};
-    PGresult *res = PQexecParams(
+    PGresult *res = db_query(
         db,
         "INSERT INTO chuang_idempotency (scope, key, method, request_hash)"
         " VALUES ($4, $1, $2, md5(convert_to($2 || E'\\n' || $5 || E'\\n', 'UTF8') || $3::bytea))"
         " ON CONFLICT (scope, key) DO NOTHING RETURNING 1",
-        5, NULL, values, lengths, formats, 0);
+        5, values, lengths, formats, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         s_log_error(db, "claim");
         PQclear(res);
@@ -45,11 +46,11 @@ idempotency_claim_t idempotency_claim(PGconn *db, const char *scope, const char 
     if (inserted == 1)
         return IDEMPOTENCY_NEW;
 
-    res = PQexecParams(db,
-                       "SELECT request_hash = md5(convert_to($2 || E'\\n' || $5 || E'\\n',"
-                       " 'UTF8') || $3::bytea), reply"
-                       " FROM chuang_idempotency WHERE scope = $4 AND key = $1",
-                       5, NULL, values, lengths, formats, 1);
+    res = db_query(db,
+                   "SELECT request_hash = md5(convert_to($2 || E'\\n' || $5 || E'\\n',"
+                   " 'UTF8') || $3::bytea), reply"
+                   " FROM chuang_idempotency WHERE scope = $4 AND key = $1",
+                   5, values, lengths, formats, 1);
     idempotency_claim_t result = IDEMPOTENCY_ERROR;
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         s_log_error(db, "read first reply");
@@ -74,8 +75,8 @@ int idempotency_record(PGconn *db, const char *scope, const char *key, const uin
     int lengths[3] = {0, (int)size, 0};
     int formats[3] = {0, 1, 0};
     PGresult *res =
-        PQexecParams(db, "UPDATE chuang_idempotency SET reply = $2 WHERE scope = $3 AND key = $1",
-                     3, NULL, values, lengths, formats, 0);
+        db_query(db, "UPDATE chuang_idempotency SET reply = $2 WHERE scope = $3 AND key = $1", 3,
+                 values, lengths, formats, 0);
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
     if (rc != 0)
         s_log_error(db, "record reply");
@@ -88,10 +89,10 @@ int idempotency_purge(PGconn *db, int retention_days)
     char days[32];
     snprintf(days, sizeof days, "%d", retention_days);
     const char *values[1] = {days};
-    PGresult *res = PQexecParams(db,
-                                 "DELETE FROM chuang_idempotency"
-                                 " WHERE created_at < now() - make_interval(days => $1::int)",
-                                 1, NULL, values, NULL, NULL, 0);
+    PGresult *res = db_query(db,
+                             "DELETE FROM chuang_idempotency"
+                             " WHERE created_at < now() - make_interval(days => $1::int)",
+                             1, values, NULL, NULL, 0);
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? atoi(PQcmdTuples(res)) : -1;
     if (rc < 0)
         s_log_error(db, "purge");

@@ -6,6 +6,7 @@
  * event type in advance.
  */
 #include "outbox.h"
+#include "db.h"
 #include "logger.h"
 
 #include <stdio.h>
@@ -29,11 +30,11 @@ int outbox_write(PGconn *db, const outbox_event_t *event)
                              event->trace_id ? event->trace_id : ""};
     int lengths[7] = {0, 0, 0, 0, 0, (int)size, 0};
     int formats[7] = {0, 0, 0, 0, 0, 1, 0};
-    PGresult *res = PQexecParams(db,
-                                 "INSERT INTO chuang_outbox (id, agency, type, aggregate_id,"
-                                 " visibility, payload_type, payload, trace_id)"
-                                 " VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7)",
-                                 7, NULL, values, lengths, formats, 0);
+    PGresult *res = db_query(db,
+                             "INSERT INTO chuang_outbox (id, agency, type, aggregate_id,"
+                             " visibility, payload_type, payload, trace_id)"
+                             " VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7)",
+                             7, values, lengths, formats, 0);
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
     if (rc != 0) {
         char quoted[512];

@@ -320,10 +320,10 @@ static int s_sync(relay_t *self)
         char from[24];
         snprintf(from, sizeof from, "%" PRId64, self->published);
         const char *values[1] = {from};
-        PGresult *res = PQexecParams(self->db,
-                                     "SELECT " ROW_COLUMNS " FROM chuang_outbox o"
-                                     " WHERE o.position > $1::bigint ORDER BY o.position LIMIT 500",
-                                     1, NULL, values, NULL, NULL, 0);
+        PGresult *res = db_query(self->db,
+                                 "SELECT " ROW_COLUMNS " FROM chuang_outbox o"
+                                 " WHERE o.position > $1::bigint ORDER BY o.position LIMIT 500",
+                                 1, values, NULL, NULL, 0);
         int sent = PQresultStatus(res) == PGRES_TUPLES_OK ? s_publish(self, res) : -1;
         PQclear(res);
         if (sent <= 0)
@@ -348,19 +348,18 @@ static int s_advance(relay_t *self)
     const char *values[1] = {batch};
     /* RETURNING gives no order: the outer SELECT puts the batch in position
      * order, which is the order it is published in. */
-    PGresult *res =
-        PQexecParams(self->db,
-                     "WITH last AS (SELECT coalesce(max(position), 0) AS position"
-                     "   FROM chuang_outbox),"
-                     " next AS (SELECT sequence, row_number() OVER (ORDER BY sequence) AS n"
-                     "   FROM chuang_outbox WHERE position IS NULL"
-                     "   ORDER BY sequence LIMIT $1::int),"
-                     " numbered AS (UPDATE chuang_outbox o"
-                     "   SET position = (SELECT position FROM last) + next.n"
-                     "   FROM next WHERE o.sequence = next.sequence"
-                     "   RETURNING " ROW_COLUMNS ")"
-                     " SELECT * FROM numbered ORDER BY 1",
-                     1, NULL, values, NULL, NULL, 0);
+    PGresult *res = db_query(self->db,
+                             "WITH last AS (SELECT coalesce(max(position), 0) AS position"
+                             "   FROM chuang_outbox),"
+                             " next AS (SELECT sequence, row_number() OVER (ORDER BY sequence) AS n"
+                             "   FROM chuang_outbox WHERE position IS NULL"
+                             "   ORDER BY sequence LIMIT $1::int),"
+                             " numbered AS (UPDATE chuang_outbox o"
+                             "   SET position = (SELECT position FROM last) + next.n"
+                             "   FROM next WHERE o.sequence = next.sequence"
+                             "   RETURNING " ROW_COLUMNS ")"
+                             " SELECT * FROM numbered ORDER BY 1",
+                             1, values, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         log_warn("relay cannot number events", "error=\"%s\"", PQerrorMessage(self->db));
         PQclear(res);
@@ -444,11 +443,11 @@ static int s_resend(relay_t *self)
         snprintf(range[1], sizeof range[1], "%lld", to);
         snprintf(range[2], sizeof range[2], "%d", BATCH);
         const char *values[3] = {range[0], range[1], range[2]};
-        PGresult *res = PQexecParams(self->db,
-                                     "SELECT " ROW_COLUMNS " FROM chuang_outbox o"
-                                     " WHERE o.position BETWEEN $1::bigint AND $2::bigint"
-                                     " ORDER BY o.position LIMIT $3::int",
-                                     3, NULL, values, NULL, NULL, 0);
+        PGresult *res = db_query(self->db,
+                                 "SELECT " ROW_COLUMNS " FROM chuang_outbox o"
+                                 " WHERE o.position BETWEEN $1::bigint AND $2::bigint"
+                                 " ORDER BY o.position LIMIT $3::int",
+                                 3, values, NULL, NULL, 0);
         int rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : -1;
         if (rows > 0) {
             const char **argv = calloc((size_t)rows + 2, sizeof *argv);

@@ -103,7 +103,7 @@ PGresult *service_call_query(service_call_t *call, const char *what, const char 
                              const char *const *values, ExecStatusType expected,
                              Chuang__Status *failure)
 {
-    PGresult *res = PQexecParams(call->worker->db, sql, count, NULL, values, NULL, NULL, 0);
+    PGresult *res = db_query(call->worker->db, sql, count, values, NULL, NULL, 0);
     if (PQresultStatus(res) == expected)
         return res;
     *failure = service_call_sql_fail(call, res, what);

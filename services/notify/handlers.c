@@ -201,9 +201,9 @@ static Chuang__Status s_inbox(service_call_t *call, const char *recipient, bool 
     PQclear(res);
     if (count == 0) {
         /* The count needs asking when the page is empty. */
-        res = PQexecParams(service_call_db(call),
-                           "SELECT count(*) FROM inbox WHERE recipient = $1 AND read_at IS NULL", 1,
-                           NULL, values, NULL, NULL, 0);
+        res = db_query(service_call_db(call),
+                       "SELECT count(*) FROM inbox WHERE recipient = $1 AND read_at IS NULL", 1,
+                       values, NULL, NULL, 0);
         if (PQresultStatus(res) == PGRES_TUPLES_OK)
             page->unread = atoi(PQgetvalue(res, 0, 0));
         PQclear(res);

@@ -14,6 +14,7 @@
  * with the variable's name; the event itself is still handled.
  */
 #include "notifier.h"
+#include "db.h"
 #include "catalog.h"
 #include "logger.h"
 #include "messages.h"
@@ -92,7 +93,7 @@ char *notifier_render(const char *template_text, json_t *payload, char *error, s
 
 static int s_exec(PGconn *db, const char *sql, int count, const char *const *values)
 {
-    PGresult *res = PQexecParams(db, sql, count, NULL, values, NULL, NULL, 0);
+    PGresult *res = db_query(db, sql, count, values, NULL, NULL, 0);
     ExecStatusType status = PQresultStatus(res);
     PQclear(res);
     return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? 0 : -1;
@@ -103,11 +104,11 @@ int notifier_deliver(PGconn *db, const char *event_id, const char *event_type,
                      const char *event_json)
 {
     const char *values[1] = {recipient};
-    PGresult *res = PQexecParams(db,
-                                 "SELECT email <> '' AND NOT email_off,"
-                                 "       webhook_url <> '' AND NOT webhook_off"
-                                 " FROM recipients WHERE id = $1",
-                                 1, NULL, values, NULL, NULL, 0);
+    PGresult *res = db_query(db,
+                             "SELECT email <> '' AND NOT email_off,"
+                             "       webhook_url <> '' AND NOT webhook_off"
+                             " FROM recipients WHERE id = $1",
+                             1, values, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         PQclear(res);
         return -1;
@@ -140,13 +141,13 @@ static int s_notify(PGconn *db, const Chuang__Event *event, json_t *payload, con
                     const char *recipient)
 {
     const char *values[3] = {recipient, event->agency, event->type};
-    PGresult *res = PQexecParams(db,
-                                 "SELECT t.subject, t.body FROM (SELECT 1) one"
-                                 " LEFT JOIN recipients r ON r.id = $1"
-                                 " JOIN templates t ON t.event_type = $3 AND t.agency IN ($2, '')"
-                                 "   AND t.language = coalesce(r.language, 'zh-CN')"
-                                 " ORDER BY t.agency = $2 DESC LIMIT 1",
-                                 3, NULL, values, NULL, NULL, 0);
+    PGresult *res = db_query(db,
+                             "SELECT t.subject, t.body FROM (SELECT 1) one"
+                             " LEFT JOIN recipients r ON r.id = $1"
+                             " JOIN templates t ON t.event_type = $3 AND t.agency IN ($2, '')"
+                             "   AND t.language = coalesce(r.language, 'zh-CN')"
+                             " ORDER BY t.agency = $2 DESC LIMIT 1",
+                             3, values, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         PQclear(res);
         return -1;
@@ -226,13 +227,13 @@ int notifier_apply(PGconn *db, const Chuang__Event *event, void *arg, char *erro
     const char *event_type[1] = {event->type};
     PGresult *subscribers = NULL;
     if (rc == 0)
-        subscribers = PQexecParams(db,
-                                   "SELECT recipient FROM subscriptions"
-                                   " WHERE kind = 'topic' AND strpos($1, value) = 1"
-                                   " UNION "
-                                   "SELECT r.id FROM recipients r JOIN role_routes t"
-                                   " ON t.role = ANY (r.roles) AND strpos($1, t.event_type) = 1",
-                                   1, NULL, event_type, NULL, NULL, 0);
+        subscribers = db_query(db,
+                               "SELECT recipient FROM subscriptions"
+                               " WHERE kind = 'topic' AND strpos($1, value) = 1"
+                               " UNION "
+                               "SELECT r.id FROM recipients r JOIN role_routes t"
+                               " ON t.role = ANY (r.roles) AND strpos($1, t.event_type) = 1",
+                               1, event_type, NULL, NULL, 0);
     if (subscribers && PQresultStatus(subscribers) != PGRES_TUPLES_OK)
         rc = -1;
     for (int i = 0; rc == 0 && subscribers && i < PQntuples(subscribers); i++)

@@ -16,6 +16,7 @@
  * limit postpones a delivery, it never drops it.
  */
 #include "sender.h"
+#include "db.h"
 #include "channel.h"
 #include "logger.h"
 #include "schedule.h"
@@ -76,12 +77,12 @@ static void s_rebuild(service_tick_t *tick, PGconn *db, redisContext *redis, boo
     snprintf(since, sizeof since, "%" PRId64, full ? (int64_t)0 : s_looked_at - 1000);
     const char *values[1] = {since};
     PGresult *res =
-        PQexecParams(db,
-                     "SELECT id::text, (extract(epoch FROM next_attempt_at) * 1000)::bigint,"
-                     " channel FROM deliveries WHERE status = 'pending'"
-                     "   AND (created_at >= to_timestamp($1::bigint / 1000.0)"
-                     "     OR next_attempt_at >= to_timestamp($1::bigint / 1000.0))",
-                     1, NULL, values, NULL, NULL, 0);
+        db_query(db,
+                 "SELECT id::text, (extract(epoch FROM next_attempt_at) * 1000)::bigint,"
+                 " channel FROM deliveries WHERE status = 'pending'"
+                 "   AND (created_at >= to_timestamp($1::bigint / 1000.0)"
+                 "     OR next_attempt_at >= to_timestamp($1::bigint / 1000.0))",
+                 1, values, NULL, NULL, 0);
     char queue[256];
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         for (int i = 0; i < PQntuples(res); i++)
@@ -101,7 +102,7 @@ static int64_t s_rate_limited(PGconn *db, const char *id, const char *recipient,
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit);
     const char *values[4] = {id, recipient, channel, limit_text};
-    PGresult *res = PQexecParams(
+    PGresult *res = db_query(
         db,
         "WITH recent AS (SELECT sent_at FROM deliveries WHERE recipient = $2 AND channel = $3"
         "   AND sent_at > now() - interval '1 minute' ORDER BY sent_at DESC LIMIT $4::int),"
@@ -110,7 +111,7 @@ static int64_t s_rate_limited(PGconn *db, const char *id, const char *recipient,
         " UPDATE deliveries SET next_attempt_at = (SELECT at FROM window_end)"
         " WHERE id = $1::uuid AND EXISTS (SELECT 1 FROM window_end)"
         " RETURNING (extract(epoch FROM next_attempt_at) * 1000)::bigint",
-        4, NULL, values, NULL, NULL, 0);
+        4, values, NULL, NULL, 0);
     int64_t later = -1;
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         later = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
@@ -144,10 +145,10 @@ static int64_t s_claimed_until(PGconn *db, const char *id)
 {
     const char *values[1] = {id};
     PGresult *res =
-        PQexecParams(db,
-                     "SELECT (extract(epoch FROM claimed_until) * 1000)::bigint FROM deliveries"
-                     " WHERE id = $1::uuid AND status = 'pending' AND claimed_until IS NOT NULL",
-                     1, NULL, values, NULL, NULL, 0);
+        db_query(db,
+                 "SELECT (extract(epoch FROM claimed_until) * 1000)::bigint FROM deliveries"
+                 " WHERE id = $1::uuid AND status = 'pending' AND claimed_until IS NOT NULL",
+                 1, values, NULL, NULL, 0);
     int64_t until = -1;
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         until = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) + 1 : 0;
@@ -161,11 +162,11 @@ static int64_t s_claimed_until(PGconn *db, const char *id)
 static int64_t s_send(PGconn *db, const char *id)
 {
     const char *who[1] = {id};
-    PGresult *row = PQexecParams(
-        db,
-        "SELECT d.recipient, d.channel, coalesce(r.rate_per_minute, 0) FROM deliveries d"
-        " LEFT JOIN recipients r ON r.id = d.recipient WHERE d.id = $1::uuid",
-        1, NULL, who, NULL, NULL, 0);
+    PGresult *row =
+        db_query(db,
+                 "SELECT d.recipient, d.channel, coalesce(r.rate_per_minute, 0) FROM deliveries d"
+                 " LEFT JOIN recipients r ON r.id = d.recipient WHERE d.id = $1::uuid",
+                 1, who, NULL, NULL, 0);
     if (PQresultStatus(row) != PGRES_TUPLES_OK || PQntuples(row) == 0) {
         bool ok = PQresultStatus(row) == PGRES_TUPLES_OK;
         PQclear(row);
@@ -180,7 +181,7 @@ static int64_t s_send(PGconn *db, const char *id)
     char lease[16];
     snprintf(lease, sizeof lease, "%d", s_settings.lease_ms);
     const char *values[2] = {id, lease};
-    row = PQexecParams(
+    row = db_query(
         db,
         "WITH claimed AS (UPDATE deliveries SET attempts = attempts + 1,"
         "   claimed_until = now() + $2::int * interval '1 millisecond'"
@@ -190,7 +191,7 @@ static int64_t s_send(PGconn *db, const char *id)
         "       c.event_type, c.attempts, coalesce(r.email, ''), coalesce(r.webhook_url, ''),"
         "       coalesce(r.webhook_secret, '')"
         " FROM claimed c LEFT JOIN recipients r ON r.id = c.recipient",
-        2, NULL, values, NULL, NULL, 0);
+        2, values, NULL, NULL, 0);
     if (PQresultStatus(row) != PGRES_TUPLES_OK || PQntuples(row) == 0) {
         bool ok = PQresultStatus(row) == PGRES_TUPLES_OK;
         PQclear(row);
@@ -237,14 +238,14 @@ static int64_t s_send(PGconn *db, const char *id)
     snprintf(due_text, sizeof due_text, "%" PRId64, due);
     const char *update[5] = {id, status, attempts_text, error, due_text};
     PGresult *res =
-        PQexecParams(db,
-                     "UPDATE deliveries SET status = $2, attempts = $3::int, last_error = $4,"
-                     " sent_at = CASE WHEN $2 = 'sent' THEN now() END,"
-                     " next_attempt_at = CASE WHEN $5::bigint > 0"
-                     "   THEN to_timestamp($5::bigint / 1000.0) ELSE next_attempt_at END,"
-                     " claimed_until = NULL"
-                     " WHERE id = $1::uuid AND status = 'pending'",
-                     5, NULL, update, NULL, NULL, 0);
+        db_query(db,
+                 "UPDATE deliveries SET status = $2, attempts = $3::int, last_error = $4,"
+                 " sent_at = CASE WHEN $2 = 'sent' THEN now() END,"
+                 " next_attempt_at = CASE WHEN $5::bigint > 0"
+                 "   THEN to_timestamp($5::bigint / 1000.0) ELSE next_attempt_at END,"
+                 " claimed_until = NULL"
+                 " WHERE id = $1::uuid AND status = 'pending'",
+                 5, update, NULL, NULL, 0);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
     if (!ok) {

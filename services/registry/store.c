@@ -10,6 +10,7 @@
  * store_deregistration.c.
  */
 #include "store.h"
+#include "db.h"
 #include "store_private.h"
 
 #include <czmq.h>
@@ -17,7 +18,7 @@
 PGresult *store_query(PGconn *db, const char *sql, int count, const char *const *values,
                       ExecStatusType expected)
 {
-    PGresult *res = PQexecParams(db, sql, count, NULL, values, NULL, NULL, 0);
+    PGresult *res = db_query(db, sql, count, values, NULL, NULL, 0);
     if (PQresultStatus(res) == expected)
         return res;
     PQclear(res);

@@ -1247,7 +1247,7 @@ int main(int argc, char **argv)
            "           the writes + idempotency claim (INSERT ... ON CONFLICT) and record "
            "(UPDATE, %zu B reply),\n"
            "           reservation SELECT ... FOR UPDATE, nextval, entity read back (3 "
-           "SELECTs): 17 statements\n",
+           "SELECTs), audit record: 18 statements\n",
            s_reply_size);
     printf("  timing   each side of a row: %d round(s) of %d s (broker: + %d ms warm-up "
            "each; pgbench: -T %d each),\n"

@@ -7,8 +7,8 @@
 --   number drawn; the writes of registry_tx.sql (entity, 2 founders,
 --   2 addresses, reservation used, history started); the entity read back
 --   (entity, founders,
---   addresses); the event into chuang_outbox; the reply recorded under the
---   idempotency key; COMMIT.
+--   addresses); the event into chuang_outbox; the audit record; the reply
+--   recorded under the idempotency key; COMMIT.
 -- The credit code is made from n, not from the organisation number (the
 -- registry computes it in C; the nextval is kept for its cost).
 --
@@ -19,7 +19,7 @@
 \set k :k + 1
 \set n :run * 100000000 + :client_id * 100000 + :k
 BEGIN;
-INSERT INTO chuang_idempotency (key, method, request_hash) VALUES (md5('key' || :n), 'RegisterEntity', md5(convert_to('RegisterEntity', 'UTF8') || :input::bytea)) ON CONFLICT (key) DO NOTHING RETURNING 1;
+INSERT INTO chuang_idempotency (scope, key, method, request_hash) VALUES (E'330106\nbench\n\n', md5('key' || :n), 'RegisterEntity', md5(convert_to('RegisterEntity' || E'\n' || 'officer,' || E'\n', 'UTF8') || :input::bytea)) ON CONFLICT (scope, key) DO NOTHING RETURNING 1;
 SELECT name, trade_name, industry, form, status, expires_on, expires_on < chuang_today('330106') FROM name_reservations WHERE agency = '330106' AND id = ('bbbbbbbb-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid FOR UPDATE;
 SELECT nextval('organisation_numbers');
 INSERT INTO entities (credit_code, agency, name, trade_name, industry, entity_type, legal_rep_name, legal_rep_id_number, legal_rep_phone, registered_capital_fen, business_scope, industry_code, reservation_id, registered_on) VALUES ('P' || lpad(:n::text, 17, '0'), '330106', '杭州P' || :n || '网络科技有限公司', 'P' || :n, '网络科技', 1::smallint, '李四', '330106199003071236', '13812345678', 100000000::bigint, '网络技术开发、技术服务', 'I6513', ('bbbbbbbb-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid, chuang_today('330106'));
@@ -33,5 +33,6 @@ SELECT credit_code, name, entity_type, legal_rep_name, legal_rep_id_number, lega
 SELECT name, id_number, phone, categories, subscribed_capital_fen FROM founders WHERE credit_code = 'P' || lpad(:n::text, 17, '0') ORDER BY position;
 SELECT a.division_code, a.detail, e.kind FROM entity_addresses e JOIN addresses a ON a.id = e.address_id WHERE e.credit_code = 'P' || lpad(:n::text, 17, '0') ORDER BY e.kind DESC, e.position;
 INSERT INTO chuang_outbox (id, agency, type, aggregate_id, visibility, payload_type, payload, trace_id) VALUES (gen_random_uuid(), '330106', 'registry.EntityRegistered', 'P' || lpad(:n::text, 17, '0'), 2, 'chuang.registry.Entity', :payload::bytea, md5('trace' || :n));
-UPDATE chuang_idempotency SET reply = :reply::bytea WHERE key = md5('key' || :n);
+INSERT INTO chuang_audit (agency, principal, kind, person, method, aggregates, request_hash, outcome) VALUES ('330106', 'bench', 'plain', '', 'RegisterEntity', ARRAY['P' || lpad(:n::text, 17, '0')]::text[], encode(sha256(:input::bytea), 'hex'), 'ok');
+UPDATE chuang_idempotency SET reply = :reply::bytea WHERE scope = E'330106\nbench\n\n' AND key = md5('key' || :n);
 COMMIT;

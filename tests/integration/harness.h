@@ -28,7 +28,9 @@ const char *harness_dir(void);
 
 /* Creates (or reuses) database dbname with a login role and schema for
  * service, and returns the service's connection URL (static storage, valid
- * until the next call). NULL on failure. */
+ * until the next call). NULL on failure. Roles belong to the cluster, so
+ * every test gives a service's role the same password,
+ * "<service>-test-pw": another would lock out the tests running beside. */
 const char *harness_service_db(const char *dbname, const char *service);
 
 /* A TCP port on 127.0.0.1 that nothing listens on now. */

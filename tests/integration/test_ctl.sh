@@ -34,7 +34,9 @@ export CHUANG_SECURITY_PLAIN=yes CHUANG_BROKERS=tcp://127.0.0.1:$port
 CHUANG_BROKER_ENDPOINT=tcp://127.0.0.1:$port "$build/services/broker/chuang-broker" \
     2>"$dir/broker.log" &
 pids+=($!)
-CHUANG_DB_URL=$(stack_pg_service "$CHUANG_TEST_PG_ADMIN_URL" ctl tally tally-ctl-pw) \
+# Roles are the cluster's, shared by every test running beside this one: the
+# password must be the one the harness gives every service (harness.c).
+CHUANG_DB_URL=$(stack_pg_service "$CHUANG_TEST_PG_ADMIN_URL" ctl tally tally-test-pw) \
     "$build/tests/fixtures/tally/chuang-tally" 2>"$dir/tally.log" &
 pids+=($!)
 

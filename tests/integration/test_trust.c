@@ -217,7 +217,7 @@ static int s_setup(void **state)
     int rc = 0;
     for (int i = 0; services[i] && rc == 0; i++) {
         rc = -1;
-        for (int tries = 0; tries < 200 && rc != 0; tries++, zclock_sleep(100))
+        for (int tries = 0; tries < 600 && rc != 0; tries++, zclock_sleep(100))
             if (client_service_exists(client, services[i]) == 1)
                 rc = 0;
     }
@@ -239,6 +239,8 @@ static int s_teardown(void **state)
 static char *s_digest(int service)
 {
     PGconn *db = PQconnectdb(s_urls[service]);
+    if (PQstatus(db) != CONNECTION_OK)
+        fprintf(stderr, "trust: cannot connect to read the schema: %s", PQerrorMessage(db));
     assert_int_equal(PQstatus(db), CONNECTION_OK);
     const char *values[1] = {s_schemas[service]};
     PGresult *tables = PQexecParams(db,
