@@ -175,74 +175,71 @@ static void s_categories(service_call_t *call, const char *text, Chuang__Registr
     }
 }
 
+/* The entity (part 0), its founders (part 1, by position) and its
+ * addresses (part 2, the domicile first) in one statement: columns part,
+ * order, position, then the part's own, as text. %s is the entity's row:
+ * by credit code or by name. */
+#define ENTITY_LOAD_SQL(which)                                                                     \
+    "WITH e AS (SELECT * FROM entities WHERE " which ")"                                           \
+    " SELECT 0 AS part, 0 AS o, 0 AS p, credit_code, name, entity_type::text, legal_rep_name,"     \
+    "   legal_rep_id_number, legal_rep_phone, registered_capital_fen::text, business_scope,"       \
+    "   industry_code, registered_on::text, status, agency FROM e"                                 \
+    " UNION ALL SELECT 1, 0, f.position, f.name, f.id_number, f.phone, f.categories::text,"        \
+    "   f.subscribed_capital_fen::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL"                  \
+    "   FROM founders f JOIN e USING (credit_code)"                                                \
+    " UNION ALL SELECT 2, CASE WHEN ea.kind = 'domicile' THEN 0 ELSE 1 END, ea.position,"          \
+    "   a.division_code, a.detail, ea.kind, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"  \
+    "   FROM entity_addresses ea JOIN e USING (credit_code) JOIN addresses a ON a.id = "           \
+    "ea.address_id"                                                                                \
+    " ORDER BY part, o, p"
+
 int store_entity_load(PGconn *db, service_call_t *call, const char *credit_code, const char *name,
                       Chuang__Registry__Entity *entity)
 {
     const char *values[1] = {credit_code ? credit_code : name};
-    PGresult *res =
-        store_query(db,
-                    credit_code ? "SELECT credit_code, name, entity_type, legal_rep_name,"
-                                  " legal_rep_id_number, legal_rep_phone, registered_capital_fen,"
-                                  " business_scope, industry_code, registered_on, status, agency"
-                                  " FROM entities WHERE credit_code = $1"
-                                : "SELECT credit_code, name, entity_type, legal_rep_name,"
-                                  " legal_rep_id_number, legal_rep_phone, registered_capital_fen,"
-                                  " business_scope, industry_code, registered_on, status, agency"
-                                  " FROM entities WHERE name = $1 ORDER BY registered_on LIMIT 1",
-                    1, values, PGRES_TUPLES_OK);
+    PGresult *res = store_query(
+        db,
+        credit_code ? ENTITY_LOAD_SQL("credit_code = $1")
+                    : ENTITY_LOAD_SQL("credit_code = (SELECT credit_code FROM entities"
+                                      " WHERE name = $1 ORDER BY registered_on LIMIT 1)"),
+        1, values, PGRES_TUPLES_OK);
     if (!res)
         return -1;
-    if (PQntuples(res) == 0) {
+    int rows = PQntuples(res);
+    if (rows == 0 || atoi(PQgetvalue(res, 0, 0)) != 0) {
         PQclear(res);
         return 0;
     }
-    entity->credit_code = service_call_strdup(call, PQgetvalue(res, 0, 0));
-    entity->name = service_call_strdup(call, PQgetvalue(res, 0, 1));
-    entity->entity_type = (Chuang__Registry__EntityType)atoi(PQgetvalue(res, 0, 2));
-    entity->legal_representative =
-        s_person(call, PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
-    entity->registered_capital_fen = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
-    entity->business_scope = service_call_strdup(call, PQgetvalue(res, 0, 7));
-    entity->industry_code = service_call_strdup(call, PQgetvalue(res, 0, 8));
-    entity->registered_on = service_call_strdup(call, PQgetvalue(res, 0, 9));
-    entity->status = service_call_strdup(call, PQgetvalue(res, 0, 10));
-    entity->registration_agency = service_call_strdup(call, PQgetvalue(res, 0, 11));
-    PQclear(res);
+    enum { C = 3 }; /* the part's own columns start here */
+    entity->credit_code = service_call_strdup(call, PQgetvalue(res, 0, C + 0));
+    entity->name = service_call_strdup(call, PQgetvalue(res, 0, C + 1));
+    entity->entity_type = (Chuang__Registry__EntityType)atoi(PQgetvalue(res, 0, C + 2));
+    entity->legal_representative = s_person(call, PQgetvalue(res, 0, C + 3),
+                                            PQgetvalue(res, 0, C + 4), PQgetvalue(res, 0, C + 5));
+    entity->registered_capital_fen = strtoll(PQgetvalue(res, 0, C + 6), NULL, 10);
+    entity->business_scope = service_call_strdup(call, PQgetvalue(res, 0, C + 7));
+    entity->industry_code = service_call_strdup(call, PQgetvalue(res, 0, C + 8));
+    entity->registered_on = service_call_strdup(call, PQgetvalue(res, 0, C + 9));
+    entity->status = service_call_strdup(call, PQgetvalue(res, 0, C + 10));
+    entity->registration_agency = service_call_strdup(call, PQgetvalue(res, 0, C + 11));
 
-    const char *code[1] = {entity->credit_code};
-    res = store_query(db,
-                      "SELECT name, id_number, phone, categories, subscribed_capital_fen"
-                      " FROM founders WHERE credit_code = $1 ORDER BY position",
-                      1, code, PGRES_TUPLES_OK);
-    if (!res)
-        return -1;
-    entity->n_founders = (size_t)PQntuples(res);
-    entity->founders =
-        service_call_alloc(call, (entity->n_founders + 1) * sizeof *entity->founders);
-    for (int i = 0; i < PQntuples(res); i++) {
-        Chuang__Registry__Founder *founder = service_call_alloc(call, sizeof *founder);
-        chuang__registry__founder__init(founder);
-        founder->person =
-            s_person(call, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
-        s_categories(call, PQgetvalue(res, i, 3), founder);
-        founder->subscribed_capital_fen = strtoll(PQgetvalue(res, i, 4), NULL, 10);
-        entity->founders[i] = founder;
-    }
-    PQclear(res);
-
-    res = store_query(db,
-                      "SELECT a.division_code, a.detail, e.kind FROM entity_addresses e"
-                      " JOIN addresses a ON a.id = e.address_id"
-                      " WHERE e.credit_code = $1 ORDER BY e.kind DESC, e.position",
-                      1, code, PGRES_TUPLES_OK);
-    if (!res)
-        return -1;
+    entity->founders = service_call_alloc(call, (size_t)rows * sizeof *entity->founders);
     entity->business_addresses =
-        service_call_alloc(call, ((size_t)PQntuples(res) + 1) * sizeof *entity->business_addresses);
-    for (int i = 0; i < PQntuples(res); i++) {
+        service_call_alloc(call, (size_t)rows * sizeof *entity->business_addresses);
+    for (int i = 1; i < rows; i++) {
+        if (atoi(PQgetvalue(res, i, 0)) == 1) {
+            Chuang__Registry__Founder *founder = service_call_alloc(call, sizeof *founder);
+            chuang__registry__founder__init(founder);
+            founder->person = s_person(call, PQgetvalue(res, i, C + 0), PQgetvalue(res, i, C + 1),
+                                       PQgetvalue(res, i, C + 2));
+            s_categories(call, PQgetvalue(res, i, C + 3), founder);
+            founder->subscribed_capital_fen = strtoll(PQgetvalue(res, i, C + 4), NULL, 10);
+            entity->founders[entity->n_founders++] = founder;
+            continue;
+        }
         Chuang__Registry__Address *address =
-            s_address(call, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-        if (streq(PQgetvalue(res, i, 2), "domicile"))
+            s_address(call, PQgetvalue(res, i, C + 0), PQgetvalue(res, i, C + 1));
+        if (streq(PQgetvalue(res, i, C + 2), "domicile"))
             entity->domicile = address;
         else
             entity->business_addresses[entity->n_business_addresses++] = address;
