@@ -5,8 +5,9 @@
  * it runs XREAD COUNT 1 BLOCK WAIT_MS on every key after its position, so
  * it looks at its pipe at least every WAIT_MS (a new set, or $TERM). An
  * answer with entries sends "WAKE" and clears the set until the feed sends
- * the next one. A lost Redis connection is made again after a pause; until
- * then the feed still serves on its own timer, only later.
+ * the next one. A lost Redis connection is made again after a pause, and a
+ * refused XREAD is tried again after one; meanwhile the feed still serves
+ * on its own timer, only later.
  */
 #include "watcher.h"
 #include "logger.h"
@@ -66,6 +67,14 @@ static bool s_command(zsock_t *pipe, watch_t *watch)
     return go_on;
 }
 
+/* Waits WAIT_MS, or until a command comes (which it handles). Returns
+ * false on $TERM. */
+static bool s_pause(zsock_t *pipe, watch_t *watch)
+{
+    zmq_pollitem_t item = {zsock_resolve(pipe), 0, ZMQ_POLLIN, 0};
+    return zmq_poll(&item, 1, WAIT_MS) > 0 ? s_command(pipe, watch) : true;
+}
+
 static void s_actor(zsock_t *pipe, void *args)
 {
     char *redis_url = args;
@@ -73,16 +82,14 @@ static void s_actor(zsock_t *pipe, void *args)
     redisContext *redis = NULL;
     watch_t watch = {0};
     bool running = true;
+    int64_t refused_logged_at = 0;
     while (running) {
         if (watch.argc == 0) {
             running = s_command(pipe, &watch);
             continue;
         }
         if ((!redis || redis->err) && redis_link_reset(&redis, redis_url, 1) != 0) {
-            /* Redis is away: look again after a pause, or sooner for a command. */
-            zmq_pollitem_t item = {zsock_resolve(pipe), 0, ZMQ_POLLIN, 0};
-            if (zmq_poll(&item, 1, WAIT_MS) > 0)
-                running = s_command(pipe, &watch);
+            running = s_pause(pipe, &watch); /* Redis is away: look again later */
             continue;
         }
         size_t *lengths = calloc(watch.argc, sizeof *lengths);
@@ -94,6 +101,15 @@ static void s_actor(zsock_t *pipe, void *args)
         if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0) {
             zstr_send(pipe, "WAKE");
             s_watch_clear(&watch);
+        } else if (!reply || reply->type == REDIS_REPLY_ERROR) {
+            /* Refused (a key that is no stream) or cut off: never a busy loop;
+             * the feed's own round goes on meanwhile. */
+            if (logger_due(&refused_logged_at))
+                log_warn("feed watcher cannot wait on its streams", "error=\"%s\"",
+                         reply ? reply->str : redis->errstr);
+            freeReplyObject(reply);
+            running = s_pause(pipe, &watch);
+            continue;
         }
         freeReplyObject(reply);
         while (running && (zsock_events(pipe) & ZMQ_POLLIN))
