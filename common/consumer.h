@@ -3,8 +3,9 @@
  *
  * A consumer reads a service's event stream (see relay.h) through a Redis
  * consumer group, so several replicas share the work. Each event is applied
- * by the caller's handler inside a PostgreSQL transaction that also records
- * the event in the consumer's own inbox table (chuang_inbox, in its schema):
+ * by the caller's handler inside a PostgreSQL transaction (one for each
+ * batch of events read together) that also records the event in the
+ * consumer's own inbox table (chuang_inbox, in its schema):
  * an event delivered again (a consumer died before acknowledging it, the
  * stream was rebuilt) finds its inbox row and changes nothing.
  *
@@ -36,11 +37,16 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
+/* Entries a consumer reads, applies and acknowledges together. */
+#define CONSUMER_BATCH 500
+
 typedef struct _consumer_t consumer_t;
 
-/* Applies event within the open transaction on db. Returns 0 to commit,
- * -1 to roll back (the event is delivered again later); error (size 256)
- * may say why, for the dead-letter record. */
+/* Applies event within the open transaction on db, which may hold a batch
+ * of events: the handler must change nothing but the database, since a
+ * failure of a later event of the batch rolls its work back and runs it
+ * again. Returns 0 to go on, -1 to roll back (the event is delivered again
+ * later); error (size 256) may say why, for the dead-letter record. */
 typedef int(consumer_handler_fn)(PGconn *db, const Chuang__Event *event, void *arg, char *error);
 
 typedef struct {

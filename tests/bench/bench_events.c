@@ -47,10 +47,16 @@
  *                      (whole passes, at least 1 s)
  *      consumer replay a fresh consumer group read and applied by a fresh
  *                      consumer_t from the start, the inbox emptied before:
- *                      every entry is one inbox transaction
+ *                      a transaction for each batch the consumer reads
  *      pg inbox tx     BEGIN; the consumer's inbox INSERT; COMMIT, in a loop
- *                      on one connection (a copy of chuang_inbox), for 3 s:
- *                      the PostgreSQL part of the consumer's per-event cost
+ *                      on one connection (a copy of chuang_inbox) over the
+ *                      stream's events, for 3 s:
+ *                      the PostgreSQL part of a consumer's cost per event
+ *                      when it took one event a transaction
+ *      pg inbox batch  BEGIN; one prepared INSERT from arrays of the
+ *                      inbox rows of CONSUMER_BATCH entries; COMMIT, over
+ *                      the whole stream: what PostgreSQL needs for the
+ *                      rows the consumer writes, in batches of its size
  *      redis-benchmark redis-benchmark -c 1 -P 1 -n N XADD bench:xadd * event
  *                      <as many bytes as a backlog entry's event field>; its
  *                      own requests/s figure
@@ -560,11 +566,22 @@ static int s_latency_report(latency_t *lat, const int *rates, int nrates, int nw
 
 /* --- 2. the backlog ------------------------------------------------------------------ */
 
-typedef enum { M_XRANGE, M_REPLAY, M_PGTX, M_XADD, M_HXADD, M_PXADD, M_REBUILD, M_COUNT } measure_t;
+typedef enum {
+    M_XRANGE,
+    M_REPLAY,
+    M_PGTX,
+    M_PGBATCH,
+    M_XADD,
+    M_HXADD,
+    M_PXADD,
+    M_REBUILD,
+    M_COUNT
+} measure_t;
 
 static const char *const s_measure_names[M_COUNT] = {"raw XRANGE COUNT 100",
                                                      "consumer replay (fresh group)",
                                                      "pg inbox tx (BEGIN/INSERT/COMMIT)",
+                                                     "pg inbox rows, a batch a tx",
                                                      "redis-benchmark XADD -c 1 -P 1",
                                                      "hiredis XADD loop (explicit ids)",
                                                      "hiredis XADD pipelined, 500 a batch",
@@ -586,7 +603,54 @@ typedef struct {
     long backlog;
     const char *redis_benchmark;
     int round;
+    char **ids;       /* the event id of each entry of the stream, in order */
+    char **positions; /* and its position */
+    long long rows;
 } backlog_t;
+
+/* Reads the event id and position of every entry of the stream into b: the
+ * inbox rows the consumer writes, for the pg rows to write the same. */
+static int s_load_rows(backlog_t *b)
+{
+    b->ids = calloc((size_t)b->total, sizeof *b->ids);
+    b->positions = calloc((size_t)b->total, sizeof *b->positions);
+    if (!b->ids || !b->positions)
+        return -1;
+    char start[64] = "-";
+    while (b->rows < b->total) {
+        redisReply *reply = redisCommand(b->redis, "XRANGE %s %s + COUNT 1000", STREAM, start);
+        if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+            freeReplyObject(reply);
+            return -1;
+        }
+        for (size_t i = 0; i < reply->elements && b->rows < b->total; i++) {
+            redisReply *value = reply->element[i]->element[1]->element[1];
+            Chuang__Event *event =
+                chuang__event__unpack(NULL, value->len, (const uint8_t *)value->str);
+            if (!event) {
+                freeReplyObject(reply);
+                return -1;
+            }
+            b->ids[b->rows] = strdup(event->id);
+            b->positions[b->rows] = zsys_sprintf("%" PRId64, event->sequence);
+            b->rows++;
+            chuang__event__free_unpacked(event, NULL);
+        }
+        snprintf(start, sizeof start, "(%s", reply->element[reply->elements - 1]->element[0]->str);
+        freeReplyObject(reply);
+    }
+    return 0;
+}
+
+static void s_free_rows(backlog_t *b)
+{
+    for (long long i = 0; i < b->rows; i++) {
+        free(b->ids[i]);
+        zstr_free(&b->positions[i]);
+    }
+    free(b->ids);
+    free(b->positions);
+}
 
 static void s_acc_add(acc_t *acc, int round, double events, int64_t ns, int64_t wall_ns,
                       const cpu_t *from, const cpu_t *to)
@@ -678,8 +742,9 @@ static int s_measure_replay(backlog_t *b, PGconn *watcher, acc_t *acc)
     return 0;
 }
 
-/* The consumer's transaction without Redis: BEGIN, its inbox INSERT (into a
- * copy of chuang_inbox), COMMIT, for PGTX_MS. */
+/* The consumer's transaction without Redis, for one event: BEGIN, its
+ * inbox INSERT (into a copy of chuang_inbox), COMMIT, with the stream's
+ * events in order, for PGTX_MS. */
 static int s_measure_pgtx(backlog_t *b, PGconn *watcher, acc_t *acc)
 {
     if (db_exec(watcher, "empty the inbox copy", "TRUNCATE bench_inbox") != 0)
@@ -689,11 +754,8 @@ static int s_measure_pgtx(backlog_t *b, PGconn *watcher, acc_t *acc)
     int64_t t0 = bench_now_ns(), end = t0 + PGTX_MS * NS_PER_MS;
     long n = 0;
     int rc = 0;
-    while (bench_now_ns() < end) {
-        char id[48], position[24];
-        snprintf(id, sizeof id, "00000000-0000-4000-8000-%012lx", (unsigned long)n);
-        snprintf(position, sizeof position, "%ld", n + 1);
-        const char *values[3] = {id, STREAM, position};
+    while (bench_now_ns() < end && n < b->rows) {
+        const char *values[3] = {b->ids[n], STREAM, b->positions[n]};
         if (db_exec(watcher, "begin", "BEGIN") != 0) {
             rc = -1;
             break;
@@ -711,6 +773,55 @@ static int s_measure_pgtx(backlog_t *b, PGconn *watcher, acc_t *acc)
             break;
         }
         n++;
+    }
+    int64_t ns = bench_now_ns() - t0;
+    s_cpu_sample(&c1);
+    s_acc_add(acc, b->round, (double)n, ns, ns, &c0, &c1);
+    return rc;
+}
+
+/* The consumer's batches without Redis and without deciding what is held:
+ * BEGIN, one prepared INSERT from arrays of CONSUMER_BATCH inbox rows
+ * (into a copy of chuang_inbox), COMMIT, over the whole stream's events in
+ * order; the arrays are built as text for each batch, as the consumer
+ * builds them. */
+static int s_measure_pgbatch(backlog_t *b, PGconn *watcher, acc_t *acc)
+{
+    if (db_exec(watcher, "empty the inbox copy", "TRUNCATE bench_inbox") != 0)
+        return -1;
+    char name[32];
+    snprintf(name, sizeof name, "bench_batch_%d", b->round);
+    PGresult *res = PQprepare(watcher, name,
+                              "INSERT INTO bench_inbox (event_id, stream, position)"
+                              " SELECT e::uuid, $1, p FROM unnest($2::text[], $3::bigint[])"
+                              " AS u (e, p) ON CONFLICT (event_id) DO NOTHING",
+                              0, NULL);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok)
+        return -1;
+    cpu_t c0, c1;
+    s_cpu_sample(&c0);
+    int64_t t0 = bench_now_ns();
+    long long n = 0;
+    int rc = 0;
+    while (n < b->rows && rc == 0) {
+        long long count = b->rows - n < CONSUMER_BATCH ? b->rows - n : CONSUMER_BATCH;
+        char *id_array = db_text_array(b->ids + n, (size_t)count);
+        char *position_array = db_text_array(b->positions + n, (size_t)count);
+        const char *values[3] = {STREAM, id_array, position_array};
+        rc = db_exec(watcher, "begin", "BEGIN");
+        res = rc == 0 ? PQexecPrepared(watcher, name, 3, values, NULL, NULL, 0) : NULL;
+        ok = PQresultStatus(res) == PGRES_COMMAND_OK && atoll(PQcmdTuples(res)) == count;
+        PQclear(res);
+        free(id_array);
+        free(position_array);
+        if (rc == 0 && (!ok || db_exec(watcher, "commit", "COMMIT") != 0)) {
+            PQclear(PQexec(watcher, "ROLLBACK"));
+            rc = -1;
+        }
+        if (rc == 0)
+            n += count;
     }
     int64_t ns = bench_now_ns() - t0;
     s_cpu_sample(&c1);
@@ -1161,6 +1272,11 @@ static int s_phase_backlog(PGconn *producer, PGconn *watcher, redisContext *redi
                    .redis_benchmark = redis_benchmark,
                    .event_size = s_entry_size(redis, "XREVRANGE %s + - COUNT 1")};
     size_t first_size = s_entry_size(redis, "XRANGE %s - + COUNT 1");
+    if (s_load_rows(&b) != 0) {
+        fprintf(stderr, "bench: cannot read the stream's events\n");
+        s_free_rows(&b);
+        return -1;
+    }
     printf("\n2. backlog of %ld events (written in statements of %d rows: %.1f s, %.0f rows/s)\n",
            backlog, CHUNK, s_ms(inserted - t0) / 1000.0,
            (double)backlog * NS_PER_S / (double)(inserted - t0));
@@ -1189,6 +1305,9 @@ static int s_phase_backlog(PGconn *producer, PGconn *watcher, redisContext *redi
             case M_PGTX:
                 rc = s_measure_pgtx(&b, watcher, &acc[m]);
                 break;
+            case M_PGBATCH:
+                rc = s_measure_pgbatch(&b, watcher, &acc[m]);
+                break;
             case M_XADD:
                 rc = s_measure_xadd(&b, &acc[m]);
                 break;
@@ -1206,6 +1325,7 @@ static int s_phase_backlog(PGconn *producer, PGconn *watcher, redisContext *redi
                 fprintf(stderr, "bench: %s failed\n", s_measure_names[m]);
         }
     }
+    s_free_rows(&b);
     if (rc != 0)
         return -1;
 
@@ -1224,7 +1344,8 @@ static int s_phase_backlog(PGconn *producer, PGconn *watcher, redisContext *redi
 
     printf("\n   %d rounds, the measurements taking turns in a rotating order; each over the whole "
            "stream (%lld entries)\n"
-           "   except pg inbox tx (%d ms) and the XADD rows (%ld XADDs of %zu B to %s); cpu "
+           "   except pg inbox tx (%d ms) and the XADD rows (%ld XADDs of %zu B to %s); "
+           "cpu "
            "in %% of one core\n",
            rounds, total, PGTX_MS, backlog, b.event_size, XADD_KEY);
     printf("%-36s %10s |", "measurement", "events/s");
@@ -1251,6 +1372,7 @@ static int s_phase_backlog(PGconn *producer, PGconn *watcher, redisContext *redi
     s_print_ratio("relay rebuild / hiredis XADD loop", acc, M_REBUILD, M_HXADD, rounds);
     s_print_ratio("relay rebuild / hiredis XADD pipelined", acc, M_REBUILD, M_PXADD, rounds);
     s_print_ratio("consumer replay / pg inbox tx alone", acc, M_REPLAY, M_PGTX, rounds);
+    s_print_ratio("consumer replay / pg inbox batch tx", acc, M_REPLAY, M_PGBATCH, rounds);
     fflush(stdout);
     return 0;
 }
