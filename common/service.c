@@ -207,7 +207,10 @@ int service_main(int argc, char **argv, const service_def_t *def)
     int seal_ms = (int)config_int(config, "audit.seal_ms", 1000);
     int64_t seal_at = zclock_mono();
     while (!zsys_interrupted) {
-        zclock_sleep(tick_ms < 200 ? tick_ms : 200);
+        /* No sleep when the tick asked to be called again at once. */
+        int64_t idle = def->tick ? tick_at - zclock_mono() : 200;
+        if (idle > 0)
+            zclock_sleep(idle < 200 ? (int)idle : 200);
         int64_t now = zclock_mono();
         if (now >= seal_at && !db_lost(db))
             seal_at = s_audit_seal(&service, db, &audit_lock, &sealer) ? now : now + seal_ms;

@@ -15,6 +15,7 @@
  * whose answers depend on the locale.
  */
 #include "channel.h"
+#include "channel_transfer.h"
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -682,13 +683,6 @@ static channel_outcome_t s_curl_outcome(CURLcode rc, const char *peer, int timeo
     }
 }
 
-static void s_common_options(CURL *curl, int timeout_ms)
-{
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-}
-
 /* Checks the input of an e-mail send. Returns 0, or -1 with a reason. */
 static int s_email_input_check(const char *smtp_url, const char *from, const char *to,
                                const char *subject, const char *body, const char *delivery_id,
@@ -720,70 +714,150 @@ static int s_email_input_check(const char *smtp_url, const char *from, const cha
     return 0;
 }
 
-channel_outcome_t channel_email_send(const char *smtp_url, const char *from, const char *to,
-                                     const char *subject, const char *body, const char *delivery_id,
-                                     int timeout_ms, char *error, size_t size)
+/* A send being made: its easy handle and everything the handle points to
+ * while it runs. */
+struct _channel_transfer_t {
+    CURL *curl;
+    bool email;
+    int timeout_ms;
+    struct curl_slist *list; /* the webhook's headers, or the e-mail's recipient */
+    buffer_t message;        /* the e-mail, or the webhook's JSON */
+    upload_t upload;
+    dialogue_t dialogue;
+    guard_t guard;
+    size_t received;
+    char sender[CHANNEL_EMAIL_MAX + 3];
+};
+
+void channel_transfer_destroy(channel_transfer_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    channel_transfer_t *self = *self_p;
+    curl_easy_cleanup(self->curl);
+    curl_slist_free_all(self->list);
+    free(self->message.data);
+    free(self);
+    *self_p = NULL;
+}
+
+int channel_transfer_init(void)
+{
+    return s_init();
+}
+
+CURL *channel_transfer_handle(channel_transfer_t *self)
+{
+    return self->curl;
+}
+
+/* A transfer with its easy handle, or NULL when memory ran out. */
+static channel_transfer_t *s_transfer_new(int timeout_ms)
+{
+    channel_transfer_t *self = calloc(1, sizeof *self);
+    if (self && !(self->curl = curl_easy_init())) {
+        free(self);
+        self = NULL;
+    }
+    if (!self)
+        return NULL;
+    self->timeout_ms = timeout_ms;
+    CURL *curl = self->curl;
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+    return self;
+}
+
+channel_transfer_t *channel_transfer_email(const char *smtp_url, const char *from, const char *to,
+                                           const char *subject, const char *body,
+                                           const char *delivery_id, int timeout_ms,
+                                           channel_outcome_t *outcome, char *error, size_t size)
 {
     s_say(error, size, "%s", "");
+    *outcome = CHANNEL_PERMANENT;
     if (s_email_input_check(smtp_url, from, to, subject, body, delivery_id, timeout_ms, error,
                             size) != 0)
-        return CHANNEL_PERMANENT;
+        return NULL;
+    *outcome = CHANNEL_RETRY;
     if (s_init() != 0) {
         s_say(error, size, "libcurl failed to initialise");
-        return CHANNEL_RETRY;
+        return NULL;
     }
-    buffer_t message = {0};
-    s_build_message(&message, from, to, subject, body, delivery_id);
-    char sender[CHANNEL_EMAIL_MAX + 3];
+    channel_transfer_t *self = s_transfer_new(timeout_ms);
     char recipient[CHANNEL_EMAIL_MAX + 3];
-    snprintf(sender, sizeof sender, "<%s>", from);
     snprintf(recipient, sizeof recipient, "<%s>", to);
-    struct curl_slist *recipients = curl_slist_append(NULL, recipient);
-    CURL *curl = message.failed || !recipients ? NULL : curl_easy_init();
-    if (!curl) {
-        curl_slist_free_all(recipients);
-        free(message.data);
-        s_say(error, size, "out of memory");
-        return CHANNEL_RETRY;
+    if (self) {
+        self->email = true;
+        s_build_message(&self->message, from, to, subject, body, delivery_id);
+        self->list = curl_slist_append(NULL, recipient);
     }
-    upload_t upload = {message.data, message.length, 0};
-    dialogue_t dialogue = {0};
-    s_common_options(curl, timeout_ms);
+    if (!self || self->message.failed || !self->list) {
+        channel_transfer_destroy(&self);
+        s_say(error, size, "out of memory");
+        return NULL;
+    }
+    snprintf(self->sender, sizeof self->sender, "<%s>", from);
+    self->upload = (upload_t){self->message.data, self->message.length, 0};
+    CURL *curl = self->curl;
     curl_easy_setopt(curl, CURLOPT_URL, smtp_url);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    curl_easy_setopt(curl, CURLOPT_MAIL_FROM, sender);
-    curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, recipients);
+    curl_easy_setopt(curl, CURLOPT_MAIL_FROM, self->sender);
+    curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, self->list);
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, s_read);
-    curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
-    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)message.length);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &self->upload);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)self->message.length);
     curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, s_trace);
-    curl_easy_setopt(curl, CURLOPT_DEBUGDATA, &dialogue);
+    curl_easy_setopt(curl, CURLOPT_DEBUGDATA, &self->dialogue);
     curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
+    return self;
+}
 
-    CURLcode rc = curl_easy_perform(curl);
-    curl_easy_cleanup(curl);
-    curl_slist_free_all(recipients);
-    free(message.data);
-
+/* The outcome of an e-mail transfer that ended with rc. */
+static channel_outcome_t s_email_outcome(channel_transfer_t *self, CURLcode rc, char *error,
+                                         size_t size)
+{
     if (rc == CURLE_OK)
         return CHANNEL_SENT;
-    long code = dialogue.code;
+    long code = self->dialogue.code;
+    const char *verb = self->dialogue.verb;
     if (code >= 400 && code <= 599) {
         const char *what = "refused the message";
-        if (strcmp(dialogue.verb, "RCPT") == 0)
+        if (strcmp(verb, "RCPT") == 0)
             what = "refused the recipient";
-        else if (strcmp(dialogue.verb, "MAIL") == 0)
+        else if (strcmp(verb, "MAIL") == 0)
             what = "refused the sender";
-        else if (strcmp(dialogue.verb, "AUTH") == 0)
+        else if (strcmp(verb, "AUTH") == 0)
             what = "refused the login";
-        else if (strcmp(dialogue.verb, "EHLO") == 0 || strcmp(dialogue.verb, "HELO") == 0 ||
-                 !*dialogue.verb)
+        else if (strcmp(verb, "EHLO") == 0 || strcmp(verb, "HELO") == 0 || !*verb)
             what = "refused the connection";
         s_say(error, size, "smtp server %s (%ld)", what, code);
         return code >= 500 ? CHANNEL_PERMANENT : CHANNEL_RETRY;
     }
-    return s_curl_outcome(rc, "smtp server", timeout_ms, error, size);
+    return s_curl_outcome(rc, "smtp server", self->timeout_ms, error, size);
+}
+
+/* Makes transfer (owned, destroyed) in this thread. */
+static channel_outcome_t s_perform(channel_transfer_t *transfer, channel_outcome_t outcome,
+                                   char *error, size_t size)
+{
+    if (!transfer)
+        return outcome;
+    CURLcode rc = curl_easy_perform(transfer->curl);
+    outcome = channel_transfer_outcome(transfer, rc, error, size);
+    channel_transfer_destroy(&transfer);
+    return outcome;
+}
+
+channel_outcome_t channel_email_send(const char *smtp_url, const char *from, const char *to,
+                                     const char *subject, const char *body, const char *delivery_id,
+                                     int timeout_ms, char *error, size_t size)
+{
+    channel_outcome_t outcome;
+    channel_transfer_t *transfer = channel_transfer_email(
+        smtp_url, from, to, subject, body, delivery_id, timeout_ms, &outcome, error, size);
+    return s_perform(transfer, outcome, error, size);
 }
 
 /* Counts the receiver's response bytes, refusing more than RESPONSE_CAP. */
@@ -832,86 +906,93 @@ static struct curl_slist *s_header(struct curl_slist *headers, const char *name,
     return grown;
 }
 
-channel_outcome_t channel_webhook_send(const char *url, const char *secret, const char *delivery_id,
-                                       const char *json, int timeout_ms, char *error, size_t size)
+channel_transfer_t *channel_transfer_webhook(const char *url, const char *secret,
+                                             const char *delivery_id, const char *json,
+                                             int timeout_ms, channel_outcome_t *outcome,
+                                             char *error, size_t size)
 {
     s_say(error, size, "%s", "");
+    *outcome = CHANNEL_PERMANENT;
     char why[128];
     if (channel_url_check(url, why, sizeof why) != 0) {
         s_say(error, size, "%s", why);
-        return CHANNEL_PERMANENT;
+        return NULL;
     }
     if (!s_allow_http && strncasecmp(url, "https://", 8) != 0) {
         s_say(error, size, "url must start with https://");
-        return CHANNEL_PERMANENT;
+        return NULL;
     }
-    char host[256];
-    s_url_host(url, host, sizeof host);
-    guard_t guard = {.refused = false};
-    bool guarded = !s_host_allowed(host);
     if (!secret || !*secret) {
         s_say(error, size, "secret is empty");
-        return CHANNEL_PERMANENT;
+        return NULL;
     }
     if (!s_delivery_id_ok(delivery_id)) {
         s_say(error, size, "delivery id is not 1-128 letters, digits, '-', '_', '.'");
-        return CHANNEL_PERMANENT;
+        return NULL;
     }
     if (!json) {
         s_say(error, size, "json is missing");
-        return CHANNEL_PERMANENT;
+        return NULL;
     }
     if (timeout_ms <= 0) {
         s_say(error, size, "timeout must be positive");
-        return CHANNEL_PERMANENT;
+        return NULL;
     }
+    *outcome = CHANNEL_RETRY;
     if (s_init() != 0) {
         s_say(error, size, "libcurl failed to initialise");
-        return CHANNEL_RETRY;
+        return NULL;
     }
+    char host[256];
+    s_url_host(url, host, sizeof host);
+    bool guarded = !s_host_allowed(host);
     char timestamp[24];
     char signature[CHANNEL_SIGNATURE_SIZE];
     snprintf(timestamp, sizeof timestamp, "%lld", (long long)time(NULL));
     channel_signature(secret, timestamp, json, signature, sizeof signature);
 
-    struct curl_slist *headers =
-        curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
-    headers = s_header(headers, "X-Chuang-Delivery", delivery_id);
-    headers = s_header(headers, "X-Chuang-Timestamp", timestamp);
-    headers = s_header(headers, "X-Chuang-Signature", signature);
-    /* No "Expect: 100-continue" round trip before large bodies. */
-    headers = s_header(headers, "Expect", "");
-    CURL *curl = headers ? curl_easy_init() : NULL;
-    if (!curl) {
-        curl_slist_free_all(headers);
-        s_say(error, size, "out of memory");
-        return CHANNEL_RETRY;
+    channel_transfer_t *self = s_transfer_new(timeout_ms);
+    if (self) {
+        struct curl_slist *headers =
+            curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
+        headers = s_header(headers, "X-Chuang-Delivery", delivery_id);
+        headers = s_header(headers, "X-Chuang-Timestamp", timestamp);
+        headers = s_header(headers, "X-Chuang-Signature", signature);
+        /* No "Expect: 100-continue" round trip before large bodies. */
+        self->list = s_header(headers, "Expect", "");
+        s_add_text(&self->message, json);
     }
-    size_t received = 0;
-    s_common_options(curl, timeout_ms);
+    if (!self || !self->list || self->message.failed) {
+        channel_transfer_destroy(&self);
+        s_say(error, size, "out of memory");
+        return NULL;
+    }
+    CURL *curl = self->curl;
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "chuang-notify/1");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, self->list);
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, self->message.data);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)self->message.length);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_discard);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &received);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &self->received);
     if (guarded) {
         curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, s_open_guarded);
-        curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard);
+        curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &self->guard);
     }
+    return self;
+}
 
-    CURLcode rc = curl_easy_perform(curl);
+/* The outcome of a webhook transfer that ended with rc. */
+static channel_outcome_t s_webhook_outcome(channel_transfer_t *self, CURLcode rc, char *error,
+                                           size_t size)
+{
     long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(curl);
-    curl_slist_free_all(headers);
-
-    if (guard.refused) {
-        s_say(error, size, "%s", guard.reason);
+    curl_easy_getinfo(self->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (self->guard.refused) {
+        s_say(error, size, "%s", self->guard.reason);
         return CHANNEL_PERMANENT;
     }
     if (status >= 200 && status <= 299)
@@ -928,6 +1009,23 @@ channel_outcome_t channel_webhook_send(const char *url, const char *secret, cons
         s_say(error, size, "receiver answered %ld", status);
         return CHANNEL_RETRY;
     }
-    return s_curl_outcome(rc == CURLE_OK ? CURLE_GOT_NOTHING : rc, "receiver", timeout_ms, error,
-                          size);
+    return s_curl_outcome(rc == CURLE_OK ? CURLE_GOT_NOTHING : rc, "receiver", self->timeout_ms,
+                          error, size);
+}
+
+channel_outcome_t channel_transfer_outcome(channel_transfer_t *self, CURLcode rc, char *error,
+                                           size_t size)
+{
+    s_say(error, size, "%s", "");
+    return self->email ? s_email_outcome(self, rc, error, size)
+                       : s_webhook_outcome(self, rc, error, size);
+}
+
+channel_outcome_t channel_webhook_send(const char *url, const char *secret, const char *delivery_id,
+                                       const char *json, int timeout_ms, char *error, size_t size)
+{
+    channel_outcome_t outcome;
+    channel_transfer_t *transfer =
+        channel_transfer_webhook(url, secret, delivery_id, json, timeout_ms, &outcome, error, size);
+    return s_perform(transfer, outcome, error, size);
 }

@@ -44,8 +44,10 @@
  * '.', so that they fit both a header and a Message-ID unchanged.
  *
  * libcurl's global state is set up once, on first use (pthread_once), and
- * never torn down; each send uses its own curl handle, so every function here
- * is thread-safe and sends may run in parallel. Nothing is logged and no
+ * never torn down; each send here uses its own curl handle and connection,
+ * so every function here is thread-safe and sends may run in parallel
+ * (channel_pool.h makes many sends at once from one thread over connections
+ * kept open). Nothing is logged and no
  * signal is used (CURLOPT_NOSIGNAL), so the process should ignore SIGPIPE,
  * which a TLS write to a connection the peer closed may raise. Sends honour
  * libcurl's proxy variables (https_proxy, no_proxy, ...). Needs libcurl

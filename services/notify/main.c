@@ -8,7 +8,7 @@
  * turns ID numbers into recipient references), notify.stream (the event
  * stream it follows, default chuang:registry:events), notify.smtp_url, notify.from,
  * notify.max_attempts, notify.backoff_ms, notify.timeout_ms,
- * notify.rate_per_minute.
+ * notify.rate_per_minute, notify.in_flight.
  */
 #include "consumer.h"
 #include "handlers.h"
@@ -44,7 +44,8 @@ static void s_consumer_actor(zsock_t *pipe, void *args)
     zsock_signal(pipe, 0);
     zpoller_t *poller = zpoller_new(pipe, NULL);
     while (!zpoller_wait(poller, 0) && !zpoller_terminated(poller))
-        consumer_step(consumer, CONSUMER_WAIT_MS);
+        if (consumer_step(consumer, CONSUMER_WAIT_MS) > 0)
+            sender_wake(); /* the events applied may have made deliveries */
     zpoller_destroy(&poller);
     consumer_destroy(&consumer);
 }
@@ -53,7 +54,8 @@ static zactor_t *s_consumer;
 
 static int s_init(config_t *config)
 {
-    sender_configure(config);
+    if (sender_configure(config) != 0)
+        return -1;
     if (recipient_ref_init(config_str(config, "notify.recipient_key", NULL)) != 0)
         return -1;
     const char *redis_url = config_str(config, "redis.url", NULL);
@@ -81,6 +83,7 @@ static int s_init(config_t *config)
 static void s_fini(void)
 {
     zactor_destroy(&s_consumer);
+    sender_fini();
 }
 
 int main(int argc, char **argv)
