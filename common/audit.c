@@ -82,19 +82,14 @@ int audit_record(PGconn *db, const audit_entry_t *entry)
                              entry->outcome};
     int lengths[8] = {0, 0, 0, 0, 0, 0, (int)entry->input_size, 0};
     int formats[8] = {0, 0, 0, 0, 0, 0, 1, 0};
-    PGresult *res = db_query(db,
-                             "INSERT INTO chuang_audit (agency, principal, kind, person,"
-                             " method, aggregates, request_hash, outcome)"
-                             " VALUES ($1, $2, $3, $4, $5, $6::text[],"
-                             " encode(sha256($7::bytea), 'hex'), $8)",
-                             8, values, lengths, formats, 0);
-    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
-    if (rc != 0) {
-        char quoted[512];
-        log_error("audit record failed", "method=%s error=%s", entry->method,
-                  logger_quote(quoted, sizeof quoted, PQerrorMessage(db)));
-    }
-    PQclear(res);
+    int rc = db_defer(db,
+                      "INSERT INTO chuang_audit (agency, principal, kind, person,"
+                      " method, aggregates, request_hash, outcome)"
+                      " VALUES ($1, $2, $3, $4, $5, $6::text[],"
+                      " encode(sha256($7::bytea), 'hex'), $8)",
+                      8, values, lengths, formats);
+    if (rc != 0)
+        log_error("audit record failed", "method=%s error=\"out of memory\"", entry->method);
     return rc;
 }
 

@@ -45,8 +45,9 @@ typedef struct {
     const char *outcome;
 } audit_entry_t;
 
-/* Writes entry into the log, inside the caller's open transaction. Returns
- * 0, or -1 with the transaction failed (the caller rolls back). */
+/* Writes entry into the log, inside the caller's open transaction: its
+ * INSERT goes with the COMMIT (db_defer), whose failure it then is.
+ * Returns 0, or -1 when memory ran out (the caller rolls back). */
 int audit_record(PGconn *db, const audit_entry_t *entry);
 
 typedef struct {

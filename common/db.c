@@ -24,84 +24,369 @@
 
 #define PREPARED_MAX 512 /* statement texts prepared on one connection, at most */
 
+/* A statement to run later, its parameters copied (db_defer). */
+typedef struct {
+    char *sql;
+    int count;
+    char **values;
+    int *lengths;
+    int *formats;
+} deferred_t;
+
 /* What a connection from db_connect carries besides libpq's own state. */
 typedef struct {
     char state[6];       /* the first failure's SQLSTATE since db_failure_clear, or "" */
     zhashx_t *prepared;  /* statement text -> its prepared statement's name */
     unsigned long named; /* statements named so far */
-} failure_t;
+    char *schema;        /* what the connection is bound to, for a reset */
+    bool begin_pending;  /* db_begin: BEGIN goes with the next statement */
+    zlistx_t *deferred;  /* db_defer: statements that go with the COMMIT */
+} session_t;
+
+static void s_deferred_free(deferred_t **self_p)
+{
+    deferred_t *self = *self_p;
+    if (!self)
+        return;
+    for (int i = 0; i < self->count; i++)
+        free(self->values[i]);
+    free(self->values);
+    free(self->lengths);
+    free(self->formats);
+    free(self->sql);
+    free(self);
+    *self_p = NULL;
+}
 
 static int s_events(PGEventId id, void *info, void *pass_through)
 {
     (void)pass_through;
     if (id == PGEVT_REGISTER) {
         PGEventRegister *event = info;
-        failure_t *failure = calloc(1, sizeof *failure);
-        if (failure) {
-            failure->prepared = zhashx_new();
-            zhashx_set_destructor(failure->prepared, (zhashx_destructor_fn *)zstr_free);
+        session_t *session = calloc(1, sizeof *session);
+        if (session) {
+            session->prepared = zhashx_new();
+            zhashx_set_destructor(session->prepared, (zhashx_destructor_fn *)zstr_free);
+            session->deferred = zlistx_new();
+            zlistx_set_destructor(session->deferred, (zlistx_destructor_fn *)s_deferred_free);
         }
-        return failure && PQsetInstanceData(event->conn, s_events, failure);
+        return session && PQsetInstanceData(event->conn, s_events, session);
     }
     if (id == PGEVT_CONNDESTROY) {
         PGEventConnDestroy *event = info;
-        failure_t *failure = PQinstanceData(event->conn, s_events);
-        if (failure)
-            zhashx_destroy(&failure->prepared);
-        free(failure);
+        session_t *session = PQinstanceData(event->conn, s_events);
+        if (session) {
+            zhashx_destroy(&session->prepared);
+            zlistx_destroy(&session->deferred);
+            free(session->schema);
+        }
+        free(session);
         return 1;
     }
     if (id == PGEVT_CONNRESET) {
         /* A new server session: nothing is prepared in it yet. */
         PGEventConnReset *event = info;
-        failure_t *failure = PQinstanceData(event->conn, s_events);
-        if (failure)
-            zhashx_purge(failure->prepared);
+        session_t *session = PQinstanceData(event->conn, s_events);
+        if (session)
+            zhashx_purge(session->prepared);
         return 1;
     }
     if (id == PGEVT_RESULTCREATE) {
         PGEventResultCreate *event = info;
-        failure_t *failure = PQinstanceData(event->conn, s_events);
+        session_t *session = PQinstanceData(event->conn, s_events);
         const char *state = PQresultErrorField(event->result, PG_DIAG_SQLSTATE);
-        if (failure && !failure->state[0] && state &&
+        if (session && !session->state[0] && state &&
             PQresultStatus(event->result) == PGRES_FATAL_ERROR)
-            snprintf(failure->state, sizeof failure->state, "%s", state);
+            snprintf(session->state, sizeof session->state, "%s", state);
     }
     return 1;
 }
 
 const char *db_failure_state(PGconn *db)
 {
-    failure_t *failure = db ? PQinstanceData(db, s_events) : NULL;
-    return failure && failure->state[0] ? failure->state : NULL;
+    session_t *session = db ? PQinstanceData(db, s_events) : NULL;
+    return session && session->state[0] ? session->state : NULL;
 }
 
 void db_failure_clear(PGconn *db)
 {
-    failure_t *failure = db ? PQinstanceData(db, s_events) : NULL;
-    if (failure)
-        failure->state[0] = '\0';
+    session_t *session = db ? PQinstanceData(db, s_events) : NULL;
+    if (session)
+        session->state[0] = '\0';
 }
 
-PGresult *db_query(PGconn *db, const char *sql, int count, const char *const *values,
-                   const int *lengths, const int *formats, int result_format)
+/* db_query without a pending BEGIN. */
+static PGresult *s_query(PGconn *db, session_t *session, const char *sql, int count,
+                         const char *const *values, const int *lengths, const int *formats,
+                         int result_format)
 {
-    failure_t *failure = db ? PQinstanceData(db, s_events) : NULL;
-    const char *name = failure ? zhashx_lookup(failure->prepared, sql) : NULL;
-    if (!name && failure && zhashx_size(failure->prepared) < PREPARED_MAX) {
-        char *fresh = zsys_sprintf("chuang_%lu", ++failure->named);
+    const char *name = session ? zhashx_lookup(session->prepared, sql) : NULL;
+    if (!name && session && zhashx_size(session->prepared) < PREPARED_MAX) {
+        char *fresh = zsys_sprintf("chuang_%lu", ++session->named);
         PGresult *res = PQprepare(db, fresh, sql, count, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             zstr_free(&fresh);
             return res; /* the statement's own error, as running it would give */
         }
         PQclear(res);
-        zhashx_insert(failure->prepared, sql, fresh);
+        zhashx_insert(session->prepared, sql, fresh);
         name = fresh;
     }
     if (!name)
         return PQexecParams(db, sql, count, NULL, values, lengths, formats, result_format);
     return PQexecPrepared(db, name, count, values, lengths, formats, result_format);
+}
+
+/* A statement of a pipeline; plain ones (BEGIN, COMMIT) are not prepared. */
+typedef struct {
+    const char *sql;
+    int count;
+    const char *const *values;
+    const int *lengths;
+    const int *formats;
+    int result_format;
+    bool plain;
+} statement_t;
+
+/* Reads the results of one command of a pipeline up to its end: the first
+ * (caller clears), or NULL when the connection broke. */
+static PGresult *s_pipeline_result(PGconn *db)
+{
+    PGresult *res = PQgetResult(db);
+    PGresult *more;
+    while (res && (more = PQgetResult(db)))
+        PQclear(more);
+    return res;
+}
+
+/* Sends the count statements in one round trip (libpq's pipeline mode),
+ * each prepared on its first run on the connection as db_query does, and
+ * puts each one's result in results (caller clears; a statement after a
+ * failed one gets PGRES_PIPELINE_ABORTED; NULL when the connection broke).
+ * Returns 0 when every statement succeeded, -2 when the connection broke
+ * and was re-established (nothing of what was sent was applied unless a
+ * COMMIT was among it), else -1. */
+static int s_pipeline(PGconn *db, session_t *session, const statement_t *statements, int count,
+                      PGresult **results)
+{
+    for (int i = 0; i < count; i++)
+        results[i] = NULL;
+    if (count <= 0 || !PQenterPipelineMode(db))
+        return -1;
+    /* Per statement: the name it was prepared under now, or NULL. */
+    char **prepared = calloc((size_t)count, sizeof *prepared);
+    bool sent = prepared != NULL;
+    for (int i = 0; i < count && sent; i++) {
+        const statement_t *st = &statements[i];
+        const char *name = st->plain ? NULL : zhashx_lookup(session->prepared, st->sql);
+        if (!name && !st->plain && zhashx_size(session->prepared) < PREPARED_MAX) {
+            prepared[i] = zsys_sprintf("chuang_%lu", ++session->named);
+            sent = PQsendPrepare(db, prepared[i], st->sql, st->count, NULL) == 1;
+            zhashx_insert(session->prepared, st->sql, prepared[i]);
+            name = prepared[i];
+        }
+        if (sent)
+            sent = name ? PQsendQueryPrepared(db, name, st->count, st->values, st->lengths,
+                                              st->formats, st->result_format) == 1
+                        : PQsendQueryParams(db, st->sql, st->count, NULL, st->values, st->lengths,
+                                            st->formats, st->result_format) == 1;
+    }
+    int rc = sent && PQpipelineSync(db) == 1 ? 0 : -1;
+    for (int i = 0; i < count && rc == 0; i++) {
+        if (prepared[i]) {
+            PGresult *res = s_pipeline_result(db);
+            if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+                zhashx_delete(session->prepared, statements[i].sql);
+                results[i] = res; /* the statement's own error, as running it would give */
+                PQclear(s_pipeline_result(db));
+                continue;
+            }
+            PQclear(res);
+        }
+        results[i] = s_pipeline_result(db);
+        ExecStatusType status = PQresultStatus(results[i]);
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+            rc = -1;
+    }
+    /* Whatever is left up to the end of the pipeline. */
+    for (PGresult *res; (res = PQgetResult(db));) {
+        bool synced = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+        PQclear(res);
+        if (synced)
+            break;
+    }
+    for (int i = 0; i < count; i++)
+        if (PQresultStatus(results[i]) != PGRES_COMMAND_OK &&
+            PQresultStatus(results[i]) != PGRES_TUPLES_OK)
+            rc = -1;
+    free(prepared); /* the names belong to session->prepared */
+    if (!PQexitPipelineMode(db)) {
+        /* The connection broke with the pipeline unfinished (the server
+         * went away): only a new session makes it usable again. */
+        log_warn("postgresql connection lost; reconnecting", "schema=%s", session->schema);
+        db_reset(db, session->schema, 1);
+        return -2;
+    }
+    return rc;
+}
+
+/* Runs statements as s_pipeline, the transaction's BEGIN first when it is
+ * pending: then, when the connection was found dead (the server restarted
+ * since the last request; nothing of the transaction was applied), it is
+ * re-established once and the whole tried again. results[i] is the result
+ * of statements[i] (caller clears). */
+static int s_with_begin(PGconn *db, session_t *session, const statement_t *statements, int count,
+                        PGresult **results)
+{
+    statement_t *all = calloc((size_t)count + 1, sizeof *all);
+    PGresult **got = calloc((size_t)count + 1, sizeof *got);
+    if (!all || !got) {
+        free(all);
+        free(got);
+        return -1;
+    }
+    all[0] = (statement_t){.sql = "BEGIN", .plain = true};
+    memcpy(all + 1, statements, (size_t)count * sizeof *statements);
+    int rc = -1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        session->begin_pending = false;
+        rc = s_pipeline(db, session, all, count + 1, got);
+        if (rc == -1 && db_lost(db)) {
+            log_warn("postgresql connection lost; reconnecting", "schema=%s", session->schema);
+            rc = db_reset(db, session->schema, 1) == 0 ? -2 : -1;
+        }
+        if (rc == -2 && attempt == 0 && !db_lost(db)) {
+            for (int i = 0; i <= count; i++)
+                PQclear(got[i]);
+            continue;
+        }
+        break;
+    }
+    PQclear(got[0]);
+    memcpy(results, got + 1, (size_t)count * sizeof *results);
+    free(all);
+    free(got);
+    return rc;
+}
+
+int db_begin(PGconn *db)
+{
+    session_t *session = db ? PQinstanceData(db, s_events) : NULL;
+    if (!session)
+        return db_exec(db, "begin", "BEGIN");
+    zlistx_purge(session->deferred);
+    session->begin_pending = true;
+    return 0;
+}
+
+PGresult *db_query(PGconn *db, const char *sql, int count, const char *const *values,
+                   const int *lengths, const int *formats, int result_format)
+{
+    session_t *session = db ? PQinstanceData(db, s_events) : NULL;
+    if (!session || !session->begin_pending)
+        return s_query(db, session, sql, count, values, lengths, formats, result_format);
+    statement_t statement = {sql, count, values, lengths, formats, result_format, false};
+    PGresult *res = NULL;
+    s_with_begin(db, session, &statement, 1, &res);
+    return res ? res : PQmakeEmptyPGresult(db, PGRES_FATAL_ERROR);
+}
+
+int db_defer(PGconn *db, const char *sql, int count, const char *const *values, const int *lengths,
+             const int *formats)
+{
+    session_t *session = db ? PQinstanceData(db, s_events) : NULL;
+    if (!session) {
+        PGresult *res = db_query(db, sql, count, values, lengths, formats, 0);
+        int rc = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK
+                     ? 0
+                     : -1;
+        PQclear(res);
+        return rc;
+    }
+    deferred_t *deferred = calloc(1, sizeof *deferred);
+    bool ok = deferred && (deferred->sql = strdup(sql)) &&
+              (deferred->values = calloc((size_t)count + 1, sizeof *deferred->values)) &&
+              (deferred->lengths = calloc((size_t)count + 1, sizeof *deferred->lengths)) &&
+              (deferred->formats = calloc((size_t)count + 1, sizeof *deferred->formats));
+    for (int i = 0; ok && i < count; i++) {
+        bool binary = formats && formats[i] == 1;
+        size_t size = !values[i] ? 0 : binary ? (size_t)lengths[i] : strlen(values[i]);
+        deferred->lengths[i] = (int)size;
+        deferred->formats[i] = binary;
+        if (values[i]) {
+            deferred->values[i] = malloc(size + 1);
+            ok = deferred->values[i] != NULL;
+            if (ok) {
+                memcpy(deferred->values[i], values[i], size);
+                deferred->values[i][size] = '\0';
+            }
+        }
+        deferred->count = i + 1;
+    }
+    if (ok) {
+        deferred->count = count;
+        zlistx_add_end(session->deferred, deferred);
+        return 0;
+    }
+    s_deferred_free(&deferred);
+    return -1;
+}
+
+int db_commit(PGconn *db)
+{
+    session_t *session = db ? PQinstanceData(db, s_events) : NULL;
+    if (!session)
+        return db_exec(db, "commit", "COMMIT");
+    size_t count = zlistx_size(session->deferred) + 1;
+    statement_t *statements = calloc(count, sizeof *statements);
+    PGresult **results = calloc(count, sizeof *results);
+    int rc = -1;
+    if (statements && results) {
+        size_t n = 0;
+        for (deferred_t *d = zlistx_first(session->deferred); d;
+             d = zlistx_next(session->deferred), n++)
+            statements[n] = (statement_t){
+                d->sql, d->count, (const char *const *)d->values, d->lengths, d->formats, 0, false};
+        statements[n] = (statement_t){.sql = "COMMIT", .plain = true};
+        rc = session->begin_pending ? s_with_begin(db, session, statements, (int)count, results)
+                                    : s_pipeline(db, session, statements, (int)count, results);
+        /* COMMIT of a transaction that failed ends it with ROLLBACK. */
+        if (rc == 0 && strcmp(PQcmdStatus(results[count - 1]), "COMMIT") != 0)
+            rc = -1;
+        for (size_t i = 0; rc != 0 && i < count; i++) {
+            ExecStatusType status = PQresultStatus(results[i]);
+            if (status == PGRES_FATAL_ERROR || (!results[i] && i == 0)) {
+                char quoted[512];
+                const char *state = PQresultErrorField(results[i], PG_DIAG_SQLSTATE);
+                log_error("sql failed", "what=commit sqlstate=%s error=%s", state ? state : "-",
+                          logger_quote(quoted, sizeof quoted, PQerrorMessage(db)));
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; results && i < count; i++)
+        PQclear(results[i]);
+    free(statements);
+    free(results);
+    zlistx_purge(session->deferred);
+    session->begin_pending = false;
+    if (rc != 0 && PQtransactionStatus(db) != PQTRANS_IDLE)
+        PQclear(PQexec(db, "ROLLBACK"));
+    return rc;
+}
+
+void db_rollback(PGconn *db)
+{
+    session_t *session = db ? PQinstanceData(db, s_events) : NULL;
+    if (session) {
+        zlistx_purge(session->deferred);
+        if (session->begin_pending) {
+            session->begin_pending = false; /* nothing was sent */
+            return;
+        }
+    }
+    if (PQtransactionStatus(db) != PQTRANS_IDLE)
+        PQclear(PQexec(db, "ROLLBACK"));
 }
 
 static int s_bind_schema(PGconn *db, const char *schema)
@@ -120,8 +405,10 @@ PGconn *db_connect(const char *url, const char *schema, int attempts)
     for (int attempt = 1;; attempt++) {
         PGconn *db = PQconnectdb(url);
         if (PQstatus(db) == CONNECTION_OK) {
-            if (PQregisterEventProc(db, s_events, "chuang failures", NULL) &&
-                s_bind_schema(db, schema) == 0)
+            session_t *session = PQregisterEventProc(db, s_events, "chuang session", NULL)
+                                     ? PQinstanceData(db, s_events)
+                                     : NULL;
+            if (session && (session->schema = strdup(schema)) && s_bind_schema(db, schema) == 0)
                 return db;
         } else if (attempt >= attempts) {
             char *error = PQerrorMessage(db);
@@ -138,7 +425,14 @@ PGconn *db_connect(const char *url, const char *schema, int attempts)
 
 int db_exec(PGconn *db, const char *what, const char *sql)
 {
-    PGresult *res = PQexec(db, sql);
+    session_t *session = db ? PQinstanceData(db, s_events) : NULL;
+    char *begun = NULL;
+    if (session && session->begin_pending) {
+        session->begin_pending = false;
+        begun = zsys_sprintf("BEGIN; %s", sql);
+    }
+    PGresult *res = PQexec(db, begun ? begun : sql);
+    zstr_free(&begun);
     ExecStatusType status = PQresultStatus(res);
     int rc = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? 0 : -1;
     if (rc != 0) {

@@ -6,6 +6,10 @@
  * sets search_path to that schema alone and TimeZone to UTC, so unqualified
  * names mean the service's own tables and timestamps read as UTC.
  *
+ * A request's transaction costs no round trips of its own: db_begin's BEGIN
+ * travels with the first statement, and the statements the framework adds
+ * at the end (db_defer) travel with the COMMIT (db_commit).
+ *
  * Migrations are files NNNN_name.sql in a folder, applied in name order, each
  * in its own transaction, and recorded with a checksum in the schema's
  * chuang_migrations table. Replicas starting together serialise on the
@@ -45,9 +49,35 @@ void db_failure_clear(PGconn *db);
  * later runs only execute, so PostgreSQL neither parses nor plans it again.
  * sql is the key, so it must not hold values inlined; up to 512 texts a
  * connection are kept, and past that (or on a connection not from
- * db_connect) it runs unprepared. Returns the result (caller clears). */
+ * db_connect) it runs unprepared. A pending BEGIN (db_begin) goes with it,
+ * in the same round trip (libpq's pipeline mode). Returns the result
+ * (caller clears). */
 PGresult *db_query(PGconn *db, const char *sql, int count, const char *const *values,
                    const int *lengths, const int *formats, int result_format);
+
+/* Opens a transaction on db whose BEGIN is sent with its first statement
+ * (db_query or db_exec), in the same round trip; a connection found dead
+ * then (the server restarted since its last use) is re-established once
+ * and the statement tried again, nothing of the transaction having been
+ * applied. Forgets what db_defer kept. Returns 0, or -1 (connections not
+ * from db_connect send BEGIN at once). */
+int db_begin(PGconn *db);
+
+/* Keeps a statement that returns nothing the caller needs (parameters as
+ * db_query's, copied) to be sent with the COMMIT of db_commit, in its round
+ * trip; its failure fails the commit. Returns 0, or -1 when memory ran out
+ * (connections not from db_connect run it at once: its outcome). */
+int db_defer(PGconn *db, const char *sql, int count, const char *const *values, const int *lengths,
+             const int *formats);
+
+/* Sends what db_defer kept and COMMIT, in one round trip (a pending BEGIN
+ * first). Returns 0 when all of it succeeded and the transaction
+ * committed; else -1 after logging why, with the transaction rolled back. */
+int db_commit(PGconn *db);
+
+/* Ends the transaction without applying it: what db_defer kept is dropped,
+ * and nothing is sent when the BEGIN is still pending. */
+void db_rollback(PGconn *db);
 
 /* true when the connection is gone (the server restarted or the network
  * broke): the caller should reset it and report UNAVAILABLE. */

@@ -74,13 +74,10 @@ int idempotency_record(PGconn *db, const char *scope, const char *key, const uin
     const char *values[3] = {key, reply ? (const char *)reply : "", scope};
     int lengths[3] = {0, (int)size, 0};
     int formats[3] = {0, 1, 0};
-    PGresult *res =
-        db_query(db, "UPDATE chuang_idempotency SET reply = $2 WHERE scope = $3 AND key = $1", 3,
-                 values, lengths, formats, 0);
-    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    int rc = db_defer(db, "UPDATE chuang_idempotency SET reply = $2 WHERE scope = $3 AND key = $1",
+                      3, values, lengths, formats);
     if (rc != 0)
         s_log_error(db, "record reply");
-    PQclear(res);
     return rc;
 }
 

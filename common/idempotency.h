@@ -37,7 +37,9 @@ idempotency_claim_t idempotency_claim(PGconn *db, const char *scope, const char 
                                       const uint8_t *input, size_t size, uint8_t **reply,
                                       size_t *reply_size);
 
-/* Records the reply to a NEW claim, in the same transaction. Returns 0 or -1. */
+/* Records the reply to a NEW claim, in the same transaction: the UPDATE
+ * goes with the COMMIT (db_defer), whose failure it then is. Returns 0, or
+ * -1 when memory ran out. */
 int idempotency_record(PGconn *db, const char *scope, const char *key, const uint8_t *reply,
                        size_t size);
 

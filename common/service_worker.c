@@ -68,19 +68,19 @@ static zmsg_t *s_replay_body(const uint8_t *stored, size_t size, const char *req
     return body;
 }
 
-/* Opens the request's transaction. A connection found dead (the server
- * restarted since the last request) is re-established once and the BEGIN
- * tried again: nothing was applied yet, so the client need not see it. */
+/* Opens the request's transaction; its BEGIN goes with the first statement
+ * (db_begin), which also re-establishes a connection found dead then (the
+ * server restarted since the last request): nothing was applied yet, so
+ * the client need not see it. A connection known to be lost is
+ * re-established first. */
 static bool s_begin(worker_t *worker)
 {
-    PGresult *res = PQexec(worker->db, "BEGIN");
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    if (ok || !db_lost(worker->db))
-        return ok;
-    log_warn("postgresql connection lost; reconnecting", "schema=%s", worker->service->schema);
-    return db_reset(worker->db, worker->service->schema, 1) == 0 &&
-           db_exec(worker->db, "begin", "BEGIN") == 0;
+    if (db_lost(worker->db)) {
+        log_warn("postgresql connection lost; reconnecting", "schema=%s", worker->service->schema);
+        if (db_reset(worker->db, worker->service->schema, 1) != 0)
+            return false;
+    }
+    return db_begin(worker->db) == 0;
 }
 
 /* The scope of the call's idempotency key (agency, principal, person: who
@@ -160,7 +160,7 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
                 worker->db, scope, key, call->header->method, identity, request->payload.data,
                 request->payload.len, &stored, &stored_size);
             if (claim == IDEMPOTENCY_REPLAY) {
-                db_exec(worker->db, "end replay", "ROLLBACK");
+                db_rollback(worker->db);
                 zmsg_t *body = s_replay_body(stored, stored_size, request_id);
                 free(stored);
                 log_info("request replayed from idempotency store", "method=%s key=%s",
@@ -172,7 +172,7 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
                 return s_failure_body(call, request_id);
             }
             if (claim != IDEMPOTENCY_NEW) {
-                db_exec(worker->db, "end claim", "ROLLBACK");
+                db_rollback(worker->db);
                 if (claim == IDEMPOTENCY_CONFLICT) {
                     service_call_violation(call, "idempotency_key",
                                            "was already used for a different request");
@@ -194,7 +194,7 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
         if (status != CHUANG__STATUS__OK) {
             call->status = status;
             if (transaction)
-                db_exec(worker->db, "rollback", "ROLLBACK");
+                db_rollback(worker->db);
             if (call->retry && attempt < SQL_RETRIES) {
                 s_log_retry(call, attempt);
                 continue;
@@ -213,12 +213,10 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
         if ((method->kind != SERVICE_METHOD_WRITE || s_audit(call, request) == 0) &&
             (!idempotent || idempotency_record(worker->db, scope, key, zframe_data(packed),
                                                zframe_size(packed)) == 0) &&
-            (!transaction || db_exec(worker->db, "commit", "COMMIT") == 0))
+            (!transaction || db_commit(worker->db) == 0))
             return body;
         zmsg_destroy(&body);
-        /* A failed COMMIT has ended the transaction; a failed record has not. */
-        PGresult *res = PQexec(worker->db, "ROLLBACK");
-        PQclear(res);
+        db_rollback(worker->db); /* when db_commit was not reached */
         service_call_sql_fail(call, NULL, "commit");
         if (!(call->retry && attempt < SQL_RETRIES))
             return s_failure_body(call, request_id);
