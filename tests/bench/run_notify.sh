@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # run_notify.sh [BUILD_DIR [bench_notify options...]] - the notify delivery
 # benchmark: webhook deliveries per second through 1, 2 and 4 chuang-notify
-# processes (each sends one delivery after another, so concurrency =
-# processes) to a local receiver, against channel_webhook_send() called in
-# a loop by 1, 2 and 4 threads (the pure HTTP + HMAC cost) and a raw POST
-# client (the receiver's ceiling), measured in the same run (see
-# bench_notify.c for what is measured and how).
+# processes (each with up to notify.in_flight sends in flight over
+# connections kept open; concurrency = processes) to a local keep-alive
+# receiver, against channel_webhook_send() called in a loop by 1, 2 and 4
+# threads (a new connection per send), a channel_pool with 32 sends in
+# flight per thread (the sending of one process, without the database),
+# the sender's batch SQL without the HTTP, and raw POST clients (the
+# receiver's ceiling, with and without keep-alive), measured in the same
+# run; then one process with default settings against the pool baseline
+# (see bench_notify.c for what is measured and how).
 #
 # Builds chuang-broker, chuang-notify and bench_notify in BUILD_DIR (default:
 # build-bench-notify at the top of the source tree, configured RelWithDebInfo
@@ -15,7 +19,7 @@
 # (stack_pg_service), runs bench_notify and stops the harness, also on
 # failure or interruption; bench_notify starts and stops the broker and the
 # notify processes itself. All traffic stays on 127.0.0.1; the benchmark
-# takes a little over a minute on a 2-core machine (plus the build) and is
+# takes about a minute and a half on a 2-core machine (plus the build) and is
 # cut off after BENCH_TIMEOUT seconds (default 300). The tables go to stdout, progress to
 # stderr; on failure the end of each child's log goes to stderr too.
 set -euo pipefail
