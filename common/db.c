@@ -279,6 +279,22 @@ int db_begin(PGconn *db)
     return 0;
 }
 
+int db_begin_now(PGconn *db)
+{
+    session_t *session = db ? PQinstanceData(db, s_events) : NULL;
+    if (!session || !session->begin_pending)
+        return 0;
+    session->begin_pending = false;
+    PGresult *res = PQexec(db, "BEGIN");
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok && db_lost(db) && session->schema) {
+        log_warn("postgresql connection lost; reconnecting", "schema=%s", session->schema);
+        ok = db_reset(db, session->schema, 1) == 0 && db_exec(db, "begin", "BEGIN") == 0;
+    }
+    return ok ? 0 : -1;
+}
+
 PGresult *db_query(PGconn *db, const char *sql, int count, const char *const *values,
                    const int *lengths, const int *formats, int result_format)
 {

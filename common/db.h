@@ -63,6 +63,11 @@ PGresult *db_query(PGconn *db, const char *sql, int count, const char *const *va
  * from db_connect send BEGIN at once). */
 int db_begin(PGconn *db);
 
+/* Sends a pending BEGIN now, for code about to run statements through
+ * libpq itself rather than db_query or db_exec (which would otherwise run
+ * outside the transaction). Returns 0, or -1 when it failed. */
+int db_begin_now(PGconn *db);
+
 /* Keeps a statement that returns nothing the caller needs (parameters as
  * db_query's, copied) to be sent with the COMMIT of db_commit, in its round
  * trip; its failure fails the commit. Returns 0, or -1 when memory ran out

@@ -19,6 +19,9 @@ const Chuang__RequestHeader *service_call_header(service_call_t *call)
 
 PGconn *service_call_db(service_call_t *call)
 {
+    /* The caller may use libpq itself: the transaction must be open. Its
+     * failure shows in the caller's first statement. */
+    db_begin_now(call->worker->db);
     return call->worker->db;
 }
 

@@ -212,7 +212,7 @@ Chuang__Status handle_register(service_call_t *call, const ProtobufCMessage *inp
         return CHUANG__STATUS__INVALID_ARGUMENT;
 
     store_reservation_t reservation;
-    int found = store_reservation_lock(db, agency, request->reservation_id, &reservation);
+    int found = store_reservation_take(db, agency, request->reservation_id, &reservation);
     if (found < 0)
         return service_call_sql_fail(call, NULL, "read reservation");
     if (found == 0)
@@ -342,7 +342,7 @@ static Chuang__Status s_rename(service_call_t *call,
 {
     PGconn *db = service_call_db(call);
     store_reservation_t reservation;
-    int found = store_reservation_lock(db, service_call_header(call)->agency,
+    int found = store_reservation_take(db, service_call_header(call)->agency,
                                        request->name_reservation_id, &reservation);
     if (found < 0)
         return service_call_sql_fail(call, NULL, "read reservation");
@@ -364,8 +364,7 @@ static Chuang__Status s_rename(service_call_t *call,
                                reservation.form);
         return CHUANG__STATUS__INVALID_ARGUMENT;
     }
-    int renamed = store_entity_rename(db, request->credit_code, request->name_reservation_id,
-                                      &reservation, old_value, size);
+    int renamed = store_entity_rename(db, request->credit_code, &reservation, old_value, size);
     if (renamed < 0)
         return service_call_sql_fail(call, NULL, "rename entity");
     if (renamed)

@@ -63,9 +63,12 @@ typedef struct {
     char applicant_id_number[STORE_ID_NUMBER_SIZE]; /* who reserved it */
 } store_reservation_t;
 
-/* Locks the agency's reservation id for this transaction. Returns 1 and
- * fills reservation, 0 when the agency has no such reservation. */
-int store_reservation_lock(PGconn *db, const char *agency, const char *id,
+/* Takes the agency's reservation id for this transaction: marks it used
+ * when it was reserved (the request's failure undoes that). Returns 1 and
+ * fills reservation as it was before (status "reserved" when taken now:
+ * the caller still checks that it is live and fits), 0 when the agency has
+ * no such reservation. */
+int store_reservation_take(PGconn *db, const char *agency, const char *id,
                            store_reservation_t *reservation);
 
 /* Names of registered entities and live reservations containing text.
@@ -116,8 +119,8 @@ int store_entity_change(PGconn *db, const char *credit_code, const char *field, 
 /* Renames the entity to the reservation's name (history kept) and marks the
  * reservation used. Returns 1 and copies the old name, or 0 when the name is
  * already that. */
-int store_entity_rename(PGconn *db, const char *credit_code, const char *reservation_id,
-                        const store_reservation_t *reservation, char *old_value, size_t size);
+int store_entity_rename(PGconn *db, const char *credit_code, const store_reservation_t *reservation,
+                        char *old_value, size_t size);
 
 /* Moves the entity's domicile to address (history kept). Returns 1 and
  * copies the old value ("division detail"), or 0 when it is already there. */

@@ -10,6 +10,7 @@
  * closes it and opens the new value's, with the entities column it mirrors,
  * in the request's transaction.
  */
+#include "db.h"
 #include "store.h"
 #include "store_private.h"
 
@@ -26,38 +27,114 @@ int store_next_organisation_number(PGconn *db, long long *number)
     return 0;
 }
 
-/* Records one address of the entity, reusing the address row when one
- * exists. An existing row is only read, never locked or rewritten, so
+/* Records the entity's count addresses (divisions, details, kinds and
+ * positions in order) in one statement, reusing the address rows that
+ * exist. An existing row is only read, never locked or rewritten, so
  * registrations at a shared address do not wait for each other. When
- * another transaction inserts the same new address at the same moment, the
- * statement links nothing (its snapshot predates that row) and is run once
- * more, when the row is visible. */
-static int s_address_add(PGconn *db, const char *credit_code,
-                         const Chuang__Registry__Address *address, const char *kind, int position)
+ * another transaction inserts the same new address at the same moment,
+ * the statement links less than all (its snapshot predates that row) and
+ * is run once more, when the row is visible; what it linked stays. */
+static int s_addresses_add(PGconn *db, const char *credit_code, char **divisions, char **details,
+                           char **kinds, char **positions, size_t count)
 {
-    char position_text[16];
-    snprintf(position_text, sizeof position_text, "%d", position);
-    const char *values[5] = {credit_code, address->division_code, address->detail, kind,
-                             position_text};
-    for (int attempt = 0; attempt < 2; attempt++) {
+    char *arrays[4] = {db_text_array(divisions, count), db_text_array(details, count),
+                       db_text_array(kinds, count), db_text_array(positions, count)};
+    const char *values[5] = {credit_code, arrays[0], arrays[1], arrays[2], arrays[3]};
+    long linked = 0;
+    for (int attempt = 0;
+         attempt < 2 && linked < (long)count && arrays[0] && arrays[1] && arrays[2] && arrays[3];
+         attempt++) {
         PGresult *res = store_query(
             db,
-            "WITH existing AS (SELECT id FROM addresses WHERE division_code = $2 AND detail = $3),"
+            "WITH wanted AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[])"
+            "   AS w (division_code, detail, kind, position)),"
             " inserted AS (INSERT INTO addresses (division_code, detail)"
-            "   SELECT $2, $3 WHERE NOT EXISTS (SELECT 1 FROM existing)"
-            "   ON CONFLICT (division_code, detail) DO NOTHING RETURNING id)"
+            "   SELECT DISTINCT w.division_code, w.detail FROM wanted w WHERE NOT EXISTS"
+            "     (SELECT 1 FROM addresses a WHERE a.division_code = w.division_code"
+            "      AND a.detail = w.detail)"
+            "   ON CONFLICT (division_code, detail) DO NOTHING"
+            "   RETURNING id, division_code, detail),"
+            " known AS (SELECT a.id, a.division_code, a.detail FROM addresses a"
+            "   WHERE EXISTS (SELECT 1 FROM wanted w WHERE w.division_code = a.division_code"
+            "     AND w.detail = a.detail)"
+            "   UNION ALL SELECT id, division_code, detail FROM inserted)"
             " INSERT INTO entity_addresses (credit_code, address_id, kind, position)"
-            " SELECT $1, id, $4, $5::int FROM (SELECT id FROM existing"
-            "   UNION ALL SELECT id FROM inserted) AS address LIMIT 1",
+            " SELECT $1, k.id, w.kind, w.position FROM wanted w"
+            " JOIN LATERAL (SELECT id FROM known k WHERE k.division_code = w.division_code"
+            "   AND k.detail = w.detail LIMIT 1) k ON true"
+            " ON CONFLICT (credit_code, kind, position) DO NOTHING",
             5, values, PGRES_COMMAND_OK);
         if (!res)
-            return -1;
-        bool linked = strcmp(PQcmdTuples(res), "1") == 0;
+            break;
+        linked += atol(PQcmdTuples(res));
         PQclear(res);
-        if (linked)
-            return 0;
     }
-    return -1;
+    for (size_t i = 0; i < 4; i++)
+        free(arrays[i]);
+    return linked == (long)count ? 0 : -1;
+}
+
+/* Records the request's founders, in order, in one statement. */
+static int s_founders_add(PGconn *db, const char *credit_code,
+                          const Chuang__Registry__RegisterRequest *request)
+{
+    size_t count = request->n_founders;
+    if (count == 0)
+        return 0;
+    char **columns[3]; /* names, ID numbers, phones */
+    for (size_t c = 0; c < 3; c++)
+        columns[c] = calloc(count, sizeof **columns);
+    char **categories = calloc(count, sizeof *categories);
+    char **subscribed = calloc(count, sizeof *subscribed);
+    int rc = -1;
+    if (!columns[0] || !columns[1] || !columns[2] || !categories || !subscribed)
+        goto done;
+    for (size_t i = 0; i < count; i++) {
+        const Chuang__Registry__Founder *founder = request->founders[i];
+        columns[0][i] = founder->person->name;
+        columns[1][i] = founder->person->id_number;
+        columns[2][i] = founder->person->phone;
+        char list[256] = "{";
+        for (size_t c = 0; c < founder->n_categories && c < 16; c++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", c ? "," : "",
+                     (int)founder->categories[c]);
+        strcat(list, "}");
+        categories[i] = strdup(list);
+        subscribed[i] = zsys_sprintf("%" PRId64, founder->subscribed_capital_fen);
+        if (!categories[i] || !subscribed[i])
+            goto done;
+    }
+    char *arrays[5] = {db_text_array(columns[0], count), db_text_array(columns[1], count),
+                       db_text_array(columns[2], count), db_text_array(categories, count),
+                       db_text_array(subscribed, count)};
+    if (arrays[0] && arrays[1] && arrays[2] && arrays[3] && arrays[4]) {
+        const char *values[6] = {credit_code, arrays[0], arrays[1],
+                                 arrays[2],   arrays[3], arrays[4]};
+        /* Categories travel as the text of each founder's smallint[]. */
+        PGresult *res = store_query(db,
+                                    "INSERT INTO founders (credit_code, position, name, id_number,"
+                                    " phone, categories, subscribed_capital_fen)"
+                                    " SELECT $1, f.i - 1, f.name, f.id_number, f.phone,"
+                                    "   f.categories::smallint[], f.subscribed"
+                                    " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],"
+                                    "   $6::bigint[]) WITH ORDINALITY"
+                                    "   AS f (name, id_number, phone, categories, subscribed, i)",
+                                    6, values, PGRES_COMMAND_OK);
+        rc = res ? 0 : -1;
+        PQclear(res);
+    }
+    for (size_t c = 0; c < 5; c++)
+        free(arrays[c]);
+done:
+    for (size_t i = 0; categories && subscribed && i < count; i++) {
+        free(categories[i]);
+        zstr_free(&subscribed[i]);
+    }
+    for (size_t c = 0; c < 3; c++)
+        free(columns[c]);
+    free(categories);
+    free(subscribed);
+    return rc;
 }
 
 int store_entity_add(PGconn *db, const char *agency, const char *credit_code,
@@ -94,44 +171,31 @@ int store_entity_add(PGconn *db, const char *agency, const char *credit_code,
         return -1;
     PQclear(res);
 
-    for (size_t i = 0; i < request->n_founders; i++) {
-        const Chuang__Registry__Founder *founder = request->founders[i];
-        char position[24], subscribed[24];
-        snprintf(position, sizeof position, "%zu", i);
-        snprintf(subscribed, sizeof subscribed, "%" PRId64, founder->subscribed_capital_fen);
-        char categories[256] = "{";
-        for (size_t c = 0; c < founder->n_categories && c < 16; c++)
-            snprintf(categories + strlen(categories), sizeof categories - strlen(categories),
-                     "%s%d", c ? "," : "", (int)founder->categories[c]);
-        strcat(categories, "}");
-        const char *row[7] = {credit_code,
-                              position,
-                              founder->person->name,
-                              founder->person->id_number,
-                              founder->person->phone,
-                              categories,
-                              subscribed};
-        res = store_query(db,
-                          "INSERT INTO founders (credit_code, position, name, id_number, phone,"
-                          " categories, subscribed_capital_fen)"
-                          " VALUES ($1, $2::int, $3, $4, $5, $6::smallint[], $7::bigint)",
-                          7, row, PGRES_COMMAND_OK);
-        if (!res)
-            return -1;
-        PQclear(res);
+    if (s_founders_add(db, credit_code, request) != 0)
+        return -1;
+    size_t count = 1 + request->n_business_addresses;
+    char **divisions = calloc(count, sizeof *divisions), **details = calloc(count, sizeof *details);
+    char **kinds = calloc(count, sizeof *kinds), **positions = calloc(count, sizeof *positions);
+    int rc = divisions && details && kinds && positions ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const Chuang__Registry__Address *address =
+            i == 0 ? request->domicile : request->business_addresses[i - 1];
+        divisions[i] = address->division_code;
+        details[i] = address->detail;
+        kinds[i] = i == 0 ? "domicile" : "business";
+        positions[i] = zsys_sprintf("%zu", i == 0 ? 0 : i - 1);
     }
-    if (s_address_add(db, credit_code, request->domicile, "domicile", 0) != 0)
+    if (rc == 0)
+        rc = s_addresses_add(db, credit_code, divisions, details, kinds, positions, count);
+    for (size_t i = 0; positions && i < count; i++)
+        zstr_free(&positions[i]);
+    free(divisions);
+    free(details);
+    free(kinds);
+    free(positions);
+    if (rc != 0)
         return -1;
-    for (size_t i = 0; i < request->n_business_addresses; i++)
-        if (s_address_add(db, credit_code, request->business_addresses[i], "business", (int)i) != 0)
-            return -1;
 
-    const char *reservation_id[1] = {request->reservation_id};
-    res = store_query(db, "UPDATE name_reservations SET status = 'used' WHERE id = $1::uuid", 1,
-                      reservation_id, PGRES_COMMAND_OK);
-    if (!res)
-        return -1;
-    PQclear(res);
     return store_history_start(db, credit_code);
 }
 
@@ -373,23 +437,18 @@ int store_entity_change(PGconn *db, const char *credit_code, const char *field, 
     return 1;
 }
 
-int store_entity_rename(PGconn *db, const char *credit_code, const char *reservation_id,
-                        const store_reservation_t *reservation, char *old_value, size_t size)
+int store_entity_rename(PGconn *db, const char *credit_code, const store_reservation_t *reservation,
+                        char *old_value, size_t size)
 {
     int changed = s_history_change(db, credit_code, "name", reservation->name, old_value, size);
     if (changed <= 0)
         return changed;
-    const char *values[5] = {credit_code, reservation->name, reservation->trade_name,
-                             reservation->industry, reservation_id};
+    const char *values[4] = {credit_code, reservation->name, reservation->trade_name,
+                             reservation->industry};
     PGresult *res = store_query(db,
                                 "UPDATE entities SET name = $2, trade_name = $3, industry = $4"
                                 " WHERE credit_code = $1",
                                 4, values, PGRES_COMMAND_OK);
-    if (!res)
-        return -1;
-    PQclear(res);
-    res = store_query(db, "UPDATE name_reservations SET status = 'used' WHERE id = $1::uuid", 1,
-                      values + 4, PGRES_COMMAND_OK);
     if (!res)
         return -1;
     PQclear(res);
@@ -412,7 +471,9 @@ int store_domicile_change(PGconn *db, const char *credit_code,
     if (!res)
         return -1;
     PQclear(res);
-    return s_address_add(db, credit_code, address, "domicile", 0) == 0 ? 1 : -1;
+    char *divisions[1] = {address->division_code}, *details[1] = {address->detail};
+    char *kinds[1] = {"domicile"}, *positions[1] = {"0"};
+    return s_addresses_add(db, credit_code, divisions, details, kinds, positions, 1) == 0 ? 1 : -1;
 }
 
 int store_entity_as_of(PGconn *db, service_call_t *call, const char *credit_code, const char *as_of,

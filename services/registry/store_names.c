@@ -82,32 +82,48 @@ int store_reservation_add(PGconn *db, const char *agency, const enterprise_name_
     return 0;
 }
 
-int store_reservation_lock(PGconn *db, const char *agency, const char *id,
+/* The columns s_reservation reads. */
+#define RESERVATION_COLUMNS                                                                        \
+    "name, trade_name, industry, form, status, expires_on, expires_on < chuang_today($1),"         \
+    " applicant_id_number"
+
+static void s_reservation(PGresult *res, store_reservation_t *reservation)
+{
+    snprintf(reservation->name, sizeof reservation->name, "%s", PQgetvalue(res, 0, 0));
+    snprintf(reservation->trade_name, sizeof reservation->trade_name, "%s", PQgetvalue(res, 0, 1));
+    snprintf(reservation->industry, sizeof reservation->industry, "%s", PQgetvalue(res, 0, 2));
+    snprintf(reservation->form, sizeof reservation->form, "%s", PQgetvalue(res, 0, 3));
+    snprintf(reservation->status, sizeof reservation->status, "%s", PQgetvalue(res, 0, 4));
+    snprintf(reservation->expires_on, sizeof reservation->expires_on, "%s", PQgetvalue(res, 0, 5));
+    reservation->expired = streq(PQgetvalue(res, 0, 6), "t");
+    snprintf(reservation->applicant_id_number, sizeof reservation->applicant_id_number, "%s",
+             PQgetvalue(res, 0, 7));
+}
+
+int store_reservation_take(PGconn *db, const char *agency, const char *id,
                            store_reservation_t *reservation)
 {
     const char *values[2] = {agency, id};
+    /* Nearly always it is there to take: one statement. A concurrent
+     * taker waits for the row and then finds it used. */
     PGresult *res = store_query(db,
-                                "SELECT name, trade_name, industry, form, status, expires_on,"
-                                "       expires_on < chuang_today($1), applicant_id_number"
-                                " FROM name_reservations WHERE agency = $1 AND id = $2::uuid"
-                                " FOR UPDATE",
+                                "UPDATE name_reservations SET status = 'used'"
+                                " WHERE agency = $1 AND id = $2::uuid AND status = 'reserved'"
+                                " RETURNING name, trade_name, industry, form, 'reserved',"
+                                " expires_on, expires_on < chuang_today($1), applicant_id_number",
                                 2, values, PGRES_TUPLES_OK);
+    if (res && PQntuples(res) == 0) {
+        PQclear(res);
+        res = store_query(db,
+                          "SELECT " RESERVATION_COLUMNS " FROM name_reservations"
+                          " WHERE agency = $1 AND id = $2::uuid",
+                          2, values, PGRES_TUPLES_OK);
+    }
     if (!res)
         return -1;
     int found = PQntuples(res);
-    if (found) {
-        snprintf(reservation->name, sizeof reservation->name, "%s", PQgetvalue(res, 0, 0));
-        snprintf(reservation->trade_name, sizeof reservation->trade_name, "%s",
-                 PQgetvalue(res, 0, 1));
-        snprintf(reservation->industry, sizeof reservation->industry, "%s", PQgetvalue(res, 0, 2));
-        snprintf(reservation->form, sizeof reservation->form, "%s", PQgetvalue(res, 0, 3));
-        snprintf(reservation->status, sizeof reservation->status, "%s", PQgetvalue(res, 0, 4));
-        snprintf(reservation->expires_on, sizeof reservation->expires_on, "%s",
-                 PQgetvalue(res, 0, 5));
-        reservation->expired = streq(PQgetvalue(res, 0, 6), "t");
-        snprintf(reservation->applicant_id_number, sizeof reservation->applicant_id_number, "%s",
-                 PQgetvalue(res, 0, 7));
-    }
+    if (found)
+        s_reservation(res, reservation);
     PQclear(res);
     return found;
 }
