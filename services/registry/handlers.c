@@ -34,9 +34,19 @@ const bounds_t registry_bounds[] = {
 
 int handlers_today(service_call_t *call)
 {
-    int today = store_today(service_call_db(call), service_call_header(call)->agency);
-    if (today > 0)
+    /* Asked once per request (a registration checks several ID numbers):
+     * the answer is kept for the request this worker thread serves. */
+    static __thread char request_id[64];
+    static __thread int known;
+    const Chuang__RequestHeader *header = service_call_header(call);
+    if (known > 0 && header->request_id && streq(request_id, header->request_id))
+        return known;
+    int today = store_today(service_call_db(call), header->agency);
+    if (today > 0) {
+        snprintf(request_id, sizeof request_id, "%s", header->request_id ? header->request_id : "");
+        known = *request_id ? today : 0;
         return today;
+    }
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);

@@ -17,15 +17,16 @@
  *             a limited company with 2 founders, a domicile and 1 business
  *             address (each address new), as tests/integration/
  *             test_registry.c does.
- *   writes    pgbench -n -M extended -c C -j min(C,2) -T 3 -f registry_tx.sql:
+ *   writes    pgbench -n -M prepared -c C -j min(C,2) -T 3 -f registry_tx.sql:
  *             the rows the registration writes (store_entity_add, with
  *             store_history_start, + outbox_write), in one transaction, on
- *             C connections. -M extended: parameters, unnamed statements,
- *             as the registry's PQexecParams.
+ *             C connections. -M prepared: each statement parsed and
+ *             planned once per connection, as the registry's db_query.
  *   full      the same with registry_tx_full.sql: every statement the
- *             registry sends for one registration (the writes plus the
- *             idempotency claim and record, the reservation lock, the
- *             organisation number, the entity read back).
+ *             registry sends for one registration, as it sends them
+ *             (the idempotency claim and record, the reservation taken,
+ *             the organisation number, the writes, the entity read back
+ *             in one statement, the audit record): 14 statements.
  * pgbench's reservations are made by registry_tx_setup.sql before each row
  * (not timed); its payloads have the bytes the registry really writes (taken
  * from a registration made at start-up).
@@ -833,7 +834,7 @@ static void s_pgbench_round(const char *script, int clients, int seconds, int ru
     char *d_payload = zsys_sprintf("payload=%s", s_payload_hex);
     char *d_input = zsys_sprintf("input=%s", s_input_hex);
     char *d_reply = zsys_sprintf("reply=%s", s_reply_hex);
-    char *argv[] = {s_pgbench, "-n", "-M",      "extended", "-r",    "-l", log_prefix, "-f",  path,
+    char *argv[] = {s_pgbench, "-n", "-M",      "prepared", "-r",    "-l", log_prefix, "-f",  path,
                     "-c",      c,    "-j",      j,          "-T",    t,    "-D",       d_run, "-D",
                     d_k,       "-D", d_payload, "-D",       d_input, "-D", d_reply,    NULL};
     procs_t procs = {0};
@@ -1235,7 +1236,7 @@ int main(int argc, char **argv)
            "           2 founders, a new domicile and 1 new business address; request %zu B, "
            "reply payload (Entity) %zu B\n",
            threads, threads, s_input_size, s_payload_size);
-    printf("  writes   pgbench -n -M extended -c C -j min(C,2) -T %d -f registry_tx.sql: what "
+    printf("  writes   pgbench -n -M prepared -c C -j min(C,2) -T %d -f registry_tx.sql: what "
            "store_entity_add and\n"
            "           outbox_write write: BEGIN; INSERT entity; 2 INSERT founders; 2 address "
            "upserts + links;\n"
@@ -1246,8 +1247,9 @@ int main(int argc, char **argv)
            "for one registration,\n"
            "           the writes + idempotency claim (INSERT ... ON CONFLICT) and record "
            "(UPDATE, %zu B reply),\n"
-           "           reservation SELECT ... FOR UPDATE, nextval, entity read back (3 "
-           "SELECTs), audit record: 18 statements\n",
+           "           reservation taken (UPDATE ... RETURNING), nextval, founders and "
+           "addresses one statement each,\n"
+           "           entity read back (1 SELECT), audit record: 14 statements\n",
            s_reply_size);
     printf("  timing   each side of a row: %d round(s) of %d s (broker: + %d ms warm-up "
            "each; pgbench: -T %d each),\n"
