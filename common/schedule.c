@@ -209,6 +209,43 @@ int schedule_add_missing(redisContext *redis, const char *queue, const char *job
     return s_zadd(redis, "add_missing", queue, job, due_ms, true);
 }
 
+int schedule_add_missing_many(redisContext *redis, const char *queue, const char *const *jobs,
+                              const int64_t *dues_ms, size_t count)
+{
+    if (count == 0)
+        return 0;
+    if (s_check(redis, "add_missing", queue, true, jobs[0]) != 0)
+        return -1;
+    size_t argc = 3 + 2 * count;
+    const char **argv = calloc(argc, sizeof *argv);
+    size_t *lengths = calloc(argc, sizeof *lengths);
+    char(*dues)[24] = calloc(count, sizeof *dues);
+    long long added = -1;
+    if (argv && lengths && dues) {
+        argv[0] = "ZADD";
+        argv[1] = queue;
+        argv[2] = "NX";
+        bool ok = true;
+        for (size_t i = 0; i < count && ok; i++) {
+            ok = jobs[i] && s_time_ok(dues_ms[i]);
+            snprintf(dues[i], sizeof dues[i], "%" PRId64, dues_ms[i]);
+            argv[3 + 2 * i] = dues[i];
+            argv[4 + 2 * i] = jobs[i] ? jobs[i] : "";
+        }
+        for (size_t i = 0; i < argc; i++)
+            lengths[i] = strlen(argv[i]);
+        if (ok)
+            added = s_integer(s_command(redis, "add_missing", queue, (int)argc, argv, lengths),
+                              "add_missing", queue);
+        else
+            s_log_error("add_missing", queue, "a job is missing or its due time out of range");
+    }
+    free(argv);
+    free(lengths);
+    free(dues);
+    return added < 0 ? -1 : (int)added;
+}
+
 int schedule_remove(redisContext *redis, const char *queue, const char *job)
 {
     if (s_check(redis, "remove", queue, true, job) != 0)

@@ -50,6 +50,11 @@ int schedule_add(redisContext *redis, const char *queue, const char *job, int64_
  * Returns 1 when added, 0 when it was there already, or -1. */
 int schedule_add_missing(redisContext *redis, const char *queue, const char *job, int64_t due_ms);
 
+/* schedule_add_missing for count jobs (each at its dues_ms) in one
+ * command. Returns how many were added, or -1. */
+int schedule_add_missing_many(redisContext *redis, const char *queue, const char *const *jobs,
+                              const int64_t *dues_ms, size_t count);
+
 /* Removes job from queue whatever its time (a job no longer needed).
  * Returns 1 when removed, 0 when it was not there, or -1. */
 int schedule_remove(redisContext *redis, const char *queue, const char *job);

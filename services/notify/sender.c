@@ -69,6 +69,11 @@ static channel_pool_t *s_pool;
 static int s_flying[CHANNELS]; /* sends in flight per channel */
 static atomic_bool s_woken;
 
+/* Deliveries this process queued at its recent looks (id -> the
+ * zclock_time ms of the look), so that the overlap of the next looks does
+ * not queue them again. */
+static zhashx_t *s_queued;
+
 /* When the table was last read in full, and at all, for pending deliveries
  * (main thread only): zclock_mono and zclock_time ms. */
 static int64_t s_rebuilt_at = INT64_MIN / 2;
@@ -106,6 +111,7 @@ int sender_configure(config_t *config)
 
 void sender_fini(void)
 {
+    zhashx_destroy(&s_queued);
     channel_pool_t *pool = s_pool;
     s_pool = NULL;
     channel_pool_destroy(&pool);
@@ -128,9 +134,13 @@ static const char *s_queue(service_tick_t *tick, const char *channel, char *key,
 
 /* Queues the pending deliveries the Redis queue may lack: every one on a
  * full rebuild, else those created or rescheduled (a replay) since the
- * last look, a second of overlap included. */
-static void s_rebuild(service_tick_t *tick, PGconn *db, redisContext *redis, bool full)
+ * last look, a second of overlap included (transactions commit out of
+ * order) but without those this process queued at the looks of that
+ * second; one ZADD NX a channel. */
+static void s_rebuild(service_tick_t *tick, PGconn *db, redisContext *redis, bool full, int64_t now)
 {
+    if (!s_queued)
+        s_queued = zhashx_new();
     char since[24];
     snprintf(since, sizeof since, "%" PRId64, full ? (int64_t)0 : s_looked_at - 1000);
     const char *values[1] = {since};
@@ -141,12 +151,36 @@ static void s_rebuild(service_tick_t *tick, PGconn *db, redisContext *redis, boo
                  "   AND (created_at >= to_timestamp($1::bigint / 1000.0)"
                  "     OR next_attempt_at >= to_timestamp($1::bigint / 1000.0))",
                  1, values, NULL, NULL, 0);
-    char queue[256];
-    if (PQresultStatus(res) == PGRES_TUPLES_OK)
-        for (int i = 0; i < PQntuples(res); i++)
-            schedule_add_missing(redis, s_queue(tick, PQgetvalue(res, i, 2), queue, sizeof queue),
-                                 PQgetvalue(res, i, 0), strtoll(PQgetvalue(res, i, 1), NULL, 10));
+    int rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : 0;
+    const char **jobs = calloc((size_t)rows + 1, sizeof *jobs);
+    int64_t *dues = calloc((size_t)rows + 1, sizeof *dues);
+    for (int channel = 0; jobs && dues && channel < CHANNELS; channel++) {
+        size_t count = 0;
+        for (int i = 0; i < rows; i++) {
+            const char *id = PQgetvalue(res, i, 0);
+            int64_t due = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+            /* A delivery rescheduled since is queued again at its time. */
+            int64_t at = (int64_t)(intptr_t)zhashx_lookup(s_queued, id);
+            if (!streq(PQgetvalue(res, i, 2), s_channels[channel]) || (!full && at && due < at))
+                continue;
+            jobs[count] = id;
+            dues[count++] = due;
+        }
+        char queue[256];
+        s_queue(tick, s_channels[channel], queue, sizeof queue);
+        if (schedule_add_missing_many(redis, queue, jobs, dues, count) >= 0)
+            for (size_t i = 0; i < count; i++)
+                zhashx_update(s_queued, jobs[i], (void *)(intptr_t)now);
+    }
+    free(jobs);
+    free(dues);
     PQclear(res);
+    /* What the overlap of the next looks cannot see again is forgotten. */
+    zlistx_t *ids = zhashx_keys(s_queued);
+    for (const char *id = zlistx_first(ids); id; id = zlistx_next(ids))
+        if ((int64_t)(intptr_t)zhashx_lookup(s_queued, id) < now - 2000)
+            zhashx_delete(s_queued, id);
+    zlistx_destroy(&ids);
 }
 
 /* When recipient already had limit deliveries on channel in the last
@@ -511,7 +545,7 @@ bool sender_tick(service_tick_t *tick)
     if (woken || zclock_mono() >= s_look_at) {
         bool full = zclock_mono() - s_rebuilt_at >= REBUILD_MS;
         int64_t now = zclock_time();
-        s_rebuild(tick, db, redis, full);
+        s_rebuild(tick, db, redis, full, now);
         s_looked_at = now;
         s_look_at = zclock_mono() + LOOK_MS;
         if (full)
