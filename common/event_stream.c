@@ -136,3 +136,12 @@ int event_stream_get(redisContext *redis, const char *key, int64_t position,
     freeReplyObject(reply);
     return rc;
 }
+
+void event_stream_wake(redisContext *redis, const char *key)
+{
+    if (!redis || redis->err)
+        return;
+    char channel[512];
+    snprintf(channel, sizeof channel, EVENT_STREAM_WAKE_CHANNEL, key);
+    freeReplyObject(redisCommand(redis, "PUBLISH %s 1", channel));
+}

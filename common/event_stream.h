@@ -66,4 +66,15 @@ int event_stream_get(redisContext *redis, const char *key, int64_t position,
 #define EVENT_STREAM_RESEND_KEY "%s:resend"
 #define EVENT_STREAM_RESENT_KEY "%s:resent:%s"
 
+/* Waking the relay: a writer that committed events to its outbox publishes
+ * on the stream's wake channel (EVENT_STREAM_WAKE_CHANNEL, a printf format
+ * of the stream's key), to which every relay of the stream subscribes; the
+ * active one numbers and publishes them at once. A wake that is lost only
+ * delays: the relay also looks on its own, every round. */
+#define EVENT_STREAM_WAKE_CHANNEL "%s:wake"
+
+/* Publishes on the wake channel of the stream key: best effort, one round
+ * trip, nothing logged. */
+void event_stream_wake(redisContext *redis, const char *key);
+
 #endif

@@ -68,6 +68,7 @@ struct _relay_t {
     PGconn *db;
     db_lock_t *lock; /* taken when active; kept ready while standing by */
     redisContext *redis;
+    redisContext *wake; /* subscribed to the stream's wake channel */
     zsock_t *pub;
     bool active;
     bool synced;       /* stream checked against the outbox since active/reconnected */
@@ -106,6 +107,7 @@ void relay_destroy(relay_t **self_p)
     db_lock_destroy(&self->lock);
     PQfinish(self->db);
     redisFree(self->redis);
+    redisFree(self->wake);
     zsock_destroy(&self->pub);
     free((char *)self->settings.db_url);
     free((char *)self->settings.schema);
@@ -150,7 +152,7 @@ static bool s_try_activate(relay_t *self)
     if (got < 0)
         db_lock_destroy(&self->lock);
     bool locked = got == 1;
-    if (!locked || db_exec(self->db, "listen", "LISTEN chuang_outbox") != 0)
+    if (!locked)
         return false;
     if (self->settings.publish) {
         self->pub = zsock_new(ZMQ_PUB);
@@ -370,24 +372,43 @@ static int s_advance(relay_t *self)
     return rc;
 }
 
-/* Waits up to wait_ms for a NOTIFY on the outbox channel; returns at once
- * when one came during the last step. */
+/* Subscribes the wake connection to the stream's wake channel. Returns 0,
+ * or -1 (the relay then only looks every round). */
+static int s_wake_subscribe(relay_t *self)
+{
+    if (self->wake && !self->wake->err)
+        return 0;
+    if (redis_link_reset(&self->wake, self->settings.redis_url, 1) != 0)
+        return -1;
+    char channel[512];
+    snprintf(channel, sizeof channel, EVENT_STREAM_WAKE_CHANNEL, self->settings.stream);
+    redisReply *reply = redisCommand(self->wake, "SUBSCRIBE %s", channel);
+    bool ok = reply && reply->type == REDIS_REPLY_ARRAY;
+    freeReplyObject(reply);
+    if (!ok) {
+        redisFree(self->wake);
+        self->wake = NULL;
+    }
+    return ok ? 0 : -1;
+}
+
+/* Waits up to wait_ms for a wake (event_stream.h); returns at once when
+ * one came during the last step. */
 static void s_wait(relay_t *self, int wait_ms)
 {
-    PQconsumeInput(self->db);
-    bool notified = false;
-    PGnotify *notify;
-    while ((notify = PQnotifies(self->db))) {
-        notified = true;
-        PQfreemem(notify);
-    }
-    if (notified)
+    if (s_wake_subscribe(self) != 0) {
+        zclock_sleep(wait_ms);
         return;
-    struct pollfd fd = {.fd = PQsocket(self->db), .events = POLLIN};
-    if (fd.fd >= 0 && poll(&fd, 1, wait_ms) > 0) {
-        PQconsumeInput(self->db);
-        while ((notify = PQnotifies(self->db)))
-            PQfreemem(notify);
+    }
+    struct pollfd fd = {.fd = self->wake->fd, .events = POLLIN};
+    if (poll(&fd, 1, wait_ms) <= 0)
+        return;
+    if (redisBufferRead(self->wake) != REDIS_OK)
+        return; /* subscribed again next time */
+    void *message = NULL;
+    while (redisReaderGetReply(self->wake->reader, &message) == REDIS_OK && message) {
+        freeReplyObject(message);
+        message = NULL;
     }
 }
 

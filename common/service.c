@@ -84,6 +84,7 @@ static void s_service_free(service_t *service)
     free(service->schema);
     free(service->redis_url);
     free(service->redis_prefix);
+    zstr_free(&service->stream);
     agency_key_destroy(&service->audit_key);
 }
 
@@ -125,6 +126,7 @@ int service_main(int argc, char **argv, const service_def_t *def)
     char default_prefix[256];
     snprintf(default_prefix, sizeof default_prefix, "chuang:%s", service.schema);
     service.redis_prefix = strdup(config_str(config, "redis.prefix", default_prefix));
+    service.stream = zsys_sprintf("%s:events", service.redis_prefix);
     int tick_ms = (int)config_int(config, "service.tick_ms", 1000);
     service.heartbeat_ms = (int)config_int(config, "worker.heartbeat_ms", MDP_HEARTBEAT_MS_DEFAULT);
     service.liveness = (int)config_int(config, "worker.liveness", 3);
@@ -181,12 +183,10 @@ int service_main(int argc, char **argv, const service_def_t *def)
     }
     /* The outbox relay, on every replica: one of them is active at a time. */
     if (service.redis_url && config_bool(config, "relay.enabled", true)) {
-        char stream[300];
-        snprintf(stream, sizeof stream, "%s:events", service.redis_prefix);
         relay_settings_t settings = {.db_url = service.db_url,
                                      .schema = service.schema,
                                      .redis_url = service.redis_url,
-                                     .stream = stream,
+                                     .stream = service.stream,
                                      .publish = config_str(config, "relay.publish", NULL),
                                      .security = service.security,
                                      .service_name = def->name,

@@ -23,6 +23,7 @@ typedef struct {
     char *schema;
     char *redis_url;
     char *redis_prefix;
+    char *stream; /* the Redis key of its event stream, "<redis_prefix>:events" */
     int heartbeat_ms;
     int liveness;
     agency_key_t *audit_key; /* signs the audit log's checkpoints, or NULL */

@@ -13,6 +13,7 @@
 #include "mdp.h"
 #include "redis_link.h"
 #include "service_private.h"
+#include "event_stream.h"
 
 #define SQL_RETRIES 3
 
@@ -213,8 +214,11 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
         if ((method->kind != SERVICE_METHOD_WRITE || s_audit(call, request) == 0) &&
             (!idempotent || idempotency_record(worker->db, scope, key, zframe_data(packed),
                                                zframe_size(packed)) == 0) &&
-            (!transaction || db_commit(worker->db) == 0))
+            (!transaction || db_commit(worker->db) == 0)) {
+            if (zlist_size(call->aggregates) > 0)
+                event_stream_wake(service_call_redis(call), worker->service->stream);
             return body;
+        }
         zmsg_destroy(&body);
         db_rollback(worker->db); /* when db_commit was not reached */
         service_call_sql_fail(call, NULL, "commit");

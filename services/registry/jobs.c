@@ -18,6 +18,7 @@
  * the next tick before half its lease has gone.
  */
 #include "jobs.h"
+#include "event_stream.h"
 #include "db.h"
 #include "logger.h"
 #include "outbox.h"
@@ -202,5 +203,11 @@ bool registry_tick(service_tick_t *tick)
             schedule_add(redis, queue, jobs[i].job, zclock_time());
     }
     schedule_jobs_free(jobs);
+    if (claimed > 0) {
+        /* The jobs' events are published now rather than at the relay's
+         * next round of its own. */
+        char stream[256];
+        event_stream_wake(redis, service_tick_key(tick, "events", stream, sizeof stream));
+    }
     return claimed == CLAIM_MAX;
 }

@@ -16,8 +16,9 @@
  * it), with a handler that only notes the time: each event costs exactly the
  * consumer's own work, the inbox transaction included. No broker and no
  * service process are involved: events are written by writer threads that
- * each do BEGIN; outbox_write(); COMMIT on their own connection, which is
- * what a tally Add does around its UPDATE, minus the broker hop.
+ * each do BEGIN; outbox_write(); COMMIT on their own connection, then wake
+ * the relay (event_stream_wake), which is what a tally Add does around its
+ * UPDATE, minus the broker hop.
  *
  * 1. Commit-to-consumer latency. W writers (default 4) share a schedule of
  *    events at a fixed rate (open loop: event k is due at start + k / rate;
@@ -99,6 +100,7 @@
 #include "chuang.pb-c.h"
 #include "consumer.h"
 #include "db.h"
+#include "event_stream.h"
 #include "logger.h"
 #include "outbox.h"
 #include "redis_link.h"
@@ -442,22 +444,29 @@ static void *s_writer_run(void *args)
 {
     latency_t *lat = args;
     PGconn *db = db_connect(s_cfg.db_url, PRODUCER, 3);
-    if (!db)
+    redisContext *redis = NULL;
+    if (!db || redis_link_reset(&redis, s_cfg.redis_url, 3) != 0)
         atomic_fetch_add(&lat->write_errors, 1);
-    while (db) {
+    while (db && redis) {
         size_t i = atomic_fetch_add(&lat->next, 1);
         if (i >= lat->limit)
             break;
         bench_sleep_until_ns(lat->due_ns[i]);
         lat->begin_ns[i] = bench_now_ns();
-        if (s_write_event(db, (int64_t)i) == 0)
+        if (s_write_event(db, (int64_t)i) == 0) {
             lat->commit_ns[i] = bench_now_ns();
-        else
+            /* As the service's worker does after a commit with events. */
+            event_stream_wake(redis, STREAM);
+        } else {
             atomic_fetch_add(&lat->write_errors, 1);
+        }
         atomic_fetch_add(&lat->written, 1);
         if (db_lost(db))
             db_reset(db, PRODUCER, 3);
+        if (redis->err)
+            redis_link_reset(&redis, s_cfg.redis_url, 3);
     }
+    redisFree(redis);
     PQfinish(db);
     return NULL;
 }
