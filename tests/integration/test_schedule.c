@@ -185,6 +185,17 @@ static void test_add_missing_never_moves_a_job(void **state)
     assert_int_equal(schedule_add_missing(redis, queue, "missing", now + 7000), 1);
     assert_int_equal(s_score(redis, queue, "missing"), now + 7000);
 
+    /* Many at once: only those not there yet are added, each at its time. */
+    const char *jobs[3] = {"there", "second", "third"};
+    int64_t dues[3] = {now + 9000, now + 2000, now + 3000};
+    assert_int_equal(schedule_add_missing_many(redis, queue, jobs, dues, 3), 2);
+    assert_int_equal(s_score(redis, queue, "there"), now + 1000);
+    assert_int_equal(s_score(redis, queue, "second"), now + 2000);
+    assert_int_equal(s_score(redis, queue, "third"), now + 3000);
+    assert_int_equal(schedule_add_missing_many(redis, queue, jobs, dues, 0), 0);
+    assert_int_equal(schedule_remove(redis, queue, "second"), 1);
+    assert_int_equal(schedule_remove(redis, queue, "third"), 1);
+
     /* schedule_add does move it. */
     assert_int_equal(schedule_add(redis, queue, "there", now + 5000), 0);
     assert_int_equal(s_score(redis, queue, "there"), now + 5000);
