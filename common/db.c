@@ -233,11 +233,15 @@ static int s_pipeline(PGconn *db, session_t *session, const statement_t *stateme
 /* Runs statements as s_pipeline, the transaction's BEGIN first when it is
  * pending: then, when the connection was found dead (the server restarted
  * since the last request; nothing of the transaction was applied), it is
- * re-established once and the whole tried again. results[i] is the result
- * of statements[i] (caller clears). */
+ * re-established once and the whole tried again, unless the statements end
+ * with COMMIT (it may have been applied before the connection broke: the
+ * caller gets the failure, as for any commit whose outcome is unknown).
+ * results[i] is the result of statements[i] (caller clears). */
 static int s_with_begin(PGconn *db, session_t *session, const statement_t *statements, int count,
                         PGresult **results)
 {
+    bool commits = count > 0 && statements[count - 1].plain &&
+                   strcmp(statements[count - 1].sql, "COMMIT") == 0;
     statement_t *all = calloc((size_t)count + 1, sizeof *all);
     PGresult **got = calloc((size_t)count + 1, sizeof *got);
     if (!all || !got) {
@@ -255,7 +259,7 @@ static int s_with_begin(PGconn *db, session_t *session, const statement_t *state
             log_warn("postgresql connection lost; reconnecting", "schema=%s", session->schema);
             rc = db_reset(db, session->schema, 1) == 0 ? -2 : -1;
         }
-        if (rc == -2 && attempt == 0 && !db_lost(db)) {
+        if (rc == -2 && attempt == 0 && !commits && !db_lost(db)) {
             for (int i = 0; i <= count; i++)
                 PQclear(got[i]);
             continue;
@@ -369,15 +373,17 @@ int db_commit(PGconn *db)
         /* COMMIT of a transaction that failed ends it with ROLLBACK. */
         if (rc == 0 && strcmp(PQcmdStatus(results[count - 1]), "COMMIT") != 0)
             rc = -1;
+        /* The first statement that failed says why (NULL: the connection broke). */
         for (size_t i = 0; rc != 0 && i < count; i++) {
-            ExecStatusType status = PQresultStatus(results[i]);
-            if (status == PGRES_FATAL_ERROR || (!results[i] && i == 0)) {
-                char quoted[512];
-                const char *state = PQresultErrorField(results[i], PG_DIAG_SQLSTATE);
-                log_error("sql failed", "what=commit sqlstate=%s error=%s", state ? state : "-",
-                          logger_quote(quoted, sizeof quoted, PQerrorMessage(db)));
-                break;
-            }
+            if (PQresultStatus(results[i]) != PGRES_FATAL_ERROR)
+                continue;
+            char quoted[512];
+            const char *state = PQresultErrorField(results[i], PG_DIAG_SQLSTATE);
+            log_error(
+                "sql failed", "what=commit sqlstate=%s error=%s", state ? state : "-",
+                logger_quote(quoted, sizeof quoted,
+                             results[i] ? PQresultErrorMessage(results[i]) : PQerrorMessage(db)));
+            break;
         }
     }
     for (size_t i = 0; results && i < count; i++)
