@@ -184,8 +184,8 @@ static void s_rebuild(service_tick_t *tick, PGconn *db, redisContext *redis, boo
 }
 
 /* When recipient already had limit deliveries on channel in the last
- * minute, postpones delivery id until the oldest of them is a minute old and
- * returns that time (ms since the epoch); 0 when it may go now; -1 on error. */
+ * minute (those in flight counted), postpones delivery id until the oldest of them is a minute old
+ * and returns that time (ms since the epoch); 0 when it may go now; -1 on error. */
 static int64_t s_rate_limited(PGconn *db, const char *id, const char *recipient,
                               const char *channel, int limit)
 {
@@ -194,16 +194,20 @@ static int64_t s_rate_limited(PGconn *db, const char *id, const char *recipient,
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit);
     const char *values[4] = {id, recipient, channel, limit_text};
-    PGresult *res = db_query(
-        db,
-        "WITH recent AS (SELECT sent_at FROM deliveries WHERE recipient = $2 AND channel = $3"
-        "   AND sent_at > now() - interval '1 minute' ORDER BY sent_at DESC LIMIT $4::int),"
-        " window_end AS (SELECT min(sent_at) + interval '1 minute' AS at FROM recent"
-        "   HAVING count(*) >= $4::int)"
-        " UPDATE deliveries SET next_attempt_at = (SELECT at FROM window_end)"
-        " WHERE id = $1::uuid AND EXISTS (SELECT 1 FROM window_end)"
-        " RETURNING (extract(epoch FROM next_attempt_at) * 1000)::bigint",
-        4, values, NULL, NULL, 0);
+    PGresult *res =
+        db_query(db,
+                 /* Sends in flight (claimed, not yet recorded) count as sent now. */
+                 "WITH recent AS (SELECT coalesce(sent_at, now()) AS sent_at FROM deliveries"
+                 "   WHERE recipient = $2 AND channel = $3 AND id <> $1::uuid"
+                 "     AND (sent_at > now() - interval '1 minute'"
+                 "       OR (status = 'pending' AND claimed_until > now()))"
+                 "   ORDER BY 1 DESC LIMIT $4::int),"
+                 " window_end AS (SELECT min(sent_at) + interval '1 minute' AS at FROM recent"
+                 "   HAVING count(*) >= $4::int)"
+                 " UPDATE deliveries SET next_attempt_at = (SELECT at FROM window_end)"
+                 " WHERE id = $1::uuid AND EXISTS (SELECT 1 FROM window_end)"
+                 " RETURNING (extract(epoch FROM next_attempt_at) * 1000)::bigint",
+                 4, values, NULL, NULL, 0);
     int64_t later = -1;
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         later = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
