@@ -13,9 +13,16 @@
  * MDP/0.1 is dropped with a log line naming the peer and the reason, and the
  * broker goes on serving. The socket is ROUTER_MANDATORY: a reply to a peer
  * that has gone is reported by libzmq and logged, not silently lost.
+ *
+ * Per message the broker does only what routing needs: workers are found by
+ * their routing frame's bytes (a peer's hex name is made only for a log
+ * line), a request's body is sent by reference from its queue entry (the
+ * frames are shared, not copied), and of a chuang envelope only the header
+ * is decoded and rewritten (envelope.h); the payload goes on as it came.
  */
 #include "broker.h"
 #include "chuang.pb-c.h"
+#include "envelope.h"
 #include "limiter.h"
 #include "logger.h"
 #include "mdp.h"
@@ -24,6 +31,7 @@
 #include <czmq.h>
 
 #define SERVICE_NAME_MAX 255
+#define ROUTING_ID_MAX   255 /* bytes of a ZeroMQ routing id at most */
 
 typedef struct {
     char *name;
@@ -33,8 +41,8 @@ typedef struct {
 } service_t;
 
 typedef struct {
-    char *id;           /* identity as hex, key of broker->workers */
-    zframe_t *identity; /* ROUTER routing frame */
+    char *id;           /* identity as hex, for log lines */
+    zframe_t *identity; /* ROUTER routing frame, key of broker->workers */
     service_t *service;
     int64_t expiry;     /* forgotten after this (zclock_mono ms) */
     void *waiting_slot; /* handle in service->waiting, or NULL when busy */
@@ -57,7 +65,7 @@ struct _broker_t {
     long rates[5];             /* requests a second per kind, as s_kinds; 0: none */
     bool plain;                /* no keys: the envelope's claims are all there is */
     zhashx_t *services;        /* name -> service_t, owned */
-    zhashx_t *workers;         /* id -> worker_t, owned */
+    zhashx_t *workers;         /* routing frame -> worker_t, owned */
     int heartbeat_ms;
     int liveness;
     size_t queue_max;       /* requests queued per service at most */
@@ -116,40 +124,97 @@ static void s_worker_destructor(void **item)
     *item = NULL;
 }
 
-/* true, and *logged_at set to now, when a second has passed since *logged_at:
- * what a flood repeats is logged once a second with its count, so that a
- * flood does not flood the log too. */
-/* Sends msg (destroyed in any case) to a peer without ever waiting: the
- * socket's send timeout is 0, so a peer whose pipe is full (it does not
- * read) has the message dropped, as has a peer that has gone. Drops are
- * counted and logged at most once a second. Returns 0 or -1. */
-static int s_send(broker_t *self, zmsg_t **msg_p, const char *peer_id)
+/* A peer's routing frame and, once a log line needs it, its hex name. */
+typedef struct {
+    zframe_t *routing;
+    char id[2 * ROUTING_ID_MAX + 1];
+} peer_t;
+
+/* The peer's routing id as hex, made on first use. */
+static const char *s_peer_id(peer_t *peer)
 {
-    if (zmsg_send(msg_p, self->socket) == 0)
+    if (!*peer->id) {
+        size_t size = zframe_size(peer->routing);
+        const byte *data = zframe_data(peer->routing);
+        for (size_t i = 0; i < size && i < ROUTING_ID_MAX; i++)
+            snprintf(peer->id + 2 * i, 3, "%02X", data[i]);
+        if (!*peer->id)
+            snprintf(peer->id, sizeof peer->id, "-");
+    }
+    return peer->id;
+}
+
+/* The workers table's key functions: a routing frame, by its bytes. */
+static size_t s_routing_hash(const void *key)
+{
+    /* FNV-1a */
+    size_t hash = 2166136261u;
+    const byte *data = zframe_data((zframe_t *)key);
+    for (size_t i = 0; i < zframe_size((zframe_t *)key); i++)
+        hash = (hash ^ data[i]) * 16777619u;
+    return hash;
+}
+
+static int s_routing_compare(const void *a, const void *b)
+{
+    size_t size_a = zframe_size((zframe_t *)a), size_b = zframe_size((zframe_t *)b);
+    if (size_a != size_b)
+        return size_a < size_b ? -1 : 1;
+    return memcmp(zframe_data((zframe_t *)a), zframe_data((zframe_t *)b), size_a);
+}
+
+static void *s_routing_duplicate(const void *key)
+{
+    return zframe_dup((zframe_t *)key);
+}
+
+static void s_routing_destroy(void **key)
+{
+    zframe_destroy((zframe_t **)key);
+}
+
+/* Sends [routing][""][protocol][word][option][""][body...] to a peer
+ * (option and the empty frame after it only when option is given) without
+ * ever waiting: the socket's send timeout is 0, so a peer whose pipe is
+ * full (it does not read) has the message dropped, as has a peer that has
+ * gone; libzmq reports both on the routing frame, before anything is sent.
+ * Neither option nor body is taken: their frames are sent by reference.
+ * Drops are counted and logged at most once a second. Returns 0 or -1. */
+static int s_send(broker_t *self, zframe_t *routing, const char *protocol, const char *word,
+                  size_t word_size, zframe_t *option, zmsg_t *body)
+{
+    void *handle = zsock_resolve(self->socket);
+    size_t frames = body ? zmsg_size(body) : 0;
+    if (zmq_send(handle, zframe_data(routing), zframe_size(routing), ZMQ_SNDMORE) >= 0) {
+        zmq_send(handle, "", 0, ZMQ_SNDMORE);
+        zmq_send(handle, protocol, strlen(protocol), ZMQ_SNDMORE);
+        zmq_send(handle, word, word_size, option || frames ? ZMQ_SNDMORE : 0);
+        if (option) {
+            zframe_send(&option, self->socket, ZFRAME_REUSE | ZFRAME_MORE);
+            zmq_send(handle, "", 0, frames ? ZMQ_SNDMORE : 0);
+        }
+        size_t sent = 0;
+        for (zframe_t *frame = body ? zmsg_first(body) : NULL; frame; frame = zmsg_next(body))
+            zframe_send(&frame, self->socket, ZFRAME_REUSE | (++sent < frames ? ZFRAME_MORE : 0));
         return 0;
+    }
     int error = zmq_errno();
-    zmsg_destroy(msg_p);
     self->dropped++;
-    if (logger_due(&self->drop_logged_at))
+    if (logger_due(&self->drop_logged_at)) {
+        peer_t peer = {.routing = routing};
         log_warn(error == EAGAIN ? "peer does not read; message dropped"
                                  : "peer has gone; message dropped",
-                 "peer=%s error=\"%s\" dropped_total=%" PRIu64, peer_id, zmq_strerror(error),
-                 self->dropped);
+                 "peer=%s error=\"%s\" dropped_total=%" PRIu64, s_peer_id(&peer),
+                 zmq_strerror(error), self->dropped);
+    }
     return -1;
 }
 
-/* Sends [client][empty][MDPC01][service][body...] to a client; takes body. */
-static void s_send_to_client(broker_t *self, zframe_t *client, const char *service, zmsg_t **body_p)
+/* Sends [client][""][MDPC01][service][body...] to a client; body is not
+ * taken. */
+static void s_send_to_client(broker_t *self, zframe_t *client, const char *service, zmsg_t *body)
 {
-    zmsg_t *msg = *body_p;
-    *body_p = NULL;
-    zmsg_pushstr(msg, service);
-    zmsg_pushstr(msg, MDP_CLIENT);
-    zmsg_pushmem(msg, NULL, 0);
-    zmsg_prepend(msg, &(zframe_t *){zframe_dup(client)});
-    char *id = zframe_strhex(client);
-    s_send(self, &msg, id);
-    free(id);
+    s_send(self, client, MDP_CLIENT, service, strlen(service), NULL, body);
 }
 
 /* Answers a client on the broker's own account with a chuang Reply. */
@@ -168,24 +233,16 @@ static void s_reply_status(broker_t *self, zframe_t *client, const char *service
     chuang__reply__pack(&reply, zframe_data(frame));
     zmsg_t *body = zmsg_new();
     zmsg_append(body, &frame);
-    s_send_to_client(self, client, service, &body);
+    s_send_to_client(self, client, service, body);
+    zmsg_destroy(&body);
 }
 
-/* Sends [identity][empty][MDPW01][command][option][body...] to a worker;
- * takes body when given. */
-static int s_send_to_worker(broker_t *self, worker_t *worker, const char *command, zframe_t *option,
-                            zmsg_t **body_p)
+/* Sends [worker][""][MDPW01][command] to a worker, followed by [client][""]
+ * [body...] when client is given; body is not taken. */
+static int s_send_to_worker(broker_t *self, zframe_t *worker, const char *command, zframe_t *client,
+                            zmsg_t *body)
 {
-    zmsg_t *msg = body_p && *body_p ? *body_p : zmsg_new();
-    if (body_p)
-        *body_p = NULL;
-    if (option)
-        zmsg_prepend(msg, &(zframe_t *){zframe_dup(option)});
-    zmsg_pushmem(msg, command, 1);
-    zmsg_pushstr(msg, MDP_WORKER);
-    zmsg_pushmem(msg, NULL, 0);
-    zmsg_prepend(msg, &(zframe_t *){zframe_dup(worker->identity)});
-    return s_send(self, &msg, worker->id);
+    return s_send(self, worker, MDP_WORKER, command, 1, client, body);
 }
 
 /* Removes the request at the service queue's cursor. */
@@ -233,7 +290,7 @@ static void s_worker_unwait(worker_t *worker)
 static void s_worker_delete(broker_t *self, worker_t *worker, bool disconnect, const char *why)
 {
     if (disconnect)
-        s_send_to_worker(self, worker, MDP_DISCONNECT, NULL, NULL);
+        s_send_to_worker(self, worker->identity, MDP_DISCONNECT, NULL, NULL);
     log_info("worker removed", "worker=%s service=%s reason=\"%s\"", worker->id,
              worker->service ? worker->service->name : "-", why);
     service_t *service = worker->service;
@@ -241,7 +298,7 @@ static void s_worker_delete(broker_t *self, worker_t *worker, bool disconnect, c
         s_worker_unwait(worker);
         service->workers--;
     }
-    zhashx_delete(self->workers, worker->id);
+    zhashx_delete(self->workers, worker->identity);
     if (service)
         s_service_release(self, service);
 }
@@ -254,9 +311,8 @@ static void s_dispatch(broker_t *self, service_t *service)
         worker_t *worker = zlistx_first(service->waiting);
         s_worker_unwait(worker);
         request_t *request = zlistx_first(service->requests);
-        zmsg_t *body = zmsg_dup(request->body);
-        zmsg_pushmem(body, NULL, 0);
-        if (s_send_to_worker(self, worker, MDP_REQUEST, request->client, &body) != 0) {
+        if (s_send_to_worker(self, worker->identity, MDP_REQUEST, request->client, request->body) !=
+            0) {
             s_worker_delete(self, worker, false, "unreachable");
             continue;
         }
@@ -271,48 +327,62 @@ static void s_dispatch(broker_t *self, service_t *service)
 /* Reads the chuang envelope, if the body is one, for its id and deadline,
  * checks its claims against the sender's principal (key: the sender's
  * authenticated public key, NULL on a plain broker) and writes the stamped
- * envelope back into the body. Returns false, with why and detail written,
- * when a claim is refused; the request is then answered and dropped. A body
- * that is not a chuang envelope (another MDP client's) goes on as it is. */
-static bool s_request_envelope(broker_t *self, request_t *request, const char *key, int64_t now,
-                               char *why, size_t why_size, char *detail, size_t detail_size)
+ * header back into the body. Returns OK, or the status to answer with, why
+ * and detail written, when a claim is refused or the body is not what it
+ * seems; the request is then answered and dropped. A body that is not a
+ * chuang envelope (another MDP client's) goes on as it is. */
+static Chuang__Status s_request_envelope(broker_t *self, request_t *request, const char *key,
+                                         int64_t now, char *why, size_t why_size, char *detail,
+                                         size_t detail_size)
 {
     int64_t wait = self->wait_default_ms;
-    bool allowed = true;
-    zframe_t *first = zmsg_first(request->body);
-    Chuang__Request *envelope =
-        first && zmsg_size(request->body) == 1
-            ? chuang__request__unpack(NULL, zframe_size(first), zframe_data(first))
-            : NULL;
-    if (envelope && envelope->header) {
-        request->request_id = strdup(envelope->header->request_id);
-        if (envelope->header->deadline_ms > 0)
-            wait = envelope->header->deadline_ms - zclock_time();
-        /* The stamp is a copy, so the unpacked envelope frees as it came. */
-        Chuang__RequestHeader header = *envelope->header;
+    Chuang__Status status = CHUANG__STATUS__OK;
+    zframe_t *body = zmsg_size(request->body) == 1 ? zmsg_first(request->body) : NULL;
+    Chuang__RequestHeader *header = NULL;
+    int found = body ? envelope_header(zframe_data(body), zframe_size(body), &header) : 0;
+    if (found == 1) {
+        request->request_id = strdup(header->request_id);
+        if (header->deadline_ms > 0)
+            wait = header->deadline_ms - zclock_time();
+        /* The stamp is a copy, so the unpacked header frees as it came. */
+        Chuang__RequestHeader stamp = *header;
         Chuang__Principal principal;
         if (self->plain)
-            principals_stamp_plain(&header, &principal);
-        else
-            allowed = principals_stamp(self->principals, key, &header, &principal, why, why_size,
-                                       detail, detail_size);
-        if (allowed) {
-            Chuang__Request stamped = *envelope;
-            stamped.header = &header;
-            zframe_t *frame = zframe_new(NULL, chuang__request__get_packed_size(&stamped));
-            chuang__request__pack(&stamped, zframe_data(frame));
-            zmsg_destroy(&request->body);
-            request->body = zmsg_new();
-            zmsg_append(request->body, &frame);
+            principals_stamp_plain(&stamp, &principal);
+        else if (!principals_stamp(self->principals, key, &stamp, &principal, why, why_size, detail,
+                                   detail_size))
+            status = CHUANG__STATUS__PERMISSION_DENIED;
+        zframe_t *stamped = status == CHUANG__STATUS__OK
+                                ? envelope_restamp(zframe_data(body), zframe_size(body), &stamp)
+                                : NULL;
+        if (stamped) {
+            zmsg_remove(request->body, body);
+            zframe_destroy(&body);
+            zmsg_append(request->body, &stamped);
+        } else if (status == CHUANG__STATUS__OK)
+            status = CHUANG__STATUS__UNAVAILABLE; /* out of memory */
+    } else if (body) {
+        /* Belt and braces: what goes on unstamped must be no envelope to a
+         * worker's decoder either, or the sender's own principal would. */
+        Chuang__Request *full = chuang__request__unpack(NULL, zframe_size(body), zframe_data(body));
+        if (full && full->header) {
+            status = CHUANG__STATUS__INVALID_ARGUMENT;
+            snprintf(why, why_size, "malformed request envelope");
+            snprintf(detail, detail_size, "The request body is not a well-formed chuang.Request.");
         }
+        chuang__request__free_unpacked(full, NULL);
+    }
+    if (status == CHUANG__STATUS__UNAVAILABLE) {
+        snprintf(why, why_size, "broker out of memory");
+        snprintf(detail, detail_size, "The broker could not hold the request. Retry later.");
     }
     if (!request->request_id)
         request->request_id = strdup("");
-    chuang__request__free_unpacked(envelope, NULL);
+    chuang__request_header__free_unpacked(header, NULL);
     if (wait > self->wait_max_ms)
         wait = self->wait_max_ms;
     request->expiry = now + (wait > 0 ? wait : 0);
-    return allowed;
+    return status;
 }
 
 /* The kinds of principal, in the order of broker->rates; "" is a key the
@@ -356,17 +426,17 @@ static void s_mmi(broker_t *self, zframe_t *client, const char *key, const char 
     zmsg_destroy(body_p);
     zmsg_t *reply = zmsg_new();
     zmsg_addstr(reply, code);
-    s_send_to_client(self, client, service_name, &reply);
+    s_send_to_client(self, client, service_name, reply);
+    zmsg_destroy(&reply);
 }
 
 /* [empty][MDPC01][service][body...] from a client, header frames removed. */
-static void s_client_message(broker_t *self, zframe_t *sender, const char *sender_id,
-                             const char *key, zmsg_t *msg)
+static void s_client_message(broker_t *self, peer_t *peer, const char *key, zmsg_t *msg)
 {
     char *service_name = zmsg_popstr(msg);
     if (!service_name || !*service_name || strlen(service_name) > SERVICE_NAME_MAX ||
         zmsg_size(msg) == 0) {
-        log_warn("malformed client request dropped", "peer=%s reason=\"%s\"", sender_id,
+        log_warn("malformed client request dropped", "peer=%s reason=\"%s\"", s_peer_id(peer),
                  !service_name || !*service_name ? "no service name"
                  : zmsg_size(msg) == 0           ? "no body"
                                                  : "service name too long");
@@ -375,17 +445,17 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
         return;
     }
     if (strncmp(service_name, MDP_MMI_PREFIX, strlen(MDP_MMI_PREFIX)) == 0) {
-        s_mmi(self, sender, key, service_name, &msg);
+        s_mmi(self, peer->routing, key, service_name, &msg);
         zstr_free(&service_name);
         return;
     }
     int64_t now = zclock_mono();
     request_t *request = calloc(1, sizeof *request);
     assert(request);
-    request->client = zframe_dup(sender);
+    request->client = zframe_dup(peer->routing);
     request->body = msg;
     char why[160], detail[160];
-    bool allowed =
+    Chuang__Status status =
         s_request_envelope(self, request, key, now, why, sizeof why, detail, sizeof detail);
     int64_t wait = s_rate_wait(self, key, now);
     if (wait > 0) {
@@ -393,8 +463,8 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
         if (logger_due(&self->limit_logged_at))
             log_warn("rate limit exceeded; request refused",
                      "peer=%s service=%s retry_after_ms=%" PRId64 " limited_total=%" PRIu64,
-                     sender_id, service_name, wait, self->limited);
-        s_reply_status(self, sender, service_name, request->request_id,
+                     s_peer_id(peer), service_name, wait, self->limited);
+        s_reply_status(self, peer->routing, service_name, request->request_id,
                        CHUANG__STATUS__RESOURCE_EXHAUSTED, "rate limit exceeded",
                        "This key sends more requests than its rate allows. Retry after the "
                        "time given.",
@@ -403,12 +473,13 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
         zstr_free(&service_name);
         return;
     }
-    if (!allowed) {
-        log_warn("request refused: claim not held",
-                 "peer=%s service=%s request_id=%s reason=\"%s\"", sender_id, service_name,
+    if (status != CHUANG__STATUS__OK) {
+        log_warn(status == CHUANG__STATUS__PERMISSION_DENIED ? "request refused: claim not held"
+                                                             : "request refused",
+                 "peer=%s service=%s request_id=%s reason=\"%s\"", s_peer_id(peer), service_name,
                  request->request_id, why);
-        s_reply_status(self, sender, service_name, request->request_id,
-                       CHUANG__STATUS__PERMISSION_DENIED, why, detail, 0);
+        s_reply_status(self, peer->routing, service_name, request->request_id, status, why, detail,
+                       0);
         s_request_destroy(&request);
         zstr_free(&service_name);
         return;
@@ -416,10 +487,10 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
 
     if (!zhashx_lookup(self->services, service_name) &&
         zhashx_size(self->services) >= self->services_max) {
-        log_warn("too many services; request refused", "peer=%s services=%zu", sender_id,
+        log_warn("too many services; request refused", "peer=%s services=%zu", s_peer_id(peer),
                  zhashx_size(self->services));
-        s_reply_status(self, sender, service_name, request->request_id, CHUANG__STATUS__UNAVAILABLE,
-                       "no such service",
+        s_reply_status(self, peer->routing, service_name, request->request_id,
+                       CHUANG__STATUS__UNAVAILABLE, "no such service",
                        "The broker knows too many services to wait for another one.", 0);
         s_request_destroy(&request);
         zstr_free(&service_name);
@@ -434,7 +505,7 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
             log_warn("queue full; request refused",
                      "service=%s queued=%zu queued_bytes=%zu refused_total=%" PRIu64, service_name,
                      zlistx_size(service->requests), self->queued_bytes, self->refused);
-        s_reply_status(self, sender, service_name, request->request_id,
+        s_reply_status(self, peer->routing, service_name, request->request_id,
                        CHUANG__STATUS__RESOURCE_EXHAUSTED, "service queue is full",
                        "Too many requests are waiting for this service. Retry later.", 0);
         s_request_destroy(&request);
@@ -450,12 +521,13 @@ static void s_client_message(broker_t *self, zframe_t *sender, const char *sende
 }
 
 /* [empty][MDPW01][command][...] from a worker, header frames removed. */
-static void s_worker_message(broker_t *self, zframe_t *sender, const char *sender_id, zmsg_t *msg)
+static void s_worker_message(broker_t *self, peer_t *peer, zmsg_t *msg)
 {
     zframe_t *command = zmsg_pop(msg);
-    worker_t *worker = zhashx_lookup(self->workers, sender_id);
+    worker_t *worker = zhashx_lookup(self->workers, peer->routing);
     if (!command || zframe_size(command) != 1) {
-        log_warn("malformed worker message dropped", "peer=%s reason=\"no command\"", sender_id);
+        log_warn("malformed worker message dropped", "peer=%s reason=\"no command\"",
+                 s_peer_id(peer));
         goto done;
     }
     char cmd = (char)zframe_data(command)[0];
@@ -463,13 +535,12 @@ static void s_worker_message(broker_t *self, zframe_t *sender, const char *sende
         char *name = zmsg_popstr(msg);
         if (worker || !name || !*name || strlen(name) > SERVICE_NAME_MAX ||
             strncmp(name, MDP_MMI_PREFIX, strlen(MDP_MMI_PREFIX)) == 0) {
-            log_warn("invalid READY; worker disconnected", "peer=%s service=%s", sender_id,
+            log_warn("invalid READY; worker disconnected", "peer=%s service=%s", s_peer_id(peer),
                      name ? name : "-");
             if (worker) {
                 s_worker_delete(self, worker, true, "READY sent twice");
             } else {
-                worker_t probe = {.id = (char *)sender_id, .identity = sender};
-                s_send_to_worker(self, &probe, MDP_DISCONNECT, NULL, NULL);
+                s_send_to_worker(self, peer->routing, MDP_DISCONNECT, NULL, NULL);
             }
             zstr_free(&name);
             goto done;
@@ -479,43 +550,41 @@ static void s_worker_message(broker_t *self, zframe_t *sender, const char *sende
         const char *key = self->worker_keys ? zframe_meta(command, "User-Id") : NULL;
         if (self->worker_keys && (!key || !zcertstore_lookup(self->worker_keys, key))) {
             log_warn("READY refused: this key may not serve", "peer=%s service=%s key=%s",
-                     sender_id, name, key ? key : "-");
-            worker_t probe = {.id = (char *)sender_id, .identity = sender};
-            s_send_to_worker(self, &probe, MDP_DISCONNECT, NULL, NULL);
+                     s_peer_id(peer), name, key ? key : "-");
+            s_send_to_worker(self, peer->routing, MDP_DISCONNECT, NULL, NULL);
             zstr_free(&name);
             goto done;
         }
         worker = calloc(1, sizeof *worker);
         assert(worker);
-        worker->id = strdup(sender_id);
-        worker->identity = zframe_dup(sender);
+        worker->id = strdup(s_peer_id(peer));
+        worker->identity = zframe_dup(peer->routing);
         worker->service = s_service_require(self, name);
         worker->service->workers++;
-        zhashx_insert(self->workers, sender_id, worker);
-        log_info("worker ready", "worker=%s service=%s", sender_id, name);
+        zhashx_insert(self->workers, peer->routing, worker);
+        log_info("worker ready", "worker=%s service=%s", s_peer_id(peer), name);
         zstr_free(&name);
     } else if (!worker) {
         /* RFC 7: a peer that is not a known worker is told to reconnect. */
         if (cmd != MDP_DISCONNECT[0]) {
-            worker_t probe = {.id = (char *)sender_id, .identity = sender};
-            s_send_to_worker(self, &probe, MDP_DISCONNECT, NULL, NULL);
+            s_send_to_worker(self, peer->routing, MDP_DISCONNECT, NULL, NULL);
         }
         goto done;
     } else if (cmd == MDP_REPLY[0]) {
         zframe_t *client = zmsg_pop(msg);
         zframe_t *empty = zmsg_pop(msg);
         if (!client || !empty || zframe_size(empty) != 0 || zmsg_size(msg) == 0) {
-            log_warn("malformed REPLY dropped", "worker=%s", sender_id);
+            log_warn("malformed REPLY dropped", "worker=%s", s_peer_id(peer));
         } else if (worker->waiting_slot) {
             /* RFC 7: an invalid message gets the worker disconnected. */
             log_warn("REPLY from a worker that holds no request; worker disconnected", "worker=%s",
-                     sender_id);
+                     s_peer_id(peer));
             zframe_destroy(&client);
             zframe_destroy(&empty);
             s_worker_delete(self, worker, true, "REPLY without a request");
             goto done;
         } else {
-            s_send_to_client(self, client, worker->service->name, &msg);
+            s_send_to_client(self, client, worker->service->name, msg);
         }
         zframe_destroy(&client);
         zframe_destroy(&empty);
@@ -525,8 +594,8 @@ static void s_worker_message(broker_t *self, zframe_t *sender, const char *sende
         s_worker_delete(self, worker, false, "worker disconnected");
         goto done;
     } else {
-        log_warn("unknown worker command; worker disconnected", "worker=%s command=%d", sender_id,
-                 cmd);
+        log_warn("unknown worker command; worker disconnected", "worker=%s command=%d",
+                 s_peer_id(peer), cmd);
         s_worker_delete(self, worker, true, "unknown command");
         goto done;
     }
@@ -602,7 +671,7 @@ static void s_heartbeat(broker_t *self, int64_t now)
     /* RFC 7: the broker heartbeats every worker, busy or waiting. */
     for (worker_t *worker = zhashx_first(self->workers); worker;
          worker = zhashx_next(self->workers))
-        s_send_to_worker(self, worker, MDP_HEARTBEAT, NULL, NULL);
+        s_send_to_worker(self, worker->identity, MDP_HEARTBEAT, NULL, NULL);
     if (self->principals)
         principals_reload(self->principals);
     limiter_prune(self->limiter, now);
@@ -641,27 +710,26 @@ static void s_message(broker_t *self)
     if (!msg)
         return;
     zframe_t *sender = zmsg_pop(msg);
-    char *sender_id = zframe_strhex(sender);
+    peer_t peer = {.routing = sender};
     zframe_t *empty = zmsg_pop(msg);
     char *header = zmsg_popstr(msg);
     if (!empty || zframe_size(empty) != 0 || !header) {
         log_warn("malformed message dropped", "peer=%s reason=\"no empty delimiter frame\"",
-                 sender_id);
+                 s_peer_id(&peer));
         zmsg_destroy(&msg);
     } else if (streq(header, MDP_CLIENT)) {
         /* The ZAP user id (the sender's key) is on the frames it sent. */
-        s_client_message(self, sender, sender_id, zframe_meta(empty, "User-Id"), msg);
+        s_client_message(self, &peer, zframe_meta(empty, "User-Id"), msg);
     } else if (streq(header, MDP_WORKER)) {
-        s_worker_message(self, sender, sender_id, msg);
+        s_worker_message(self, &peer, msg);
     } else {
         log_warn("malformed message dropped", "peer=%s reason=\"unknown protocol header\"",
-                 sender_id);
+                 s_peer_id(&peer));
         zmsg_destroy(&msg);
     }
     zstr_free(&header);
     zframe_destroy(&empty);
     zframe_destroy(&sender);
-    free(sender_id);
 }
 
 broker_t *broker_new(config_t *config, security_t *security)
@@ -682,6 +750,10 @@ broker_t *broker_new(config_t *config, security_t *security)
     zhashx_set_destructor(self->services, s_service_destructor);
     self->workers = zhashx_new();
     zhashx_set_destructor(self->workers, s_worker_destructor);
+    zhashx_set_key_hasher(self->workers, s_routing_hash);
+    zhashx_set_key_comparator(self->workers, s_routing_compare);
+    zhashx_set_key_duplicator(self->workers, s_routing_duplicate);
+    zhashx_set_key_destructor(self->workers, s_routing_destroy);
 
     self->socket = zsock_new(ZMQ_ROUTER);
     zsock_set_router_mandatory(self->socket, 1);

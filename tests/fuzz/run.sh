@@ -14,7 +14,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source_dir=$(cd "$here/../.." && pwd)
 seconds=${1:-30}
 build_dir=$(realpath -m -- "${2:-$source_dir/build-fuzz}")
-fuzzers=(envelope pbjson feed config identifiers enterprise_name licence)
+fuzzers=(envelope broker_envelope pbjson feed config identifiers enterprise_name licence)
 
 "$source_dir/deploy/install-deps.sh"
 CC=clang cmake -S "$source_dir" -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug -DCHUANG_FUZZ=ON \
@@ -30,7 +30,9 @@ printf '%-16s %10s %10s %8s %8s  %s\n' harness executions exec/s cov ft result
 for name in "${fuzzers[@]}"; do
     corpus=$work/$name
     mkdir -p "$corpus" "$work/crashes"
-    cp -r "$here/corpus/$name/." "$corpus/" 2>/dev/null || true
+    seeds=$name
+    [ "$name" = broker_envelope ] && seeds=envelope # the same request bodies
+    cp -r "$here/corpus/$seeds/." "$corpus/" 2>/dev/null || true
     log=$work/$name.log
     dict=()
     case $name in pbjson | licence) dict=(-dict="$here/json.dict") ;; esac
