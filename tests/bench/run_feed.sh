@@ -19,11 +19,9 @@ source_dir=$(cd "$here/../.." && pwd)
 build_dir=$(realpath -m -- "${1:-$source_dir/build-bench}")
 [ $# -gt 0 ] && shift
 
-if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-    cmake -S "$source_dir" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DCHUANG_SANITIZE=OFF >/dev/null
-fi
-cmake --build "$build_dir" -j"$(nproc)" --target bench_feed chuang-feed >/dev/null
+# shellcheck source-path=SCRIPTDIR source=build.sh
+. "$here/build.sh"
+bench_build "$build_dir" bench_feed chuang-feed
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/chuang-bench-feed.XXXXXX")
 harness=$work/harness
