@@ -21,17 +21,9 @@ source_dir=$(cd "$here/../.." && pwd)
 build_dir=$(realpath -m -- "${1:-$source_dir/build-bench}")
 [ $# -gt 0 ] && shift
 
-if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-    cmake -S "$source_dir" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DCHUANG_SANITIZE=OFF >/dev/null
-fi
-build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt")
-sanitize=$(sed -n 's/^CHUANG_SANITIZE:[A-Z]*=//p' "$build_dir/CMakeCache.txt")
-if [ "$build_type" != RelWithDebInfo ] || [ "${sanitize:-OFF}" != OFF ]; then
-    echo "run_agency.sh: note: $build_dir is $build_type with CHUANG_SANITIZE=${sanitize:-OFF};" \
-        "figures from it are not release figures" >&2
-fi
-cmake --build "$build_dir" -j"$(nproc)" >/dev/null
+# shellcheck source-path=SCRIPTDIR source=build.sh
+. "$here/build.sh"
+bench_build "$build_dir"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/chuang-bench-agency.XXXXXX")
 data=$work/data
