@@ -38,8 +38,18 @@
  * After the first step that does not, one more is tried, then the run
  * stops. Nothing is asserted on times: the figures are printed.
  *
+ *   register    -E N: before the load, N entities are copied into the
+ *               registry's tables from the first one registered (each with
+ *               its reservation, founder, address and history, and a valid
+ *               credit code of its own), in batches of one statement, then
+ *               vacuumed and analysed; the lookups ask for them too. The
+ *               database is CHUANG_BENCH_DB_URL (the registry's role), or as
+ *               the superuser CHUANG_BENCH_ADMIN_URL (foreign-key triggers
+ *               skipped for the copies, and a checkpoint after them).
+ *
  *   bench_agency -C CTL_CONF -r REDIS_URL [-p name=pid,...] [-s SECONDS]
  *                [-R RATES] [-L LOOKUPS] [-N SEARCHES] [-t THREADS] [-w SECONDS]
+ *                [-E ENTITIES]
  *
  * CTL_CONF is the chuangctl settings file deploy/local/chuang writes
  * (brokers, the operator's certificate, the brokers' and the feed's
@@ -52,6 +62,7 @@
 #include "client.h"
 #include "config.h"
 #include "event_stream.h"
+#include "identifiers.h"
 #include "feed_client.h"
 #include "logger.h"
 #include "redis_link.h"
@@ -61,6 +72,7 @@
 #include "trade_name.h"
 
 #include <czmq.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -71,7 +83,8 @@
 #define MAX_THREADS    512
 #define MAX_PROCS      16
 #define MAX_GROUPS     8
-#define CODES_MAX      (1 << 20) /* credit codes kept for lookups */
+#define CODES_MAX      (1 << 22) /* credit codes kept for lookups */
+#define PRELOAD_BATCH  20000
 #define SAMPLE_MS      100
 #define SUSTAIN_LAG_MS 1000
 
@@ -464,6 +477,125 @@ static int s_parse_procs(char *text)
     return 0;
 }
 
+/* --- the register, filled beforehand ---------------------------------------- */
+
+/* Copies the entity registered as $1 (with its reservation, founders,
+ * addresses and history) once for every code in $2, under the trade name of
+ * the same index in $3: one statement for the whole batch. The columns are
+ * the registry's (services/registry/sql); a column added there without a
+ * default makes this fail, loudly. */
+static const char *const s_copy_sql =
+    "WITH v AS (SELECT * FROM unnest($2::text[], $3::text[]) AS v (code, trade)),"
+    " src AS (SELECT * FROM entities WHERE credit_code = $1),"
+    " res AS (SELECT n.* FROM name_reservations n JOIN src ON n.id = src.reservation_id),"
+    " new_res AS (INSERT INTO name_reservations (agency, name, region, trade_name, industry,"
+    "   form, applicant_name, applicant_id_number, reserved_on, expires_on, status)"
+    "   SELECT agency, replace(name, trade_name, v.trade), region, v.trade, industry, form,"
+    "   applicant_name, applicant_id_number, reserved_on, expires_on, status FROM res, v"
+    "   RETURNING id, trade_name, name),"
+    " new_ent AS (INSERT INTO entities (credit_code, agency, name, trade_name, industry,"
+    "   entity_type, legal_rep_name, legal_rep_id_number, legal_rep_phone,"
+    "   registered_capital_fen, business_scope, industry_code, reservation_id, registered_on,"
+    "   status)"
+    "   SELECT v.code, agency, r.name, v.trade, industry, entity_type, legal_rep_name,"
+    "   legal_rep_id_number, legal_rep_phone, registered_capital_fen, business_scope,"
+    "   industry_code, r.id, registered_on, status"
+    "   FROM src, v JOIN new_res r ON r.trade_name = v.trade RETURNING credit_code, name),"
+    " f AS (INSERT INTO founders (credit_code, position, name, id_number, phone, categories,"
+    "   subscribed_capital_fen) SELECT e.credit_code, position, f.name, id_number, phone,"
+    "   categories, subscribed_capital_fen FROM founders f, new_ent e WHERE f.credit_code = $1),"
+    " a AS (INSERT INTO entity_addresses (credit_code, address_id, kind, position)"
+    "   SELECT e.credit_code, address_id, kind, position FROM entity_addresses a, new_ent e"
+    "   WHERE a.credit_code = $1),"
+    " h AS (INSERT INTO entity_history (credit_code, field, value, valid_from, valid_to)"
+    "   SELECT e.credit_code, field, CASE WHEN field = 'name' THEN e.name ELSE value END,"
+    "   valid_from, valid_to FROM entity_history h, new_ent e WHERE h.credit_code = $1)"
+    " SELECT count(*) FROM new_ent";
+
+/* The n-th preloaded entity's credit code: organisation codes of two
+ * letters and six digits, which the registry's own numbering never makes. */
+static void s_preload_code(long n, char code[19])
+{
+    char body[16];
+    snprintf(body, sizeof body, "P%c%06d", "LMNQRTUW"[(n / 1000000) % 8], (int)(n % 1000000));
+    identifiers_uscc_make('9', '1', AGENCY, body, code);
+}
+
+/* Fills the register at url with count entities copied from the first one
+ * registered, each with its own credit code and a trade name from the top
+ * of trade_name()'s range (the load takes them from the bottom); their
+ * codes join those the lookups use. Returns 0 or -1. */
+static int s_preload(const char *url, long count)
+{
+    PGconn *db = PQconnectdb(url);
+    if (PQstatus(db) != CONNECTION_OK) {
+        fprintf(stderr, "bench_agency: cannot connect for the preload: %s", PQerrorMessage(db));
+        PQfinish(db);
+        return -1;
+    }
+    /* As the superuser, the copies skip the foreign-key triggers: they are
+     * copies of a row that passed them, and the checks would take most of the
+     * time. */
+    const char *admin = getenv("CHUANG_BENCH_ADMIN_URL");
+    if (admin) {
+        PQfinish(db);
+        db = PQconnectdb(admin);
+        PQclear(PQexec(db, "SET session_replication_role = replica"));
+        PQclear(PQexec(db, "SET search_path = registry"));
+    }
+    char template[19];
+    snprintf(template, sizeof template, "%s", s_codes[0]);
+    char *codes = malloc(PRELOAD_BATCH * 20 + 3), *trades = malloc(PRELOAD_BATCH * 16 + 3);
+    int64_t start = bench_now_ns();
+    int rc = 0;
+    for (long done = 0; done < count && rc == 0;) {
+        long batch = count - done < PRELOAD_BATCH ? count - done : PRELOAD_BATCH;
+        char *c = codes, *t = trades;
+        *c++ = '{';
+        *t++ = '{';
+        for (long i = 0; i < batch; i++) {
+            char code[19], trade[16];
+            s_preload_code(done + i, code);
+            trade_name(TRADE_NAME_COUNT - 1 - (done + i), trade, sizeof trade);
+            c += sprintf(c, "%s%s", i ? "," : "", code);
+            t += sprintf(t, "%s%s", i ? "," : "", trade);
+            long at = atomic_fetch_add(&s_ncodes, 1);
+            if (at < CODES_MAX)
+                snprintf(s_codes[at], sizeof s_codes[at], "%s", code);
+        }
+        *c++ = '}';
+        *c = '\0';
+        *t++ = '}';
+        *t = '\0';
+        const char *values[] = {template, codes, trades};
+        PGresult *res = PQexecParams(db, s_copy_sql, 3, NULL, values, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || atol(PQgetvalue(res, 0, 0)) != batch) {
+            fprintf(stderr, "bench_agency: preload failed: %s", PQerrorMessage(db));
+            rc = -1;
+        }
+        PQclear(res);
+        done += batch;
+    }
+    const char *tables[] = {"name_reservations", "entities", "founders", "entity_addresses",
+                            "entity_history"};
+    for (size_t i = 0; rc == 0 && i < sizeof tables / sizeof *tables; i++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "VACUUM ANALYZE %s", tables[i]);
+        PQclear(PQexec(db, sql));
+    }
+    /* The preload's WAL flushed now, not by a checkpoint during a step. */
+    if (rc == 0 && admin)
+        PQclear(PQexec(db, "CHECKPOINT"));
+    if (rc == 0)
+        printf("  register   %ld entities copied in beforehand in %.0f s (each with its "
+               "reservation, founder, address and history)\n",
+               count, (double)(bench_now_ns() - start) / 1e9);
+    free(codes);
+    free(trades);
+    PQfinish(db);
+    return rc;
+}
+
 /* --- steps ---------------------------------------------------------------- */
 
 typedef struct {
@@ -566,7 +698,7 @@ static void s_usage(void)
 {
     fprintf(stderr, "usage: bench_agency -C CTL_CONF -r REDIS_URL [-p name=pid,...] [-s SECONDS]\n"
                     "                    [-R RATES] [-L LOOKUPS] [-N SEARCHES] [-t THREADS] "
-                    "[-w SECONDS]\n");
+                    "[-w SECONDS] [-E ENTITIES]\n");
 }
 
 int main(int argc, char **argv)
@@ -574,8 +706,9 @@ int main(int argc, char **argv)
     const char *conf = NULL;
     char rates_text[256] = "100,200,400,600,800,1000,1200";
     double step_s = 15, warm_s = 5;
+    long preload = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "C:r:p:s:R:L:N:t:w:")) != -1) {
+    while ((opt = getopt(argc, argv, "C:r:p:s:R:L:N:t:w:E:")) != -1) {
         switch (opt) {
         case 'C':
             conf = optarg;
@@ -607,6 +740,9 @@ int main(int argc, char **argv)
         case 'w':
             warm_s = atof(optarg);
             break;
+        case 'E':
+            preload = atol(optarg);
+            break;
         default:
             s_usage();
             return 2;
@@ -615,7 +751,7 @@ int main(int argc, char **argv)
     int rates[MAX_RATES];
     int nrates = bench_parse_list(rates_text, rates, 100000, MAX_RATES);
     if (!conf || !s_redis_url || nrates < 1 || step_s < 1 || s_lookups < 0 || s_searches < 0 ||
-        s_nworkers < 1 || s_nworkers > MAX_THREADS) {
+        s_nworkers < 1 || s_nworkers > MAX_THREADS || preload < 0 || preload > 8000000) {
         s_usage();
         return 2;
     }
@@ -662,6 +798,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_agency: the first registration failed\n");
         return 1;
     }
+    const char *db_url = getenv("CHUANG_BENCH_DB_URL");
+    if (preload > 0 && !db_url) {
+        fprintf(stderr, "bench_agency: -E needs CHUANG_BENCH_DB_URL\n");
+        return 2;
+    }
+    if (preload > 0 && s_preload(db_url, preload) != 0)
+        return 1;
     for (int w = 0; w < s_nworkers; w++)
         pthread_create(&s_workers[w].thread, NULL, s_worker_run, &s_workers[w]);
     pthread_t feed, groups;

@@ -34,7 +34,10 @@ void bench_sleep_until_ns(int64_t ns)
         ;
 }
 
-int64_t bench_proc_cpu_us(pid_t pid, pid_t *ppid)
+/* CPU time of pid in microseconds from /proc/<pid>/stat: its own in *own,
+ * that of the children it has waited for in *reaped, its parent in *ppid.
+ * Returns -1 when the process is gone or the file cannot be read. */
+static int s_stat_cpu(pid_t pid, pid_t *ppid, int64_t *own, int64_t *reaped)
 {
     char path[64], line[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -44,16 +47,31 @@ int64_t bench_proc_cpu_us(pid_t pid, pid_t *ppid)
     size_t got = fread(line, 1, sizeof line - 1, file);
     fclose(file);
     line[got] = '\0';
-    /* After the parenthesised command name: state, ppid, ... utime (14), stime (15). */
+    /* After the parenthesised command name: state, ppid, ... utime (14),
+     * stime (15), cutime (16), cstime (17). */
     char *p = strrchr(line, ')');
     int parent = 0;
     unsigned long utime = 0, stime = 0;
-    if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &parent, &utime,
-                     &stime) != 3)
+    long cutime = 0, cstime = 0;
+    if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld", &parent,
+                     &utime, &stime, &cutime, &cstime) != 5)
+        return -1;
+    long tick = sysconf(_SC_CLK_TCK);
+    *ppid = parent;
+    *own = (int64_t)(utime + stime) * 1000000 / tick;
+    *reaped = (int64_t)(cutime + cstime) * 1000000 / tick;
+    return 0;
+}
+
+int64_t bench_proc_cpu_us(pid_t pid, pid_t *ppid)
+{
+    pid_t parent;
+    int64_t own, reaped;
+    if (s_stat_cpu(pid, &parent, &own, &reaped) != 0)
         return -1;
     if (ppid)
         *ppid = parent;
-    return (int64_t)(utime + stime) * 1000000 / sysconf(_SC_CLK_TCK);
+    return own;
 }
 
 int64_t bench_tree_cpu_us(pid_t root)
@@ -67,9 +85,13 @@ int64_t bench_tree_cpu_us(pid_t root)
         if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
             continue;
         pid_t pid = (pid_t)atoi(entry->d_name), parent = 0;
-        int64_t us = bench_proc_cpu_us(pid, &parent);
-        if (us >= 0 && (pid == root || parent == root))
-            total += us;
+        int64_t own, reaped;
+        if (s_stat_cpu(pid, &parent, &own, &reaped) != 0)
+            continue;
+        if (pid == root)
+            total += own + reaped;
+        else if (parent == root)
+            total += own;
     }
     if (dir)
         closedir(dir);

@@ -30,10 +30,11 @@ void bench_sleep_until_ns(int64_t ns);
  * cannot be read. */
 int64_t bench_proc_cpu_us(pid_t pid, pid_t *ppid);
 
-/* CPU time of root and of its direct children alive now (for PostgreSQL:
- * the postmaster and its backends, WAL writer, checkpointer, ...), in
- * microseconds, by a scan of /proc. Processes that cannot be read count 0;
- * returns 0 when root <= 0. */
+/* CPU time of root, of its direct children alive now and of those it has
+ * waited for (for PostgreSQL: the postmaster and its backends, WAL writer,
+ * checkpointer, ..., and the backends that have exited), in microseconds,
+ * by a scan of /proc, so that a child's exit does not take its time away.
+ * Processes that cannot be read count 0; returns 0 when root <= 0. */
 int64_t bench_tree_cpu_us(pid_t root);
 
 /* CPU time (user + system) of this process so far, all threads, in

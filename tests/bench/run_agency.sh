@@ -10,7 +10,8 @@
 # service, the feed) and a second registry replica beside the first, lets
 # the operator's key call without a rate limit (its principal table line
 # gets rate=0: the benchmark is the operator's load, not a flood), runs
-# bench_agency against it and stops everything, also on failure or
+# bench_agency against it (with the registry's database and the superuser's
+# URL in its environment, for -E) and stops everything, also on failure or
 # interruption. The run takes two to three minutes and is cut off after
 # BENCH_TIMEOUT seconds (default 600). The table goes to stdout; the data
 # folder with every process's log is kept only when the run fails.
@@ -62,6 +63,14 @@ for pidfile in "$data"/run/*.pid; do
 done
 procs+="registry-2=$second,postgres=$(head -1 "$data/pg/postmaster.pid"),redis=$(cat "$data/redis/redis.pid")"
 redis_port=$(sed -n 's/^redis=//p' "$data/ports")
+# The registry's database, for the preload (-E); a URL with a password goes
+# in the environment, not on a command line.
+CHUANG_BENCH_DB_URL=$(sed -n 's/^db.url = //p' "$data/etc/registry.conf")
+export CHUANG_BENCH_DB_URL
+. "$source_dir/deploy/lib/stack.sh"
+CHUANG_BENCH_ADMIN_URL=$(stack_pg_admin_url "$data/pg" "$(sed -n 's/^pg=//p' "$data/ports")")
+CHUANG_BENCH_ADMIN_URL=${CHUANG_BENCH_ADMIN_URL%/*}/chuang
+export CHUANG_BENCH_ADMIN_URL
 
 timeout --foreground -k 10 "${BENCH_TIMEOUT:-600}" \
     "$build_dir/tests/bench/bench_agency" -C "$data/etc/ctl.conf" \
