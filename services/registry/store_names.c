@@ -136,10 +136,12 @@ int store_names_search(PGconn *db, service_call_t *call, const char *agency, con
     const char *values[3] = {agency, text, limit_text};
     PGresult *res = store_query(db,
                                 "SELECT name, 'registered', credit_code FROM entities"
-                                " WHERE agency = $1 AND strpos(name, $2) > 0"
+                                " WHERE agency = $1 AND name_grams @> name_query_grams($2)"
+                                "   AND strpos(name, $2) > 0"
                                 " UNION ALL "
                                 "SELECT name, 'reserved', '' FROM name_reservations"
-                                " WHERE agency = $1 AND strpos(name, $2) > 0"
+                                " WHERE agency = $1 AND name_grams @> name_query_grams($2)"
+                                "   AND strpos(name, $2) > 0"
                                 "   AND status = 'reserved' AND expires_on >= chuang_today($1)"
                                 " ORDER BY 1 LIMIT $3::int",
                                 3, values, PGRES_TUPLES_OK);

@@ -356,6 +356,23 @@ static void test_journey_reserve_register_lookup(void **state)
     chuang__registry__entity__free_unpacked(entity, NULL);
     chuang__reply__free_unpacked(reply, NULL);
 
+    /* The name is found by any piece of it, one character or several, and
+     * not by its characters in another order. */
+    const char *pieces[] = {"栖", "云栖网", "网络科技", "杭州云栖网络科技有限公司", "栖云", "云网"};
+    const size_t found_by[] = {1, 1, 1, 1, 0, 0};
+    for (size_t i = 0; i < sizeof pieces / sizeof *pieces; i++) {
+        search.query = (char *)pieces[i];
+        reply = client_call(s_public, "registry", "SearchNames", &search.base, NULL);
+        assert_int_equal(reply->status, CHUANG__STATUS__OK);
+        found = chuang__registry__search_names_reply__unpack(NULL, reply->payload.len,
+                                                             reply->payload.data);
+        assert_int_equal(found->n_matches, found_by[i]);
+        if (found_by[i])
+            assert_string_equal(found->matches[0]->kind, "registered");
+        chuang__registry__search_names_reply__free_unpacked(found, NULL);
+        chuang__reply__free_unpacked(reply, NULL);
+    }
+
     /* Both changes have their events in the outbox. */
     assert_int_equal(s_count("SELECT count(*) FROM chuang_outbox WHERE type = "
                              "'registry.NameReserved' AND agency = '" AGENCY "'"),
