@@ -32,4 +32,7 @@ ALTER TABLE entities ADD COLUMN name_grams text[] GENERATED ALWAYS AS (name_gram
 CREATE INDEX entities_name_grams ON entities USING gin (name_grams);
 ALTER TABLE name_reservations
     ADD COLUMN name_grams text[] GENERATED ALWAYS AS (name_grams(name)) STORED;
-CREATE INDEX name_reservations_name_grams ON name_reservations USING gin (name_grams);
+-- Only live reservations are searched; most are used up once the register
+-- is large, and would be read only to be filtered out.
+CREATE INDEX name_reservations_name_grams ON name_reservations USING gin (name_grams)
+    WHERE status = 'reserved';
