@@ -43,14 +43,20 @@ typedef struct _service_call_t service_call_t;
  * from service_call_alloc/strdup (or pointing into input). Returns the
  * status: OK, or the status set by service_call_fail or
  * service_call_violation. Runs inside a transaction on service_call_db()
- * unless the method's kind is SERVICE_METHOD_NO_DB. */
+ * unless the method's kind is SERVICE_METHOD_READ_ONE or _NO_DB. */
 typedef Chuang__Status(service_handler_fn)(service_call_t *call, const ProtobufCMessage *input,
                                            ProtobufCMessage *output);
 
 typedef enum {
     SERVICE_METHOD_WRITE, /* in a transaction, applied once per idempotency key */
     SERVICE_METHOD_READ,  /* in a transaction, nothing recorded */
-    SERVICE_METHOD_NO_DB  /* no transaction; the handler does not use the database */
+    /* A read that one statement answers: no transaction, so no BEGIN and no
+     * COMMIT to wait for; each statement sees the data as of its own start
+     * (as in a READ COMMITTED transaction). A connection found lost is
+     * answered UNAVAILABLE, which the client library retries, and replaced
+     * before the next request. */
+    SERVICE_METHOD_READ_ONE,
+    SERVICE_METHOD_NO_DB /* no transaction; the handler does not use the database */
 } service_method_kind_t;
 
 /* Who may call a method, in its service_method_t. The framework refuses a

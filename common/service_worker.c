@@ -69,19 +69,19 @@ static zmsg_t *s_replay_body(const uint8_t *stored, size_t size, const char *req
     return body;
 }
 
-/* Opens the request's transaction; its BEGIN goes with the first statement
- * (db_begin), which also re-establishes a connection found dead then (the
- * server restarted since the last request): nothing was applied yet, so
- * the client need not see it. A connection known to be lost is
- * re-established first. */
-static bool s_begin(worker_t *worker)
+/* Opens the request's transaction when it has one; its BEGIN goes with the
+ * first statement (db_begin), which also re-establishes a connection found
+ * dead then (the server restarted since the last request): nothing was
+ * applied yet, so the client need not see it. A connection known to be lost
+ * is re-established first, with or without a transaction. */
+static bool s_begin(worker_t *worker, bool transaction)
 {
     if (db_lost(worker->db)) {
         log_warn("postgresql connection lost; reconnecting", "schema=%s", worker->service->schema);
         if (db_reset(worker->db, worker->service->schema, 1) != 0)
             return false;
     }
-    return db_begin(worker->db) == 0;
+    return !transaction || db_begin(worker->db) == 0;
 }
 
 /* The scope of the call's idempotency key (agency, principal, person: who
@@ -139,7 +139,8 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
     const char *request_id = call->header->request_id;
     const char *key = call->header->idempotency_key;
     bool idempotent = method->kind == SERVICE_METHOD_WRITE && key && *key;
-    bool transaction = method->kind != SERVICE_METHOD_NO_DB;
+    bool transaction = method->kind == SERVICE_METHOD_WRITE || method->kind == SERVICE_METHOD_READ;
+    bool database = method->kind != SERVICE_METHOD_NO_DB;
     char *scope = NULL, *identity = NULL;
     if (idempotent)
         s_idempotency_scope(call, &scope, &identity);
@@ -150,7 +151,7 @@ static zmsg_t *s_apply(service_call_t *call, const service_method_t *method,
         db_failure_clear(worker->db);
         zlist_purge(call->violations);
         zlist_purge(call->aggregates);
-        if (transaction && !s_begin(worker)) {
+        if (database && !s_begin(worker, transaction)) {
             service_call_sql_fail(call, NULL, "begin");
             return s_failure_body(call, request_id);
         }

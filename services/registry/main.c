@@ -16,10 +16,10 @@
  * departments take snapshots of the register to follow its feed. */
 static const service_method_t s_methods[] = {
     {"ReserveName", handle_reserve_name, SERVICE_METHOD_WRITE, "officer,applicant"},
-    {"SearchNames", handle_search_names, SERVICE_METHOD_READ, SERVICE_PUBLIC},
+    {"SearchNames", handle_search_names, SERVICE_METHOD_READ_ONE, SERVICE_PUBLIC},
     {"RegisterEntity", handle_register, SERVICE_METHOD_WRITE, "officer,applicant"},
     {"GetEntity", handle_get_entity, SERVICE_METHOD_READ, "officer,applicant"},
-    {"Lookup", handle_lookup, SERVICE_METHOD_READ, SERVICE_PUBLIC},
+    {"Lookup", handle_lookup, SERVICE_METHOD_READ_ONE, SERVICE_PUBLIC},
     {"AddToList", handle_add_to_list, SERVICE_METHOD_WRITE, "officer"},
     {"RemoveFromList", handle_remove_from_list, SERVICE_METHOD_WRITE, "officer"},
     {"GetCreditStanding", handle_get_credit_standing, SERVICE_METHOD_READ, SERVICE_PUBLIC},

@@ -304,6 +304,49 @@ static char *s_decided(const char *credit_code)
 
 static Chuang__Reply *s_call_code(client_t *client, const char *method, const char *credit_code);
 
+/* The public reads (Lookup, SearchNames) run without a transaction. When
+ * PostgreSQL has dropped the registry's connections (a restart, a failover),
+ * they still answer from the database, on new connections, and none of them
+ * leaves a transaction open behind it. */
+static void test_public_reads_survive_lost_connections(void **state)
+{
+    (void)state;
+    char code[19];
+    assert_int_equal(identifiers_uscc_make('9', '1', AGENCY, "PL000001", code), 0);
+    Chuang__Registry__LookupRequest lookup = CHUANG__REGISTRY__LOOKUP_REQUEST__INIT;
+    lookup.credit_code = code;
+    Chuang__Registry__SearchNamesRequest search = CHUANG__REGISTRY__SEARCH_NAMES_REQUEST__INIT;
+    search.query = "没有的名字";
+
+    PGconn *admin = PQconnectdb(harness_get("CHUANG_TEST_PG_ADMIN_URL"));
+    assert_int_equal(PQstatus(admin), CONNECTION_OK);
+    PGresult *res = PQexec(admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                                  " WHERE usename = 'registry'");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_true(atol(PQgetvalue(res, 0, 0)) > 0);
+    PQclear(res);
+    zclock_sleep(300);
+
+    /* More calls than the registry has worker threads: each thread's
+     * connection was dropped. */
+    for (int i = 0; i < 8; i++) {
+        Chuang__Reply *reply = client_call(s_public, "registry", "Lookup", &lookup.base, NULL);
+        assert_int_equal(reply->status, CHUANG__STATUS__NOT_FOUND);
+        chuang__reply__free_unpacked(reply, NULL);
+        reply = client_call(s_public, "registry", "SearchNames", &search.base, NULL);
+        assert_int_equal(reply->status, CHUANG__STATUS__OK);
+        chuang__reply__free_unpacked(reply, NULL);
+    }
+    /* (The relay's leadership lock is a transaction held open on purpose.) */
+    res = PQexec(admin, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'registry'"
+                        " AND state LIKE 'idle in transaction%'"
+                        " AND (query LIKE '%name_grams%' OR query LIKE 'WITH e AS%')");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_int_equal(atol(PQgetvalue(res, 0, 0)), 0);
+    PQclear(res);
+    PQfinish(admin);
+}
+
 static void test_journey_reserve_register_lookup(void **state)
 {
     (void)state;
@@ -1145,6 +1188,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_journey_reserve_register_lookup),
+        cmocka_unit_test(test_public_reads_survive_lost_connections),
         cmocka_unit_test(test_bad_registrations_write_nothing),
         cmocka_unit_test(test_bad_names_are_refused),
         cmocka_unit_test(test_reservation_period_is_a_dated_rule),
