@@ -34,12 +34,23 @@ static const char s_claim_script[] =
     "end\n"
     "return jobs\n";
 
-/* KEYS[1] queue; ARGV[1] job, ARGV[2] lease end. Returns 1 if removed. */
-static const char s_done_script[] = "local score = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
-                                    "if score and tonumber(score) == tonumber(ARGV[2]) then\n"
-                                    "    return redis.call('ZREM', KEYS[1], ARGV[1])\n"
-                                    "end\n"
-                                    "return 0\n";
+/* KEYS[1] queue; ARGV a (job, lease end, next time) triple per job: a job
+ * whose time is still its lease end is removed, or moved to its next time
+ * when that is above 0. Returns how many were. */
+static const char s_done_script[] =
+    "local ended = 0\n"
+    "for i = 1, #ARGV, 3 do\n"
+    "    local score = redis.call('ZSCORE', KEYS[1], ARGV[i])\n"
+    "    if score and tonumber(score) == tonumber(ARGV[i + 1]) then\n"
+    "        if tonumber(ARGV[i + 2]) > 0 then\n"
+    "            redis.call('ZADD', KEYS[1], 'XX', ARGV[i + 2], ARGV[i])\n"
+    "        else\n"
+    "            redis.call('ZREM', KEYS[1], ARGV[i])\n"
+    "        end\n"
+    "        ended = ended + 1\n"
+    "    end\n"
+    "end\n"
+    "return ended\n";
 
 typedef struct {
     const char *name; /* for the log */
@@ -127,35 +138,48 @@ static redisReply *s_command(redisContext *redis, const char *what, const char *
     return s_checked(redis, what, queue, redisCommandArgv(redis, argc, argv, lengths));
 }
 
-/* Runs script on queue with the nargs (at most 3) strings in args: by SHA-1,
- * then in full if Redis has not cached it. Returns its reply or NULL
- * (logged); the caller frees the reply. */
-static redisReply *s_eval(redisContext *redis, script_t *script, const char *queue, int nargs,
-                          const char **args)
+/* Runs script on queue with the nargs strings in args: by SHA-1, then in
+ * full if Redis has not cached it. Returns its reply or NULL (logged); the
+ * caller frees the reply. */
+static redisReply *s_eval(redisContext *redis, script_t *script, const char *queue, size_t nargs,
+                          const char *const *args)
 {
     pthread_once(&s_sha_once, s_sha_init);
-    enum { ARGS_MAX = 3 };
-    if (nargs > ARGS_MAX)
-        nargs = ARGS_MAX;
-    const char *argv[4 + ARGS_MAX] = {"EVALSHA", script->sha, "1", queue};
-    size_t lengths[4 + ARGS_MAX] = {7, strlen(script->sha), 1, strlen(queue)};
-    for (int i = 0; i < nargs; i++) {
-        argv[4 + i] = args[i];
-        lengths[4 + i] = strlen(args[i]);
+    size_t argc = 4 + nargs;
+    const char **argv = calloc(argc, sizeof *argv);
+    size_t *lengths = calloc(argc, sizeof *lengths);
+    redisReply *reply = NULL;
+    if (!argv || !lengths) {
+        s_log_error(script->name, queue, "out of memory");
+        goto done;
     }
+    argv[0] = "EVALSHA";
+    argv[1] = script->sha;
+    argv[2] = "1";
+    argv[3] = queue;
+    for (size_t i = 0; i < nargs; i++)
+        argv[4 + i] = args[i];
+    for (size_t i = 0; i < argc; i++)
+        lengths[i] = strlen(argv[i]);
     if (script->sha[0]) {
-        redisReply *reply = redisCommandArgv(redis, 4 + nargs, argv, lengths);
+        reply = redisCommandArgv(redis, (int)argc, argv, lengths);
         bool uncached =
             reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0;
-        if (!uncached)
-            return s_checked(redis, script->name, queue, reply);
+        if (!uncached) {
+            reply = s_checked(redis, script->name, queue, reply);
+            goto done;
+        }
         freeReplyObject(reply);
     }
     argv[0] = "EVAL";
     lengths[0] = 4;
     argv[1] = script->text;
     lengths[1] = strlen(script->text);
-    return s_command(redis, script->name, queue, 4 + nargs, argv, lengths);
+    reply = s_command(redis, script->name, queue, (int)argc, argv, lengths);
+done:
+    free(argv);
+    free(lengths);
+    return reply;
 }
 
 /* Returns an integer reply's value, or -1 after logging another type. The
@@ -326,15 +350,38 @@ int schedule_claim_due(redisContext *redis, const char *queue, int64_t now_ms, i
 
 int schedule_done(redisContext *redis, const char *queue, const char *job, int64_t lease)
 {
-    if (s_check(redis, "done", queue, true, job) != 0)
+    int64_t never = 0;
+    return schedule_done_many(redis, queue, &job, &lease, &never, 1);
+}
+
+int schedule_done_many(redisContext *redis, const char *queue, const char *const *jobs,
+                       const int64_t *leases, const int64_t *next_ms, size_t count)
+{
+    if (count == 0)
+        return 0;
+    if (s_check(redis, "done", queue, true, jobs[0]) != 0)
         return -1;
-    if (!s_time_ok(lease)) {
-        s_log_error("done", queue, "lease out of range");
-        return -1;
+    const char **args = calloc(3 * count, sizeof *args);
+    char(*numbers)[24] = calloc(2 * count, sizeof *numbers);
+    long long ended = -1;
+    if (!args || !numbers) {
+        s_log_error("done", queue, "out of memory");
+        goto done;
     }
-    char lease_text[24];
-    snprintf(lease_text, sizeof lease_text, "%" PRId64, lease);
-    const char *args[2] = {job, lease_text};
-    long long removed = s_integer(s_eval(redis, &s_done, queue, 2, args), "done", queue);
-    return removed < 0 ? -1 : (int)removed;
+    for (size_t i = 0; i < count; i++) {
+        if (!jobs[i] || !s_time_ok(leases[i]) || !s_time_ok(next_ms[i])) {
+            s_log_error("done", queue, "a job is missing or its lease or next time out of range");
+            goto done;
+        }
+        snprintf(numbers[2 * i], sizeof numbers[0], "%" PRId64, leases[i]);
+        snprintf(numbers[2 * i + 1], sizeof numbers[0], "%" PRId64, next_ms[i]);
+        args[3 * i] = jobs[i];
+        args[3 * i + 1] = numbers[2 * i];
+        args[3 * i + 2] = numbers[2 * i + 1];
+    }
+    ended = s_integer(s_eval(redis, &s_done, queue, 3 * count, args), "done", queue);
+done:
+    free(args);
+    free(numbers);
+    return ended < 0 ? -1 : (int)ended;
 }

@@ -75,6 +75,13 @@ int schedule_claim_due(redisContext *redis, const char *queue, int64_t now_ms, i
  * when kept or already gone, or -1. */
 int schedule_done(redisContext *redis, const char *queue, const char *job, int64_t lease);
 
+/* schedule_done for count claimed jobs in one round trip, each with its
+ * lease; a job whose next_ms is above 0 is moved to that time instead of
+ * removed (a retry), still only if its time is its lease. Returns how many
+ * were removed or moved, or -1. */
+int schedule_done_many(redisContext *redis, const char *queue, const char *const *jobs,
+                       const int64_t *leases, const int64_t *next_ms, size_t count);
+
 /* Frees an array from schedule_claim_due and its job ids; NULL is allowed. */
 void schedule_jobs_free(schedule_job_t *jobs);
 

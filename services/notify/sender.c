@@ -422,9 +422,9 @@ static int s_start_due(service_tick_t *tick, PGconn *db, redisContext *redis, in
             s_start(row, 0, jobs[j].lease);
             started++;
         } else if (due >= 0) {
-            schedule_done(redis, queue, jobs[j].job, jobs[j].lease);
-            if (due > 0)
-                schedule_add(redis, queue, jobs[j].job, due);
+            /* Not due after all: off the queue, or back at its time. */
+            const char *job = jobs[j].job;
+            schedule_done_many(redis, queue, &job, &jobs[j].lease, &due, 1);
         } /* else the lease ends and it is tried again */
         PQclear(row);
     }
@@ -432,6 +432,33 @@ static int s_start_due(service_tick_t *tick, PGconn *db, redisContext *redis, in
     free(ids);
     schedule_jobs_free(jobs);
     return started;
+}
+
+/* Takes the ended sends off their channels' queues, one round trip per
+ * channel: each is removed, or moved to its due_ms (by position in
+ * s_ended) when that is above 0 (a retry). */
+static void s_end_claims(service_tick_t *tick, redisContext *redis, const int64_t *due_ms)
+{
+    size_t count = zlistx_size(s_ended);
+    const char **jobs = calloc(count, sizeof *jobs);
+    int64_t *leases = calloc(count, sizeof *leases), *next = calloc(count, sizeof *next);
+    assert(jobs && leases && next);
+    char queue[256];
+    for (int channel = 0; channel < CHANNELS; channel++) {
+        size_t taken = 0, n = 0;
+        for (flight_t *f = zlistx_first(s_ended); f; f = zlistx_next(s_ended), n++) {
+            if (f->channel != channel)
+                continue;
+            jobs[taken] = f->id;
+            leases[taken] = f->lease;
+            next[taken++] = due_ms[n];
+        }
+        s_queue(tick, s_channels[channel], queue, sizeof queue);
+        schedule_done_many(redis, queue, jobs, leases, next, taken);
+    }
+    free(jobs);
+    free(leases);
+    free(next);
 }
 
 /* Records the outcomes of the ended sends in one statement, then takes
@@ -486,8 +513,9 @@ static void s_record(service_tick_t *tick, PGconn *db, redisContext *redis)
         ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         PQclear(res);
     }
+    if (ok)
+        s_end_claims(tick, redis, due_ms);
     n = 0;
-    char queue[256];
     for (flight_t *f = zlistx_first(s_ended); f; f = zlistx_next(s_ended), n++) {
         const char *channel = s_channels[f->channel];
         if (!ok) {
@@ -495,10 +523,6 @@ static void s_record(service_tick_t *tick, PGconn *db, redisContext *redis)
                      f->id, channel);
             continue;
         }
-        s_queue(tick, channel, queue, sizeof queue);
-        schedule_done(redis, queue, f->id, f->lease);
-        if (due_ms[n] > 0)
-            schedule_add(redis, queue, f->id, due_ms[n]);
         if (f->outcome == CHANNEL_SENT)
             log_info("delivered", "id=%s channel=%s attempts=%d", f->id, channel, f->attempts);
         else

@@ -197,10 +197,12 @@ bool registry_tick(service_tick_t *tick)
     int claimed = schedule_claim_due(redis, queue, zclock_time(), LEASE_MS, CLAIM_MAX, &jobs);
     for (int i = 0; i < claimed; i++) {
         int rc = s_run(db, jobs[i].job);
-        if (rc >= 0)
-            schedule_done(redis, queue, jobs[i].job, jobs[i].lease);
-        if (rc == 1)
-            schedule_add(redis, queue, jobs[i].job, zclock_time());
+        if (rc >= 0) {
+            /* Done, or (1) more of it to run at once. */
+            const char *job = jobs[i].job;
+            int64_t next = rc == 1 ? zclock_time() : 0;
+            schedule_done_many(redis, queue, &job, &jobs[i].lease, &next, 1);
+        }
     }
     schedule_jobs_free(jobs);
     if (claimed > 0) {

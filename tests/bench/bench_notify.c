@@ -63,7 +63,7 @@
  *                notify.rate_per_minute is 0, so no rate query); the JSON of
  *                each (s_webhook_json); the batch outcome (s_record: one
  *                UPDATE .. FROM unnest() of the 32 outcomes, all 'sent');
- *                schedule_done for each. A copy of sender.c's statements,
+ *                one schedule_done_many. A copy of sender.c's statements,
  *                run through db_query as sender.c runs them (prepared once per
  *                connection): keep it in step with sender.c. Full batches
  *                are its best case; the notify rows show the batches the
@@ -846,7 +846,7 @@ static const char *const s_record_sql =
 
 /* One batch as sender.c's tick makes it, all sent: up to IN_FLIGHT due ids
  * from the queue, the batch claim, the JSON of each, the batch outcome,
- * schedule_done for each. Returns the deliveries recorded (0: the queue is
+ * one schedule_done_many. Returns the deliveries recorded (0: the queue is
  * empty) or -1 with the error in error. */
 static int s_sender_batch(PGconn *db, redisContext *redis, char *error, size_t size)
 {
@@ -901,11 +901,17 @@ static int s_sender_batch(PGconn *db, redisContext *redis, char *error, size_t s
     if (!ok)
         snprintf(error, size, "the outcome UPDATE: %s", PQerrorMessage(db));
     PQclear(res);
-    for (int i = 0; ok && i < taken; i++)
-        if (schedule_done(redis, SQL_QUEUE, jobs[i].job, jobs[i].lease) < 0) {
-            snprintf(error, size, "schedule_done failed");
-            ok = false;
-        }
+    const char *ended[IN_FLIGHT];
+    int64_t leases[IN_FLIGHT], next[IN_FLIGHT];
+    for (int i = 0; i < taken; i++) {
+        ended[i] = jobs[i].job;
+        leases[i] = jobs[i].lease;
+        next[i] = 0;
+    }
+    if (ok && schedule_done_many(redis, SQL_QUEUE, ended, leases, next, (size_t)taken) < 0) {
+        snprintf(error, size, "schedule_done_many failed");
+        ok = false;
+    }
     rc = ok ? claimed : -1;
 done:
     PQclear(rows);
@@ -1615,7 +1621,7 @@ int main(int argc, char **argv)
            IN_FLIGHT, CHANNEL_POOL_HOST_CONNECTIONS);
     printf("  sender sql  C threads: sender.c's statements for a batch of %d, without the HTTP "
            "(schedule_claim_due, the claim\n"
-           "              UPDATE, the JSON, the outcome UPDATE from unnest(), schedule_done each), "
+           "              UPDATE, the JSON, the outcome UPDATE from unnest(), schedule_done_many), "
            "on a copy of the deliveries table\n",
            IN_FLIGHT);
     printf("  notify      C chuang-notify processes, %s; up to %d sends in flight each on its pool "

@@ -172,6 +172,51 @@ static void test_done_removes_only_the_claim_it_was_given(void **state)
     redisFree(redis);
 }
 
+static void test_done_many_ends_or_moves_each_claim_once(void **state)
+{
+    (void)state;
+    redisContext *redis = s_connect();
+    char queue[160];
+    s_queue(queue, sizeof queue, "done-many");
+    int64_t now = zclock_time();
+    assert_int_equal(schedule_add(redis, queue, "sent", now - 3000), 0);
+    assert_int_equal(schedule_add(redis, queue, "retry", now - 2000), 0);
+    assert_int_equal(schedule_add(redis, queue, "moved", now - 1000), 0);
+    schedule_job_t *jobs = NULL;
+    assert_int_equal(schedule_claim_due(redis, queue, now, 60000, 10, &jobs), 3);
+    /* Moved by someone else while its work ran: it keeps that time. */
+    assert_int_equal(schedule_add(redis, queue, "moved", now + 86400000), 0);
+
+    const char *ids[3] = {jobs[0].job, jobs[1].job, jobs[2].job};
+    int64_t leases[3] = {jobs[0].lease, jobs[1].lease, jobs[2].lease};
+    int64_t next[3] = {0, now + 5000, now + 7000};
+    assert_int_equal(schedule_done_many(redis, queue, ids, leases, next, 3), 2);
+    assert_int_equal(s_score(redis, queue, "sent"), -1);
+    assert_int_equal(s_score(redis, queue, "retry"), now + 5000);
+    assert_int_equal(s_score(redis, queue, "moved"), now + 86400000);
+    /* The same leases again end nothing: the retry has a new time. */
+    assert_int_equal(schedule_done_many(redis, queue, ids, leases, next, 3), 0);
+    assert_int_equal(s_score(redis, queue, "retry"), now + 5000);
+    assert_int_equal(schedule_done_many(redis, queue, ids, leases, next, 0), 0);
+    schedule_jobs_free(jobs);
+
+    /* A bad entry fails the call and ends none of the others. */
+    assert_int_equal(schedule_claim_due(redis, queue, now + 6000, 60000, 10, &jobs), 1);
+    const char *bad_ids[2] = {jobs[0].job, NULL};
+    int64_t bad_leases[2] = {jobs[0].lease, jobs[0].lease};
+    int64_t bad_next[2] = {0, 0};
+    assert_int_equal(schedule_done_many(redis, queue, bad_ids, bad_leases, bad_next, 2), -1);
+    assert_int_equal(s_score(redis, queue, "retry"), jobs[0].lease);
+    bad_ids[1] = "retry";
+    bad_next[1] = INT64_MAX;
+    assert_int_equal(schedule_done_many(redis, queue, bad_ids, bad_leases, bad_next, 2), -1);
+    assert_int_equal(s_score(redis, queue, "retry"), jobs[0].lease);
+    schedule_jobs_free(jobs);
+
+    s_delete(redis, queue);
+    redisFree(redis);
+}
+
 static void test_add_missing_never_moves_a_job(void **state)
 {
     (void)state;
@@ -483,6 +528,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_due_jobs_are_claimed_in_order_under_a_lease),
         cmocka_unit_test(test_done_removes_only_the_claim_it_was_given),
+        cmocka_unit_test(test_done_many_ends_or_moves_each_claim_once),
         cmocka_unit_test(test_add_missing_never_moves_a_job),
         cmocka_unit_test(test_replicas_never_claim_the_same_job),
         cmocka_unit_test(test_a_lost_queue_is_rebuilt_from_the_database),
