@@ -3,12 +3,11 @@
  * it promises.
  *
  * The main thread reads the configuration, applies the migrations, starts
- * the relay's thread and worker.threads worker actors (service_worker.c)
- * and then ticks (scheduled work, the audit sealer) until SIGTERM or SIGINT
- * (CZMQ's handler sets zsys_interrupted). To stop, it destroys the actors
- * one by one: each finishes the request in hand, answers it, tells its
- * brokers DISCONNECT and closes its connections. Handlers see only the call
- * API (service_call.c).
+ * worker.threads worker actors (service_worker.c), the relay's thread and
+ * a thread for each consumer of other services' events, and then ticks (scheduled work, the audit
+ * sealer) until SIGTERM or SIGINT (CZMQ's handler sets zsys_interrupted). To stop, it destroys the
+ * actors one by one: each finishes the request in hand, answers it, tells its brokers DISCONNECT
+ * and closes its connections. Handlers see only the call API (service_call.c).
  */
 #include "service.h"
 #include "service_private.h"
@@ -27,6 +26,7 @@
 #include <czmq.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <unistd.h>
 
 #ifndef CHUANG_COMMON_SQL_DIR
 #error "CHUANG_COMMON_SQL_DIR must name the framework's migrations folder"
@@ -45,6 +45,87 @@ static void s_relay_actor(zsock_t *pipe, void *args)
         relay_step(relay, RELAY_WAIT_MS);
     zpoller_destroy(&poller);
     relay_destroy(&relay);
+}
+
+/* A consumer's thread (args: a consumer_job_t it owns): applies events
+ * until the main thread sends $TERM (it notices within CONSUMER_WAIT_MS). */
+#define CONSUMER_WAIT_MS 300
+
+typedef struct {
+    consumer_t *consumer;
+    const service_consumer_t *entry;
+} consumer_job_t;
+
+static void s_consumer_actor(zsock_t *pipe, void *args)
+{
+    consumer_job_t *job = args;
+    zsock_signal(pipe, 0);
+    zpoller_t *poller = zpoller_new(pipe, NULL);
+    while (!zpoller_wait(poller, 0) && !zpoller_terminated(poller))
+        if (consumer_step(job->consumer, CONSUMER_WAIT_MS) > 0 && job->entry->applied)
+            job->entry->applied();
+    zpoller_destroy(&poller);
+    consumer_destroy(&job->consumer);
+    free(job);
+}
+
+/* Starts a thread for each enabled consumer of the service's definition
+ * into *actors (a NULL-ended array the caller destroys). Returns 0, or -1
+ * after logging what is missing. */
+static int s_consumers_start(service_t *service, config_t *config, zactor_t ***actors)
+{
+    size_t count = 0;
+    for (const service_consumer_t *c = service->def->consumers; c && c->name; c++)
+        count++;
+    *actors = calloc(count + 1, sizeof **actors);
+    if (!*actors)
+        return -1;
+    if (count > 0 && !service->redis_url) {
+        log_error("redis.url is not set; this service follows other services' events through "
+                  "redis",
+                  "service=%s", service->def->name);
+        return -1;
+    }
+    char name[128], *host = zsys_hostname();
+    snprintf(name, sizeof name, "%s-%s-%d", service->def->name, host ? host : "localhost",
+             (int)getpid());
+    zstr_free(&host);
+    size_t started = 0;
+    for (const service_consumer_t *c = service->def->consumers; c && c->name; c++) {
+        char key[128];
+        snprintf(key, sizeof key, "consume.%s.enabled", c->name);
+        if (!config_bool(config, key, true))
+            continue;
+        snprintf(key, sizeof key, "consume.%s.stream", c->name);
+        const char *stream = config_str(config, key, c->stream);
+        snprintf(key, sizeof key, "consume.%s.imported", c->name);
+        consumer_settings_t settings = {
+            .db_url = service->db_url,
+            .schema = service->schema,
+            .redis_url = service->redis_url,
+            .stream = stream,
+            .group = service->def->name,
+            .consumer = name,
+            .claim_idle_ms = (int)config_int(config, "consumer.claim_idle_ms", 30000),
+            .max_deliveries = (int)config_int(config, "consumer.max_deliveries", 5),
+            .imported = config_bool(config, key, false),
+            .handler = c->handler,
+            .arg = c->arg,
+        };
+        consumer_job_t *job = calloc(1, sizeof *job);
+        consumer_t *consumer = job ? consumer_new(&settings) : NULL;
+        if (!consumer) {
+            log_error("cannot start a consumer", "consumer=%s stream=%s", c->name, stream);
+            free(job);
+            return -1;
+        }
+        job->consumer = consumer;
+        job->entry = c;
+        (*actors)[started++] = zactor_new(s_consumer_actor, job);
+        log_info("following events", "consumer=%s stream=%s group=%s", c->name, stream,
+                 service->def->name);
+    }
+    return 0;
 }
 
 static int s_migrate(service_t *service, PGconn *db, config_t *config)
@@ -138,6 +219,7 @@ int service_main(int argc, char **argv, const service_def_t *def)
     PGconn *db = NULL;
     service_tick_t tick = {0};
     zactor_t *relay_actor = NULL;
+    zactor_t **consumer_actors = NULL;
     db_lock_t *audit_lock = NULL;
     if (!service.security)
         goto done;
@@ -193,6 +275,8 @@ int service_main(int argc, char **argv, const service_def_t *def)
                                      .stream_max = config_int(config, "relay.stream_max", 0)};
         relay_actor = zactor_new(s_relay_actor, relay_new(&settings));
     }
+    if (s_consumers_start(&service, config, &consumer_actors) != 0)
+        goto done;
     log_info("service ready", "service=%s threads=%d brokers=%s", def->name, threads,
              service.brokers);
     /* The main thread purges old idempotency keys and runs the ticks. */
@@ -230,6 +314,9 @@ int service_main(int argc, char **argv, const service_def_t *def)
     log_info("stopping; finishing requests in hand", "service=%s", def->name);
     rc = 0;
 done:
+    for (size_t i = 0; consumer_actors && consumer_actors[i]; i++)
+        zactor_destroy(&consumer_actors[i]);
+    free(consumer_actors);
     zactor_destroy(&relay_actor);
     for (int i = 0; actors && i < threads; i++)
         zactor_destroy(&actors[i]);

@@ -19,8 +19,8 @@
  * the client retries.
  *
  * Settings: brokers, db.url, db.schema (default: the service name),
- * redis.url (optional), redis.prefix, service.tick_ms, relay.enabled (with
- * redis.url; default yes), relay.publish (a PUB endpoint for live events),
+ * redis.url (optional; needed by a service that consumes events), redis.prefix, service.tick_ms,
+ * relay.enabled (with redis.url; default yes), relay.publish (a PUB endpoint for live events),
  * relay.stream_max (events the stream keeps; 0, the default: all),
  * worker.threads, worker.heartbeat_ms, worker.liveness,
  * idempotency.retention_days, service.sql_dir, log.level, and the
@@ -32,6 +32,7 @@
 #include "bounds.h"
 #include "chuang.pb-c.h"
 #include "config.h"
+#include "consumer.h"
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
@@ -84,6 +85,25 @@ typedef struct _service_tick_t service_tick_t;
  * called again at once. */
 typedef bool(service_tick_fn)(service_tick_t *tick);
 
+/* Events of another service that this one applies, exactly once
+ * (consumer.h). Every replica runs one consumer of each on a thread of its
+ * own, in the consumer group named after this service, as consumer
+ * "<service>-<host>-<pid>". Settings, per entry name:
+ * consume.<name>.stream (the stream key; default the entry's stream),
+ * consume.<name>.imported (the stream is a feed import, whose positions
+ * have gaps; default no), consume.<name>.enabled (default yes); and for
+ * all of them consumer.claim_idle_ms (30000) and consumer.max_deliveries
+ * (5). */
+typedef struct {
+    const char *name;   /* for settings and logs, e.g. "registry" */
+    const char *stream; /* the default stream key, e.g. "chuang:registry:events" */
+    consumer_handler_fn *handler;
+    void *arg; /* the handler's */
+    /* Optional: called on the consumer's thread after a step that applied
+     * events (e.g. to wake the work those events made). */
+    void (*applied)(void);
+} service_consumer_t;
+
 typedef struct {
     const char *name; /* MDP service name */
     const ProtobufCServiceDescriptor *descriptor;
@@ -91,8 +111,9 @@ typedef struct {
     /* Optional: fields whose maximum is not bounds.h's default. Every input
      * is checked against these before its handler runs. */
     const bounds_t *bounds;
-    const char *sql_dir;   /* the service's migrations */
-    service_tick_fn *tick; /* optional scheduled work */
+    const char *sql_dir;                 /* the service's migrations */
+    service_tick_fn *tick;               /* optional scheduled work */
+    const service_consumer_t *consumers; /* optional; ends with {NULL} */
     /* Optional: reads the service's own settings before any worker starts;
      * returns -1 (after logging what is wrong) to stop start-up. */
     int (*init)(config_t *config);

@@ -1551,7 +1551,7 @@ int main(int argc, char **argv)
     notify_env[nenv++] = zsys_sprintf("CHUANG_REDIS_URL=%s", s_cfg.redis_url);
     notify_env[nenv++] = strdup("CHUANG_REDIS_PREFIX=" PREFIX);
     notify_env[nenv++] = strdup("CHUANG_SECURITY_PLAIN=yes");
-    notify_env[nenv++] = strdup("CHUANG_NOTIFY_STREAM=" PREFIX ":no-events");
+    notify_env[nenv++] = strdup("CHUANG_CONSUME_REGISTRY_STREAM=" PREFIX ":no-events");
     notify_env[nenv++] = strdup("CHUANG_NOTIFY_WEBHOOK_ALLOW_HTTP=yes"); /* the local receiver */
     notify_env[nenv++] = strdup("CHUANG_NOTIFY_WEBHOOK_ALLOW_HOSTS=127.0.0.1");
     for (int i = 0; i < nenv; i++)

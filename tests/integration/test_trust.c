@@ -208,7 +208,7 @@ static int s_setup(void **state)
     s_pids[2] = s_spawn("registry", REGISTRY, s_urls[1], licence, audit);
     zstr_free(&audit);
     s_pids[3] =
-        s_spawn("notify", NOTIFY, s_urls[2], "CHUANG_NOTIFY_STREAM=trust:registry:events", NULL);
+        s_spawn("notify", NOTIFY, s_urls[2], "CHUANG_CONSUME_REGISTRY_STREAM=trust:registry:events", NULL);
     zstr_free(&licence);
 
     security_t *security;
