@@ -277,6 +277,11 @@ int service_main(int argc, char **argv, const service_def_t *def)
     }
     if (s_consumers_start(&service, config, &consumer_actors) != 0)
         goto done;
+    if (def->jobs && def->jobs->kind && !service.redis_url) {
+        log_error("redis.url is not set; this service's scheduled jobs wait in redis", "service=%s",
+                  def->name);
+        goto done;
+    }
     log_info("service ready", "service=%s threads=%d brokers=%s", def->name, threads,
              service.brokers);
     /* The main thread purges old idempotency keys and runs the ticks. */
@@ -284,6 +289,7 @@ int service_main(int argc, char **argv, const service_def_t *def)
     tick.db = db;
     int64_t purge_at = zclock_mono() + 3600 * 1000;
     int64_t tick_at = zclock_mono();
+    bool ticking = def->tick || (def->jobs && def->jobs->kind);
     audit_sealer_t sealer = {.schema = service.schema,
                              .key = service.audit_key,
                              .checkpoint_every = config_int(config, "audit.checkpoint_every", 1000),
@@ -292,13 +298,13 @@ int service_main(int argc, char **argv, const service_def_t *def)
     int64_t seal_at = zclock_mono();
     while (!zsys_interrupted) {
         /* No sleep when the tick asked to be called again at once. */
-        int64_t idle = def->tick ? tick_at - zclock_mono() : 200;
+        int64_t idle = ticking ? tick_at - zclock_mono() : 200;
         if (idle > 0)
             zclock_sleep(idle < 200 ? (int)idle : 200);
         int64_t now = zclock_mono();
         if (now >= seal_at && !db_lost(db))
             seal_at = s_audit_seal(&service, db, &audit_lock, &sealer) ? now : now + seal_ms;
-        if (now < purge_at && (!def->tick || now < tick_at))
+        if (now < purge_at && (!ticking || now < tick_at))
             continue;
         if (db_lost(db))
             db_reset(db, service.schema, 1);
@@ -306,8 +312,10 @@ int service_main(int argc, char **argv, const service_def_t *def)
             idempotency_purge(db, retention_days);
             purge_at = now + 3600 * 1000;
         }
-        if (def->tick && now >= tick_at && !db_lost(db)) {
-            bool more = def->tick(&tick);
+        if (ticking && now >= tick_at && !db_lost(db)) {
+            bool more = def->tick ? def->tick(&tick) : false;
+            if (!db_lost(db) && service_jobs_tick(&tick))
+                more = true;
             tick_at = more ? zclock_mono() : zclock_mono() + tick_ms;
         }
     }

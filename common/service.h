@@ -104,6 +104,31 @@ typedef struct {
     void (*applied)(void);
 } service_consumer_t;
 
+/* A kind of scheduled job the framework runs for a service (service_jobs.c).
+ * The service's tables are the record of what is to be done: every 10 s
+ * pending() lists this kind's jobs with their due times and any missing
+ * from the Redis due-time queue "<redis.prefix>:due" (schedule.h) is added
+ * (a new job, a restarted Redis, a replica that crashed with one in
+ * hand), none moved. Each tick claims up to 32 jobs that are due, under a
+ * lease of 60 s, so that a replica that dies with one leaves it to another
+ * when the lease ends, and runs each on the tick's connection; run must
+ * check the state it acts on, since a job may run twice. After a run that
+ * wrote events the service's relay is woken. */
+typedef struct {
+    const char *kind; /* job ids are "<kind>:<key>" */
+    /* This kind's jobs not done yet: a result of rows (key text, due time
+     * in ms since the epoch, bigint), owned by the caller; NULL on error. */
+    PGresult *(*pending)(PGconn *db);
+    /* Runs the job named key, for at most about budget_ms. Returns 0 when
+     * it is done (or had nothing left to do), 1 when more is left to run at
+     * once, -1 when it failed and should run again after its lease. */
+    int (*run)(PGconn *db, const char *key, int64_t budget_ms);
+    /* true: run runs inside a transaction the framework opens, committed
+     * when run returns 0 or 1, rolled back on -1. false: run makes its own
+     * transactions (e.g. one per chunk of a long job). */
+    bool in_transaction;
+} service_job_t;
+
 typedef struct {
     const char *name; /* MDP service name */
     const ProtobufCServiceDescriptor *descriptor;
@@ -114,6 +139,7 @@ typedef struct {
     const char *sql_dir;                 /* the service's migrations */
     service_tick_fn *tick;               /* optional scheduled work */
     const service_consumer_t *consumers; /* optional; ends with {NULL} */
+    const service_job_t *jobs;           /* optional; ends with {NULL}; needs redis.url */
     /* Optional: reads the service's own settings before any worker starts;
      * returns -1 (after logging what is wrong) to stop start-up. */
     int (*init)(config_t *config);

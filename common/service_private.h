@@ -2,7 +2,8 @@
  * service_private.h - what the parts of the service framework share and
  * handlers never see: the process's settings, a worker thread's
  * connections, a call's state. service.c wires the process, service_call.c
- * is the API handlers call, service_worker.c a worker thread's request loop.
+ * is the API handlers call, service_worker.c a worker thread's request loop,
+ * service_jobs.c the runner of scheduled jobs.
  */
 #ifndef CHUANG_SERVICE_PRIVATE_H
 #define CHUANG_SERVICE_PRIVATE_H
@@ -33,7 +34,12 @@ struct _service_tick_t {
     service_t *service;
     PGconn *db;
     redisContext *redis;
+    int64_t jobs_restored_at; /* zclock_mono ms of the last look for missing jobs */
 };
+
+/* Restores missing jobs now and then and runs those due (service_jobs.c).
+ * Returns true when it stopped with more due at once. */
+bool service_jobs_tick(service_tick_t *tick);
 
 typedef struct {
     service_t *service;

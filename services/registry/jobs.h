@@ -1,13 +1,12 @@
 /*
- * jobs.h - the registry's scheduled work, run by the service framework's tick.
+ * jobs.h - the registry's scheduled work, run by the service framework.
  */
 #ifndef REGISTRY_JOBS_H
 #define REGISTRY_JOBS_H
 
 #include "service.h"
 
-/* Restores missing jobs from the database now and then, and runs the jobs
- * that are due. */
-service_tick_fn registry_tick;
+/* The registry's kinds of scheduled job, for service_def_t.jobs. */
+extern const service_job_t registry_jobs[];
 
 #endif

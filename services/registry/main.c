@@ -44,7 +44,7 @@ int main(int argc, char **argv)
         .methods = s_methods,
         .bounds = registry_bounds,
         .sql_dir = REGISTRY_SQL_DIR,
-        .tick = registry_tick,
+        .jobs = registry_jobs,
         .init = handlers_init,
         .fini = handlers_fini,
     };

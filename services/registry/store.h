@@ -168,8 +168,8 @@ int store_annual_report_add(PGconn *db, const Chuang__Registry__FileAnnualReport
 /* The annual checks due to be scheduled: per agency with entities, the
  * year before its current one (in its calendar) when not checked yet, with
  * the instant the check is due (ms since the epoch: the agency's midnight
- * after annual_report_last_day). Rows (agency, year, due_ms); caller
- * clears; NULL on error. */
+ * after annual_report_last_day). Rows ("<agency>:<year>", due_ms), as
+ * service_job_t's pending lists jobs; caller clears; NULL on error. */
 PGresult *store_annual_checks_due(PGconn *db);
 
 /* Lists as abnormal up to limit of agency's entities without the report of
@@ -216,8 +216,8 @@ int store_objection_add(PGconn *db, const char *credit_code, const char *objecto
  * row, 0 when there was nothing to decide. */
 int store_deregistration_decide(PGconn *db, const char *credit_code, store_deregistration_t *row);
 
-/* Deregistrations in notice: each's credit code and notice end (ms). The
- * caller clears the result. */
+/* Deregistrations in notice: each's credit code and notice end (ms), as
+ * service_job_t's pending lists jobs. The caller clears the result. */
 PGresult *store_deregistrations_pending(PGconn *db);
 
 #endif

@@ -128,7 +128,7 @@ PGresult *store_annual_checks_due(PGconn *db)
         "      AND agency IN (a.agency, '') AND effective_from <= chuang_today(a.agency)"
         "      ORDER BY agency = a.agency DESC, effective_from DESC LIMIT 1) AS last_day"
         "   FROM agencies a)"
-        " SELECT agency, year, (extract(epoch FROM chuang_day_start(agency,"
+        " SELECT agency || ':' || year, (extract(epoch FROM chuang_day_start(agency,"
         "   make_date(year + 1, (last_day / 100)::int, (last_day % 100)::int) + 1)) * 1000)::bigint"
         " FROM due WHERE last_day IS NOT NULL AND NOT EXISTS (SELECT 1 FROM annual_report_checks c"
         "   WHERE c.year = due.year AND c.agency IN (due.agency, ''))",
