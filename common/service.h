@@ -202,6 +202,14 @@ PGresult *service_call_query(service_call_t *call, const char *what, const char 
                              const char *const *values, ExecStatusType expected,
                              Chuang__Status *failure);
 
+/* The value of the dated rule name (rules.h) in force for the request's
+ * agency on day ("YYYY-MM-DD"; NULL: the agency's today), into *value.
+ * Returns OK; FAILED_PRECONDITION naming the rule and the day when none is
+ * in force then (the request must not go on: an operator has to add it);
+ * or the failure of the query. */
+Chuang__Status service_call_rule(service_call_t *call, const char *name, const char *day,
+                                 int64_t *value);
+
 /* true once service_call_violation has recorded a violation. */
 bool service_call_has_violations(service_call_t *call);
 

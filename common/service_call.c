@@ -8,6 +8,7 @@
 #include "logger.h"
 #include "outbox.h"
 #include "redis_link.h"
+#include "rules.h"
 #include "service_private.h"
 
 #include <stdarg.h>
@@ -112,6 +113,23 @@ PGresult *service_call_query(service_call_t *call, const char *what, const char 
     *failure = service_call_sql_fail(call, res, what);
     PQclear(res);
     return NULL;
+}
+
+Chuang__Status service_call_rule(service_call_t *call, const char *name, const char *day,
+                                 int64_t *value)
+{
+    int found = rules_get(call->worker->db, call->header->agency, name, day, value);
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, "dated rule");
+    if (found > 0)
+        return CHUANG__STATUS__OK;
+    char detail[512];
+    snprintf(detail, sizeof detail,
+             "The rule %s has no value in force for agency %s on %s: it was never set for that "
+             "day, or its period has ended.",
+             name, call->header->agency, day ? day : "today");
+    return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION, "no rule in force", detail,
+                             "An operator must add the rule with a period that includes this day.");
 }
 
 bool service_call_has_violations(service_call_t *call)

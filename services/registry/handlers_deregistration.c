@@ -53,15 +53,15 @@ Chuang__Status handle_apply_deregistration(service_call_t *call, const ProtobufC
                 "Simplified deregistration is not open to an entity on the serious-violation "
                 "list.",
                 "Apply for an ordinary deregistration, or have the listing removed first.");
-    long long days = 0;
-    int ruled =
-        store_rule(db, service_call_header(call)->agency, "deregistration_notice_days", &days);
-    if (ruled < 0)
-        return service_call_sql_fail(call, NULL, "notice period rule");
-    if (ruled == 0 || days < 0)
+    int64_t days = 0;
+    Chuang__Status ruled = service_call_rule(call, "deregistration_notice_days", NULL, &days);
+    if (ruled != CHUANG__STATUS__OK)
+        return ruled;
+    if (days < 0)
         return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
-                                 "no notice period in force", NULL,
-                                 "An operator must add the deregistration_notice_days rule.");
+                                 "no notice period in force",
+                                 "The deregistration_notice_days rule in force is negative.",
+                                 "An operator must correct the rule.");
     store_deregistration_t row;
     int opened = store_deregistration_open(db, request->credit_code, days, &row);
     if (opened < 0)

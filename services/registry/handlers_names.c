@@ -90,15 +90,16 @@ Chuang__Status handle_reserve_name(service_call_t *call, const ProtobufCMessage 
                                  "trade name and industry.",
                                  "Choose another trade name, or another industry wording.");
     }
-    long long days = 0;
-    int ruled = store_rule(db, agency, "name_reservation_days", &days);
-    if (ruled < 0)
-        return service_call_sql_fail(call, NULL, "reservation period rule");
-    if (ruled == 0 || days <= 0)
+    int64_t days = 0;
+    Chuang__Status ruled = service_call_rule(call, "name_reservation_days", NULL, &days);
+    if (ruled != CHUANG__STATUS__OK)
+        return ruled;
+    if (days <= 0)
         return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
                                  "no reservation period in force",
-                                 "No name_reservation_days rule is in force for this agency today.",
-                                 "An operator must add the rule with an effective date.");
+                                 "The name_reservation_days rule in force is not a positive "
+                                 "number of days.",
+                                 "An operator must correct the rule.");
 
     char id[STORE_ID_SIZE], expires_on[STORE_DATE_SIZE];
     if (store_reservation_add(db, agency, &name, request->applicant_name,

@@ -1,7 +1,8 @@
 /*
  * store.c - what the registry's SQL files share: the query helper every
- * store_*.c runs its statements through (store_private.h), and the rules
- * and the agency's today, which several aggregates read; see store.h.
+ * store_*.c runs its statements through (store_private.h), and the agency's
+ * today, which several aggregates read; see store.h. Dated rules are the
+ * framework's (rules.h).
  *
  * Queries take text parameters and return text columns; numbers cross as
  * decimal strings. Each function keeps its SQL next to the code that reads
@@ -23,24 +24,6 @@ PGresult *store_query(PGconn *db, const char *sql, int count, const char *const 
         return res;
     PQclear(res);
     return NULL;
-}
-
-int store_rule(PGconn *db, const char *agency, const char *name, long long *value)
-{
-    const char *values[2] = {agency, name};
-    PGresult *res =
-        store_query(db,
-                    "SELECT value FROM rules"
-                    " WHERE name = $2 AND agency IN ($1, '') AND effective_from <= chuang_today($1)"
-                    " ORDER BY agency = $1 DESC, effective_from DESC LIMIT 1",
-                    2, values, PGRES_TUPLES_OK);
-    if (!res)
-        return -1;
-    int found = PQntuples(res);
-    if (found)
-        *value = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    return found;
 }
 
 int store_today(PGconn *db, const char *agency)

@@ -1,8 +1,7 @@
 /*
- * store.h - the registry's SQL, by aggregate: rules and the agency's today
- * (store.c), names (store_names.c), entities (store_entities.c), credit
- * lists and annual reports (store_credit.c), simplified deregistration
- * (store_deregistration.c).
+ * store.h - the registry's SQL, by aggregate: the agency's today (store.c), names (store_names.c),
+ * entities (store_entities.c), credit lists and annual reports (store_credit.c), simplified
+ * deregistration (store_deregistration.c).
  *
  * Every function runs on the caller's connection inside the request's
  * transaction and returns 0 (or a count, or 1 for "found"), or -1 when a
@@ -24,11 +23,7 @@
 #define STORE_DATE_SIZE      11 /* YYYY-MM-DD and NUL */
 #define STORE_ID_NUMBER_SIZE 24 /* a resident ID number (18) or a passport number */
 
-/* Rules and today, which several aggregates read: store.c. */
-
-/* The value of the rule name in force today for agency (its own row, else
- * the default). Returns 1 and sets *value, 0 when no rule is in force. */
-int store_rule(PGconn *db, const char *agency, const char *name, long long *value);
+/* Today, which several aggregates read: store.c. */
 
 /* Today in agency's calendar as YYYYMMDD, or -1. */
 int store_today(PGconn *db, const char *agency);

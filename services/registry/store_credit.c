@@ -124,9 +124,7 @@ PGresult *store_annual_checks_due(PGconn *db)
         db,
         "WITH agencies AS (SELECT DISTINCT agency FROM entities),"
         " due AS (SELECT a.agency, extract(year FROM chuang_today(a.agency))::int - 1 AS year,"
-        "   (SELECT value FROM rules WHERE name = 'annual_report_last_day'"
-        "      AND agency IN (a.agency, '') AND effective_from <= chuang_today(a.agency)"
-        "      ORDER BY agency = a.agency DESC, effective_from DESC LIMIT 1) AS last_day"
+        "   chuang_rule(a.agency, 'annual_report_last_day', chuang_today(a.agency)) AS last_day"
         "   FROM agencies a)"
         " SELECT agency || ':' || year, (extract(epoch FROM chuang_day_start(agency,"
         "   make_date(year + 1, (last_day / 100)::int, (last_day % 100)::int) + 1)) * 1000)::bigint"

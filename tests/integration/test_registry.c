@@ -605,7 +605,7 @@ static void test_reservation_period_is_a_dated_rule(void **state)
 {
     (void)state;
     /* The agency's own rule, in force from today, wins over the default. */
-    s_sql("INSERT INTO rules (agency, name, effective_from, value)"
+    s_sql("INSERT INTO chuang_rules (agency, name, effective_from, value)"
           " VALUES ('" AGENCY "', 'name_reservation_days', chuang_today('" AGENCY "'), 5)");
     char *id = s_reserved("龙井");
     char sql[256];
@@ -615,7 +615,7 @@ static void test_reservation_period_is_a_dated_rule(void **state)
              id);
     assert_int_equal(s_count(sql), 1);
     /* A rule that starts tomorrow is not yet in force. */
-    s_sql("INSERT INTO rules (agency, name, effective_from, value)"
+    s_sql("INSERT INTO chuang_rules (agency, name, effective_from, value)"
           " VALUES ('" AGENCY "', 'name_reservation_days', chuang_today('" AGENCY "') + 1, 90)");
     free(id);
     id = s_reserved("虎跑");
@@ -625,6 +625,21 @@ static void test_reservation_period_is_a_dated_rule(void **state)
              id);
     assert_int_equal(s_count(sql), 1);
     free(id);
+    /* The agency's rule lapsed yesterday: not the default's 30 days, but a
+     * refusal that names the rule, and nothing reserved. */
+    s_sql("UPDATE chuang_rules SET effective_from = chuang_today('" AGENCY "') - 10,"
+          " effective_to = chuang_today('" AGENCY "') - 1"
+          " WHERE agency = '" AGENCY "' AND name = 'name_reservation_days'"
+          " AND effective_from = chuang_today('" AGENCY "')");
+    long before = s_count("SELECT count(*) FROM name_reservations");
+    Chuang__Reply *reply = s_reserve("灵隐", "网络科技", "有限公司");
+    assert_int_equal(reply->status, CHUANG__STATUS__FAILED_PRECONDITION);
+    assert_string_equal(reply->message, "no rule in force");
+    assert_non_null(strstr(reply->detail, "name_reservation_days"));
+    chuang__reply__free_unpacked(reply, NULL);
+    assert_int_equal(s_count("SELECT count(*) FROM name_reservations"), before);
+    s_sql("DELETE FROM chuang_rules WHERE agency = '" AGENCY
+          "' AND name = 'name_reservation_days'");
 }
 
 static void test_legal_dates_are_the_agencys_days(void **state)
@@ -721,7 +736,7 @@ static void test_deregistration_survives_service_and_redis_restarts(void **state
 {
     (void)state;
     /* The annual deadline of last year's reports is past, whatever today. */
-    s_sql("INSERT INTO rules (agency, name, effective_from, value)"
+    s_sql("INSERT INTO chuang_rules (agency, name, effective_from, value)"
           " VALUES ('" AGENCY "', 'annual_report_last_day', DATE '2000-01-02', 101)");
     char *quiet = s_registered("保俶");
     char *objected = s_registered("宝石");
