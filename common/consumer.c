@@ -39,6 +39,7 @@
  */
 #include "consumer.h"
 #include "db.h"
+#include "db_array.h"
 #include "event_stream.h"
 #include "logger.h"
 #include "redis_link.h"

@@ -628,29 +628,3 @@ int db_migrate(PGconn *db, const char *schema, const char *const *dirs)
     db_lock_destroy(&lock);
     return applied;
 }
-
-char *db_text_array(char *const *items, size_t count)
-{
-    size_t size = 3;
-    for (size_t i = 0; i < count; i++)
-        size += 2 * strlen(items[i]) + 3;
-    char *literal = malloc(size);
-    if (!literal)
-        return NULL;
-    char *out = literal;
-    *out++ = '{';
-    for (size_t i = 0; i < count; i++) {
-        if (i)
-            *out++ = ',';
-        *out++ = '"';
-        for (const char *in = items[i]; *in; in++) {
-            if (*in == '"' || *in == '\\')
-                *out++ = '\\';
-            *out++ = *in;
-        }
-        *out++ = '"';
-    }
-    *out++ = '}';
-    *out = '\0';
-    return literal;
-}

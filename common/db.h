@@ -92,11 +92,6 @@ bool db_lost(PGconn *db);
  * binds it to schema again. Returns 0 or -1. */
 int db_reset(PGconn *db, const char *schema, int attempts);
 
-/* A PostgreSQL array literal of count texts, for a $n::text[] parameter:
- * every item quoted and escaped, so any text is one element. Returns a
- * string the caller frees; NULL only when memory runs out. */
-char *db_text_array(char *const *items, size_t count);
-
 /* Applies the migrations of each folder in dirs (NULL-terminated), in order,
  * under the schema's migration lock. Files already applied are skipped.
  * Returns the number applied, or -1 after logging which file failed; a

@@ -18,6 +18,7 @@
 #include "identifiers.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -448,4 +449,16 @@ void identifiers_mask_phone(const char *phone, char *out, size_t size)
         p += width;
     }
     out[used] = '\0';
+}
+
+bool identifiers_uuid_shaped(const char *text)
+{
+    if (strlen(text) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? text[i] != '-' : !isxdigit((unsigned char)text[i]))
+            return false;
+    }
+    return true;
 }

@@ -59,6 +59,7 @@
 #ifndef CHUANG_IDENTIFIERS_H
 #define CHUANG_IDENTIFIERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Upper-cases ASCII letters and removes ASCII blanks (space, tab, CR, LF,
@@ -135,5 +136,9 @@ void identifiers_mask_resident_id(const char *id, char out[19]);
  * replaced by one asterisk each ("010-12345678" gives "**********78").
  * NULL gives "". */
 void identifiers_mask_phone(const char *phone, char *out, size_t size);
+
+/* true when text is shaped as a UUID in PostgreSQL's text form: 36
+ * characters, hex digits with dashes at 8, 13, 18 and 23. */
+bool identifiers_uuid_shaped(const char *text);
 
 #endif

@@ -210,6 +210,41 @@ PGresult *service_call_query(service_call_t *call, const char *what, const char 
 Chuang__Status service_call_rule(service_call_t *call, const char *name, const char *day,
                                  int64_t *value);
 
+/* Fills message from row of res, each column into the field it is named
+ * after (db_message.h), with call memory. Returns OK, or INTERNAL (logged:
+ * a column that fits no field is the query's mistake). */
+Chuang__Status service_call_row(service_call_t *call, const PGresult *res, int row,
+                                ProtobufCMessage *message);
+
+/* A page of a list (keyset paging): a request gives limit and the
+ * page_token its previous page answered with ("" for the first), a reply
+ * the next_page_token ("" on the last page). The query orders its rows by
+ * a unique key, starts after page->after (NULL on the first page: pass
+ * them as parameters, e.g. "($2::bigint IS NULL OR id < $2::bigint)") and
+ * asks for page->fetch rows, one more than the page shows. */
+#define SERVICE_PAGE_KEYS 2
+typedef struct {
+    const char *list;
+    size_t keys;
+    int limit;                            /* rows the page shows */
+    char fetch[16];                       /* limit + 1, as text, for LIMIT */
+    const char *after[SERVICE_PAGE_KEYS]; /* the last key shown before, or NULL */
+} service_page_t;
+
+/* Reads a list request's limit (0: default_limit; 1 to max_limit) and
+ * page token (key parts as key_types says, one letter each: 'i' a 64-bit
+ * integer, 'u' a UUID) into page. Returns 0, or -1 with a violation
+ * recorded on "limit" or "page_token". */
+int service_call_page(service_call_t *call, const char *list, const char *key_types, int32_t limit,
+                      const char *token, int default_limit, int max_limit, service_page_t *page);
+
+/* The next page's token after a query for page->fetch rows returned rows:
+ * made from the key parts of the last row shown (row page->limit - 1), in
+ * call memory; "" when no row is left. A handler shows at most page->limit
+ * rows. */
+const char *service_call_page_next(service_call_t *call, const service_page_t *page, int rows,
+                                   const char *const *last_key);
+
 /* true once service_call_violation has recorded a violation. */
 bool service_call_has_violations(service_call_t *call);
 

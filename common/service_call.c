@@ -5,6 +5,7 @@
  * SQLSTATE's meaning.
  */
 #include "db.h"
+#include "db_message.h"
 #include "logger.h"
 #include "outbox.h"
 #include "redis_link.h"
@@ -62,6 +63,28 @@ char *service_call_strdup(service_call_t *call, const char *text)
 {
     size_t size = strlen(text) + 1;
     return memcpy(service_call_alloc(call, size), text, size);
+}
+
+static void *s_allocator_alloc(void *data, size_t size)
+{
+    return service_call_alloc(data, size);
+}
+
+static void s_allocator_free(void *data, void *pointer)
+{
+    (void)data;
+    (void)pointer; /* freed with the call */
+}
+
+Chuang__Status service_call_row(service_call_t *call, const PGresult *res, int row,
+                                ProtobufCMessage *message)
+{
+    ProtobufCAllocator allocator = {s_allocator_alloc, s_allocator_free, call};
+    if (db_message_from_row(res, row, message, &allocator) == 0)
+        return CHUANG__STATUS__OK;
+    return service_call_fail(call, CHUANG__STATUS__INTERNAL, "internal error",
+                             "The request could not be completed and changed nothing.",
+                             "Report the request id to the operators.");
 }
 
 Chuang__Status service_call_violation(service_call_t *call, const char *field, const char *format,

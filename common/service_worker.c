@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "bounds.h"
 #include "db.h"
+#include "db_array.h"
 #include "idempotency.h"
 #include "logger.h"
 #include "mdp.h"

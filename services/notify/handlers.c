@@ -5,6 +5,7 @@
 #include "handlers.h"
 #include "channel.h"
 #include "db.h"
+#include "db_array.h"
 #include "notifier.h"
 #include "notify.pb-c.h"
 #include "recipient_ref.h"
@@ -86,15 +87,6 @@ static Chuang__Status s_reads(service_call_t *call, const char *recipient)
                              "An inbox is read by its recipient only.", NULL);
 }
 
-static int s_limit(service_call_t *call, int32_t limit)
-{
-    if (limit < 0 || limit > LIST_MAX) {
-        service_call_violation(call, "limit", "must be between 1 and %d", LIST_MAX);
-        return -1;
-    }
-    return limit ? limit : LIST_DEFAULT;
-}
-
 Chuang__Status handle_set_recipient(service_call_t *call, const ProtobufCMessage *input,
                                     ProtobufCMessage *output)
 {
@@ -164,50 +156,47 @@ Chuang__Status handle_set_recipient(service_call_t *call, const ProtobufCMessage
     return CHUANG__STATUS__OK;
 }
 
-/* Fills page with the recipient's messages and unread count. */
+/* Fills out with the page of the recipient's messages, newest first, and
+ * the unread count. */
 static Chuang__Status s_inbox(service_call_t *call, const char *recipient, bool unread_only,
-                              int limit, Chuang__Notify__InboxPage *page)
+                              const service_page_t *page, Chuang__Notify__InboxPage *out)
 {
-    char limit_text[16];
-    snprintf(limit_text, sizeof limit_text, "%d", limit);
-    const char *values[3] = {recipient, unread_only ? "t" : "f", limit_text};
+    const char *values[4] = {recipient, unread_only ? "t" : "f", page->fetch, page->after[0]};
     Chuang__Status failure;
-    PGresult *res = service_call_query(call, "read inbox",
-                                       "SELECT id, event_type, subject, body,"
-                                       " (extract(epoch FROM created_at) * 1000)::bigint,"
-                                       " read_at IS NOT NULL,"
-                                       " (SELECT count(*) FROM inbox WHERE recipient = $1"
-                                       "   AND read_at IS NULL)"
-                                       " FROM inbox WHERE recipient = $1"
-                                       "   AND (NOT $2::boolean OR read_at IS NULL)"
-                                       " ORDER BY id DESC LIMIT $3::int",
-                                       3, values, PGRES_TUPLES_OK, &failure);
+    PGresult *res = service_call_query(
+        call, "read inbox",
+        "SELECT id, event_type, subject, body,"
+        " (extract(epoch FROM created_at) * 1000)::bigint AS created_ms,"
+        " read_at IS NOT NULL AS read"
+        " FROM inbox WHERE recipient = $1 AND (NOT $2::boolean OR read_at IS NULL)"
+        "   AND ($4::bigint IS NULL OR id < $4::bigint)"
+        " ORDER BY id DESC LIMIT $3::int",
+        4, values, PGRES_TUPLES_OK, &failure);
     if (!res)
         return failure;
-    int count = PQntuples(res);
-    page->messages = service_call_alloc(call, ((size_t)count + 1) * sizeof *page->messages);
-    for (int i = 0; i < count; i++) {
+    int rows = PQntuples(res), shown = rows < page->limit ? rows : page->limit;
+    out->messages = service_call_alloc(call, ((size_t)shown + 1) * sizeof *out->messages);
+    Chuang__Status status = CHUANG__STATUS__OK;
+    for (int i = 0; i < shown && status == CHUANG__STATUS__OK; i++) {
         Chuang__Notify__InboxMessage *message = service_call_alloc(call, sizeof *message);
         chuang__notify__inbox_message__init(message);
-        message->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        message->event_type = service_call_strdup(call, PQgetvalue(res, i, 1));
-        message->subject = service_call_strdup(call, PQgetvalue(res, i, 2));
-        message->body = service_call_strdup(call, PQgetvalue(res, i, 3));
-        message->created_ms = strtoll(PQgetvalue(res, i, 4), NULL, 10);
-        message->read = streq(PQgetvalue(res, i, 5), "t");
-        page->messages[page->n_messages++] = message;
-        page->unread = atoi(PQgetvalue(res, i, 6));
+        status = service_call_row(call, res, i, &message->base);
+        out->messages[out->n_messages++] = message;
+    }
+    if (status == CHUANG__STATUS__OK && shown > 0) {
+        const char *last[1] = {PQgetvalue(res, shown - 1, 0)};
+        out->next_page_token = (char *)service_call_page_next(call, page, rows, last);
     }
     PQclear(res);
-    if (count == 0) {
-        /* The count needs asking when the page is empty. */
-        res = db_query(service_call_db(call),
-                       "SELECT count(*) FROM inbox WHERE recipient = $1 AND read_at IS NULL", 1,
-                       values, NULL, NULL, 0);
-        if (PQresultStatus(res) == PGRES_TUPLES_OK)
-            page->unread = atoi(PQgetvalue(res, 0, 0));
-        PQclear(res);
-    }
+    if (status != CHUANG__STATUS__OK)
+        return status;
+    res = service_call_query(call, "count unread",
+                             "SELECT count(*) FROM inbox WHERE recipient = $1 AND read_at IS NULL",
+                             1, values, PGRES_TUPLES_OK, &failure);
+    if (!res)
+        return failure;
+    out->unread = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
     return CHUANG__STATUS__OK;
 }
 
@@ -217,13 +206,15 @@ Chuang__Status handle_list_inbox(service_call_t *call, const ProtobufCMessage *i
     const Chuang__Notify__InboxRequest *request = (const Chuang__Notify__InboxRequest *)input;
     const char *recipient = s_ref(call, request->recipient);
     s_recipient_valid(call, recipient);
-    int limit = s_limit(call, request->limit);
+    service_page_t page;
+    service_call_page(call, "inbox", "i", request->limit, request->page_token, LIST_DEFAULT,
+                      LIST_MAX, &page);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     Chuang__Status allowed = s_reads(call, recipient);
     if (allowed != CHUANG__STATUS__OK)
         return allowed;
-    return s_inbox(call, recipient, request->unread_only, limit,
+    return s_inbox(call, recipient, request->unread_only, &page,
                    (Chuang__Notify__InboxPage *)output);
 }
 
@@ -251,25 +242,23 @@ Chuang__Status handle_mark_read(service_call_t *call, const ProtobufCMessage *in
     PQclear(res);
     if (!found)
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such message", NULL, NULL);
-    return s_inbox(call, recipient, false, LIST_DEFAULT, (Chuang__Notify__InboxPage *)output);
+    service_page_t page;
+    service_call_page(call, "inbox", "i", 0, NULL, LIST_DEFAULT, LIST_MAX, &page);
+    return s_inbox(call, recipient, false, &page, (Chuang__Notify__InboxPage *)output);
 }
 
+/* A delivery's columns, named after its fields. Lists are ordered by
+ * created_ms and id, newest first: the key of their pages. */
 #define DELIVERY_COLUMNS                                                                           \
-    "id::text, event_id::text, event_type, recipient, channel, status, attempts, last_error"
+    "id::text AS id, event_id::text AS event_id, event_type, recipient, channel, status,"          \
+    " attempts, last_error, (extract(epoch FROM created_at) * 1000)::bigint AS created_ms"
 
+/* The delivery in row i of res, in call memory; NULL after a failure. */
 static Chuang__Notify__Delivery *s_delivery(service_call_t *call, PGresult *res, int i)
 {
     Chuang__Notify__Delivery *delivery = service_call_alloc(call, sizeof *delivery);
     chuang__notify__delivery__init(delivery);
-    delivery->id = service_call_strdup(call, PQgetvalue(res, i, 0));
-    delivery->event_id = service_call_strdup(call, PQgetvalue(res, i, 1));
-    delivery->event_type = service_call_strdup(call, PQgetvalue(res, i, 2));
-    delivery->recipient = service_call_strdup(call, PQgetvalue(res, i, 3));
-    delivery->channel = service_call_strdup(call, PQgetvalue(res, i, 4));
-    delivery->status = service_call_strdup(call, PQgetvalue(res, i, 5));
-    delivery->attempts = atoi(PQgetvalue(res, i, 6));
-    delivery->last_error = service_call_strdup(call, PQgetvalue(res, i, 7));
-    return delivery;
+    return service_call_row(call, res, i, &delivery->base) == CHUANG__STATUS__OK ? delivery : NULL;
 }
 
 Chuang__Status handle_list_deliveries(service_call_t *call, const ProtobufCMessage *input,
@@ -283,25 +272,39 @@ Chuang__Status handle_list_deliveries(service_call_t *call, const ProtobufCMessa
     if (*status && !streq(status, "pending") && !streq(status, "sent") &&
         !streq(status, "failed") && !streq(status, "dead"))
         service_call_violation(call, "status", "must be pending, sent, failed or dead");
-    int limit = s_limit(call, request->limit);
+    service_page_t page;
+    service_call_page(call, "deliveries", "iu", request->limit, request->page_token, LIST_DEFAULT,
+                      LIST_MAX, &page);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    char limit_text[16];
-    snprintf(limit_text, sizeof limit_text, "%d", limit);
-    const char *values[3] = {status, recipient, limit_text};
+    const char *values[5] = {status, recipient, page.fetch, page.after[0], page.after[1]};
     Chuang__Status failure;
-    PGresult *res =
-        service_call_query(call, "list deliveries",
-                           "SELECT " DELIVERY_COLUMNS " FROM deliveries"
-                           " WHERE ($1 = '' OR status = $1) AND ($2 = '' OR recipient = $2)"
-                           " ORDER BY created_at DESC LIMIT $3::int",
-                           3, values, PGRES_TUPLES_OK, &failure);
+    PGresult *res = service_call_query(
+        call, "list deliveries",
+        "SELECT * FROM (SELECT " DELIVERY_COLUMNS " FROM deliveries"
+        "   WHERE ($1 = '' OR status = $1) AND ($2 = '' OR recipient = $2)) d"
+        " WHERE $4::bigint IS NULL OR (d.created_ms, d.id::uuid) < ($4::bigint, $5::uuid)"
+        " ORDER BY d.created_ms DESC, d.id::uuid DESC LIMIT $3::int",
+        5, values, PGRES_TUPLES_OK, &failure);
     if (!res)
         return failure;
-    list->deliveries =
-        service_call_alloc(call, ((size_t)PQntuples(res) + 1) * sizeof *list->deliveries);
-    for (int i = 0; i < PQntuples(res); i++)
-        list->deliveries[list->n_deliveries++] = s_delivery(call, res, i);
+    int rows = PQntuples(res), shown = rows < page.limit ? rows : page.limit;
+    list->deliveries = service_call_alloc(call, ((size_t)shown + 1) * sizeof *list->deliveries);
+    for (int i = 0; i < shown; i++) {
+        Chuang__Notify__Delivery *delivery = s_delivery(call, res, i);
+        if (!delivery) {
+            PQclear(res);
+            return CHUANG__STATUS__INTERNAL;
+        }
+        list->deliveries[list->n_deliveries++] = delivery;
+    }
+    if (shown > 0) {
+        const Chuang__Notify__Delivery *last = list->deliveries[shown - 1];
+        char created[24];
+        snprintf(created, sizeof created, "%" PRId64, last->created_ms);
+        const char *key[2] = {created, last->id};
+        list->next_page_token = (char *)service_call_page_next(call, &page, rows, key);
+    }
     PQclear(res);
     return CHUANG__STATUS__OK;
 }
@@ -330,6 +333,8 @@ Chuang__Status handle_replay_delivery(service_call_t *call, const ProtobufCMessa
     }
     Chuang__Notify__Delivery *delivery = s_delivery(call, res, 0);
     PQclear(res);
+    if (!delivery)
+        return CHUANG__STATUS__INTERNAL;
     *(Chuang__Notify__Delivery *)output = *delivery;
     return CHUANG__STATUS__OK;
 }

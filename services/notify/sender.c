@@ -29,6 +29,7 @@
 #include "sender.h"
 #include "channel_pool.h"
 #include "db.h"
+#include "db_array.h"
 #include "logger.h"
 #include "schedule.h"
 

@@ -19,7 +19,6 @@
 #include "db.h"
 #include "store.h"
 
-#include <ctype.h>
 #include <czmq.h>
 
 #define SCOPE_MAX_BYTES   4000
@@ -86,18 +85,6 @@ static bool s_industry_code_valid(const char *code)
            (digits == 0 || digits == 2 || digits == 3 || digits == 4);
 }
 
-static bool s_uuid_shaped(const char *text)
-{
-    if (strlen(text) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? text[i] != '-' : !isxdigit((unsigned char)text[i]))
-            return false;
-    }
-    return true;
-}
-
 /* The organisational forms an entity type may carry in its name. */
 static bool s_form_fits(Chuang__Registry__EntityType type, const char *form)
 {
@@ -139,7 +126,7 @@ static void s_check_register(service_call_t *call, const Chuang__Registry__Regis
     handlers_agency_valid(call);
     if (!*request->reservation_id) {
         service_call_violation(call, "reservation_id", "is required: reserve the name first");
-    } else if (!s_uuid_shaped(request->reservation_id)) {
+    } else if (!identifiers_uuid_shaped(request->reservation_id)) {
         service_call_violation(call, "reservation_id", "is not a reservation id");
     }
     if (request->entity_type < CHUANG__REGISTRY__ENTITY_TYPE__LIMITED_COMPANY ||
@@ -392,7 +379,7 @@ Chuang__Status handle_change_entity(service_call_t *call, const ProtobufCMessage
                                "must be a GB/T 4754 code: a letter A-T and 2 to 4 digits");
     if (request->domicile)
         s_check_address(call, "domicile", request->domicile);
-    if (*request->name_reservation_id && !s_uuid_shaped(request->name_reservation_id))
+    if (*request->name_reservation_id && !identifiers_uuid_shaped(request->name_reservation_id))
         service_call_violation(call, "name_reservation_id", "is not a reservation id");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;

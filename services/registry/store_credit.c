@@ -15,23 +15,16 @@
 
 #include <czmq.h>
 
+/* A listing's columns, named after its fields. */
 #define LISTING_COLUMNS                                                                            \
     "id, credit_code, list, reason, authority,"                                                    \
-    " (extract(epoch FROM listed_at) * 1000)::bigint,"                                             \
-    " coalesce((extract(epoch FROM removed_at) * 1000)::bigint, 0), coalesce(removal_reason, '')"
+    " (extract(epoch FROM listed_at) * 1000)::bigint AS listed_at_ms,"                             \
+    " (extract(epoch FROM removed_at) * 1000)::bigint AS removed_at_ms, removal_reason"
 
-/* Fills listing from row i of res (memory from call). */
-static void s_listing(service_call_t *call, PGresult *res, int i,
-                      Chuang__Registry__Listing *listing)
+/* Fills listing from row i of res (memory from call). Returns 0 or -1. */
+static int s_listing(service_call_t *call, PGresult *res, int i, Chuang__Registry__Listing *listing)
 {
-    listing->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-    listing->credit_code = service_call_strdup(call, PQgetvalue(res, i, 1));
-    listing->list = service_call_strdup(call, PQgetvalue(res, i, 2));
-    listing->reason = service_call_strdup(call, PQgetvalue(res, i, 3));
-    listing->authority = service_call_strdup(call, PQgetvalue(res, i, 4));
-    listing->listed_at_ms = strtoll(PQgetvalue(res, i, 5), NULL, 10);
-    listing->removed_at_ms = strtoll(PQgetvalue(res, i, 6), NULL, 10);
-    listing->removal_reason = service_call_strdup(call, PQgetvalue(res, i, 7));
+    return service_call_row(call, res, i, &listing->base) == CHUANG__STATUS__OK ? 0 : -1;
 }
 
 int store_listing_add(PGconn *db, service_call_t *call, const char *credit_code, const char *list,
@@ -48,8 +41,8 @@ int store_listing_add(PGconn *db, service_call_t *call, const char *credit_code,
     if (!res)
         return -1;
     int added = PQntuples(res);
-    if (added)
-        s_listing(call, res, 0, listing);
+    if (added && s_listing(call, res, 0, listing) != 0)
+        added = -1;
     PQclear(res);
     return added;
 }
@@ -66,8 +59,8 @@ int store_listing_remove(PGconn *db, service_call_t *call, const char *credit_co
     if (!res)
         return -1;
     int removed = PQntuples(res);
-    if (removed)
-        s_listing(call, res, 0, listing);
+    if (removed && s_listing(call, res, 0, listing) != 0)
+        removed = -1;
     PQclear(res);
     return removed;
 }
@@ -85,13 +78,14 @@ int store_listings_open(PGconn *db, service_call_t *call, const char *credit_cod
     standing->n_listings = (size_t)PQntuples(res);
     standing->listings =
         service_call_alloc(call, (standing->n_listings + 1) * sizeof *standing->listings);
-    for (int i = 0; i < PQntuples(res); i++) {
+    int rc = 0;
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
         standing->listings[i] = service_call_alloc(call, sizeof *standing->listings[i]);
         chuang__registry__listing__init(standing->listings[i]);
-        s_listing(call, res, i, standing->listings[i]);
+        rc = s_listing(call, res, i, standing->listings[i]);
     }
     PQclear(res);
-    return (int)standing->n_listings;
+    return rc == 0 ? (int)standing->n_listings : -1;
 }
 
 int store_annual_report_add(PGconn *db, const Chuang__Registry__FileAnnualReportRequest *request,

@@ -11,6 +11,7 @@
  * in the request's transaction.
  */
 #include "db.h"
+#include "db_array.h"
 #include "store.h"
 #include "store_private.h"
 

@@ -135,7 +135,7 @@ int store_names_search(PGconn *db, service_call_t *call, const char *agency, con
     snprintf(limit_text, sizeof limit_text, "%d", limit);
     const char *values[3] = {agency, text, limit_text};
     PGresult *res = store_query(db,
-                                "SELECT name, 'registered', credit_code FROM entities"
+                                "SELECT name, 'registered' AS kind, credit_code FROM entities"
                                 " WHERE agency = $1 AND name_grams @> name_query_grams($2)"
                                 "   AND strpos(name, $2) > 0"
                                 " UNION ALL "
@@ -147,16 +147,14 @@ int store_names_search(PGconn *db, service_call_t *call, const char *agency, con
                                 3, values, PGRES_TUPLES_OK);
     if (!res)
         return -1;
-    reply->n_matches = (size_t)PQntuples(res);
-    reply->matches = service_call_alloc(call, (reply->n_matches + 1) * sizeof *reply->matches);
-    for (int i = 0; i < PQntuples(res); i++) {
+    int rows = PQntuples(res), rc = 0;
+    reply->matches = service_call_alloc(call, ((size_t)rows + 1) * sizeof *reply->matches);
+    for (int i = 0; i < rows && rc == 0; i++) {
         Chuang__Registry__NameMatch *match = service_call_alloc(call, sizeof *match);
         chuang__registry__name_match__init(match);
-        match->name = service_call_strdup(call, PQgetvalue(res, i, 0));
-        match->kind = service_call_strdup(call, PQgetvalue(res, i, 1));
-        match->credit_code = service_call_strdup(call, PQgetvalue(res, i, 2));
-        reply->matches[i] = match;
+        rc = service_call_row(call, res, i, &match->base) == CHUANG__STATUS__OK ? 0 : -1;
+        reply->matches[reply->n_matches++] = match;
     }
     PQclear(res);
-    return (int)reply->n_matches;
+    return rc == 0 ? (int)reply->n_matches : -1;
 }

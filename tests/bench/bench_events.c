@@ -100,6 +100,7 @@
 #include "chuang.pb-c.h"
 #include "consumer.h"
 #include "db.h"
+#include "db_array.h"
 #include "event_stream.h"
 #include "logger.h"
 #include "outbox.h"

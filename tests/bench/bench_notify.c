@@ -147,6 +147,7 @@
 #include "channel.h"
 #include "channel_pool.h"
 #include "db.h"
+#include "db_array.h"
 #include "logger.h"
 #include "redis_link.h"
 #include "schedule.h"

@@ -680,6 +680,99 @@ static void test_bulletins_and_topic_subscribers(void **state)
     free(code);
 }
 
+/* One page of ListInbox (as LEGAL_REP) or ListDeliveries (as the
+ * officer): the ids shown are appended to ids (count in *n), the next
+ * token returned (caller frees; "" on the last page), or NULL when the
+ * call was refused with status (then *status holds it). */
+static char *s_page(bool inbox, int limit, const char *token, char ids[][40], size_t *n,
+                    Chuang__Status *status)
+{
+    Chuang__Reply *reply;
+    if (inbox) {
+        Chuang__Notify__InboxRequest request = CHUANG__NOTIFY__INBOX_REQUEST__INIT;
+        request.recipient = LEGAL_REP;
+        request.limit = limit;
+        request.page_token = (char *)token;
+        client_t *reader = s_as_recipient(LEGAL_REP);
+        reply = client_call(reader, "notify", "ListInbox", &request.base, NULL);
+        client_destroy(&reader);
+    } else {
+        Chuang__Notify__DeliveriesRequest request = CHUANG__NOTIFY__DELIVERIES_REQUEST__INIT;
+        request.limit = limit;
+        request.page_token = (char *)token;
+        reply = client_call(s_officer, "notify", "ListDeliveries", &request.base, NULL);
+    }
+    *status = reply->status;
+    char *next = NULL;
+    if (reply->status == CHUANG__STATUS__OK && inbox) {
+        Chuang__Notify__InboxPage *page =
+            chuang__notify__inbox_page__unpack(NULL, reply->payload.len, reply->payload.data);
+        for (size_t i = 0; i < page->n_messages; i++)
+            snprintf(ids[(*n)++], 40, "%" PRId64, page->messages[i]->id);
+        next = strdup(page->next_page_token);
+        chuang__notify__inbox_page__free_unpacked(page, NULL);
+    } else if (reply->status == CHUANG__STATUS__OK) {
+        Chuang__Notify__DeliveryList *list =
+            chuang__notify__delivery_list__unpack(NULL, reply->payload.len, reply->payload.data);
+        for (size_t i = 0; i < list->n_deliveries; i++) {
+            assert_true(list->deliveries[i]->created_ms > 0);
+            snprintf(ids[(*n)++], 40, "%s", list->deliveries[i]->id);
+        }
+        next = strdup(list->next_page_token);
+        chuang__notify__delivery_list__free_unpacked(list, NULL);
+    } else if (reply->n_violations == 1) {
+        assert_string_equal(reply->violations[0]->field, "page_token");
+    }
+    chuang__reply__free_unpacked(reply, NULL);
+    return next;
+}
+
+static void test_lists_go_page_by_page(void **state)
+{
+    (void)state;
+    for (int list = 0; list < 2; list++) {
+        bool inbox = list == 0;
+        enum { MAX = 100 };
+        char all[MAX][40], paged[MAX][40];
+        size_t n_all = 0, n_paged = 0;
+        Chuang__Status status;
+        char *next = s_page(inbox, MAX, "", all, &n_all, &status);
+        assert_int_equal(status, CHUANG__STATUS__OK);
+        assert_true(n_all >= 3 && n_all < MAX);
+        assert_string_equal(next, "");
+        free(next);
+        /* Two at a time: the same rows in the same order, each once, and
+         * the last page says there is no more. */
+        char *token = strdup("");
+        int pages = 0;
+        do {
+            next = s_page(inbox, 2, token, paged, &n_paged, &status);
+            assert_int_equal(status, CHUANG__STATUS__OK);
+            free(token);
+            token = next;
+            pages++;
+        } while (*token && n_paged + 2 <= MAX);
+        free(token);
+        assert_int_equal(n_paged, n_all);
+        for (size_t i = 0; i < n_all; i++)
+            assert_string_equal(paged[i], all[i]);
+        assert_int_equal(pages, (int)(n_all + 1) / 2);
+    }
+    /* A token that no list gave, or one of the other list, is refused. */
+    char ids[4][40];
+    size_t n = 0;
+    Chuang__Status status;
+    char *inbox_token = s_page(true, 1, "", ids, &n, &status);
+    assert_true(*inbox_token);
+    assert_null(s_page(false, 1, inbox_token, ids, &n, &status));
+    assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_null(s_page(true, 1, "bm90IGEgdG9rZW4", ids, &n, &status));
+    assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_null(s_page(true, 1, "!!", ids, &n, &status));
+    assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
+    free(inbox_token);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -690,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_and_bad_templates_are_clear_failures),
         cmocka_unit_test(test_rate_limit_postpones_without_losing),
         cmocka_unit_test(test_bulletins_and_topic_subscribers),
+        cmocka_unit_test(test_lists_go_page_by_page),
     };
     return cmocka_run_group_tests_name("notify", tests, s_setup, s_teardown);
 }
