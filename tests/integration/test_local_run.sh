@@ -45,6 +45,15 @@ out=$(local_run ctl call registry ReserveName --agency 330106 --roles officer \
       "organisationalForm": "有限公司", "applicantName": "张三",
       "applicantIdNumber": "11010519491231002X"}' || true)
 check "a name can be reserved through the local run" grep -q '"name": "杭州本地网络科技有限公司"' <<<"$out"
+# Finance keeps the agency's books: the operator's key is a finance officer.
+out=$(local_run ctl services finance || true)
+check "finance is registered with the brokers" [ "$out" = "finance 200" ]
+out=$(local_run ctl call finance CreateFund --agency 330106 --roles finance-officer \
+    '{"code": "local-2026", "name": "本地双创专项资金", "department": "finance"}' || true)
+check "a fund can be created through the local run" grep -q '"code": "local-2026"' <<<"$out"
+out=$(local_run ctl call finance Appropriate --agency 330106 --roles finance-officer \
+    '{"fund": "local-2026", "amountFen": "300000000", "document": "本地〔2026〕1号"}' || true)
+check "money can be appropriated to it" grep -q '"kind": "appropriation"' <<<"$out"
 # The reservation is in the registry's audit log, sealed and signed.
 registry_url=$(sed -n 's/^db.url = //p' "$data/etc/registry.conf")
 for _ in $(seq 1 50); do

@@ -1,0 +1,21 @@
+/*
+ * handlers.h - the finance service's request handlers, one file per
+ * aggregate (handlers_ledger.c: funds and their books), and its field
+ * maxima for the framework.
+ */
+#ifndef FINANCE_HANDLERS_H
+#define FINANCE_HANDLERS_H
+
+#include "service.h"
+
+extern const bounds_t finance_bounds[];
+
+service_handler_fn handle_create_fund;
+service_handler_fn handle_appropriate;
+service_handler_fn handle_reverse_entry;
+service_handler_fn handle_get_entry;
+service_handler_fn handle_get_fund;
+service_handler_fn handle_get_trial_balance;
+service_handler_fn handle_get_account_statement;
+
+#endif

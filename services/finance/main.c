@@ -1,0 +1,36 @@
+/*
+ * main.c - the finance service (科技金融): wires its methods to their
+ * handlers and runs them on the service framework.
+ *
+ *   chuang-finance [-c FILE]
+ */
+#include "finance.pb-c.h"
+#include "handlers.h"
+
+/* Who may call what: the agency's finance officers keep the books (create
+ * funds, appropriate, reverse); any officer of the agency and its auditors
+ * read them. */
+static const service_method_t s_methods[] = {
+    {"CreateFund", handle_create_fund, SERVICE_METHOD_WRITE, "finance-officer"},
+    {"Appropriate", handle_appropriate, SERVICE_METHOD_WRITE, "finance-officer"},
+    {"ReverseEntry", handle_reverse_entry, SERVICE_METHOD_WRITE, "finance-officer"},
+    {"GetEntry", handle_get_entry, SERVICE_METHOD_READ, "officer,finance-officer,auditor"},
+    {"GetFund", handle_get_fund, SERVICE_METHOD_READ, "officer,finance-officer,auditor"},
+    {"GetTrialBalance", handle_get_trial_balance, SERVICE_METHOD_READ,
+     "officer,finance-officer,auditor"},
+    {"GetAccountStatement", handle_get_account_statement, SERVICE_METHOD_READ,
+     "officer,finance-officer,auditor"},
+    {NULL, NULL, 0, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    const service_def_t def = {
+        .name = "finance",
+        .descriptor = &chuang__finance__finance__descriptor,
+        .methods = s_methods,
+        .bounds = finance_bounds,
+        .sql_dir = FINANCE_SQL_DIR,
+    };
+    return service_main(argc, argv, &def);
+}

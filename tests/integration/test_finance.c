@@ -1,0 +1,493 @@
+/*
+ * test_finance.c - the finance service's books through the broker against
+ * the harness's PostgreSQL and Redis: funds and appropriations, the trial
+ * balance and statements to the fen, reversals, who may do what, bad input
+ * refused with nothing written, and the database refusing what C would
+ * never send (an unbalanced entry, an edit, an overdraft) when it is forced
+ * in SQL.
+ */
+#include "client.h"
+#include "config.h"
+#include "db.h"
+#include "finance.pb-c.h"
+#include "harness.h"
+#include "security.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <sys/wait.h>
+
+#define FINANCE CHUANG_BUILD_DIR "/services/finance/chuang-finance"
+#define BROKER  CHUANG_BUILD_DIR "/services/broker/chuang-broker"
+#define AGENCY  "441900"
+#define TOWN    "441902"
+
+static char s_db_url[512];
+static char s_endpoint[64];
+static pid_t s_broker, s_finance;
+static config_t *s_config;
+static security_t *s_security;
+static client_t *s_keeper;  /* a finance officer of AGENCY */
+static client_t *s_officer; /* an officer of AGENCY, not of finance */
+static client_t *s_person;  /* an applicant */
+static client_t *s_town;    /* a finance officer of another agency */
+
+static client_t *s_client(const char *agency, const char *actor, const char *roles)
+{
+    client_t *client = client_new(s_endpoint, s_security);
+    client_set_identity(client, agency, actor, roles);
+    return client;
+}
+
+static int s_setup(void **state)
+{
+    (void)state;
+    if (harness_init("finance") != 0)
+        return -1;
+    const char *url = harness_service_db("finance", "finance");
+    if (!url)
+        return -1;
+    snprintf(s_db_url, sizeof s_db_url, "%s", url);
+    snprintf(s_endpoint, sizeof s_endpoint, "tcp://127.0.0.1:%d", harness_free_port());
+    char *bind = zsys_sprintf("CHUANG_BROKER_ENDPOINT=%s", s_endpoint);
+    const char *broker_env[] = {bind, "CHUANG_SECURITY_PLAIN=yes", NULL};
+    s_broker = harness_spawn("broker", BROKER, broker_env);
+    zstr_free(&bind);
+    char *brokers = zsys_sprintf("CHUANG_BROKERS=%s", s_endpoint);
+    char *db = zsys_sprintf("CHUANG_DB_URL=%s", s_db_url);
+    char *redis = zsys_sprintf("CHUANG_REDIS_URL=%s", harness_get("CHUANG_TEST_REDIS_URL"));
+    const char *env[] = {
+        brokers, db, redis, "CHUANG_SECURITY_PLAIN=yes", "CHUANG_REDIS_PREFIX=test:finance", NULL};
+    s_finance = harness_spawn("finance", FINANCE, env);
+    zstr_free(&brokers);
+    zstr_free(&db);
+    zstr_free(&redis);
+
+    s_config = config_new(NULL);
+    config_set(s_config, "security.plain", "yes");
+    s_security = security_new(s_config);
+    s_keeper = s_client(AGENCY, "keeper-1", "finance-officer");
+    s_officer = s_client(AGENCY, "officer-1", "officer");
+    s_person = s_client(AGENCY, "person-1", "applicant");
+    s_town = s_client(TOWN, "keeper-2", "finance-officer");
+    return harness_wait_service(s_endpoint, "finance", 20000);
+}
+
+static int s_teardown(void **state)
+{
+    (void)state;
+    client_destroy(&s_keeper);
+    client_destroy(&s_officer);
+    client_destroy(&s_person);
+    client_destroy(&s_town);
+    security_destroy(&s_security);
+    config_destroy(&s_config);
+    int status = harness_stop(s_finance, SIGTERM, 5000);
+    harness_stop(s_broker, SIGTERM, 5000);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* The first column of the first row of sql, as the service's own role. */
+static long long s_value(const char *sql)
+{
+    PGconn *db = db_connect(s_db_url, "finance", 3);
+    assert_non_null(db);
+    PGresult *res = PQexec(db, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(db));
+    long long value = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    PQfinish(db);
+    return value;
+}
+
+/* Runs sql (several statements, in one transaction unless it says) as the
+ * service's role and returns the SQLSTATE it failed with, "" when it did
+ * not (caller frees). */
+static char *s_forced(const char *sql)
+{
+    PGconn *db = db_connect(s_db_url, "finance", 3);
+    assert_non_null(db);
+    PGresult *res = PQexec(db, sql);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    char *copy = strdup(PQresultStatus(res) == PGRES_COMMAND_OK || !state ? "" : state);
+    PQclear(res);
+    PQfinish(db);
+    return copy;
+}
+
+static Chuang__Reply *s_call(client_t *client, const char *method, const ProtobufCMessage *input)
+{
+    Chuang__Reply *reply = client_call(client, "finance", method, input, NULL);
+    assert_non_null(reply);
+    return reply;
+}
+
+static Chuang__Status s_status(client_t *client, const char *method, const ProtobufCMessage *input)
+{
+    Chuang__Reply *reply = s_call(client, method, input);
+    Chuang__Status status = reply->status;
+    chuang__reply__free_unpacked(reply, NULL);
+    return status;
+}
+
+static Chuang__Status s_create_fund(client_t *client, const char *code)
+{
+    Chuang__Finance__CreateFundRequest request = CHUANG__FINANCE__CREATE_FUND_REQUEST__INIT;
+    request.code = (char *)code;
+    request.name = "大朗镇双创专项资金";
+    request.department = "finance";
+    return s_status(client, "CreateFund", &request.base);
+}
+
+/* Appropriates amount to fund; returns the entry id, or 0 when refused
+ * (with *status set). */
+static int64_t s_appropriate(const char *fund, int64_t amount, Chuang__Status *status)
+{
+    Chuang__Finance__AppropriateRequest request = CHUANG__FINANCE__APPROPRIATE_REQUEST__INIT;
+    request.fund = (char *)fund;
+    request.amount_fen = amount;
+    request.document = "大府〔2015〕9号";
+    request.memo = "第一期";
+    Chuang__Reply *reply = s_call(s_keeper, "Appropriate", &request.base);
+    *status = reply->status;
+    int64_t id = 0;
+    if (reply->status == CHUANG__STATUS__OK) {
+        Chuang__Finance__Entry *entry =
+            chuang__finance__entry__unpack(NULL, reply->payload.len, reply->payload.data);
+        id = entry->id;
+        assert_string_equal(entry->kind, "appropriation");
+        assert_string_equal(entry->cause, "大府〔2015〕9号");
+        assert_string_equal(entry->recorded_by, "keeper-1");
+        assert_int_equal(entry->n_postings, 2);
+        char cash[64];
+        snprintf(cash, sizeof cash, "%s:cash", fund);
+        assert_string_equal(entry->postings[0]->account, cash);
+        assert_true(entry->postings[0]->amount_fen == amount);
+        assert_true(entry->postings[1]->amount_fen == -amount);
+        chuang__finance__entry__free_unpacked(entry, NULL);
+    }
+    chuang__reply__free_unpacked(reply, NULL);
+    return id;
+}
+
+/* The balance of fund's account of kind, on its normal side. */
+static int64_t s_balance(client_t *client, const char *fund, const char *kind)
+{
+    Chuang__Finance__GetFundRequest request = CHUANG__FINANCE__GET_FUND_REQUEST__INIT;
+    request.code = (char *)fund;
+    Chuang__Reply *reply = s_call(client, "GetFund", &request.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Finance__Fund *got =
+        chuang__finance__fund__unpack(NULL, reply->payload.len, reply->payload.data);
+    int64_t balance = INT64_MIN;
+    for (size_t i = 0; i < got->n_accounts; i++)
+        if (streq(got->accounts[i]->kind, kind))
+            balance = got->accounts[i]->balance_fen;
+    chuang__finance__fund__free_unpacked(got, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    assert_true(balance != INT64_MIN);
+    return balance;
+}
+
+static Chuang__Finance__TrialBalance *s_trial(client_t *client, const char *as_of)
+{
+    Chuang__Finance__TrialBalanceRequest request = CHUANG__FINANCE__TRIAL_BALANCE_REQUEST__INIT;
+    request.as_of = (char *)as_of;
+    Chuang__Reply *reply = s_call(client, "GetTrialBalance", &request.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Finance__TrialBalance *balance =
+        chuang__finance__trial_balance__unpack(NULL, reply->payload.len, reply->payload.data);
+    chuang__reply__free_unpacked(reply, NULL);
+    return balance;
+}
+
+static void test_a_fund_takes_appropriations_and_the_books_balance(void **state)
+{
+    (void)state;
+    assert_int_equal(s_create_fund(s_keeper, "special-2016"), CHUANG__STATUS__OK);
+    assert_int_equal(s_create_fund(s_keeper, "special-2016"), CHUANG__STATUS__ALREADY_EXISTS);
+    Chuang__Status status;
+    /* ¥3,000,000 (000: at least three million a year), then two more. */
+    int64_t first = s_appropriate("special-2016", INT64_C(300000000), &status);
+    assert_int_equal(status, CHUANG__STATUS__OK);
+    assert_true(s_appropriate("special-2016", 12345, &status) > first);
+    assert_true(s_appropriate("special-2016", 1, &status) > first);
+    assert_true(s_balance(s_officer, "special-2016", "cash") == INT64_C(300012346));
+    assert_true(s_balance(s_officer, "special-2016", "available") == INT64_C(300012346));
+    assert_true(s_balance(s_officer, "special-2016", "committed") == 0);
+
+    Chuang__Finance__TrialBalance *balance = s_trial(s_officer, "");
+    assert_true(balance->total_debit_fen == balance->total_credit_fen);
+    int64_t sum = 0;
+    for (size_t i = 0; i < balance->n_lines; i++)
+        sum += balance->lines[i]->balance_fen;
+    assert_true(sum == 0);
+    assert_true(balance->total_debit_fen >= INT64_C(300012346));
+    assert_int_equal(strlen(balance->as_of), 10);
+    chuang__finance__trial_balance__free_unpacked(balance, NULL);
+    /* Before anything was booked, nothing. */
+    balance = s_trial(s_officer, "2015-01-01");
+    assert_true(balance->total_debit_fen == 0 && balance->total_credit_fen == 0);
+    assert_string_equal(balance->as_of, "2015-01-01");
+    chuang__finance__trial_balance__free_unpacked(balance, NULL);
+
+    /* The statement of cash, two lines a page, with the running balance. */
+    int64_t expected[3] = {INT64_C(300000000), INT64_C(300012345), INT64_C(300012346)};
+    char *token = strdup("");
+    size_t line = 0;
+    for (int pages = 0; pages < 2; pages++) {
+        Chuang__Finance__StatementRequest request = CHUANG__FINANCE__STATEMENT_REQUEST__INIT;
+        request.account = "special-2016:cash";
+        request.limit = 2;
+        request.page_token = token;
+        Chuang__Reply *reply = s_call(s_keeper, "GetAccountStatement", &request.base);
+        assert_int_equal(reply->status, CHUANG__STATUS__OK);
+        Chuang__Finance__Statement *statement =
+            chuang__finance__statement__unpack(NULL, reply->payload.len, reply->payload.data);
+        assert_true(statement->opening_fen == 0);
+        for (size_t i = 0; i < statement->n_lines; i++, line++)
+            assert_true(statement->lines[i]->balance_fen == expected[line]);
+        free(token);
+        token = strdup(statement->next_page_token);
+        assert_int_equal(pages == 0, *token != '\0');
+        chuang__finance__statement__free_unpacked(statement, NULL);
+        chuang__reply__free_unpacked(reply, NULL);
+    }
+    free(token);
+    assert_int_equal(line, 3);
+    /* Every entry was reported on the fund's aggregate. */
+    assert_int_equal(s_value("SELECT count(*) FROM chuang_outbox WHERE type = 'finance.EntryPosted'"
+                             " AND aggregate_id = 'special-2016'"),
+                     3);
+}
+
+static void test_an_entry_is_reversed_once(void **state)
+{
+    (void)state;
+    assert_int_equal(s_create_fund(s_keeper, "reversal-fund"), CHUANG__STATUS__OK);
+    Chuang__Status status;
+    int64_t id = s_appropriate("reversal-fund", 50000, &status);
+    Chuang__Finance__ReverseEntryRequest request = CHUANG__FINANCE__REVERSE_ENTRY_REQUEST__INIT;
+    request.entry_id = id;
+    request.reason = "金额录入错误";
+    Chuang__Reply *reply = s_call(s_keeper, "ReverseEntry", &request.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Finance__Entry *reversal =
+        chuang__finance__entry__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_string_equal(reversal->kind, "reversal");
+    assert_true(reversal->reverses == id);
+    int64_t reversal_id = reversal->id;
+    chuang__finance__entry__free_unpacked(reversal, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    assert_true(s_balance(s_keeper, "reversal-fund", "cash") == 0);
+    assert_true(s_balance(s_keeper, "reversal-fund", "available") == 0);
+    /* The original says who reversed it. */
+    Chuang__Finance__GetEntryRequest get = CHUANG__FINANCE__GET_ENTRY_REQUEST__INIT;
+    get.entry_id = id;
+    reply = s_call(s_officer, "GetEntry", &get.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Finance__Entry *original =
+        chuang__finance__entry__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_true(original->reversed_by == reversal_id);
+    chuang__finance__entry__free_unpacked(original, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    /* Not twice, and a reversal is not reversed. */
+    long long entries = s_value("SELECT count(*) FROM journal_entries");
+    assert_int_equal(s_status(s_keeper, "ReverseEntry", &request.base),
+                     CHUANG__STATUS__FAILED_PRECONDITION);
+    request.entry_id = reversal_id;
+    assert_int_equal(s_status(s_keeper, "ReverseEntry", &request.base),
+                     CHUANG__STATUS__FAILED_PRECONDITION);
+    request.entry_id = 99999999;
+    assert_int_equal(s_status(s_keeper, "ReverseEntry", &request.base), CHUANG__STATUS__NOT_FOUND);
+    assert_int_equal(s_value("SELECT count(*) FROM journal_entries"), entries);
+}
+
+static void test_who_may_keep_and_read_the_books(void **state)
+{
+    (void)state;
+    assert_int_equal(s_create_fund(s_person, "person-fund"), CHUANG__STATUS__PERMISSION_DENIED);
+    assert_int_equal(s_create_fund(s_officer, "officer-fund"), CHUANG__STATUS__PERMISSION_DENIED);
+    Chuang__Finance__TrialBalanceRequest trial = CHUANG__FINANCE__TRIAL_BALANCE_REQUEST__INIT;
+    assert_int_equal(s_status(s_person, "GetTrialBalance", &trial.base),
+                     CHUANG__STATUS__PERMISSION_DENIED);
+    /* Another agency's books do not exist for its officers. */
+    Chuang__Finance__GetFundRequest get = CHUANG__FINANCE__GET_FUND_REQUEST__INIT;
+    get.code = "special-2016";
+    assert_int_equal(s_status(s_town, "GetFund", &get.base), CHUANG__STATUS__NOT_FOUND);
+    Chuang__Finance__TrialBalance *balance = s_trial(s_town, "");
+    assert_int_equal(balance->n_lines, 0);
+    chuang__finance__trial_balance__free_unpacked(balance, NULL);
+    Chuang__Finance__AppropriateRequest request = CHUANG__FINANCE__APPROPRIATE_REQUEST__INIT;
+    request.fund = "special-2016";
+    request.amount_fen = 100;
+    request.document = "doc";
+    assert_int_equal(s_status(s_town, "Appropriate", &request.base), CHUANG__STATUS__NOT_FOUND);
+    /* A town may have a fund of the same code: its own. */
+    assert_int_equal(s_create_fund(s_town, "special-2016"), CHUANG__STATUS__OK);
+    assert_true(s_balance(s_town, "special-2016", "cash") == 0);
+}
+
+static void test_bad_input_is_refused_and_changes_nothing(void **state)
+{
+    (void)state;
+    long long entries = s_value("SELECT count(*) FROM journal_entries");
+    long long funds = s_value("SELECT count(*) FROM funds");
+    struct {
+        const char *fund;
+        int64_t amount;
+        const char *document;
+        const char *field;
+        Chuang__Status status;
+    } cases[] = {
+        {"special-2016", 0, "doc", "amount_fen", CHUANG__STATUS__INVALID_ARGUMENT},
+        {"special-2016", -100, "doc", "amount_fen", CHUANG__STATUS__INVALID_ARGUMENT},
+        {"special-2016", INT64_MAX, "doc", "amount_fen", CHUANG__STATUS__INVALID_ARGUMENT},
+        {"special-2016", INT64_MIN, "doc", "amount_fen", CHUANG__STATUS__INVALID_ARGUMENT},
+        {"Special 2016", 100, "doc", "fund", CHUANG__STATUS__INVALID_ARGUMENT},
+        {"special-2016", 100, "", "document", CHUANG__STATUS__INVALID_ARGUMENT},
+        {"special-2016", 100, "doc\nwith a newline", "document", CHUANG__STATUS__INVALID_ARGUMENT},
+        {"no-such-fund", 100, "doc", "fund", CHUANG__STATUS__NOT_FOUND},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Chuang__Finance__AppropriateRequest request = CHUANG__FINANCE__APPROPRIATE_REQUEST__INIT;
+        request.fund = (char *)cases[i].fund;
+        request.amount_fen = cases[i].amount;
+        request.document = (char *)cases[i].document;
+        Chuang__Reply *reply = s_call(s_keeper, "Appropriate", &request.base);
+        if (reply->status != cases[i].status)
+            fail_msg("case %zu: status %d", i, reply->status);
+        assert_int_equal(reply->n_violations, 1);
+        assert_string_equal(reply->violations[0]->field, cases[i].field);
+        chuang__reply__free_unpacked(reply, NULL);
+    }
+    /* Amounts that each fit but whose sum would overflow the balance: the
+     * fund is filled close to the limit in SQL, and the next appropriation
+     * is refused, nothing written. */
+    assert_int_equal(s_create_fund(s_keeper, "overflow-fund"), CHUANG__STATUS__OK);
+    char *state_text =
+        s_forced("BEGIN;"
+                 "INSERT INTO journal_entries (id, agency, booked_on, kind, cause, recorded_by)"
+                 " VALUES (800001, '" AGENCY "', current_date, 'forced', 'test', 'sql');"
+                 "INSERT INTO postings SELECT 800001, id, 9223000000000000000 FROM accounts"
+                 " WHERE agency = '" AGENCY "' AND code = 'overflow-fund:cash';"
+                 "INSERT INTO postings SELECT 800001, id, -9223000000000000000 FROM accounts"
+                 " WHERE agency = '" AGENCY "' AND code = 'overflow-fund:available';"
+                 "COMMIT;");
+    assert_string_equal(state_text, "");
+    free(state_text);
+    entries = s_value("SELECT count(*) FROM journal_entries");
+    funds = s_value("SELECT count(*) FROM funds");
+    Chuang__Status status;
+    assert_true(s_appropriate("overflow-fund", INT64_C(1000000000000000), &status) == 0);
+    assert_int_equal(status, CHUANG__STATUS__FAILED_PRECONDITION);
+    assert_true(s_balance(s_keeper, "overflow-fund", "cash") == INT64_C(9223000000000000000));
+    assert_int_equal(s_value("SELECT count(*) FROM journal_entries"), entries);
+
+    /* Bad fund requests and bad dates. */
+    Chuang__Finance__CreateFundRequest fund = CHUANG__FINANCE__CREATE_FUND_REQUEST__INIT;
+    fund.code = "-x";
+    fund.name = "";
+    fund.department = "Finance Bureau";
+    Chuang__Reply *reply = s_call(s_keeper, "CreateFund", &fund.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_int_equal(reply->n_violations, 3);
+    chuang__reply__free_unpacked(reply, NULL);
+    Chuang__Finance__TrialBalanceRequest trial = CHUANG__FINANCE__TRIAL_BALANCE_REQUEST__INIT;
+    trial.as_of = "2016-02-30";
+    assert_int_equal(s_status(s_keeper, "GetTrialBalance", &trial.base),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
+    Chuang__Finance__StatementRequest statement = CHUANG__FINANCE__STATEMENT_REQUEST__INIT;
+    statement.account = "special-2016:cash";
+    statement.from = "2016-03-01";
+    statement.to = "2016-02-01";
+    assert_int_equal(s_status(s_keeper, "GetAccountStatement", &statement.base),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
+    statement.from = "";
+    statement.to = "";
+    statement.account = "special-2016:nothing";
+    assert_int_equal(s_status(s_keeper, "GetAccountStatement", &statement.base),
+                     CHUANG__STATUS__NOT_FOUND);
+    assert_int_equal(s_value("SELECT count(*) FROM journal_entries"), entries);
+    assert_int_equal(s_value("SELECT count(*) FROM funds"), funds);
+}
+
+static void test_the_database_refuses_what_c_would_never_send(void **state)
+{
+    (void)state;
+    long long entries = s_value("SELECT count(*) FROM journal_entries");
+    long long cash = s_balance(s_keeper, "special-2016", "cash");
+    char *state_text;
+    /* An entry whose postings do not sum to zero: refused at commit. */
+    state_text =
+        s_forced("BEGIN;"
+                 "INSERT INTO journal_entries (id, agency, booked_on, kind, cause, recorded_by)"
+                 " VALUES (900001, '" AGENCY "', current_date, 'forced', 'test', 'sql');"
+                 "INSERT INTO postings SELECT 900001, id, 100 FROM accounts"
+                 " WHERE agency = '" AGENCY "' AND code = 'special-2016:cash';"
+                 "INSERT INTO postings SELECT 900001, id, -99 FROM accounts"
+                 " WHERE agency = '" AGENCY "' AND code = 'special-2016:available';"
+                 "COMMIT;");
+    assert_string_equal(state_text, "23514");
+    free(state_text);
+    /* One posting alone, and an entry with none. */
+    state_text =
+        s_forced("BEGIN;"
+                 "INSERT INTO journal_entries (id, agency, booked_on, kind, cause, recorded_by)"
+                 " VALUES (900002, '" AGENCY "', current_date, 'forced', 'test', 'sql');"
+                 "COMMIT;");
+    assert_string_equal(state_text, "23514");
+    free(state_text);
+    /* Cash below zero: refused by the account's check at once. */
+    state_text =
+        s_forced("BEGIN;"
+                 "INSERT INTO journal_entries (id, agency, booked_on, kind, cause, recorded_by)"
+                 " VALUES (900003, '" AGENCY "', current_date, 'forced', 'test', 'sql');"
+                 "INSERT INTO postings SELECT 900003, id, -999999999999 FROM accounts"
+                 " WHERE agency = '" AGENCY "' AND code = 'special-2016:cash';"
+                 "INSERT INTO postings SELECT 900003, id, 999999999999 FROM accounts"
+                 " WHERE agency = '" AGENCY "' AND code = 'special-2016:available';"
+                 "COMMIT;");
+    assert_string_equal(state_text, "23514");
+    free(state_text);
+    /* Entries, postings and balances are never edited or removed. */
+    const char *edits[] = {
+        "UPDATE journal_entries SET memo = 'edited'",
+        "DELETE FROM journal_entries",
+        "UPDATE postings SET amount = amount * 2",
+        "DELETE FROM postings",
+        "TRUNCATE postings CASCADE",
+        "UPDATE accounts SET balance = balance + 1",
+        "DELETE FROM accounts WHERE code = 'special-2016:committed'",
+        NULL,
+    };
+    for (size_t i = 0; edits[i]; i++) {
+        state_text = s_forced(edits[i]);
+        if (!streq(state_text, "23001"))
+            fail_msg("%s: sqlstate \"%s\"", edits[i], state_text);
+        free(state_text);
+    }
+    assert_int_equal(s_value("SELECT count(*) FROM journal_entries"), entries);
+    assert_true(s_balance(s_keeper, "special-2016", "cash") == cash);
+    assert_int_equal(s_value("SELECT count(*) FROM accounts a WHERE balance <> coalesce("
+                             "(SELECT sum(amount) FROM postings p WHERE p.account_id = a.id), 0)"),
+                     0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_fund_takes_appropriations_and_the_books_balance),
+        cmocka_unit_test(test_an_entry_is_reversed_once),
+        cmocka_unit_test(test_who_may_keep_and_read_the_books),
+        cmocka_unit_test(test_bad_input_is_refused_and_changes_nothing),
+        cmocka_unit_test(test_the_database_refuses_what_c_would_never_send),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
