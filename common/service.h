@@ -216,6 +216,14 @@ Chuang__Status service_call_rule(service_call_t *call, const char *name, const c
 Chuang__Status service_call_row(service_call_t *call, const PGresult *res, int row,
                                 ProtobufCMessage *message);
 
+/* Fills a repeated message field with one message of descriptor per row
+ * of res (at most limit rows; limit < 0: all), each by service_call_row:
+ * field is the address of the field's array (e.g. &reply->lines) and count
+ * of its count (&reply->n_lines). Returns OK, or INTERNAL (logged). */
+Chuang__Status service_call_rows(service_call_t *call, const PGresult *res, int limit,
+                                 const ProtobufCMessageDescriptor *descriptor, void *field,
+                                 size_t *count);
+
 /* A page of a list (keyset paging): a request gives limit and the
  * page_token its previous page answered with ("" for the first), a reply
  * the next_page_token ("" on the last page). The query orders its rows by

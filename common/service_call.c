@@ -87,6 +87,27 @@ Chuang__Status service_call_row(service_call_t *call, const PGresult *res, int r
                              "Report the request id to the operators.");
 }
 
+Chuang__Status service_call_rows(service_call_t *call, const PGresult *res, int limit,
+                                 const ProtobufCMessageDescriptor *descriptor, void *field,
+                                 size_t *count)
+{
+    int rows = PQntuples(res);
+    if (limit >= 0 && rows > limit)
+        rows = limit;
+    ProtobufCMessage **items = service_call_alloc(call, ((size_t)rows + 1) * sizeof *items);
+    *(ProtobufCMessage ***)field = items;
+    *count = 0;
+    for (int i = 0; i < rows; i++) {
+        ProtobufCMessage *message = service_call_alloc(call, descriptor->sizeof_message);
+        descriptor->message_init(message);
+        items[(*count)++] = message;
+        Chuang__Status status = service_call_row(call, res, i, message);
+        if (status != CHUANG__STATUS__OK)
+            return status;
+    }
+    return CHUANG__STATUS__OK;
+}
+
 Chuang__Status service_call_violation(service_call_t *call, const char *field, const char *format,
                                       ...)
 {

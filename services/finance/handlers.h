@@ -1,6 +1,7 @@
 /*
  * handlers.h - the finance service's request handlers, one file per
- * aggregate (handlers_ledger.c: funds and their books), and its field
+ * aggregate (handlers_ledger.c: funds and their books;
+ * handlers_programmes.c: programmes and their versions), and its field
  * maxima for the framework.
  */
 #ifndef FINANCE_HANDLERS_H
@@ -17,5 +18,9 @@ service_handler_fn handle_get_entry;
 service_handler_fn handle_get_fund;
 service_handler_fn handle_get_trial_balance;
 service_handler_fn handle_get_account_statement;
+service_handler_fn handle_define_programme;
+service_handler_fn handle_revise_programme;
+service_handler_fn handle_get_programme;
+service_handler_fn handle_list_lapsing_programmes;
 
 #endif

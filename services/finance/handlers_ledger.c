@@ -11,6 +11,7 @@
  * out, and is reported as a finance.EntryPosted event of its fund.
  */
 #include "handlers.h"
+#include "handlers_private.h"
 #include "ledger.h"
 
 #include <czmq.h>
@@ -21,61 +22,6 @@
 #define TEXT_MAX          200                       /* characters of a name, document, memo */
 #define STATEMENT_MAX     100
 #define STATEMENT_DEFAULT 50
-
-const bounds_t finance_bounds[] = {
-    {NULL, 0},
-};
-
-/* true when code is 2 to 40 of a-z, 0-9 and '-', starting with a letter or
- * a digit: a fund's code, part of its accounts' codes. */
-static bool s_code_valid(const char *code)
-{
-    size_t length = strlen(code);
-    return length >= 2 && length <= 40 && code[0] != '-' &&
-           strspn(code, "abcdefghijklmnopqrstuvwxyz0123456789-") == length;
-}
-
-/* true when text holds 1 to TEXT_MAX characters (UTF-8) and no control
- * character. */
-static bool s_text_valid(const char *text, bool required)
-{
-    size_t characters = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            return false;
-        characters += (*p & 0xc0) != 0x80;
-    }
-    return (characters > 0 || !required) && characters <= TEXT_MAX;
-}
-
-/* true when day is "" (allowed_empty) or a real date YYYY-MM-DD. */
-static bool s_day_valid(const char *day)
-{
-    if (!*day)
-        return true;
-    int y, m, d;
-    char end;
-    if (strlen(day) != 10 || day[4] != '-' || day[7] != '-' ||
-        sscanf(day, "%4d-%2d-%2d%c", &y, &m, &d, &end) != 3 || y < 1900 || y > 9999 || m < 1 ||
-        m > 12 || d < 1)
-        return false;
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d <= days[m - 1] + (m == 2 && leap);
-}
-
-/* Who records an entry: the principal, and the person it acts for. */
-static const char *s_recorded_by(service_call_t *call)
-{
-    const Chuang__Principal *principal = service_call_principal(call);
-    const char *name = *principal->name ? principal->name : principal->kind;
-    if (!*principal->person || streq(principal->person, name))
-        return service_call_strdup(call, name);
-    char *both = zsys_sprintf("%s/%s", name, principal->person);
-    const char *copy = service_call_strdup(call, both ? both : name);
-    zstr_free(&both);
-    return copy;
-}
 
 /* The reply to a ledger function's negative result. */
 static Chuang__Status s_refused(service_call_t *call, int64_t rc, const char *what)
@@ -103,12 +49,12 @@ Chuang__Status handle_create_fund(service_call_t *call, const ProtobufCMessage *
 {
     const Chuang__Finance__CreateFundRequest *request =
         (const Chuang__Finance__CreateFundRequest *)input;
-    if (!s_code_valid(request->code))
+    if (!handlers_code_valid(request->code))
         service_call_violation(call, "code",
                                "must be 2 to 40 of a-z, 0-9 and '-', e.g. special-2016");
-    if (!s_text_valid(request->name, true))
+    if (!handlers_text_valid(request->name, true))
         service_call_violation(call, "name", "must be 1 to %d characters", TEXT_MAX);
-    if (!s_code_valid(request->department))
+    if (!handlers_code_valid(request->department))
         service_call_violation(call, "department",
                                "must name the managing department, e.g. finance");
     if (service_call_has_violations(call))
@@ -151,15 +97,15 @@ Chuang__Status handle_appropriate(service_call_t *call, const ProtobufCMessage *
 {
     const Chuang__Finance__AppropriateRequest *request =
         (const Chuang__Finance__AppropriateRequest *)input;
-    if (!s_code_valid(request->fund))
+    if (!handlers_code_valid(request->fund))
         service_call_violation(call, "fund", "is not a fund code");
     if (request->amount_fen < 1 || request->amount_fen > AMOUNT_MAX)
         service_call_violation(call, "amount_fen",
                                "must be a whole number of fen from 1 to %" PRId64, AMOUNT_MAX);
-    if (!s_text_valid(request->document, true))
+    if (!handlers_text_valid(request->document, true))
         service_call_violation(call, "document",
                                "must name the budget decision (1 to %d characters)", TEXT_MAX);
-    if (!s_text_valid(request->memo, false))
+    if (!handlers_text_valid(request->memo, false))
         service_call_violation(call, "memo", "must be at most %d characters", TEXT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
@@ -171,7 +117,7 @@ Chuang__Status handle_appropriate(service_call_t *call, const ProtobufCMessage *
     const ledger_entry_t entry = {.kind = "appropriation",
                                   .cause = request->document,
                                   .memo = request->memo,
-                                  .recorded_by = s_recorded_by(call)};
+                                  .recorded_by = handlers_recorded_by(call)};
     int64_t id =
         ledger_post(service_call_db(call), service_call_header(call)->agency, &entry, postings, 2);
     if (id == 0) {
@@ -191,31 +137,19 @@ Chuang__Status handle_reverse_entry(service_call_t *call, const ProtobufCMessage
         (const Chuang__Finance__ReverseEntryRequest *)input;
     if (request->entry_id < 1)
         service_call_violation(call, "entry_id", "must be the id of an entry");
-    if (!s_text_valid(request->reason, true))
+    if (!handlers_text_valid(request->reason, true))
         service_call_violation(call, "reason", "must say why (1 to %d characters)", TEXT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     PGconn *db = service_call_db(call);
     const char *agency = service_call_header(call)->agency;
     int64_t id =
-        ledger_reverse(db, agency, request->entry_id, request->reason, s_recorded_by(call));
+        ledger_reverse(db, agency, request->entry_id, request->reason, handlers_recorded_by(call));
     if (id == 0)
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such entry", NULL, NULL);
     if (id < 0)
         return s_refused(call, id, "reverse entry");
     return s_posted(call, id, output);
-}
-
-/* The reply to a read that found (1), did not find (0, NOT_FOUND with
- * message) or failed (< 0). */
-static Chuang__Status s_found(service_call_t *call, int found, const char *what,
-                              const char *message)
-{
-    if (found < 0)
-        return service_call_sql_fail(call, NULL, what);
-    if (found == 0)
-        return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, message, NULL, NULL);
-    return CHUANG__STATUS__OK;
 }
 
 Chuang__Status handle_get_entry(service_call_t *call, const ProtobufCMessage *input,
@@ -227,18 +161,18 @@ Chuang__Status handle_get_entry(service_call_t *call, const ProtobufCMessage *in
         return service_call_violation(call, "entry_id", "must be the id of an entry");
     int found = ledger_entry_get(service_call_db(call), call, service_call_header(call)->agency,
                                  request->entry_id, (Chuang__Finance__Entry *)output);
-    return s_found(call, found, "read entry", "no such entry");
+    return handlers_found(call, found, "read entry", "no such entry");
 }
 
 Chuang__Status handle_get_fund(service_call_t *call, const ProtobufCMessage *input,
                                ProtobufCMessage *output)
 {
     const Chuang__Finance__GetFundRequest *request = (const Chuang__Finance__GetFundRequest *)input;
-    if (!s_code_valid(request->code))
+    if (!handlers_code_valid(request->code))
         return service_call_violation(call, "code", "is not a fund code");
     int found = ledger_fund_get(service_call_db(call), call, service_call_header(call)->agency,
                                 request->code, (Chuang__Finance__Fund *)output);
-    return s_found(call, found, "read fund", "no such fund");
+    return handlers_found(call, found, "read fund", "no such fund");
 }
 
 Chuang__Status handle_get_trial_balance(service_call_t *call, const ProtobufCMessage *input,
@@ -246,9 +180,9 @@ Chuang__Status handle_get_trial_balance(service_call_t *call, const ProtobufCMes
 {
     const Chuang__Finance__TrialBalanceRequest *request =
         (const Chuang__Finance__TrialBalanceRequest *)input;
-    if (!s_day_valid(request->as_of))
+    if (!handlers_day_valid(request->as_of))
         service_call_violation(call, "as_of", "must be a date YYYY-MM-DD, or empty for today");
-    if (*request->fund && !s_code_valid(request->fund))
+    if (*request->fund && !handlers_code_valid(request->fund))
         service_call_violation(call, "fund", "is not a fund code");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
@@ -279,9 +213,9 @@ Chuang__Status handle_get_account_statement(service_call_t *call, const Protobuf
         (const Chuang__Finance__StatementRequest *)input;
     if (!*request->account || strlen(request->account) > 120)
         service_call_violation(call, "account", "must be an account code, e.g. special-2016:cash");
-    if (!s_day_valid(request->from))
+    if (!handlers_day_valid(request->from))
         service_call_violation(call, "from", "must be a date YYYY-MM-DD, or empty");
-    if (!s_day_valid(request->to))
+    if (!handlers_day_valid(request->to))
         service_call_violation(call, "to", "must be a date YYYY-MM-DD, or empty for today");
     if (*request->from && *request->to && strcmp(request->from, request->to) > 0)
         service_call_violation(call, "to", "must not be before from");

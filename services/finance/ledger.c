@@ -134,15 +134,9 @@ int ledger_entry_get(PGconn *db, service_call_t *call, const char *agency, int64
         rc = LEDGER_ERROR;
         goto done;
     }
-    int rows = PQntuples(res);
-    entry->postings = service_call_alloc(call, ((size_t)rows + 1) * sizeof *entry->postings);
-    for (int i = 0; i < rows && rc == 1; i++) {
-        Chuang__Finance__Posting *posting = service_call_alloc(call, sizeof *posting);
-        chuang__finance__posting__init(posting);
-        if (service_call_row(call, res, i, &posting->base) != CHUANG__STATUS__OK)
-            rc = LEDGER_ERROR;
-        entry->postings[entry->n_postings++] = posting;
-    }
+    if (service_call_rows(call, res, -1, &chuang__finance__posting__descriptor, &entry->postings,
+                          &entry->n_postings) != CHUANG__STATUS__OK)
+        rc = LEDGER_ERROR;
 done:
     PQclear(res);
     return rc;
@@ -213,15 +207,9 @@ int ledger_fund_get(PGconn *db, service_call_t *call, const char *agency, const 
         rc = LEDGER_ERROR;
         goto done;
     }
-    int rows = PQntuples(res);
-    fund->accounts = service_call_alloc(call, ((size_t)rows + 1) * sizeof *fund->accounts);
-    for (int i = 0; i < rows && rc == 1; i++) {
-        Chuang__Finance__Account *account = service_call_alloc(call, sizeof *account);
-        chuang__finance__account__init(account);
-        if (service_call_row(call, res, i, &account->base) != CHUANG__STATUS__OK)
-            rc = LEDGER_ERROR;
-        fund->accounts[fund->n_accounts++] = account;
-    }
+    if (service_call_rows(call, res, -1, &chuang__finance__account__descriptor, &fund->accounts,
+                          &fund->n_accounts) != CHUANG__STATUS__OK)
+        rc = LEDGER_ERROR;
 done:
     PQclear(res);
     return rc;
@@ -245,17 +233,13 @@ int ledger_trial_balance(PGconn *db, service_call_t *call, const char *agency, c
     int rc = LEDGER_ERROR;
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         goto done;
-    int rows = PQntuples(res);
-    rc = rows;
-    balance->lines = service_call_alloc(call, ((size_t)rows + 1) * sizeof *balance->lines);
-    for (int i = 0; i < rows && rc >= 0; i++) {
-        Chuang__Finance__TrialBalanceLine *line = service_call_alloc(call, sizeof *line);
-        chuang__finance__trial_balance_line__init(line);
-        if (service_call_row(call, res, i, &line->base) != CHUANG__STATUS__OK)
-            rc = LEDGER_ERROR;
-        balance->lines[balance->n_lines++] = line;
-        balance->total_debit_fen += line->debit_fen;
-        balance->total_credit_fen += line->credit_fen;
+    if (service_call_rows(call, res, -1, &chuang__finance__trial_balance_line__descriptor,
+                          &balance->lines, &balance->n_lines) != CHUANG__STATUS__OK)
+        goto done;
+    rc = (int)balance->n_lines;
+    for (size_t i = 0; i < balance->n_lines; i++) {
+        balance->total_debit_fen += balance->lines[i]->debit_fen;
+        balance->total_credit_fen += balance->lines[i]->credit_fen;
     }
 done:
     PQclear(res);
@@ -300,20 +284,15 @@ int ledger_statement(PGconn *db, service_call_t *call, const char *agency, const
                    6, values, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         goto done;
-    int rows = PQntuples(res), shown = rows < page->limit ? rows : page->limit;
-    rc = shown;
-    statement->lines = service_call_alloc(call, ((size_t)shown + 1) * sizeof *statement->lines);
-    for (int i = 0; i < shown && rc >= 0; i++) {
-        Chuang__Finance__StatementLine *line = service_call_alloc(call, sizeof *line);
-        chuang__finance__statement_line__init(line);
-        if (service_call_row(call, res, i, &line->base) != CHUANG__STATUS__OK)
-            rc = LEDGER_ERROR;
-        statement->lines[statement->n_lines++] = line;
-        statement->closing_fen = line->balance_fen;
-    }
+    if (service_call_rows(call, res, page->limit, &chuang__finance__statement_line__descriptor,
+                          &statement->lines, &statement->n_lines) != CHUANG__STATUS__OK)
+        goto done;
+    rc = (int)statement->n_lines;
     if (rc > 0) {
-        const char *last[1] = {PQgetvalue(res, shown - 1, 0)};
-        statement->next_page_token = (char *)service_call_page_next(call, page, rows, last);
+        statement->closing_fen = statement->lines[rc - 1]->balance_fen;
+        const char *last[1] = {PQgetvalue(res, rc - 1, 0)};
+        statement->next_page_token =
+            (char *)service_call_page_next(call, page, PQntuples(res), last);
     }
 done:
     PQclear(res);

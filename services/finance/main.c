@@ -8,8 +8,9 @@
 #include "handlers.h"
 
 /* Who may call what: the agency's finance officers keep the books (create
- * funds, appropriate, reverse); any officer of the agency and its auditors
- * read them. */
+ * funds, appropriate, reverse) and define and revise programmes; any
+ * officer of the agency and its auditors read the books and the programmes
+ * about to lapse; a programme in force is public policy, open to anyone. */
 static const service_method_t s_methods[] = {
     {"CreateFund", handle_create_fund, SERVICE_METHOD_WRITE, "finance-officer"},
     {"Appropriate", handle_appropriate, SERVICE_METHOD_WRITE, "finance-officer"},
@@ -19,6 +20,11 @@ static const service_method_t s_methods[] = {
     {"GetTrialBalance", handle_get_trial_balance, SERVICE_METHOD_READ,
      "officer,finance-officer,auditor"},
     {"GetAccountStatement", handle_get_account_statement, SERVICE_METHOD_READ,
+     "officer,finance-officer,auditor"},
+    {"DefineProgramme", handle_define_programme, SERVICE_METHOD_WRITE, "finance-officer"},
+    {"ReviseProgramme", handle_revise_programme, SERVICE_METHOD_WRITE, "finance-officer"},
+    {"GetProgramme", handle_get_programme, SERVICE_METHOD_READ, SERVICE_PUBLIC},
+    {"ListLapsingProgrammes", handle_list_lapsing_programmes, SERVICE_METHOD_READ,
      "officer,finance-officer,auditor"},
     {NULL, NULL, 0, NULL},
 };

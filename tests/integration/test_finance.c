@@ -480,6 +480,292 @@ static void test_the_database_refuses_what_c_would_never_send(void **state)
                      0);
 }
 
+/* The agency's today plus days, as YYYY-MM-DD (static storage). */
+static const char *s_day(int days)
+{
+    static char day[4][48];
+    static int next;
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT to_char(chuang_today('" AGENCY "') + %d, 'YYYYMMDD')::int",
+             days);
+    long long yyyymmdd = s_value(sql);
+    char *out = day[next++ % 4];
+    snprintf(out, 48, "%04lld-%02lld-%02lld", yyyymmdd / 10000, yyyymmdd / 100 % 100,
+             yyyymmdd % 100);
+    return out;
+}
+
+/* A version for the tests to spoil: 大朗's interest subsidy for graduates
+ * and returnees, actual interest up to the benchmark + 300 bp, joint
+ * approval by human resources and finance. */
+typedef struct {
+    Chuang__Finance__ProgrammeVersion version;
+    Chuang__Finance__Parameter parameter[2];
+    Chuang__Finance__Parameter *parameters[2];
+    Chuang__Finance__Condition condition;
+    Chuang__Finance__Condition *conditions[1];
+    char *categories[2];
+    char *approvals[2];
+} version_t;
+
+static void s_version(version_t *v, const char *from, const char *to, int64_t rate_bp)
+{
+    chuang__finance__programme_version__init(&v->version);
+    v->version.effective_from = (char *)from;
+    v->version.effective_to = (char *)to;
+    v->version.trial = true;
+    v->version.document = "大府〔2015〕9号";
+    for (int i = 0; i < 2; i++) {
+        chuang__finance__parameter__init(&v->parameter[i]);
+        v->parameters[i] = &v->parameter[i];
+    }
+    v->parameter[0].name = "rate_above_benchmark_bp";
+    v->parameter[0].value = rate_bp;
+    v->parameter[1].name = "loan_cap_fen";
+    v->parameter[1].value = INT64_C(10000000);
+    v->version.n_parameters = 2;
+    v->version.parameters = v->parameters;
+    chuang__finance__condition__init(&v->condition);
+    v->condition.fact = "founder_category";
+    v->condition.test = "in";
+    v->categories[0] = "graduate";
+    v->categories[1] = "returnee";
+    v->condition.n_values = 2;
+    v->condition.values = v->categories;
+    v->conditions[0] = &v->condition;
+    v->version.n_conditions = 1;
+    v->version.conditions = v->conditions;
+    v->approvals[0] = "human_resources";
+    v->approvals[1] = "finance";
+    v->version.n_approvals = 2;
+    v->version.approvals = v->approvals;
+}
+
+static Chuang__Reply *s_define(const char *code, const char *fund, version_t *v)
+{
+    Chuang__Finance__DefineProgrammeRequest request =
+        CHUANG__FINANCE__DEFINE_PROGRAMME_REQUEST__INIT;
+    request.code = (char *)code;
+    request.name = "大朗镇创业贷款贴息";
+    request.kind = "interest_subsidy";
+    request.level = "town";
+    request.fund = (char *)fund;
+    request.department = "finance";
+    request.version = v ? &v->version : NULL;
+    return s_call(s_keeper, "DefineProgramme", &request.base);
+}
+
+/* The programme on day: its version number, or 0 when refused with
+ * status (in *status) and detail (copied into detail). */
+static int s_programme_on(const char *code, const char *day, Chuang__Status *status, char *detail,
+                          size_t size)
+{
+    Chuang__Finance__GetProgrammeRequest request = CHUANG__FINANCE__GET_PROGRAMME_REQUEST__INIT;
+    request.code = (char *)code;
+    request.on = (char *)day;
+    Chuang__Reply *reply = s_call(s_person, "GetProgramme", &request.base);
+    *status = reply->status;
+    snprintf(detail, size, "%s", reply->detail ? reply->detail : "");
+    int version = 0;
+    if (reply->status == CHUANG__STATUS__OK) {
+        Chuang__Finance__Programme *programme =
+            chuang__finance__programme__unpack(NULL, reply->payload.len, reply->payload.data);
+        version = programme->version->version;
+        assert_string_equal(programme->kind, "interest_subsidy");
+        assert_int_equal(programme->version->n_approvals, 2);
+        assert_string_equal(programme->version->approvals[0], "human_resources");
+        assert_int_equal(programme->version->n_conditions, 1);
+        assert_int_equal(programme->version->conditions[0]->n_values, 2);
+        assert_string_equal(programme->version->conditions[0]->values[1], "returnee");
+        assert_int_equal(programme->version->n_parameters, 2);
+        /* By name: loan_cap_fen, then the rate. */
+        assert_string_equal(programme->version->parameters[1]->name, "rate_above_benchmark_bp");
+        version = version * 1000 + (int)programme->version->parameters[1]->value;
+        chuang__finance__programme__free_unpacked(programme, NULL);
+    }
+    chuang__reply__free_unpacked(reply, NULL);
+    return version;
+}
+
+static void test_a_programme_is_decided_by_the_version_of_the_day(void **state)
+{
+    (void)state;
+    version_t v;
+    s_version(&v, "2015-08-01", "2017-07-31", 300);
+    Chuang__Reply *reply = s_define("dalang-interest", "special-2016", &v);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+    reply = s_define("dalang-interest", "special-2016", &v);
+    assert_int_equal(reply->status, CHUANG__STATUS__ALREADY_EXISTS);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    Chuang__Status status;
+    char detail[512];
+    /* Anyone may read the programme in force: version 1 at 300 bp. */
+    assert_int_equal(
+        s_programme_on("dalang-interest", "2016-03-01", &status, detail, sizeof detail), 1300);
+    assert_int_equal(
+        s_programme_on("dalang-interest", "2017-07-31", &status, detail, sizeof detail), 1300);
+    /* After its trial period, and before it: nothing, with the reason. */
+    assert_int_equal(
+        s_programme_on("dalang-interest", "2017-08-01", &status, detail, sizeof detail), 0);
+    assert_int_equal(status, CHUANG__STATUS__FAILED_PRECONDITION);
+    assert_non_null(strstr(detail, "2017-07-31"));
+    assert_int_equal(
+        s_programme_on("dalang-interest", "2015-07-31", &status, detail, sizeof detail), 0);
+    assert_int_equal(status, CHUANG__STATUS__FAILED_PRECONDITION);
+    assert_int_equal(s_programme_on("dalang-interest", "", &status, detail, sizeof detail), 0);
+    assert_int_equal(status, CHUANG__STATUS__FAILED_PRECONDITION);
+
+    /* A revision never reaches back: it starts today or later. */
+    Chuang__Finance__ReviseProgrammeRequest revise =
+        CHUANG__FINANCE__REVISE_PROGRAMME_REQUEST__INIT;
+    revise.code = "dalang-interest";
+    version_t next;
+    s_version(&next, s_day(-1), "", 250);
+    revise.version = &next.version;
+    reply = s_call(s_keeper, "ReviseProgramme", &revise.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_string_equal(reply->violations[0]->field, "version.effective_from");
+    chuang__reply__free_unpacked(reply, NULL);
+    char from[48];
+    snprintf(from, sizeof from, "%s", s_day(10));
+    s_version(&next, from, "", 250);
+    reply = s_call(s_keeper, "ReviseProgramme", &revise.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+    assert_int_equal(s_programme_on("dalang-interest", from, &status, detail, sizeof detail), 2250);
+    assert_int_equal(
+        s_programme_on("dalang-interest", "2016-03-01", &status, detail, sizeof detail), 1300);
+    assert_int_equal(s_programme_on("dalang-interest", s_day(9), &status, detail, sizeof detail),
+                     0);
+    /* A second revision on the same first day is not after the latest. */
+    reply = s_call(s_keeper, "ReviseProgramme", &revise.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    chuang__reply__free_unpacked(reply, NULL);
+    /* Versions are never edited, even in SQL. */
+    char *state_text = s_forced("UPDATE programme_parameters SET value = 999");
+    assert_string_equal(state_text, "23001");
+    free(state_text);
+    state_text = s_forced("DELETE FROM programme_versions");
+    assert_string_equal(state_text, "23001");
+    free(state_text);
+    assert_int_equal(s_value("SELECT count(*) FROM chuang_outbox"
+                             " WHERE type = 'finance.ProgrammeVersioned'"
+                             " AND aggregate_id = 'dalang-interest'"),
+                     2);
+}
+
+static void test_programmes_about_to_lapse_are_listed(void **state)
+{
+    (void)state;
+    version_t v;
+    char to[48];
+    snprintf(to, sizeof to, "%s", s_day(5));
+    s_version(&v, "2020-01-01", to, 100);
+    Chuang__Reply *reply = s_define("trial-reward", "special-2016", &v);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+    /* One that lapses too, but a next version follows on at once. */
+    s_version(&v, "2020-01-01", to, 100);
+    reply = s_define("continued", "special-2016", &v);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+    Chuang__Finance__ReviseProgrammeRequest revise =
+        CHUANG__FINANCE__REVISE_PROGRAMME_REQUEST__INIT;
+    revise.code = "continued";
+    version_t next;
+    s_version(&next, s_day(6), "", 100);
+    revise.version = &next.version;
+    reply = s_call(s_keeper, "ReviseProgramme", &revise.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    Chuang__Finance__LapsingRequest request = CHUANG__FINANCE__LAPSING_REQUEST__INIT;
+    request.days = 30;
+    reply = s_call(s_officer, "ListLapsingProgrammes", &request.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Finance__LapsingList *list =
+        chuang__finance__lapsing_list__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_int_equal(list->n_programmes, 1);
+    assert_string_equal(list->programmes[0]->code, "trial-reward");
+    assert_int_equal(list->programmes[0]->days_left, 5);
+    assert_string_equal(list->programmes[0]->effective_to, to);
+    assert_true(list->programmes[0]->trial);
+    chuang__finance__lapsing_list__free_unpacked(list, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    request.days = 4;
+    reply = s_call(s_officer, "ListLapsingProgrammes", &request.base);
+    list = chuang__finance__lapsing_list__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_int_equal(list->n_programmes, 0);
+    chuang__finance__lapsing_list__free_unpacked(list, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    request.days = -1;
+    assert_int_equal(s_status(s_officer, "ListLapsingProgrammes", &request.base),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_int_equal(s_status(s_person, "ListLapsingProgrammes", &request.base),
+                     CHUANG__STATUS__PERMISSION_DENIED);
+}
+
+static void test_bad_programmes_are_refused_field_by_field(void **state)
+{
+    (void)state;
+    long long versions = s_value("SELECT count(*) FROM programme_versions");
+    /* No version at all. */
+    Chuang__Reply *reply = s_define("bad-1", "special-2016", NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_string_equal(reply->violations[0]->field, "version");
+    chuang__reply__free_unpacked(reply, NULL);
+    /* Everything wrong at once: each field named. */
+    version_t v;
+    s_version(&v, "2016-02-30", "", 300);
+    v.version.document = "";
+    v.parameter[0].name = "rate";
+    v.parameter[1].value = -1;
+    v.condition.fact = "age";
+    char *bad_approvals[1] = {"Human Resources"};
+    v.version.approvals = bad_approvals;
+    v.version.n_approvals = 1;
+    reply = s_define("bad-2", "special-2016", &v);
+    assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    const char *expected[] = {"version.effective_from",    "version.document",
+                              "version.parameters.0.name", "version.parameters.1.value",
+                              "version.conditions.0.fact", "version.approvals.0"};
+    assert_int_equal(reply->n_violations, 6);
+    for (size_t i = 0; i < 6; i++)
+        assert_string_equal(reply->violations[i]->field, expected[i]);
+    chuang__reply__free_unpacked(reply, NULL);
+    /* Conditions: a test that does not fit its fact, values of the wrong
+     * kind; a rate beyond 10,000 %; a name given twice; a period ending
+     * before it starts. */
+    s_version(&v, "2016-01-01", "2015-12-31", 1000001);
+    v.condition.fact = "entity_age_days";
+    v.condition.test = "in";
+    v.parameter[1].name = "rate_above_benchmark_bp";
+    v.parameter[1].value = 5;
+    reply = s_define("bad-3", "special-2016", &v);
+    assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    const char *more[] = {"version.effective_to", "version.parameters.0.value",
+                          "version.parameters.1.name", "version.conditions.0.test",
+                          "version.conditions.0.values"};
+    assert_int_equal(reply->n_violations, 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_string_equal(reply->violations[i]->field, more[i]);
+    chuang__reply__free_unpacked(reply, NULL);
+    /* A fund the agency does not have. */
+    s_version(&v, "2016-01-01", "", 300);
+    reply = s_define("bad-4", "no-such-fund", &v);
+    assert_int_equal(reply->status, CHUANG__STATUS__FAILED_PRECONDITION);
+    chuang__reply__free_unpacked(reply, NULL);
+    assert_int_equal(s_value("SELECT count(*) FROM programme_versions"), versions);
+    assert_int_equal(s_value("SELECT count(*) FROM programmes WHERE code LIKE 'bad-%'"), 0);
+    /* Only finance officers define programmes. */
+    Chuang__Finance__DefineProgrammeRequest request =
+        CHUANG__FINANCE__DEFINE_PROGRAMME_REQUEST__INIT;
+    assert_int_equal(s_status(s_officer, "DefineProgramme", &request.base),
+                     CHUANG__STATUS__PERMISSION_DENIED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -488,6 +774,9 @@ int main(void)
         cmocka_unit_test(test_who_may_keep_and_read_the_books),
         cmocka_unit_test(test_bad_input_is_refused_and_changes_nothing),
         cmocka_unit_test(test_the_database_refuses_what_c_would_never_send),
+        cmocka_unit_test(test_a_programme_is_decided_by_the_version_of_the_day),
+        cmocka_unit_test(test_programmes_about_to_lapse_are_listed),
+        cmocka_unit_test(test_bad_programmes_are_refused_field_by_field),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -1,0 +1,76 @@
+/*
+ * handlers.c - what the finance service's handlers share (declared in
+ * handlers_private.h): the checks of codes, texts and dates every
+ * aggregate takes, who records a change, the reply to a read, and the
+ * service's field maxima (finance_bounds). The handlers are in one file per
+ * aggregate: handlers_ledger.c (funds and their books) and
+ * handlers_programmes.c (programmes and their versions).
+ */
+#include "handlers.h"
+#include "handlers_private.h"
+
+#include <czmq.h>
+#include <stdio.h>
+
+const bounds_t finance_bounds[] = {
+    {"chuang.finance.ProgrammeVersion.parameters", PARAMETERS_MAX},
+    {"chuang.finance.ProgrammeVersion.conditions", CONDITIONS_MAX},
+    {"chuang.finance.ProgrammeVersion.approvals", APPROVALS_MAX},
+    {"chuang.finance.Condition.values", VALUES_MAX},
+    {NULL, 0},
+};
+
+bool handlers_code_valid(const char *code)
+{
+    size_t length = strlen(code);
+    return length >= 2 && length <= 40 && code[0] != '-' &&
+           strspn(code, "abcdefghijklmnopqrstuvwxyz0123456789-") == length;
+}
+
+bool handlers_text_valid(const char *text, bool required)
+{
+    size_t characters = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+        characters += (*p & 0xc0) != 0x80;
+    }
+    return (characters > 0 || !required) && characters <= TEXT_MAX;
+}
+
+bool handlers_day_valid(const char *day)
+{
+    if (!*day)
+        return true;
+    int y, m, d;
+    char end;
+    if (strlen(day) != 10 || day[4] != '-' || day[7] != '-' ||
+        sscanf(day, "%4d-%2d-%2d%c", &y, &m, &d, &end) != 3 || y < 1900 || y > 9999 || m < 1 ||
+        m > 12 || d < 1)
+        return false;
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= days[m - 1] + (m == 2 && leap);
+}
+
+const char *handlers_recorded_by(service_call_t *call)
+{
+    const Chuang__Principal *principal = service_call_principal(call);
+    const char *name = *principal->name ? principal->name : principal->kind;
+    if (!*principal->person || streq(principal->person, name))
+        return service_call_strdup(call, name);
+    char *both = zsys_sprintf("%s/%s", name, principal->person);
+    const char *copy = service_call_strdup(call, both ? both : name);
+    zstr_free(&both);
+    return copy;
+}
+
+Chuang__Status handlers_found(service_call_t *call, int found, const char *what,
+                              const char *message)
+{
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, what);
+    if (found == 0)
+        return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, message, NULL, NULL);
+    return CHUANG__STATUS__OK;
+}

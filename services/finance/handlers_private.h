@@ -1,0 +1,40 @@
+/*
+ * handlers_private.h - what the finance service's handler files share
+ * (handlers.c).
+ */
+#ifndef FINANCE_HANDLERS_PRIVATE_H
+#define FINANCE_HANDLERS_PRIVATE_H
+
+#include "service.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define AMOUNT_MAX     INT64_C(1000000000000000) /* 10^15 fen: ten trillion yuan */
+#define TEXT_MAX       200                       /* characters of a name, document, memo */
+#define PARAMETERS_MAX 50
+#define CONDITIONS_MAX 20
+#define APPROVALS_MAX  5
+#define VALUES_MAX     50
+
+/* true when code is 2 to 40 of a-z, 0-9 and '-', starting with a letter or
+ * a digit: the code of a fund or a programme. */
+bool handlers_code_valid(const char *code);
+
+/* true when text holds at most TEXT_MAX characters (UTF-8), at least one
+ * if required, and no control character. */
+bool handlers_text_valid(const char *text, bool required);
+
+/* true when day is "" or a real date YYYY-MM-DD. */
+bool handlers_day_valid(const char *day);
+
+/* Who records a change: the principal's name, and the person it acts for
+ * when that is someone else; in call memory. */
+const char *handlers_recorded_by(service_call_t *call);
+
+/* The reply to a read that found (1), did not find (0: NOT_FOUND with
+ * message) or failed (< 0). */
+Chuang__Status handlers_found(service_call_t *call, int found, const char *what,
+                              const char *message);
+
+#endif
