@@ -1,7 +1,8 @@
 /*
  * handlers.h - the finance service's request handlers, one file per
  * aggregate (handlers_ledger.c: funds and their books;
- * handlers_programmes.c: programmes and their versions), and its field
+ * handlers_programmes.c: programmes and their versions; handlers_facts.c:
+ * entities' facts and eligibility), and its field
  * maxima for the framework.
  */
 #ifndef FINANCE_HANDLERS_H
@@ -22,5 +23,7 @@ service_handler_fn handle_define_programme;
 service_handler_fn handle_revise_programme;
 service_handler_fn handle_get_programme;
 service_handler_fn handle_list_lapsing_programmes;
+service_handler_fn handle_get_entity_facts;
+service_handler_fn handle_check_eligibility;
 
 #endif

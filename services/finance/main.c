@@ -3,14 +3,19 @@
  * handlers and runs them on the service framework.
  *
  *   chuang-finance [-c FILE]
+ *
+ * It follows the registry's stream (consume.registry.stream, service.h)
+ * for the facts of entities.
  */
+#include "facts.h"
 #include "finance.pb-c.h"
 #include "handlers.h"
 
 /* Who may call what: the agency's finance officers keep the books (create
  * funds, appropriate, reverse) and define and revise programmes; any
  * officer of the agency and its auditors read the books and the programmes
- * about to lapse; a programme in force is public policy, open to anyone. */
+ * about to lapse and what finance knows of entities, and check an entity's
+ * eligibility; a programme in force is public policy, open to anyone. */
 static const service_method_t s_methods[] = {
     {"CreateFund", handle_create_fund, SERVICE_METHOD_WRITE, "finance-officer"},
     {"Appropriate", handle_appropriate, SERVICE_METHOD_WRITE, "finance-officer"},
@@ -26,7 +31,16 @@ static const service_method_t s_methods[] = {
     {"GetProgramme", handle_get_programme, SERVICE_METHOD_READ, SERVICE_PUBLIC},
     {"ListLapsingProgrammes", handle_list_lapsing_programmes, SERVICE_METHOD_READ,
      "officer,finance-officer,auditor"},
+    {"GetEntityFacts", handle_get_entity_facts, SERVICE_METHOD_READ,
+     "officer,finance-officer,auditor"},
+    {"CheckEligibility", handle_check_eligibility, SERVICE_METHOD_READ, "officer,finance-officer"},
     {NULL, NULL, 0, NULL},
+};
+
+/* The events finance keeps facts from. */
+static const service_consumer_t s_consumers[] = {
+    {"registry", "chuang:registry:events", facts_apply, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 int main(int argc, char **argv)
@@ -37,6 +51,7 @@ int main(int argc, char **argv)
         .methods = s_methods,
         .bounds = finance_bounds,
         .sql_dir = FINANCE_SQL_DIR,
+        .consumers = s_consumers,
     };
     return service_main(argc, argv, &def);
 }

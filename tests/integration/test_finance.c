@@ -11,6 +11,7 @@
 #include "db.h"
 #include "finance.pb-c.h"
 #include "harness.h"
+#include "registry_fixture.h"
 #include "security.h"
 
 #include <czmq.h>
@@ -22,20 +23,24 @@
 #include <cmocka.h>
 #include <sys/wait.h>
 
-#define FINANCE CHUANG_BUILD_DIR "/services/finance/chuang-finance"
-#define BROKER  CHUANG_BUILD_DIR "/services/broker/chuang-broker"
-#define AGENCY  "441900"
-#define TOWN    "441902"
+#define FINANCE  CHUANG_BUILD_DIR "/services/finance/chuang-finance"
+#define REGISTRY CHUANG_BUILD_DIR "/services/registry/chuang-registry"
+#define HANGZHOU "330106"
+#define BROKER   CHUANG_BUILD_DIR "/services/broker/chuang-broker"
+#define AGENCY   "441900"
+#define TOWN     "441902"
 
 static char s_db_url[512];
 static char s_endpoint[64];
-static pid_t s_broker, s_finance;
+static pid_t s_broker, s_finance, s_registry;
 static config_t *s_config;
 static security_t *s_security;
 static client_t *s_keeper;  /* a finance officer of AGENCY */
 static client_t *s_officer; /* an officer of AGENCY, not of finance */
 static client_t *s_person;  /* an applicant */
 static client_t *s_town;    /* a finance officer of another agency */
+static client_t *s_clerk;   /* a registry officer of HANGZHOU */
+static client_t *s_hz;      /* a finance officer of HANGZHOU */
 
 static client_t *s_client(const char *agency, const char *actor, const char *roles)
 {
@@ -61,9 +66,27 @@ static int s_setup(void **state)
     char *brokers = zsys_sprintf("CHUANG_BROKERS=%s", s_endpoint);
     char *db = zsys_sprintf("CHUANG_DB_URL=%s", s_db_url);
     char *redis = zsys_sprintf("CHUANG_REDIS_URL=%s", harness_get("CHUANG_TEST_REDIS_URL"));
-    const char *env[] = {
-        brokers, db, redis, "CHUANG_SECURITY_PLAIN=yes", "CHUANG_REDIS_PREFIX=test:finance", NULL};
+    const char *env[] = {brokers,
+                         db,
+                         redis,
+                         "CHUANG_SECURITY_PLAIN=yes",
+                         "CHUANG_REDIS_PREFIX=ftest:finance",
+                         "CHUANG_CONSUME_REGISTRY_STREAM=ftest:registry:events",
+                         NULL};
     s_finance = harness_spawn("finance", FINANCE, env);
+    /* The registry whose events finance keeps facts from. */
+    url = harness_service_db("finance", "registry");
+    if (!url)
+        return -1;
+    char *registry_db = zsys_sprintf("CHUANG_DB_URL=%s", url);
+    const char *registry_env[] = {brokers,
+                                  registry_db,
+                                  redis,
+                                  "CHUANG_SECURITY_PLAIN=yes",
+                                  "CHUANG_REDIS_PREFIX=ftest:registry",
+                                  NULL};
+    s_registry = harness_spawn("registry", REGISTRY, registry_env);
+    zstr_free(&registry_db);
     zstr_free(&brokers);
     zstr_free(&db);
     zstr_free(&redis);
@@ -75,6 +98,10 @@ static int s_setup(void **state)
     s_officer = s_client(AGENCY, "officer-1", "officer");
     s_person = s_client(AGENCY, "person-1", "applicant");
     s_town = s_client(TOWN, "keeper-2", "finance-officer");
+    s_clerk = s_client(HANGZHOU, "clerk-1", "officer");
+    s_hz = s_client(HANGZHOU, "keeper-3", "finance-officer");
+    if (harness_wait_service(s_endpoint, "registry", 20000) != 0)
+        return -1;
     return harness_wait_service(s_endpoint, "finance", 20000);
 }
 
@@ -85,9 +112,12 @@ static int s_teardown(void **state)
     client_destroy(&s_officer);
     client_destroy(&s_person);
     client_destroy(&s_town);
+    client_destroy(&s_clerk);
+    client_destroy(&s_hz);
     security_destroy(&s_security);
     config_destroy(&s_config);
     int status = harness_stop(s_finance, SIGTERM, 5000);
+    harness_stop(s_registry, SIGTERM, 5000);
     harness_stop(s_broker, SIGTERM, 5000);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
@@ -766,6 +796,182 @@ static void test_bad_programmes_are_refused_field_by_field(void **state)
                      CHUANG__STATUS__PERMISSION_DENIED);
 }
 
+/* Registers a limited company in HANGZHOU whose founder is a graduate
+ * (categorised) or not; returns its credit code (caller frees). */
+static char *s_register(const char *trade_name, bool graduate)
+{
+    Chuang__Registry__ReserveNameRequest reserve = CHUANG__REGISTRY__RESERVE_NAME_REQUEST__INIT;
+    registry_fixture_reservation(&reserve, trade_name, "11010519491231002X");
+    Chuang__Reply *reply = client_call(s_clerk, "registry", "ReserveName", &reserve.base, NULL);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Registry__NameReservation *reservation =
+        chuang__registry__name_reservation__unpack(NULL, reply->payload.len, reply->payload.data);
+    registry_fixture_registration_t r;
+    registry_fixture_registration(&r, reservation->reservation_id, "文三路 8 号");
+    Chuang__Registry__FounderCategory categories[1] = {
+        CHUANG__REGISTRY__FOUNDER_CATEGORY__GRADUATE};
+    if (graduate) {
+        r.founder.n_categories = 1;
+        r.founder.categories = categories;
+    }
+    Chuang__Reply *registered =
+        client_call(s_clerk, "registry", "RegisterEntity", &r.request.base, NULL);
+    assert_int_equal(registered->status, CHUANG__STATUS__OK);
+    Chuang__Registry__Entity *entity =
+        chuang__registry__entity__unpack(NULL, registered->payload.len, registered->payload.data);
+    char *code = strdup(entity->credit_code);
+    chuang__registry__entity__free_unpacked(entity, NULL);
+    chuang__reply__free_unpacked(registered, NULL);
+    chuang__registry__name_reservation__free_unpacked(reservation, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    return code;
+}
+
+/* Waits (up to 15 s) until finance knows credit_code with standing;
+ * returns true when it does. */
+static bool s_wait_standing(const char *credit_code, const char *standing)
+{
+    for (int i = 0; i < 150; i++) {
+        Chuang__Finance__EntityFactsRequest request = CHUANG__FINANCE__ENTITY_FACTS_REQUEST__INIT;
+        request.credit_code = (char *)credit_code;
+        Chuang__Reply *reply = s_call(s_hz, "GetEntityFacts", &request.base);
+        bool done = false;
+        if (reply->status == CHUANG__STATUS__OK) {
+            Chuang__Finance__EntityFacts *facts = chuang__finance__entity_facts__unpack(
+                NULL, reply->payload.len, reply->payload.data);
+            done = streq(facts->standing, standing);
+            chuang__finance__entity_facts__free_unpacked(facts, NULL);
+        }
+        chuang__reply__free_unpacked(reply, NULL);
+        if (done)
+            return true;
+        zclock_sleep(100);
+    }
+    return false;
+}
+
+/* CheckEligibility of credit_code for graduate-start today: the reply
+ * (caller frees). */
+static Chuang__Reply *s_eligibility(const char *credit_code)
+{
+    Chuang__Finance__EligibilityRequest request = CHUANG__FINANCE__ELIGIBILITY_REQUEST__INIT;
+    request.programme = "graduate-start";
+    request.credit_code = (char *)credit_code;
+    return s_call(s_hz, "CheckEligibility", &request.base);
+}
+
+static Chuang__Status s_listing(const char *method, const char *credit_code, const char *list)
+{
+    Chuang__Registry__AddToListRequest request = CHUANG__REGISTRY__ADD_TO_LIST_REQUEST__INIT;
+    request.credit_code = (char *)credit_code;
+    request.list = (char *)list;
+    request.reason = "未按期公示年度报告";
+    request.authority = "杭州市西湖区市场监督管理局";
+    Chuang__Reply *reply = client_call(s_clerk, "registry", method, &request.base, NULL);
+    Chuang__Status status = reply->status;
+    chuang__reply__free_unpacked(reply, NULL);
+    return status;
+}
+
+static void test_facts_from_the_registry_decide_eligibility(void **state)
+{
+    (void)state;
+    assert_int_equal(s_create_fund(s_hz, "hz-start"), CHUANG__STATUS__OK);
+    /* Graduates' companies under three years old, domiciled in 3301xx. */
+    version_t v;
+    s_version(&v, "2020-01-01", "", 300);
+    v.categories[0] = "graduate";
+    v.condition.n_values = 1;
+    Chuang__Finance__Condition age = CHUANG__FINANCE__CONDITION__INIT, place = age;
+    char *days[1] = {"1095"}, *divisions[1] = {"3301"};
+    age.fact = "entity_age_days";
+    age.test = "at_most";
+    age.values = days;
+    age.n_values = 1;
+    place.fact = "division";
+    place.test = "prefix";
+    place.values = divisions;
+    place.n_values = 1;
+    Chuang__Finance__Condition *conditions[3] = {&v.condition, &age, &place};
+    v.version.conditions = conditions;
+    v.version.n_conditions = 3;
+    Chuang__Finance__DefineProgrammeRequest define =
+        CHUANG__FINANCE__DEFINE_PROGRAMME_REQUEST__INIT;
+    define.code = "graduate-start";
+    define.name = "高校毕业生创业补贴";
+    define.kind = "special_fund";
+    define.level = "district";
+    define.fund = "hz-start";
+    define.department = "human_resources";
+    define.version = &v.version;
+    Chuang__Reply *reply = s_call(s_hz, "DefineProgramme", &define.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    char *graduate = s_register("毕业", true);
+    char *other = s_register("寻常", false);
+    assert_true(s_wait_standing(graduate, "good"));
+    assert_true(s_wait_standing(other, "good"));
+
+    reply = s_eligibility(graduate);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Finance__Eligibility *e =
+        chuang__finance__eligibility__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_true(e->eligible);
+    assert_false(e->flagged);
+    assert_int_equal(e->version, 1);
+    assert_int_equal(e->n_results, 3);
+    assert_string_equal(e->results[0]->actual, "GRADUATE");
+    assert_string_equal(e->results[1]->actual, "0");
+    assert_string_equal(e->results[2]->actual, "330106");
+    chuang__finance__eligibility__free_unpacked(e, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    reply = s_eligibility(other);
+    e = chuang__finance__eligibility__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_false(e->eligible);
+    assert_false(e->results[0]->holds);
+    assert_string_equal(e->results[0]->actual, "none");
+    assert_true(e->results[1]->holds && e->results[2]->holds);
+    chuang__finance__eligibility__free_unpacked(e, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    /* Abnormal: flagged to the reviewer, still eligible. */
+    assert_int_equal(s_listing("AddToList", graduate, "abnormal"), CHUANG__STATUS__OK);
+    assert_true(s_wait_standing(graduate, "abnormal"));
+    reply = s_eligibility(graduate);
+    e = chuang__finance__eligibility__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_true(e->eligible && e->flagged);
+    assert_int_equal(e->n_flags, 1);
+    assert_string_equal(e->flags[0]->list, "abnormal");
+    chuang__finance__eligibility__free_unpacked(e, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    /* Dishonest: refused, naming the listing. */
+    assert_int_equal(s_listing("AddToList", graduate, "dishonest"), CHUANG__STATUS__OK);
+    assert_true(s_wait_standing(graduate, "dishonest"));
+    reply = s_eligibility(graduate);
+    assert_int_equal(reply->status, CHUANG__STATUS__FAILED_PRECONDITION);
+    assert_string_equal(reply->message, "entity is on the serious-violation list");
+    assert_non_null(strstr(reply->detail, "未按期公示年度报告"));
+    chuang__reply__free_unpacked(reply, NULL);
+    /* Off the list again: eligible once more. */
+    assert_int_equal(s_listing("RemoveFromList", graduate, "dishonest"), CHUANG__STATUS__OK);
+    assert_true(s_wait_standing(graduate, "abnormal"));
+    reply = s_eligibility(graduate);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+    /* Another agency's finance knows nothing of it. */
+    Chuang__Finance__EntityFactsRequest facts = CHUANG__FINANCE__ENTITY_FACTS_REQUEST__INIT;
+    facts.credit_code = graduate;
+    assert_int_equal(s_status(s_keeper, "GetEntityFacts", &facts.base), CHUANG__STATUS__NOT_FOUND);
+    /* No ID number reaches finance's tables. */
+    assert_int_equal(s_value("SELECT count(*) FROM entity_facts"
+                             " WHERE row_to_json(entity_facts)::text LIKE '%330106199003071236%'"),
+                     0);
+    free(graduate);
+    free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -777,6 +983,7 @@ int main(void)
         cmocka_unit_test(test_a_programme_is_decided_by_the_version_of_the_day),
         cmocka_unit_test(test_programmes_about_to_lapse_are_listed),
         cmocka_unit_test(test_bad_programmes_are_refused_field_by_field),
+        cmocka_unit_test(test_facts_from_the_registry_decide_eligibility),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

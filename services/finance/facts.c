@@ -1,0 +1,191 @@
+/*
+ * facts.c - finance's read model of the registry's entities; see facts.h.
+ *
+ * The registry's events are applied in their order per entity (the
+ * consumer holds back an entity's later events behind a failed one), each
+ * once (the consumer's inbox), so each handler here writes the state the
+ * event says, with an upsert where a redelivery after a rebuild could meet
+ * its own earlier write. Founders' ID numbers are not kept: eligibility
+ * asks only for their categories.
+ */
+#include "facts.h"
+#include "db.h"
+#include "db_array.h"
+#include "registry.pb-c.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+
+/* The enum value's name, e.g. "LIMITED_COMPANY", or "" when unknown. */
+static const char *s_enum_name(const ProtobufCEnumDescriptor *descriptor, int value)
+{
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(descriptor, value);
+    return v ? v->name : "";
+}
+
+static int s_exec(PGconn *db, const char *sql, int count, const char *const *values)
+{
+    PGresult *res = db_query(db, sql, count, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    PQclear(res);
+    return rc;
+}
+
+static int s_registered(PGconn *db, const Chuang__Event *event, const uint8_t *data, size_t len,
+                        char *error)
+{
+    Chuang__Registry__Entity *entity = chuang__registry__entity__unpack(NULL, len, data);
+    if (!entity) {
+        snprintf(error, 256, "payload is not a chuang.registry.Entity");
+        return -1;
+    }
+    /* Every category any founder has, once each. */
+    char *categories[64];
+    size_t n = 0;
+    for (size_t f = 0; f < entity->n_founders; f++)
+        for (size_t c = 0; c < entity->founders[f]->n_categories && n < 64; c++) {
+            const char *name = s_enum_name(&chuang__registry__founder_category__descriptor,
+                                           entity->founders[f]->categories[c]);
+            bool seen = !*name;
+            for (size_t k = 0; k < n && !seen; k++)
+                seen = streq(categories[k], name);
+            if (!seen)
+                categories[n++] = (char *)name;
+        }
+    char *array = db_text_array(categories, n);
+    const char *values[7] = {
+        entity->credit_code,
+        event->agency,
+        entity->name,
+        s_enum_name(&chuang__registry__entity_type__descriptor, entity->entity_type),
+        entity->registered_on,
+        entity->domicile ? entity->domicile->division_code : "",
+        array};
+    int rc = array ? s_exec(db,
+                            "INSERT INTO entity_facts (credit_code, agency, name, entity_type,"
+                            "   registered_on, division, founder_categories, status)"
+                            " VALUES ($1, $2, $3, $4, $5::date, $6, $7::text[], 'registered')"
+                            " ON CONFLICT (credit_code) DO UPDATE SET agency = $2, name = $3,"
+                            "   entity_type = $4, registered_on = $5::date, division = $6,"
+                            "   founder_categories = $7::text[], updated_at = now()",
+                            7, values)
+                   : -1;
+    free(array);
+    chuang__registry__entity__free_unpacked(entity, NULL);
+    return rc;
+}
+
+static int s_changed(PGconn *db, const uint8_t *data, size_t len, char *error)
+{
+    Chuang__Registry__EntityChange *change =
+        chuang__registry__entity_change__unpack(NULL, len, data);
+    if (!change) {
+        snprintf(error, 256, "payload is not a chuang.registry.EntityChange");
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < change->n_changes && rc == 0; i++) {
+        const Chuang__Registry__FieldChange *c = change->changes[i];
+        const char *values[2] = {change->credit_code, c->new_value};
+        if (streq(c->field, "name"))
+            rc = s_exec(db,
+                        "UPDATE entity_facts SET name = $2, updated_at = now()"
+                        " WHERE credit_code = $1",
+                        2, values);
+        else if (streq(c->field, "domicile")) /* "<division> <detail>" */
+            rc = s_exec(db,
+                        "UPDATE entity_facts SET division = split_part($2, ' ', 1),"
+                        " updated_at = now() WHERE credit_code = $1",
+                        2, values);
+    }
+    chuang__registry__entity_change__free_unpacked(change, NULL);
+    return rc;
+}
+
+static int s_listing(PGconn *db, const uint8_t *data, size_t len, bool removed, char *error)
+{
+    Chuang__Registry__Listing *listing = chuang__registry__listing__unpack(NULL, len, data);
+    if (!listing) {
+        snprintf(error, 256, "payload is not a chuang.registry.Listing");
+        return -1;
+    }
+    char id[24], listed[24], removed_at[24];
+    snprintf(id, sizeof id, "%" PRId64, listing->id);
+    snprintf(listed, sizeof listed, "%" PRId64, listing->listed_at_ms);
+    snprintf(removed_at, sizeof removed_at, "%" PRId64,
+             removed ? (listing->removed_at_ms ? listing->removed_at_ms : 1) : 0);
+    const char *values[7] = {
+        id,        listing->credit_code, listing->list, listing->reason, listing->authority, listed,
+        removed_at};
+    int rc = s_exec(db,
+                    "INSERT INTO entity_listings (listing_id, credit_code, list, reason, authority,"
+                    "   listed_at, removed_at)"
+                    " VALUES ($1::bigint, $2, $3, $4, $5, to_timestamp($6::bigint / 1000.0),"
+                    "   CASE WHEN $7::bigint > 0 THEN to_timestamp($7::bigint / 1000.0) END)"
+                    " ON CONFLICT (listing_id) DO UPDATE SET removed_at = EXCLUDED.removed_at",
+                    7, values);
+    chuang__registry__listing__free_unpacked(listing, NULL);
+    return rc;
+}
+
+static int s_deregistered(PGconn *db, const Chuang__Event *event)
+{
+    const char *values[1] = {event->aggregate_id};
+    return s_exec(db,
+                  "UPDATE entity_facts SET status = 'deregistered', updated_at = now()"
+                  " WHERE credit_code = $1",
+                  1, values);
+}
+
+int facts_apply(PGconn *db, const Chuang__Event *event, void *arg, char *error)
+{
+    (void)arg;
+    const uint8_t *data = event->payload.data;
+    size_t len = event->payload.len;
+    const char *type = event->type;
+    if (streq(type, "registry.EntityRegistered"))
+        return s_registered(db, event, data, len, error);
+    if (streq(type, "registry.EntityChanged"))
+        return s_changed(db, data, len, error);
+    if (streq(type, "registry.ListedAbnormal") || streq(type, "registry.ListedDishonest"))
+        return s_listing(db, data, len, false, error);
+    if (streq(type, "registry.RemovedAbnormal") || streq(type, "registry.RemovedDishonest"))
+        return s_listing(db, data, len, true, error);
+    if (streq(type, "registry.Deregistered"))
+        return s_deregistered(db, event);
+    return 0;
+}
+
+int facts_get(PGconn *db, service_call_t *call, const char *agency, const char *credit_code,
+              Chuang__Finance__EntityFacts *facts)
+{
+    const char *values[2] = {agency, credit_code};
+    PGresult *res = db_query(
+        db,
+        "SELECT credit_code, name, entity_type, registered_on::text AS registered_on, division,"
+        " founder_categories, status,"
+        " CASE WHEN EXISTS (SELECT 1 FROM entity_listings l WHERE l.credit_code = f.credit_code"
+        "     AND l.removed_at IS NULL AND l.list = 'dishonest') THEN 'dishonest'"
+        "   WHEN EXISTS (SELECT 1 FROM entity_listings l WHERE l.credit_code = f.credit_code"
+        "     AND l.removed_at IS NULL) THEN 'abnormal' ELSE 'good' END AS standing"
+        " FROM entity_facts f WHERE agency = $1 AND credit_code = $2",
+        2, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : -1;
+    if (rc == 1 && service_call_row(call, res, 0, &facts->base) != CHUANG__STATUS__OK)
+        rc = -1;
+    PQclear(res);
+    if (rc != 1)
+        return rc;
+    res = db_query(db,
+                   "SELECT listing_id, list, reason, authority,"
+                   " (extract(epoch FROM listed_at) * 1000)::bigint AS listed_ms"
+                   " FROM entity_listings WHERE credit_code = $1 AND removed_at IS NULL"
+                   " ORDER BY list = 'dishonest' DESC, listing_id",
+                   1, values + 1, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+        service_call_rows(call, res, -1, &chuang__finance__credit_listing__descriptor,
+                          &facts->listings, &facts->n_listings) != CHUANG__STATUS__OK)
+        rc = -1;
+    PQclear(res);
+    return rc;
+}
