@@ -55,6 +55,14 @@ void registry_fixture_registration(registry_fixture_registration_t *r, const cha
 
 char *registry_fixture_register_as(client_t *client, const char *trade_name, const char *applicant)
 {
+    return registry_fixture_register_founder(client, trade_name, applicant, NULL, 0);
+}
+
+char *registry_fixture_register_founder(client_t *client, const char *trade_name,
+                                        const char *applicant,
+                                        Chuang__Registry__FounderCategory *categories,
+                                        size_t n_categories)
+{
     Chuang__Registry__ReserveNameRequest reserve;
     registry_fixture_reservation(&reserve, trade_name, applicant);
     Chuang__Reply *reply = client_call(client, "registry", "ReserveName", &reserve.base, NULL);
@@ -64,6 +72,8 @@ char *registry_fixture_register_as(client_t *client, const char *trade_name, con
 
     registry_fixture_registration_t registration;
     registry_fixture_registration(&registration, reservation->reservation_id, "文三路 1 号");
+    registration.founder.categories = categories;
+    registration.founder.n_categories = n_categories;
     Chuang__Reply *registered =
         client_call(client, "registry", "RegisterEntity", &registration.request.base, NULL);
     assert_int_equal(registered->status, CHUANG__STATUS__OK);

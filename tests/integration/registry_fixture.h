@@ -36,4 +36,10 @@ char *registry_fixture_register(client_t *client, const char *trade_name);
 /* The same with the name reserved by applicant (a resident ID number). */
 char *registry_fixture_register_as(client_t *client, const char *trade_name, const char *applicant);
 
+/* The same with the founder in n_categories categories (borrowed). */
+char *registry_fixture_register_founder(client_t *client, const char *trade_name,
+                                        const char *applicant,
+                                        Chuang__Registry__FounderCategory *categories,
+                                        size_t n_categories);
+
 #endif

@@ -800,31 +800,10 @@ static void test_bad_programmes_are_refused_field_by_field(void **state)
  * (categorised) or not; returns its credit code (caller frees). */
 static char *s_register(const char *trade_name, bool graduate)
 {
-    Chuang__Registry__ReserveNameRequest reserve = CHUANG__REGISTRY__RESERVE_NAME_REQUEST__INIT;
-    registry_fixture_reservation(&reserve, trade_name, "11010519491231002X");
-    Chuang__Reply *reply = client_call(s_clerk, "registry", "ReserveName", &reserve.base, NULL);
-    assert_int_equal(reply->status, CHUANG__STATUS__OK);
-    Chuang__Registry__NameReservation *reservation =
-        chuang__registry__name_reservation__unpack(NULL, reply->payload.len, reply->payload.data);
-    registry_fixture_registration_t r;
-    registry_fixture_registration(&r, reservation->reservation_id, "文三路 8 号");
     Chuang__Registry__FounderCategory categories[1] = {
         CHUANG__REGISTRY__FOUNDER_CATEGORY__GRADUATE};
-    if (graduate) {
-        r.founder.n_categories = 1;
-        r.founder.categories = categories;
-    }
-    Chuang__Reply *registered =
-        client_call(s_clerk, "registry", "RegisterEntity", &r.request.base, NULL);
-    assert_int_equal(registered->status, CHUANG__STATUS__OK);
-    Chuang__Registry__Entity *entity =
-        chuang__registry__entity__unpack(NULL, registered->payload.len, registered->payload.data);
-    char *code = strdup(entity->credit_code);
-    chuang__registry__entity__free_unpacked(entity, NULL);
-    chuang__reply__free_unpacked(registered, NULL);
-    chuang__registry__name_reservation__free_unpacked(reservation, NULL);
-    chuang__reply__free_unpacked(reply, NULL);
-    return code;
+    return registry_fixture_register_founder(s_clerk, trade_name, "11010519491231002X", categories,
+                                             graduate ? 1 : 0);
 }
 
 /* Waits (up to 15 s) until finance knows credit_code with standing;
