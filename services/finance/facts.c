@@ -15,6 +15,7 @@
 
 #include <czmq.h>
 #include <inttypes.h>
+#include <strings.h>
 
 /* The enum value's name, e.g. "LIMITED_COMPANY", or "" when unknown. */
 static const char *s_enum_name(const ProtobufCEnumDescriptor *descriptor, int value)
@@ -188,4 +189,96 @@ int facts_get(PGconn *db, service_call_t *call, const char *agency, const char *
         rc = -1;
     PQclear(res);
     return rc;
+}
+
+/* true when one of values is text, ignoring case. */
+static bool s_among(char *const *values, size_t n, const char *text)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(values[i], text) == 0)
+            return true;
+    return false;
+}
+
+/* The number of the day YYYY-MM-DD: days since 1970-01-01. */
+static long s_day_number(const char *day)
+{
+    int y = 0, m = 0, d = 0;
+    sscanf(day, "%d-%d-%d", &y, &m, &d);
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* Tests condition c against facts on day; writes the fact as tested into
+ * actual (call memory). */
+static bool s_holds(service_call_t *call, const Chuang__Finance__Condition *c,
+                    const Chuang__Finance__EntityFacts *facts, const char *day, char **actual)
+{
+    if (streq(c->fact, "founder_category")) {
+        bool holds = false;
+        char *list = zsys_sprintf("%s", "");
+        for (size_t i = 0; i < facts->n_founder_categories; i++) {
+            holds = holds || s_among(c->values, c->n_values, facts->founder_categories[i]);
+            char *longer = zsys_sprintf("%s%s%s", list, i ? "," : "", facts->founder_categories[i]);
+            zstr_free(&list);
+            list = longer;
+        }
+        *actual = service_call_strdup(call, list && *list ? list : "none");
+        zstr_free(&list);
+        return holds;
+    }
+    if (streq(c->fact, "entity_type") || streq(c->fact, "credit_standing")) {
+        const char *value = streq(c->fact, "entity_type") ? facts->entity_type : facts->standing;
+        *actual = service_call_strdup(call, value);
+        return s_among(c->values, c->n_values, value);
+    }
+    if (streq(c->fact, "entity_age_days")) {
+        long age = s_day_number(day) - s_day_number(facts->registered_on);
+        char text[32];
+        snprintf(text, sizeof text, "%ld", age);
+        *actual = service_call_strdup(call, text);
+        return age >= 0 && age <= strtol(c->values[0], NULL, 10);
+    }
+    if (streq(c->fact, "division")) {
+        *actual = service_call_strdup(call, facts->division);
+        for (size_t i = 0; i < c->n_values; i++)
+            if (strncmp(facts->division, c->values[i], strlen(c->values[i])) == 0)
+                return true;
+        return false;
+    }
+    /* headcount: no source of headcounts reaches finance yet. */
+    *actual = service_call_strdup(call, "unknown");
+    return false;
+}
+
+void facts_evaluate(service_call_t *call, const Chuang__Finance__ProgrammeVersion *version,
+                    const Chuang__Finance__EntityFacts *facts, const char *day,
+                    Chuang__Finance__Eligibility *out)
+{
+    out->version = version->version;
+    out->eligible = true;
+    out->results = service_call_alloc(call, (version->n_conditions + 1) * sizeof *out->results);
+    for (size_t i = 0; i < version->n_conditions; i++) {
+        Chuang__Finance__ConditionResult *result = service_call_alloc(call, sizeof *result);
+        chuang__finance__condition_result__init(result);
+        result->condition = version->conditions[i];
+        result->holds = s_holds(call, version->conditions[i], facts, day, &result->actual);
+        out->eligible = out->eligible && result->holds;
+        out->results[out->n_results++] = result;
+    }
+    out->flags = facts->listings;
+    out->n_flags = facts->n_listings;
+    out->flagged = facts->n_listings > 0;
+}
+
+const Chuang__Finance__CreditListing *facts_dishonest(const Chuang__Finance__EntityFacts *facts)
+{
+    for (size_t i = 0; i < facts->n_listings; i++)
+        if (streq(facts->listings[i]->list, "dishonest"))
+            return facts->listings[i];
+    return NULL;
 }

@@ -25,4 +25,15 @@ int facts_apply(PGconn *db, const Chuang__Event *event, void *arg, char *error);
 int facts_get(PGconn *db, service_call_t *call, const char *agency, const char *credit_code,
               Chuang__Finance__EntityFacts *facts);
 
+/* Decides whether facts meet version's conditions on day ("YYYY-MM-DD"):
+ * fills out's version, results (each condition with the fact as tested),
+ * eligible (every condition holds) and flags (the open listings), with
+ * memory from call. */
+void facts_evaluate(service_call_t *call, const Chuang__Finance__ProgrammeVersion *version,
+                    const Chuang__Finance__EntityFacts *facts, const char *day,
+                    Chuang__Finance__Eligibility *out);
+
+/* The open serious-violation listing among facts', or NULL. */
+const Chuang__Finance__CreditListing *facts_dishonest(const Chuang__Finance__EntityFacts *facts);
+
 #endif

@@ -20,6 +20,11 @@ const bounds_t finance_bounds[] = {
     {NULL, 0},
 };
 
+bool handlers_credit_code_shaped(const char *code)
+{
+    return strlen(code) == 18 && strspn(code, "0123456789ABCDEFGHJKLMNPQRTUWXY") == 18;
+}
+
 bool handlers_code_valid(const char *code)
 {
     size_t length = strlen(code);

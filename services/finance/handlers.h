@@ -2,7 +2,7 @@
  * handlers.h - the finance service's request handlers, one file per
  * aggregate (handlers_ledger.c: funds and their books;
  * handlers_programmes.c: programmes and their versions; handlers_facts.c:
- * entities' facts and eligibility), and its field
+ * entities' facts and eligibility; handlers_applications.c: applications), and its field
  * maxima for the framework.
  */
 #ifndef FINANCE_HANDLERS_H
@@ -25,5 +25,9 @@ service_handler_fn handle_get_programme;
 service_handler_fn handle_list_lapsing_programmes;
 service_handler_fn handle_get_entity_facts;
 service_handler_fn handle_check_eligibility;
+service_handler_fn handle_create_application;
+service_handler_fn handle_submit_application;
+service_handler_fn handle_withdraw_application;
+service_handler_fn handle_get_application;
 
 #endif

@@ -5,6 +5,7 @@
 #ifndef FINANCE_HANDLERS_PRIVATE_H
 #define FINANCE_HANDLERS_PRIVATE_H
 
+#include "finance.pb-c.h"
 #include "service.h"
 
 #include <stdbool.h>
@@ -36,5 +37,19 @@ const char *handlers_recorded_by(service_call_t *call);
  * message) or failed (< 0). */
 Chuang__Status handlers_found(service_call_t *call, int found, const char *what,
                               const char *message);
+
+/* true when code has the shape of a unified social credit code. */
+bool handlers_credit_code_shaped(const char *code);
+
+/* Decides whether credit_code meets programme_code's conditions on day
+ * ("" today) by the version in force then: fills reply (and *programme,
+ * unless NULL, with the programme and that version). Returns OK; NOT_FOUND
+ * (no such programme, or an entity finance does not know);
+ * FAILED_PRECONDITION when no version is in force or the entity is on the
+ * serious-violation list (naming the listing). */
+Chuang__Status handlers_eligibility(service_call_t *call, const char *programme_code,
+                                    const char *credit_code, const char *day,
+                                    Chuang__Finance__Eligibility *reply,
+                                    Chuang__Finance__Programme **programme);
 
 #endif

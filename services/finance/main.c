@@ -14,8 +14,10 @@
 /* Who may call what: the agency's finance officers keep the books (create
  * funds, appropriate, reverse) and define and revise programmes; any
  * officer of the agency and its auditors read the books and the programmes
- * about to lapse and what finance knows of entities, and check an entity's
- * eligibility; a programme in force is public policy, open to anyone. */
+ * about to lapse and what finance knows of entities, check an entity's
+ * eligibility and take applications at the window (an applicant's own
+ * online application waits for the gateway); a programme in force is
+ * public policy, open to anyone. */
 static const service_method_t s_methods[] = {
     {"CreateFund", handle_create_fund, SERVICE_METHOD_WRITE, "finance-officer"},
     {"Appropriate", handle_appropriate, SERVICE_METHOD_WRITE, "finance-officer"},
@@ -34,6 +36,14 @@ static const service_method_t s_methods[] = {
     {"GetEntityFacts", handle_get_entity_facts, SERVICE_METHOD_READ,
      "officer,finance-officer,auditor"},
     {"CheckEligibility", handle_check_eligibility, SERVICE_METHOD_READ, "officer,finance-officer"},
+    {"CreateApplication", handle_create_application, SERVICE_METHOD_WRITE,
+     "officer,finance-officer"},
+    {"SubmitApplication", handle_submit_application, SERVICE_METHOD_WRITE,
+     "officer,finance-officer"},
+    {"WithdrawApplication", handle_withdraw_application, SERVICE_METHOD_WRITE,
+     "officer,finance-officer"},
+    {"GetApplication", handle_get_application, SERVICE_METHOD_READ,
+     "officer,finance-officer,auditor"},
     {NULL, NULL, 0, NULL},
 };
 

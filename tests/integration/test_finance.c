@@ -951,6 +951,148 @@ static void test_facts_from_the_registry_decide_eligibility(void **state)
     free(other);
 }
 
+/* Calls method on application id (with reason) as client; returns the
+ * application's status after it, or "" when refused with *status. */
+static char *s_application(client_t *client, const char *method, int64_t id, const char *reason,
+                           Chuang__Status *status)
+{
+    Chuang__Finance__ApplicationRequest request = CHUANG__FINANCE__APPLICATION_REQUEST__INIT;
+    request.id = id;
+    request.reason = (char *)reason;
+    Chuang__Reply *reply = s_call(client, method, &request.base);
+    *status = reply->status;
+    char *result = strdup("");
+    if (reply->status == CHUANG__STATUS__OK) {
+        Chuang__Finance__Application *a =
+            chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
+        free(result);
+        result = strdup(a->status);
+        chuang__finance__application__free_unpacked(a, NULL);
+    }
+    chuang__reply__free_unpacked(reply, NULL);
+    return result;
+}
+
+static int64_t s_draft(const char *credit_code, const char *subject, int64_t amount,
+                       Chuang__Status *status)
+{
+    Chuang__Finance__CreateApplicationRequest request =
+        CHUANG__FINANCE__CREATE_APPLICATION_REQUEST__INIT;
+    request.programme = "graduate-start";
+    request.credit_code = (char *)credit_code;
+    request.subject = (char *)subject;
+    request.amount_fen = amount;
+    Chuang__Reply *reply = s_call(s_hz, "CreateApplication", &request.base);
+    *status = reply->status;
+    int64_t id = 0;
+    if (reply->status == CHUANG__STATUS__OK) {
+        Chuang__Finance__Application *a =
+            chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
+        id = a->id;
+        assert_string_equal(a->status, "draft");
+        assert_int_equal(a->n_steps, 1);
+        chuang__finance__application__free_unpacked(a, NULL);
+    }
+    chuang__reply__free_unpacked(reply, NULL);
+    return id;
+}
+
+static void test_an_application_is_pinned_to_the_version_of_its_day(void **state)
+{
+    (void)state;
+    char *graduate = s_register("申请", true);
+    char *other = s_register("旁人", false);
+    assert_true(s_wait_standing(graduate, "good"));
+    assert_true(s_wait_standing(other, "good"));
+    Chuang__Status status;
+    int64_t id = s_draft(graduate, "场地租金", 300000, &status);
+    assert_int_equal(status, CHUANG__STATUS__OK);
+    /* One open application per programme and subject. */
+    assert_int_equal(s_draft(graduate, "场地租金", 100, &status), 0);
+    assert_int_equal(status, CHUANG__STATUS__ALREADY_EXISTS);
+
+    Chuang__Finance__ApplicationRequest request = CHUANG__FINANCE__APPLICATION_REQUEST__INIT;
+    request.id = id;
+    Chuang__Reply *reply = s_call(s_hz, "SubmitApplication", &request.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Finance__Application *a =
+        chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_string_equal(a->status, "under_review");
+    assert_int_equal(a->version, 1);
+    assert_string_equal(a->applied_on, s_day(0));
+    assert_non_null(a->eligibility);
+    assert_true(a->eligibility->eligible);
+    assert_int_equal(a->n_steps, 2);
+    assert_string_equal(a->steps[1]->from_status, "draft");
+    assert_string_equal(a->steps[1]->to_status, "under_review");
+    assert_string_equal(a->steps[1]->by, "keeper-3");
+    chuang__finance__application__free_unpacked(a, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    char *now = s_application(s_hz, "SubmitApplication", id, "", &status);
+    assert_int_equal(status, CHUANG__STATUS__FAILED_PRECONDITION);
+    free(now);
+
+    /* An entity that does not meet a condition: refused, the condition named. */
+    int64_t refused = s_draft(other, "", 1000, &status);
+    request.id = refused;
+    reply = s_call(s_hz, "SubmitApplication", &request.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__FAILED_PRECONDITION);
+    assert_int_equal(reply->n_violations, 1);
+    assert_string_equal(reply->violations[0]->field, "conditions.0");
+    assert_non_null(strstr(reply->violations[0]->description, "none"));
+    chuang__reply__free_unpacked(reply, NULL);
+    now = s_application(s_officer, "GetApplication", refused, "", &status);
+    assert_int_equal(status, CHUANG__STATUS__NOT_FOUND); /* another agency's officer */
+    free(now);
+    now = s_application(s_hz, "GetApplication", refused, "", &status);
+    assert_string_equal(now, "draft");
+    free(now);
+    /* Withdrawn with a reason, once. */
+    now = s_application(s_hz, "WithdrawApplication", id, "", &status);
+    assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
+    free(now);
+    now = s_application(s_hz, "WithdrawApplication", id, "申请人撤回", &status);
+    assert_string_equal(now, "withdrawn");
+    free(now);
+    now = s_application(s_hz, "WithdrawApplication", id, "again", &status);
+    assert_int_equal(status, CHUANG__STATUS__FAILED_PRECONDITION);
+    free(now);
+    /* Withdrawn, the subject is open again. */
+    assert_true(s_draft(graduate, "场地租金", 300000, &status) > id);
+    /* A dishonest entity's draft is refused at submission. */
+    int64_t later = s_draft(graduate, "设备", 5000, &status);
+    assert_int_equal(s_listing("AddToList", graduate, "dishonest"), CHUANG__STATUS__OK);
+    assert_true(s_wait_standing(graduate, "dishonest"));
+    now = s_application(s_hz, "SubmitApplication", later, "", &status);
+    assert_int_equal(status, CHUANG__STATUS__FAILED_PRECONDITION);
+    free(now);
+    assert_int_equal(s_listing("RemoveFromList", graduate, "dishonest"), CHUANG__STATUS__OK);
+    /* Every step was an event of the application. */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM chuang_outbox WHERE aggregate_id = 'application:%" PRId64 "'",
+             id);
+    assert_int_equal(s_value(sql), 3);
+    /* Bad input. */
+    assert_int_equal(s_draft("not-a-credit-code", "", 100, &status), 0);
+    assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_int_equal(s_draft(graduate, "", 0, &status), 0);
+    assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
+    Chuang__Finance__CreateApplicationRequest unknown =
+        CHUANG__FINANCE__CREATE_APPLICATION_REQUEST__INIT;
+    unknown.programme = "no-such-programme";
+    unknown.credit_code = graduate;
+    unknown.amount_fen = 100;
+    assert_int_equal(s_status(s_hz, "CreateApplication", &unknown.base), CHUANG__STATUS__NOT_FOUND);
+    assert_int_equal(s_status(s_person, "CreateApplication", &unknown.base),
+                     CHUANG__STATUS__PERMISSION_DENIED);
+    char *text = s_forced("UPDATE application_steps SET reason = 'edited'");
+    assert_string_equal(text, "23001");
+    free(text);
+    free(graduate);
+    free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -963,6 +1105,7 @@ int main(void)
         cmocka_unit_test(test_programmes_about_to_lapse_are_listed),
         cmocka_unit_test(test_bad_programmes_are_refused_field_by_field),
         cmocka_unit_test(test_facts_from_the_registry_decide_eligibility),
+        cmocka_unit_test(test_an_application_is_pinned_to_the_version_of_its_day),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -1,0 +1,41 @@
+/*
+ * applications.h - applications to programmes and their steps in SQL
+ * (sql/0004_applications.sql).
+ *
+ * Every function runs on the caller's connection inside its transaction;
+ * it returns 1, 0 for "not found" (or for the state not being the one
+ * required), or APPLICATION_* codes below zero.
+ */
+#ifndef FINANCE_APPLICATIONS_H
+#define FINANCE_APPLICATIONS_H
+
+#include "finance.pb-c.h"
+#include "service.h"
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#define APPLICATION_ERROR        -1
+#define APPLICATION_DUPLICATE    -2 /* an open application for the same programme and subject */
+#define APPLICATION_NO_PROGRAMME -3 /* the programme does not exist */
+
+/* Creates a draft application of agency; its id into *id. Returns 1,
+ * APPLICATION_DUPLICATE, APPLICATION_NO_PROGRAMME or APPLICATION_ERROR. */
+int application_create(PGconn *db, const char *agency,
+                       const Chuang__Finance__CreateApplicationRequest *request, const char *by,
+                       int64_t *id);
+
+/* Fills application (memory from call) with application id of agency and
+ * its steps; with for_update, locks it for this transaction. Returns 1, 0
+ * when there is no such application, or APPLICATION_ERROR. */
+int application_get(PGconn *db, service_call_t *call, const char *agency, int64_t id,
+                    bool for_update, Chuang__Finance__Application *application);
+
+/* Moves application id from status from to status to, recording the step
+ * (by, reason); on a submission (version > 0) pins version, the agency's
+ * today as its application date, and flagged. Returns 1, 0 when its status
+ * is not from, or APPLICATION_ERROR. */
+int application_move(PGconn *db, const char *agency, int64_t id, const char *from, const char *to,
+                     const char *by, const char *reason, int version, bool flagged);
+
+#endif
