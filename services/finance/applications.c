@@ -47,19 +47,15 @@ int application_get(PGconn *db, service_call_t *call, const char *agency, int64_
     char id_text[24];
     snprintf(id_text, sizeof id_text, "%" PRId64, id);
     const char *values[2] = {agency, id_text};
-    PGresult *res =
-        db_query(db,
-                 for_update ? "SELECT id, programme, applicant, subject, amount_fen, status,"
-                              " coalesce(version, 0) AS version,"
-                              " coalesce(applied_on::text, '') AS applied_on, flagged,"
-                              " created_by FROM applications"
-                              " WHERE agency = $1 AND id = $2::bigint FOR UPDATE"
-                            : "SELECT id, programme, applicant, subject, amount_fen, status,"
-                              " coalesce(version, 0) AS version,"
-                              " coalesce(applied_on::text, '') AS applied_on, flagged,"
-                              " created_by FROM applications"
-                              " WHERE agency = $1 AND id = $2::bigint",
-                 2, values, NULL, NULL, 0);
+    /* The columns of an Application, by field name. */
+    static const char select[] =
+        "SELECT id, programme, applicant, subject, amount_fen, status,"
+        " coalesce(version, 0) AS version, coalesce(applied_on::text, '') AS applied_on,"
+        " flagged, created_by, round, coalesce(notice_ends_on::text, '') AS notice_ends_on,"
+        " awarded_fen, paid_fen FROM applications WHERE agency = $1 AND id = $2::bigint";
+    char *sql = zsys_sprintf("%s%s", select, for_update ? " FOR UPDATE" : "");
+    PGresult *res = sql ? db_query(db, sql, 2, values, NULL, NULL, 0) : NULL;
+    zstr_free(&sql);
     int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : APPLICATION_ERROR;
     if (rc == 1 && service_call_row(call, res, 0, &application->base) != CHUANG__STATUS__OK)
         rc = APPLICATION_ERROR;
@@ -76,30 +72,156 @@ int application_get(PGconn *db, service_call_t *call, const char *agency, int64_
                           &application->steps, &application->n_steps) != CHUANG__STATUS__OK)
         rc = APPLICATION_ERROR;
     PQclear(res);
+    if (rc != 1)
+        return rc;
+    char round[16];
+    snprintf(round, sizeof round, "%d", application->round);
+    const char *keys[2] = {id_text, round};
+    res = db_query(db,
+                   "SELECT department, decision, reason, by,"
+                   " (extract(epoch FROM at) * 1000)::bigint AS at_ms"
+                   " FROM application_reviews WHERE application_id = $1::bigint"
+                   "   AND round = $2::int ORDER BY at, department",
+                   2, keys, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+        service_call_rows(call, res, -1, &chuang__finance__review__descriptor,
+                          &application->reviews, &application->n_reviews) != CHUANG__STATUS__OK)
+        rc = APPLICATION_ERROR;
+    PQclear(res);
+    return rc;
+}
+
+/* Records the step of application id from from to to. Returns 0 or -1. */
+static int s_step(PGconn *db, const char *id, const char *from, const char *to, const char *by,
+                  const char *reason)
+{
+    const char *values[5] = {id, from, to, by, reason};
+    PGresult *res = db_query(
+        db,
+        "INSERT INTO application_steps (application_id, position, from_status, to_status, by,"
+        "   reason)"
+        " SELECT $1::bigint, coalesce(max(position), 0) + 1, $2, $3, $4, $5"
+        " FROM application_steps WHERE application_id = $1::bigint",
+        5, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    PQclear(res);
+    return rc;
+}
+
+/* Runs the UPDATE sql (parameters agency, id, then the count of extra)
+ * and, when it changed the application, records the step. Returns 1, 0
+ * when it changed nothing, or APPLICATION_ERROR. */
+static int s_update(PGconn *db, const char *agency, int64_t id, const char *sql, int count,
+                    const char *const *extra, const char *from, const char *to, const char *by,
+                    const char *reason)
+{
+    char id_text[24];
+    snprintf(id_text, sizeof id_text, "%" PRId64, id);
+    const char *values[8] = {agency, id_text};
+    for (int i = 0; i < count && i < 6; i++)
+        values[2 + i] = extra[i];
+    PGresult *res = db_query(db, sql, 2 + count, values, NULL, NULL, 0);
+    int rc = APPLICATION_ERROR;
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        rc = atoi(PQcmdTuples(res)) > 0;
+    PQclear(res);
+    if (rc == 1 && s_step(db, id_text, from, to, by, reason) != 0)
+        rc = APPLICATION_ERROR;
     return rc;
 }
 
 int application_move(PGconn *db, const char *agency, int64_t id, const char *from, const char *to,
                      const char *by, const char *reason, int version, bool flagged)
 {
-    char id_text[24], version_text[16];
-    snprintf(id_text, sizeof id_text, "%" PRId64, id);
+    char version_text[16];
     snprintf(version_text, sizeof version_text, "%d", version);
-    const char *values[8] = {agency, id_text, from,         to,
-                             by,     reason,  version_text, flagged ? "t" : "f"};
-    PGresult *res = db_query(
-        db,
-        "WITH moved AS (UPDATE applications SET status = $4,"
-        "     version = CASE WHEN $7::int > 0 THEN $7::int ELSE version END,"
-        "     applied_on = CASE WHEN $7::int > 0 THEN chuang_today($1) ELSE applied_on END,"
-        "     flagged = CASE WHEN $7::int > 0 THEN $8::boolean ELSE flagged END"
-        "   WHERE agency = $1 AND id = $2::bigint AND status = $3 RETURNING id)"
-        " INSERT INTO application_steps (application_id, position, from_status, to_status, by,"
-        "   reason)"
-        " SELECT moved.id, coalesce((SELECT max(position) FROM application_steps"
-        "     WHERE application_id = moved.id), 0) + 1, $3, $4, $5, $6 FROM moved",
-        8, values, NULL, NULL, 0);
+    const char *extra[4] = {from, to, version_text, flagged ? "t" : "f"};
+    return s_update(db, agency, id,
+                    "UPDATE applications SET status = $4,"
+                    " version = CASE WHEN $5::int > 0 THEN $5::int ELSE version END,"
+                    " applied_on = CASE WHEN $5::int > 0 THEN chuang_today($1) ELSE applied_on END,"
+                    " flagged = CASE WHEN $5::int > 0 THEN $6::boolean ELSE flagged END"
+                    " WHERE agency = $1 AND id = $2::bigint AND status = $3",
+                    4, extra, from, to, by, reason);
+}
+
+int application_review_add(PGconn *db, int64_t id, int round, const char *department, bool approve,
+                           const char *reason, const char *by)
+{
+    char id_text[24], round_text[16];
+    snprintf(id_text, sizeof id_text, "%" PRId64, id);
+    snprintf(round_text, sizeof round_text, "%d", round);
+    const char *values[6] = {id_text, round_text, department, approve ? "approved" : "rejected",
+                             reason,  by};
+    PGresult *res = db_query(db,
+                             "INSERT INTO application_reviews (application_id, round, department,"
+                             "   decision, reason, by)"
+                             " VALUES ($1::bigint, $2::int, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                             6, values, NULL, NULL, 0);
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? atoi(PQcmdTuples(res)) : APPLICATION_ERROR;
     PQclear(res);
+    return rc;
+}
+
+int application_notice(PGconn *db, const char *agency, int64_t id, int days, const char *by)
+{
+    char days_text[16];
+    snprintf(days_text, sizeof days_text, "%d", days);
+    const char *extra[1] = {days_text};
+    return s_update(db, agency, id,
+                    "UPDATE applications SET status = 'notice',"
+                    " notice_ends_on = chuang_today($1) + $3::int"
+                    " WHERE agency = $1 AND id = $2::bigint AND status = 'under_review'",
+                    1, extra, "under_review", "notice", by, "approved by every department");
+}
+
+int application_object(PGconn *db, const char *agency, int64_t id, const char *reason,
+                       const char *by)
+{
+    char id_text[24];
+    snprintf(id_text, sizeof id_text, "%" PRId64, id);
+    const char *values[4] = {agency, id_text, reason, by};
+    PGresult *res = db_query(db,
+                             "INSERT INTO application_objections (application_id, round, reason,"
+                             "   by)"
+                             " SELECT id, round, $3, $4 FROM applications"
+                             " WHERE agency = $1 AND id = $2::bigint AND status = 'notice'"
+                             "   AND chuang_today($1) <= notice_ends_on",
+                             4, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? atoi(PQcmdTuples(res)) : APPLICATION_ERROR;
+    PQclear(res);
+    if (rc != 1)
+        return rc;
+    return s_update(db, agency, id,
+                    "UPDATE applications SET status = 'under_review', round = round + 1,"
+                    " notice_ends_on = NULL WHERE agency = $1 AND id = $2::bigint"
+                    "   AND status = 'notice'",
+                    0, NULL, "notice", "under_review", by, reason);
+}
+
+int application_pay(PGconn *db, const char *agency, int64_t id, int64_t amount, const char *by)
+{
+    /* Recorded as a step only when it completes the payment. */
+    char amount_text[24], id_text[24];
+    snprintf(amount_text, sizeof amount_text, "%" PRId64, amount);
+    snprintf(id_text, sizeof id_text, "%" PRId64, id);
+    const char *values[3] = {agency, id_text, amount_text};
+    PGresult *res = db_query(db,
+                             "UPDATE applications SET paid_fen = paid_fen + $3::bigint,"
+                             " status = CASE WHEN paid_fen + $3::bigint = awarded_fen"
+                             "   THEN 'paid' ELSE status END"
+                             " WHERE agency = $1 AND id = $2::bigint AND status = 'awarded'"
+                             " RETURNING status",
+                             3, values, NULL, NULL, 0);
+    int rc = APPLICATION_ERROR;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        rc = PQntuples(res);
+    else if (PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) &&
+             streq(PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME), "application_paid_within"))
+        rc = APPLICATION_BEYOND;
+    bool complete = rc == 1 && streq(PQgetvalue(res, 0, 0), "paid");
+    PQclear(res);
+    if (complete && s_step(db, id_text, "awarded", "paid", by, "paid in full") != 0)
+        rc = APPLICATION_ERROR;
     return rc;
 }

@@ -18,6 +18,7 @@
 #define APPLICATION_ERROR        -1
 #define APPLICATION_DUPLICATE    -2 /* an open application for the same programme and subject */
 #define APPLICATION_NO_PROGRAMME -3 /* the programme does not exist */
+#define APPLICATION_BEYOND       -4 /* a payment would pass what was awarded */
 
 /* Creates a draft application of agency; its id into *id. Returns 1,
  * APPLICATION_DUPLICATE, APPLICATION_NO_PROGRAMME or APPLICATION_ERROR. */
@@ -37,5 +38,27 @@ int application_get(PGconn *db, service_call_t *call, const char *agency, int64_
  * is not from, or APPLICATION_ERROR. */
 int application_move(PGconn *db, const char *agency, int64_t id, const char *from, const char *to,
                      const char *by, const char *reason, int version, bool flagged);
+
+/* Records department's review of application id in round. Returns 1, 0
+ * when the department has reviewed it in that round already, or
+ * APPLICATION_ERROR. */
+int application_review_add(PGconn *db, int64_t id, int round, const char *department, bool approve,
+                           const char *reason, const char *by);
+
+/* Puts application id under review on public notice for days full days
+ * after today. Returns 1, 0 when it is not under review, or
+ * APPLICATION_ERROR. */
+int application_notice(PGconn *db, const char *agency, int64_t id, int days, const char *by);
+
+/* Records an objection to application id while its notice runs and sends
+ * it back to review in a new round. Returns 1, 0 when it is not on notice
+ * (or the notice has ended), or APPLICATION_ERROR. */
+int application_object(PGconn *db, const char *agency, int64_t id, const char *reason,
+                       const char *by);
+
+/* Adds amount to what awarded application id has been paid, and makes it
+ * paid when that reaches the award. Returns 1, 0 when it is not awarded,
+ * APPLICATION_BEYOND, or APPLICATION_ERROR. */
+int application_pay(PGconn *db, const char *agency, int64_t id, int64_t amount, const char *by);
 
 #endif

@@ -29,5 +29,8 @@ service_handler_fn handle_create_application;
 service_handler_fn handle_submit_application;
 service_handler_fn handle_withdraw_application;
 service_handler_fn handle_get_application;
+service_handler_fn handle_review_application;
+service_handler_fn handle_object_to_application;
+service_handler_fn handle_pay_award;
 
 #endif

@@ -15,6 +15,8 @@
 #include "applications.h"
 #include "handlers.h"
 #include "handlers_private.h"
+#include "ledger.h"
+#include "programmes.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -178,4 +180,212 @@ Chuang__Status handle_get_application(service_call_t *call, const ProtobufCMessa
     int found = application_get(service_call_db(call), call, service_call_header(call)->agency,
                                 request->id, false, (Chuang__Finance__Application *)output);
     return handlers_found(call, found, "read application", "no such application");
+}
+
+/* The departments that must approve application (its pinned version's, or
+ * the programme's own when the version names none), into *departments
+ * (call memory) and *count. */
+static Chuang__Status s_reviewers(service_call_t *call,
+                                  const Chuang__Finance__Application *application,
+                                  char ***departments, size_t *count, int64_t *notice_days)
+{
+    PGconn *db = service_call_db(call);
+    const char *agency = service_call_header(call)->agency;
+    Chuang__Finance__Programme *programme = service_call_alloc(call, sizeof *programme);
+    chuang__finance__programme__init(programme);
+    int rc =
+        programme_get(db, call, agency, application->programme, application->applied_on, programme);
+    if (rc != 1 && rc != PROGRAMME_NOT_IN_FORCE)
+        return service_call_sql_fail(call, NULL, "read programme");
+    Chuang__Finance__ProgrammeVersion *version = service_call_alloc(call, sizeof *version);
+    chuang__finance__programme_version__init(version);
+    if (programme_version(db, call, agency, application->programme, application->version,
+                          version) != 1)
+        return service_call_sql_fail(call, NULL, "read pinned version");
+    if (version->n_approvals > 0) {
+        *departments = version->approvals;
+        *count = version->n_approvals;
+    } else {
+        *departments = service_call_alloc(call, sizeof **departments);
+        (*departments)[0] = programme->department;
+        *count = 1;
+    }
+    *notice_days = -1;
+    for (size_t i = 0; i < version->n_parameters; i++)
+        if (streq(version->parameters[i]->name, "notice_days"))
+            *notice_days = version->parameters[i]->value;
+    if (*notice_days < 0)
+        return service_call_rule(call, "award_notice_days", NULL, notice_days);
+    return CHUANG__STATUS__OK;
+}
+
+/* true when the caller made or submitted application. */
+static bool s_own(service_call_t *call, const Chuang__Finance__Application *application)
+{
+    const char *me = handlers_recorded_by(call);
+    if (streq(application->created_by, me))
+        return true;
+    for (size_t i = 0; i < application->n_steps; i++)
+        if (streq(application->steps[i]->to_status, "under_review") &&
+            streq(application->steps[i]->from_status, "draft") &&
+            streq(application->steps[i]->by, me))
+            return true;
+    return false;
+}
+
+Chuang__Status handle_review_application(service_call_t *call, const ProtobufCMessage *input,
+                                         ProtobufCMessage *output)
+{
+    const Chuang__Finance__ReviewRequest *request = (const Chuang__Finance__ReviewRequest *)input;
+    if (request->id < 1)
+        service_call_violation(call, "id", "must be the id of an application");
+    if (!handlers_department_valid(request->department))
+        service_call_violation(call, "department", "must name the reviewing department");
+    if (!handlers_text_valid(request->reason, !request->approve))
+        service_call_violation(call, "reason",
+                               request->approve ? "must be at most %d characters"
+                                                : "must say why it is rejected (1 to %d "
+                                                  "characters)",
+                               TEXT_MAX);
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    char role[64];
+    snprintf(role, sizeof role, "reviewer-%s", request->department);
+    if (!service_call_has_role(call, role))
+        return service_call_fail(
+            call, CHUANG__STATUS__PERMISSION_DENIED, "not a reviewer of that department",
+            "A department's review needs its reviewer-<department> role.", NULL);
+    PGconn *db = service_call_db(call);
+    const char *agency = service_call_header(call)->agency;
+    Chuang__Finance__Application *application;
+    Chuang__Status status = s_locked(call, request->id, &application);
+    if (status != CHUANG__STATUS__OK)
+        return status;
+    if (!streq(application->status, "under_review"))
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "application not under review", NULL, NULL);
+    if (s_own(call, application))
+        return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED,
+                                 "reviewer made or submitted this application",
+                                 "Nobody reviews an application they made or submitted.",
+                                 "Another reviewer of the department must review it.");
+    char **departments;
+    size_t count;
+    int64_t notice_days;
+    status = s_reviewers(call, application, &departments, &count, &notice_days);
+    if (status != CHUANG__STATUS__OK)
+        return status;
+    bool required = false;
+    for (size_t i = 0; i < count; i++)
+        required = required || streq(departments[i], request->department);
+    if (!required)
+        return service_call_violation(call, "department",
+                                      "does not review this programme's applications");
+    const char *by = handlers_recorded_by(call);
+    int added = application_review_add(db, request->id, application->round, request->department,
+                                       request->approve, request->reason, by);
+    if (added < 0)
+        return service_call_sql_fail(call, NULL, "record review");
+    if (added == 0)
+        return service_call_fail(call, CHUANG__STATUS__ALREADY_EXISTS, "department has reviewed it",
+                                 "Each department reviews an application once a round.", NULL);
+    if (!request->approve) {
+        if (application_move(db, agency, request->id, "under_review", "rejected", by,
+                             request->reason, 0, false) != 1)
+            return service_call_sql_fail(call, NULL, "reject application");
+        return s_reply(call, request->id, "finance.ApplicationRejected", output);
+    }
+    /* Approved by every department the version names: on to public notice. */
+    size_t approved = 0;
+    for (size_t i = 0; i < count; i++) {
+        bool yes = streq(departments[i], request->department);
+        for (size_t r = 0; r < application->n_reviews && !yes; r++)
+            yes = streq(application->reviews[r]->department, departments[i]) &&
+                  streq(application->reviews[r]->decision, "approved");
+        approved += yes;
+    }
+    if (approved < count)
+        return s_reply(call, request->id, "finance.ApplicationReviewed", output);
+    if (application_notice(db, agency, request->id, (int)notice_days, by) != 1)
+        return service_call_sql_fail(call, NULL, "start notice");
+    return s_reply(call, request->id, "finance.ApplicationNoticed", output);
+}
+
+Chuang__Status handle_object_to_application(service_call_t *call, const ProtobufCMessage *input,
+                                            ProtobufCMessage *output)
+{
+    const Chuang__Finance__ApplicationRequest *request =
+        (const Chuang__Finance__ApplicationRequest *)input;
+    if (request->id < 1)
+        service_call_violation(call, "id", "must be the id of an application");
+    if (!handlers_text_valid(request->reason, true))
+        service_call_violation(call, "reason", "must say what is objected to (1 to %d characters)",
+                               TEXT_MAX);
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    Chuang__Finance__Application *application;
+    Chuang__Status status = s_locked(call, request->id, &application);
+    if (status != CHUANG__STATUS__OK)
+        return status;
+    int rc = application_object(service_call_db(call), service_call_header(call)->agency,
+                                request->id, request->reason, handlers_recorded_by(call));
+    if (rc < 0)
+        return service_call_sql_fail(call, NULL, "object");
+    if (rc == 0)
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "application not on public notice",
+                                 "Objections are taken while the notice runs.", NULL);
+    return s_reply(call, request->id, "finance.ApplicationObjected", output);
+}
+
+Chuang__Status handle_pay_award(service_call_t *call, const ProtobufCMessage *input,
+                                ProtobufCMessage *output)
+{
+    const Chuang__Finance__PaymentRequest *request = (const Chuang__Finance__PaymentRequest *)input;
+    if (request->id < 1)
+        service_call_violation(call, "id", "must be the id of an application");
+    if (request->amount_fen < 1 || request->amount_fen > AMOUNT_MAX)
+        service_call_violation(call, "amount_fen",
+                               "must be a whole number of fen from 1 to %" PRId64, AMOUNT_MAX);
+    if (!handlers_text_valid(request->memo, false))
+        service_call_violation(call, "memo", "must be at most %d characters", TEXT_MAX);
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    PGconn *db = service_call_db(call);
+    const char *agency = service_call_header(call)->agency;
+    Chuang__Finance__Application *application;
+    Chuang__Status status = s_locked(call, request->id, &application);
+    if (status != CHUANG__STATUS__OK)
+        return status;
+    const char *by = handlers_recorded_by(call);
+    int rc = application_pay(db, agency, request->id, request->amount_fen, by);
+    if (rc == APPLICATION_BEYOND)
+        return service_call_violation(call, "amount_fen",
+                                      "passes what is left to pay of the award: %" PRId64 " fen",
+                                      application->awarded_fen - application->paid_fen);
+    if (rc == 0)
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "application not awarded",
+                                 "Only an awarded application is paid, up to its award.", NULL);
+    if (rc < 0)
+        return service_call_sql_fail(call, NULL, "pay award");
+    Chuang__Finance__Programme *programme = service_call_alloc(call, sizeof *programme);
+    chuang__finance__programme__init(programme);
+    rc =
+        programme_get(db, call, agency, application->programme, application->applied_on, programme);
+    if (rc != 1 && rc != PROGRAMME_NOT_IN_FORCE)
+        return service_call_sql_fail(call, NULL, "read programme");
+    char committed[96], cash[96], cause[48];
+    snprintf(committed, sizeof committed, "%s:committed", programme->fund);
+    snprintf(cash, sizeof cash, "%s:cash", programme->fund);
+    snprintf(cause, sizeof cause, "application:%" PRId64, request->id);
+    const ledger_posting_t postings[2] = {{committed, request->amount_fen},
+                                          {cash, -request->amount_fen}};
+    const ledger_entry_t entry = {
+        .kind = "payment", .cause = cause, .memo = request->memo, .recorded_by = by};
+    int64_t id = ledger_post(db, agency, &entry, postings, 2);
+    if (id <= 0)
+        return id == 0 ? service_call_sql_fail(call, NULL, "pay award")
+                       : handlers_ledger_refused(call, id, "pay award");
+    return handlers_posted(call, id, output);
 }

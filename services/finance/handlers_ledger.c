@@ -23,8 +23,7 @@
 #define STATEMENT_MAX     100
 #define STATEMENT_DEFAULT 50
 
-/* The reply to a ledger function's negative result. */
-static Chuang__Status s_refused(service_call_t *call, int64_t rc, const char *what)
+Chuang__Status handlers_ledger_refused(service_call_t *call, int64_t rc, const char *what)
 {
     if (rc == LEDGER_OVERDRAWN)
         return service_call_fail(
@@ -75,9 +74,7 @@ Chuang__Status handle_create_fund(service_call_t *call, const ProtobufCMessage *
                              CHUANG__VISIBILITY__VISIBILITY_DEPARTMENTS, &fund->base);
 }
 
-/* Reads entry id back into output and reports it as an event of the
- * fund of its first posting. */
-static Chuang__Status s_posted(service_call_t *call, int64_t id, ProtobufCMessage *output)
+Chuang__Status handlers_posted(service_call_t *call, int64_t id, ProtobufCMessage *output)
 {
     Chuang__Finance__Entry *entry = (Chuang__Finance__Entry *)output;
     if (ledger_entry_get(service_call_db(call), call, service_call_header(call)->agency, id,
@@ -126,8 +123,8 @@ Chuang__Status handle_appropriate(service_call_t *call, const ProtobufCMessage *
                                  "Create the fund first (CreateFund).");
     }
     if (id < 0)
-        return s_refused(call, id, "appropriate");
-    return s_posted(call, id, output);
+        return handlers_ledger_refused(call, id, "appropriate");
+    return handlers_posted(call, id, output);
 }
 
 Chuang__Status handle_reverse_entry(service_call_t *call, const ProtobufCMessage *input,
@@ -148,8 +145,8 @@ Chuang__Status handle_reverse_entry(service_call_t *call, const ProtobufCMessage
     if (id == 0)
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such entry", NULL, NULL);
     if (id < 0)
-        return s_refused(call, id, "reverse entry");
-    return s_posted(call, id, output);
+        return handlers_ledger_refused(call, id, "reverse entry");
+    return handlers_posted(call, id, output);
 }
 
 Chuang__Status handle_get_entry(service_call_t *call, const ProtobufCMessage *input,

@@ -38,6 +38,17 @@ const char *handlers_recorded_by(service_call_t *call);
 Chuang__Status handlers_found(service_call_t *call, int found, const char *what,
                               const char *message);
 
+/* true when name is a department's: 2 to 40 of a-z, 0-9, '_' and '-',
+ * starting with a letter (e.g. finance, human_resources). */
+bool handlers_department_valid(const char *name);
+
+/* The reply to a ledger function's negative result (ledger.h). */
+Chuang__Status handlers_ledger_refused(service_call_t *call, int64_t rc, const char *what);
+
+/* Reads entry id back into output and reports it as a finance.EntryPosted
+ * event of the fund of its first posting. */
+Chuang__Status handlers_posted(service_call_t *call, int64_t id, ProtobufCMessage *output);
+
 /* true when code has the shape of a unified social credit code. */
 bool handlers_credit_code_shaped(const char *code);
 

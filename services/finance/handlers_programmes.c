@@ -45,8 +45,7 @@ static bool s_listed(const char *const *list, const char *value)
     return false;
 }
 
-/* true when name is a department's: 2 to 40 of a-z, 0-9, '_' and '-'. */
-static bool s_department_valid(const char *name)
+bool handlers_department_valid(const char *name)
 {
     size_t length = strlen(name);
     return length >= 2 && length <= 40 && name[0] >= 'a' && name[0] <= 'z' &&
@@ -153,7 +152,7 @@ static void s_version_check(service_call_t *call, const Chuang__Finance__Program
                                                      : "must be one or more names or codes");
     }
     for (size_t i = 0; i < version->n_approvals; i++)
-        if (!s_department_valid(version->approvals[i]))
+        if (!handlers_department_valid(version->approvals[i]))
             service_call_violation(call, s_path(path, "approvals", i, NULL),
                                    "must name a department, e.g. finance or human_resources");
 }
@@ -187,7 +186,7 @@ Chuang__Status handle_define_programme(service_call_t *call, const ProtobufCMess
         service_call_violation(call, "level", "must be town, district, city, province or national");
     if (!handlers_code_valid(request->fund))
         service_call_violation(call, "fund", "must name the fund that pays it");
-    if (!s_department_valid(request->department))
+    if (!handlers_department_valid(request->department))
         service_call_violation(call, "department", "must name the department that runs it");
     s_version_check(call, request->version);
     if (service_call_has_violations(call))

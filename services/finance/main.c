@@ -10,14 +10,17 @@
 #include "facts.h"
 #include "finance.pb-c.h"
 #include "handlers.h"
+#include "jobs.h"
 
 /* Who may call what: the agency's finance officers keep the books (create
  * funds, appropriate, reverse) and define and revise programmes; any
  * officer of the agency and its auditors read the books and the programmes
  * about to lapse and what finance knows of entities, check an entity's
  * eligibility and take applications at the window (an applicant's own
- * online application waits for the gateway); a programme in force is
- * public policy, open to anyone. */
+ * online application waits for the gateway); reviewers review for the
+ * department whose reviewer-<department> role they hold; finance officers
+ * pay awards; a programme in force is public policy, open to anyone, and
+ * anyone may object to an application on public notice. */
 static const service_method_t s_methods[] = {
     {"CreateFund", handle_create_fund, SERVICE_METHOD_WRITE, "finance-officer"},
     {"Appropriate", handle_appropriate, SERVICE_METHOD_WRITE, "finance-officer"},
@@ -44,6 +47,9 @@ static const service_method_t s_methods[] = {
      "officer,finance-officer"},
     {"GetApplication", handle_get_application, SERVICE_METHOD_READ,
      "officer,finance-officer,auditor"},
+    {"ReviewApplication", handle_review_application, SERVICE_METHOD_WRITE, "reviewer"},
+    {"ObjectToApplication", handle_object_to_application, SERVICE_METHOD_WRITE, SERVICE_PUBLIC},
+    {"PayAward", handle_pay_award, SERVICE_METHOD_WRITE, "finance-officer"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -62,6 +68,7 @@ int main(int argc, char **argv)
         .bounds = finance_bounds,
         .sql_dir = FINANCE_SQL_DIR,
         .consumers = s_consumers,
+        .jobs = finance_jobs,
     };
     return service_main(argc, argv, &def);
 }

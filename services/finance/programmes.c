@@ -162,44 +162,24 @@ static int s_rows(PGconn *db, service_call_t *call, const char *sql, int nvalues
     return rc;
 }
 
-int programme_get(PGconn *db, service_call_t *call, const char *agency, const char *code,
-                  const char *day, Chuang__Finance__Programme *programme)
+int programme_version(PGconn *db, service_call_t *call, const char *agency, const char *code,
+                      int number, Chuang__Finance__ProgrammeVersion *version)
 {
-    const char *values[3] = {agency, code, day};
+    char number_text[16];
+    snprintf(number_text, sizeof number_text, "%d", number);
+    const char *keys[3] = {agency, code, number_text};
     PGresult *res = db_query(db,
-                             "SELECT code, name, kind, level, fund, department FROM programmes"
-                             " WHERE agency = $1 AND code = $2",
-                             2, values, NULL, NULL, 0);
+                             "SELECT version, effective_from::text AS effective_from,"
+                             " coalesce(effective_to::text, '') AS effective_to, trial, document,"
+                             " approvals FROM programme_versions"
+                             " WHERE agency = $1 AND programme = $2 AND version = $3::int",
+                             3, keys, NULL, NULL, 0);
     int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : PROGRAMME_ERROR;
-    if (rc != 1 || service_call_row(call, res, 0, &programme->base) != CHUANG__STATUS__OK) {
-        rc = rc == 1 ? PROGRAMME_ERROR : rc;
-        goto done;
-    }
+    if (rc == 1 && service_call_row(call, res, 0, &version->base) != CHUANG__STATUS__OK)
+        rc = PROGRAMME_ERROR;
     PQclear(res);
-    res = db_query(db,
-                   "SELECT version, effective_from::text AS effective_from,"
-                   " coalesce(effective_to::text, '') AS effective_to, trial, document, approvals"
-                   " FROM finance_programme_version($1, $2,"
-                   "   coalesce(nullif($3, '')::date, chuang_today($1)))",
-                   3, values, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = PROGRAMME_ERROR;
-        goto done;
-    }
-    if (PQntuples(res) == 0) {
-        rc = PROGRAMME_NOT_IN_FORCE; /* not started by that day */
-        goto done;
-    }
-    Chuang__Finance__ProgrammeVersion *version = service_call_alloc(call, sizeof *version);
-    chuang__finance__programme_version__init(version);
-    programme->version = version;
-    if (service_call_row(call, res, 0, &version->base) != CHUANG__STATUS__OK) {
-        rc = PROGRAMME_ERROR;
-        goto done;
-    }
-    char number[16];
-    snprintf(number, sizeof number, "%d", version->version);
-    const char *keys[3] = {agency, code, number};
+    if (rc != 1)
+        return rc;
     if (s_rows(db, call,
                "SELECT name, value FROM programme_parameters"
                " WHERE agency = $1 AND programme = $2 AND version = $3::int ORDER BY name",
@@ -209,24 +189,50 @@ int programme_get(PGconn *db, service_call_t *call, const char *agency, const ch
                "SELECT fact, test, \"values\" FROM programme_conditions"
                " WHERE agency = $1 AND programme = $2 AND version = $3::int ORDER BY position",
                3, keys, &chuang__finance__condition__descriptor, &version->conditions,
-               &version->n_conditions) != 0) {
+               &version->n_conditions) != 0)
+        return PROGRAMME_ERROR;
+    return 1;
+}
+
+int programme_get(PGconn *db, service_call_t *call, const char *agency, const char *code,
+                  const char *day, Chuang__Finance__Programme *programme)
+{
+    const char *values[3] = {agency, code, day};
+    PGresult *res = db_query(db,
+                             "SELECT code, name, kind, level, fund, department FROM programmes"
+                             " WHERE agency = $1 AND code = $2",
+                             2, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : PROGRAMME_ERROR;
+    if (rc == 1 && service_call_row(call, res, 0, &programme->base) != CHUANG__STATUS__OK)
         rc = PROGRAMME_ERROR;
-        goto done;
-    }
-    /* Lapsed: its last day is before the day asked. */
     PQclear(res);
-    const char *on[2] = {agency, day};
-    res = db_query(db, "SELECT coalesce(nullif($2, '')::date, chuang_today($1))::text", 2, on, NULL,
-                   NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = PROGRAMME_ERROR;
-        goto done;
+    if (rc != 1)
+        return rc;
+    /* The version that started latest by the day, whether it has lapsed,
+     * and the day itself. */
+    res = db_query(db,
+                   "SELECT v.version, v.effective_to < d.day, d.day::text"
+                   " FROM (SELECT coalesce(nullif($3, '')::date, chuang_today($1)) AS day) d"
+                   " LEFT JOIN LATERAL finance_programme_version($1, $2, d.day) v ON true",
+                   3, values, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        PQclear(res);
+        return PROGRAMME_ERROR;
     }
-    if (*version->effective_to && strcmp(version->effective_to, PQgetvalue(res, 0, 0)) < 0)
-        rc = PROGRAMME_NOT_IN_FORCE;
-done:
+    if (PQgetisnull(res, 0, 0)) {
+        PQclear(res);
+        return PROGRAMME_NOT_IN_FORCE; /* not started by that day */
+    }
+    int number = atoi(PQgetvalue(res, 0, 0));
+    bool lapsed = streq(PQgetvalue(res, 0, 1), "t");
     PQclear(res);
-    return rc;
+    Chuang__Finance__ProgrammeVersion *version = service_call_alloc(call, sizeof *version);
+    chuang__finance__programme_version__init(version);
+    programme->version = version;
+    rc = programme_version(db, call, agency, code, number, version);
+    if (rc != 1)
+        return PROGRAMME_ERROR;
+    return lapsed ? PROGRAMME_NOT_IN_FORCE : 1;
 }
 
 int programme_lapsing(PGconn *db, service_call_t *call, const char *agency, int days,

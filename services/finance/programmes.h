@@ -42,6 +42,12 @@ int programme_revise(PGconn *db, const char *agency, const char *code,
 int programme_get(PGconn *db, service_call_t *call, const char *agency, const char *code,
                   const char *day, Chuang__Finance__Programme *programme);
 
+/* Fills version (memory from call) with version number of programme code
+ * of agency, its parameters and conditions. Returns 1, 0 when there is no
+ * such version, or PROGRAMME_ERROR. */
+int programme_version(PGconn *db, service_call_t *call, const char *agency, const char *code,
+                      int number, Chuang__Finance__ProgrammeVersion *version);
+
 /* Fills list with agency's programmes whose version in force ends within
  * days of today, or ended within days before it, with no next version to
  * follow on. Returns the count or PROGRAMME_ERROR. */

@@ -70,6 +70,7 @@ static int s_setup(void **state)
                          db,
                          redis,
                          "CHUANG_SECURITY_PLAIN=yes",
+                         "CHUANG_SERVICE_TICK_MS=200",
                          "CHUANG_REDIS_PREFIX=ftest:finance",
                          "CHUANG_CONSUME_REGISTRY_STREAM=ftest:registry:events",
                          NULL};
@@ -1093,6 +1094,205 @@ static void test_an_application_is_pinned_to_the_version_of_its_day(void **state
     free(other);
 }
 
+/* ReviewApplication of id for department as client: the status after it,
+ * or "" when refused (status in *status). */
+static char *s_review(client_t *client, int64_t id, const char *department, bool approve,
+                      const char *reason, Chuang__Status *status)
+{
+    Chuang__Finance__ReviewRequest request = CHUANG__FINANCE__REVIEW_REQUEST__INIT;
+    request.id = id;
+    request.department = (char *)department;
+    request.approve = approve;
+    request.reason = (char *)reason;
+    Chuang__Reply *reply = s_call(client, "ReviewApplication", &request.base);
+    *status = reply->status;
+    char *result = strdup("");
+    if (reply->status == CHUANG__STATUS__OK) {
+        Chuang__Finance__Application *a =
+            chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
+        free(result);
+        result = strdup(a->status);
+        chuang__finance__application__free_unpacked(a, NULL);
+    }
+    chuang__reply__free_unpacked(reply, NULL);
+    return result;
+}
+
+/* Asserts that a step leaves application id in expected. */
+#define assert_becomes(call, expected)                                                             \
+    do {                                                                                           \
+        char *got_ = (call);                                                                       \
+        assert_string_equal(got_, expected);                                                       \
+        free(got_);                                                                                \
+    } while (0)
+
+static Chuang__Status s_pay(int64_t id, int64_t amount)
+{
+    Chuang__Finance__PaymentRequest request = CHUANG__FINANCE__PAYMENT_REQUEST__INIT;
+    request.id = id;
+    request.amount_fen = amount;
+    request.memo = "第一笔";
+    return s_status(s_hz, "PayAward", &request.base);
+}
+
+static void test_a_subsidy_from_application_to_payment(void **state)
+{
+    (void)state;
+    client_t *hr = s_client(HANGZHOU, "reviewer-hr-1", "reviewer,reviewer-human_resources");
+    client_t *fin = s_client(HANGZHOU, "reviewer-fin-1", "reviewer,reviewer-finance");
+    client_t *self = s_client(HANGZHOU, "keeper-3", "reviewer,reviewer-finance");
+    client_t *other_dept = s_client(HANGZHOU, "reviewer-x", "reviewer");
+    client_t *citizen = s_client(HANGZHOU, "person-9", "applicant");
+    /* A fund with ¥10,000 and a programme that both departments approve,
+     * five days' notice, at most ¥5,000 an award. */
+    assert_int_equal(s_create_fund(s_hz, "hz-joint"), CHUANG__STATUS__OK);
+    Chuang__Finance__AppropriateRequest money = CHUANG__FINANCE__APPROPRIATE_REQUEST__INIT;
+    money.fund = "hz-joint";
+    money.amount_fen = 1000000;
+    money.document = "西财〔2026〕3号";
+    assert_int_equal(s_status(s_hz, "Appropriate", &money.base), CHUANG__STATUS__OK);
+    version_t v;
+    s_version(&v, "2020-01-01", "", 300);
+    Chuang__Finance__Parameter notice = CHUANG__FINANCE__PARAMETER__INIT, cap = notice;
+    notice.name = "notice_days";
+    notice.value = 5;
+    cap.name = "award_cap_fen";
+    cap.value = 500000;
+    Chuang__Finance__Parameter *parameters[2] = {&notice, &cap};
+    v.version.parameters = parameters;
+    v.version.n_parameters = 2;
+    Chuang__Finance__DefineProgrammeRequest define =
+        CHUANG__FINANCE__DEFINE_PROGRAMME_REQUEST__INIT;
+    define.code = "joint-subsidy";
+    define.name = "创业补贴（人社、财政联审）";
+    define.kind = "special_fund";
+    define.level = "district";
+    define.fund = "hz-joint";
+    define.department = "human_resources";
+    define.version = &v.version;
+    assert_int_equal(s_status(s_hz, "DefineProgramme", &define.base), CHUANG__STATUS__OK);
+    char *entity = s_register("联审", true);
+    assert_true(s_wait_standing(entity, "good"));
+
+    Chuang__Finance__CreateApplicationRequest create =
+        CHUANG__FINANCE__CREATE_APPLICATION_REQUEST__INIT;
+    create.programme = "joint-subsidy";
+    create.credit_code = entity;
+    create.amount_fen = 600000;
+    Chuang__Reply *reply = s_call(s_hz, "CreateApplication", &create.base);
+    Chuang__Finance__Application *a =
+        chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
+    int64_t too_much = a->id;
+    chuang__finance__application__free_unpacked(a, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    Chuang__Status status;
+    /* Past the cap: refused at submission. */
+    assert_becomes(s_application(s_hz, "SubmitApplication", too_much, "", &status), "");
+    assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_becomes(s_application(s_hz, "WithdrawApplication", too_much, "金额超限", &status),
+                   "withdrawn");
+    create.amount_fen = 300000;
+    reply = s_call(s_hz, "CreateApplication", &create.base);
+    a = chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
+    int64_t id = a->id;
+    chuang__finance__application__free_unpacked(a, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    assert_becomes(s_application(s_hz, "SubmitApplication", id, "", &status), "under_review");
+
+    /* Who may review: the department's reviewers, never the submitter. */
+    assert_becomes(s_review(self, id, "finance", true, "", &status), "");
+    assert_int_equal(status, CHUANG__STATUS__PERMISSION_DENIED);
+    assert_becomes(s_review(other_dept, id, "finance", true, "", &status), "");
+    assert_int_equal(status, CHUANG__STATUS__PERMISSION_DENIED);
+    assert_becomes(s_review(s_hz, id, "finance", true, "", &status), "");
+    assert_int_equal(status, CHUANG__STATUS__PERMISSION_DENIED);
+    assert_becomes(s_review(hr, id, "human_resources", true, "材料齐全", &status), "under_review");
+    assert_becomes(s_review(hr, id, "human_resources", true, "", &status), "");
+    assert_int_equal(status, CHUANG__STATUS__ALREADY_EXISTS);
+    assert_becomes(s_review(fin, id, "finance", true, "", &status), "notice");
+    Chuang__Finance__ApplicationRequest get = CHUANG__FINANCE__APPLICATION_REQUEST__INIT;
+    get.id = id;
+    reply = s_call(s_hz, "GetApplication", &get.base);
+    a = chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_string_equal(a->notice_ends_on, s_day(5));
+    assert_int_equal(a->n_reviews, 2);
+    chuang__finance__application__free_unpacked(a, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    /* Anyone may object while the notice runs: back to review, round 2,
+     * both departments again. */
+    assert_becomes(s_application(citizen, "ObjectToApplication", id, "", &status), "");
+    assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_becomes(s_application(citizen, "ObjectToApplication", id, "该企业实际未经营", &status),
+                   "under_review");
+    assert_becomes(s_review(fin, id, "finance", true, "", &status), "under_review");
+    assert_becomes(s_review(hr, id, "human_resources", true, "核实经营", &status), "notice");
+    /* The notice ends (moved back in time here) without objection: the
+     * job awards it and commits the amount. */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE applications SET notice_ends_on = chuang_today(agency) - 1"
+             " WHERE id = %" PRId64,
+             id);
+    char *text = s_forced(sql);
+    assert_string_equal(text, "");
+    free(text);
+    char *now = NULL;
+    for (int i = 0; i < 300; i++) {
+        free(now);
+        now = s_application(s_hz, "GetApplication", id, "", &status);
+        if (streq(now, "awarded"))
+            break;
+        zclock_sleep(100);
+    }
+    assert_string_equal(now, "awarded");
+    free(now);
+    assert_becomes(s_application(citizen, "ObjectToApplication", id, "too late", &status), "");
+    assert_int_equal(status, CHUANG__STATUS__FAILED_PRECONDITION);
+    assert_true(s_balance(s_hz, "hz-joint", "available") == 700000);
+    assert_true(s_balance(s_hz, "hz-joint", "committed") == 300000);
+
+    /* Paid in instalments, never beyond the award. */
+    assert_int_equal(s_pay(id, 100000), CHUANG__STATUS__OK);
+    assert_int_equal(s_pay(id, 250000), CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_true(s_balance(s_hz, "hz-joint", "cash") == 900000);
+    assert_int_equal(s_pay(id, 200000), CHUANG__STATUS__OK);
+    assert_becomes(s_application(s_hz, "GetApplication", id, "", &status), "paid");
+    assert_int_equal(s_pay(id, 1), CHUANG__STATUS__FAILED_PRECONDITION);
+    assert_true(s_balance(s_hz, "hz-joint", "cash") == 700000);
+    assert_true(s_balance(s_hz, "hz-joint", "committed") == 0);
+    assert_true(s_balance(s_hz, "hz-joint", "available") == 700000);
+    /* The database refuses paying more than the award, whatever C does. */
+    snprintf(sql, sizeof sql, "UPDATE applications SET paid_fen = paid_fen + 1 WHERE id = %" PRId64,
+             id);
+    text = s_forced(sql);
+    assert_string_equal(text, "23514");
+    free(text);
+
+    /* One department's rejection, with its reason, ends it. */
+    create.subject = "第二期";
+    reply = s_call(s_hz, "CreateApplication", &create.base);
+    a = chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
+    int64_t second = a->id;
+    chuang__finance__application__free_unpacked(a, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    assert_becomes(s_application(s_hz, "SubmitApplication", second, "", &status), "under_review");
+    assert_becomes(s_review(hr, second, "human_resources", false, "", &status), "");
+    assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_becomes(s_review(hr, second, "human_resources", false, "重复申报", &status), "rejected");
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM chuang_outbox WHERE aggregate_id = 'application:%" PRId64 "'",
+             id);
+    /* drafted, submitted, 2 reviews, objected, 2 reviews, awarded */
+    assert_int_equal(s_value(sql), 8);
+    client_destroy(&hr);
+    client_destroy(&fin);
+    client_destroy(&self);
+    client_destroy(&other_dept);
+    client_destroy(&citizen);
+    free(entity);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1106,6 +1306,7 @@ int main(void)
         cmocka_unit_test(test_bad_programmes_are_refused_field_by_field),
         cmocka_unit_test(test_facts_from_the_registry_decide_eligibility),
         cmocka_unit_test(test_an_application_is_pinned_to_the_version_of_its_day),
+        cmocka_unit_test(test_a_subsidy_from_application_to_payment),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
