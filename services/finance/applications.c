@@ -49,7 +49,7 @@ int application_get(PGconn *db, service_call_t *call, const char *agency, int64_
     const char *values[2] = {agency, id_text};
     /* The columns of an Application, by field name. */
     static const char select[] =
-        "SELECT id, programme, applicant, subject, amount_fen, status,"
+        "SELECT id, programme, applicant AS credit_code, subject, amount_fen, status,"
         " coalesce(version, 0) AS version, coalesce(applied_on::text, '') AS applied_on,"
         " flagged, created_by, round, coalesce(notice_ends_on::text, '') AS notice_ends_on,"
         " awarded_fen, paid_fen FROM applications WHERE agency = $1 AND id = $2::bigint";

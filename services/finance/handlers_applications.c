@@ -120,7 +120,7 @@ Chuang__Status handle_submit_application(service_call_t *call, const ProtobufCMe
     Chuang__Finance__Eligibility *eligibility = service_call_alloc(call, sizeof *eligibility);
     chuang__finance__eligibility__init(eligibility);
     Chuang__Finance__Programme *programme = NULL;
-    status = handlers_eligibility(call, application->programme, application->applicant, "",
+    status = handlers_eligibility(call, application->programme, application->credit_code, "",
                                   eligibility, &programme);
     if (status != CHUANG__STATUS__OK)
         return status;

@@ -92,7 +92,7 @@ static int s_award(PGconn *db, const char *key, int64_t budget_ms)
     Chuang__Finance__Application award = CHUANG__FINANCE__APPLICATION__INIT;
     award.id = strtoll(key, NULL, 10);
     award.programme = programme;
-    award.applicant = applicant;
+    award.credit_code = applicant;
     award.amount_fen = amount;
     award.awarded_fen = amount;
     award.status = "awarded";

@@ -7,8 +7,9 @@
  * Settings besides the framework's: notify.recipient_key (the secret that
  * turns ID numbers into recipient references), notify.smtp_url, notify.from,
  * notify.max_attempts, notify.backoff_ms, notify.timeout_ms,
- * notify.rate_per_minute, notify.in_flight. It follows the registry's
- * stream (consume.registry.stream, service.h).
+ * notify.rate_per_minute, notify.in_flight. It follows the registry's and
+ * finance's streams (consume.registry.stream, consume.finance.stream;
+ * service.h).
  */
 #include "handlers.h"
 #include "logger.h"
@@ -43,6 +44,7 @@ static int s_init(config_t *config)
 /* The streams notify turns into messages. */
 static const service_consumer_t s_consumers[] = {
     {"registry", "chuang:registry:events", notifier_apply, NULL, sender_wake},
+    {"finance", "chuang:finance:events", notifier_apply, NULL, sender_wake},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

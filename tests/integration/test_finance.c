@@ -10,6 +10,7 @@
 #include "config.h"
 #include "db.h"
 #include "finance.pb-c.h"
+#include "notify.pb-c.h"
 #include "harness.h"
 #include "registry_fixture.h"
 #include "security.h"
@@ -25,6 +26,7 @@
 
 #define FINANCE  CHUANG_BUILD_DIR "/services/finance/chuang-finance"
 #define REGISTRY CHUANG_BUILD_DIR "/services/registry/chuang-registry"
+#define NOTIFY   CHUANG_BUILD_DIR "/services/notify/chuang-notify"
 #define HANGZHOU "330106"
 #define BROKER   CHUANG_BUILD_DIR "/services/broker/chuang-broker"
 #define AGENCY   "441900"
@@ -32,7 +34,7 @@
 
 static char s_db_url[512];
 static char s_endpoint[64];
-static pid_t s_broker, s_finance, s_registry;
+static pid_t s_broker, s_finance, s_registry, s_notify;
 static config_t *s_config;
 static security_t *s_security;
 static client_t *s_keeper;  /* a finance officer of AGENCY */
@@ -52,7 +54,7 @@ static client_t *s_client(const char *agency, const char *actor, const char *rol
 static int s_setup(void **state)
 {
     (void)state;
-    if (harness_init("finance") != 0)
+    if (harness_init("finance") != 0 || harness_recipient_key() != 0)
         return -1;
     const char *url = harness_service_db("finance", "finance");
     if (!url)
@@ -88,6 +90,22 @@ static int s_setup(void **state)
                                   NULL};
     s_registry = harness_spawn("registry", REGISTRY, registry_env);
     zstr_free(&registry_db);
+    /* notify, which tells applicants of their applications' steps. */
+    url = harness_service_db("finance", "notify");
+    if (!url)
+        return -1;
+    char *notify_db = zsys_sprintf("CHUANG_DB_URL=%s", url);
+    const char *notify_env[] = {brokers,
+                                notify_db,
+                                redis,
+                                "CHUANG_SECURITY_PLAIN=yes",
+                                "CHUANG_REDIS_PREFIX=ftest:notify",
+                                "CHUANG_CONSUME_REGISTRY_STREAM=ftest:registry:events",
+                                "CHUANG_CONSUME_FINANCE_STREAM=ftest:finance:events",
+                                "CHUANG_SERVICE_TICK_MS=200",
+                                NULL};
+    s_notify = harness_spawn("notify", NOTIFY, notify_env);
+    zstr_free(&notify_db);
     zstr_free(&brokers);
     zstr_free(&db);
     zstr_free(&redis);
@@ -101,7 +119,8 @@ static int s_setup(void **state)
     s_town = s_client(TOWN, "keeper-2", "finance-officer");
     s_clerk = s_client(HANGZHOU, "clerk-1", "officer");
     s_hz = s_client(HANGZHOU, "keeper-3", "finance-officer");
-    if (harness_wait_service(s_endpoint, "registry", 20000) != 0)
+    if (harness_wait_service(s_endpoint, "registry", 20000) != 0 ||
+        harness_wait_service(s_endpoint, "notify", 20000) != 0)
         return -1;
     return harness_wait_service(s_endpoint, "finance", 20000);
 }
@@ -119,6 +138,7 @@ static int s_teardown(void **state)
     config_destroy(&s_config);
     int status = harness_stop(s_finance, SIGTERM, 5000);
     harness_stop(s_registry, SIGTERM, 5000);
+    harness_stop(s_notify, SIGTERM, 5000);
     harness_stop(s_broker, SIGTERM, 5000);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
@@ -1268,6 +1288,33 @@ static void test_a_subsidy_from_application_to_payment(void **state)
     text = s_forced(sql);
     assert_string_equal(text, "23514");
     free(text);
+
+    /* The entity was told, in its inbox, of the notice, the objection and
+     * the award (notify follows finance's stream). */
+    client_t *owner = s_client(HANGZHOU, entity, "applicant");
+    const char *subjects[3] = {"申请进入公示：joint-subsidy", "申请收到异议：joint-subsidy",
+                               "资金已核定：joint-subsidy"};
+    for (size_t k = 0; k < 3; k++) {
+        bool found = false;
+        for (int i = 0; i < 150 && !found; i++) {
+            Chuang__Notify__InboxRequest inbox = CHUANG__NOTIFY__INBOX_REQUEST__INIT;
+            inbox.recipient = entity;
+            inbox.limit = 100;
+            reply = client_call(owner, "notify", "ListInbox", &inbox.base, NULL);
+            assert_int_equal(reply->status, CHUANG__STATUS__OK);
+            Chuang__Notify__InboxPage *page =
+                chuang__notify__inbox_page__unpack(NULL, reply->payload.len, reply->payload.data);
+            for (size_t m = 0; m < page->n_messages; m++)
+                found = found || streq(page->messages[m]->subject, subjects[k]);
+            chuang__notify__inbox_page__free_unpacked(page, NULL);
+            chuang__reply__free_unpacked(reply, NULL);
+            if (!found)
+                zclock_sleep(100);
+        }
+        if (!found)
+            fail_msg("no inbox message \"%s\"", subjects[k]);
+    }
+    client_destroy(&owner);
 
     /* One department's rejection, with its reason, ends it. */
     create.subject = "第二期";
