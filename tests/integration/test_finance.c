@@ -1340,6 +1340,71 @@ static void test_a_subsidy_from_application_to_payment(void **state)
     free(entity);
 }
 
+/* Starts, on a connection of the service's role, a transaction that
+ * commits amount of fund (available to committed) as entry id, without
+ * waiting for the answer; returns the connection. */
+static PGconn *s_commit_async(const char *fund, int64_t amount, int id)
+{
+    PGconn *db = db_connect(s_db_url, "finance", 3);
+    assert_non_null(db);
+    char *sql =
+        zsys_sprintf("BEGIN;"
+                     "INSERT INTO journal_entries (id, agency, booked_on, kind, cause, recorded_by)"
+                     " VALUES (%d, '" AGENCY "', current_date, 'commitment', 'race', 'sql');"
+                     "INSERT INTO postings SELECT %d, id, %" PRId64 " FROM accounts"
+                     " WHERE agency = '" AGENCY "' AND code = '%s:available';"
+                     "INSERT INTO postings SELECT %d, id, %" PRId64 " FROM accounts"
+                     " WHERE agency = '" AGENCY "' AND code = '%s:committed';",
+                     id, id, amount, fund, id, -amount, fund);
+    assert_int_equal(PQsendQuery(db, sql), 1);
+    zstr_free(&sql);
+    return db;
+}
+
+/* Waits for every result of db's query; returns the SQLSTATE of the first
+ * failure, "" when none failed (caller frees). */
+static char *s_outcome(PGconn *db)
+{
+    char *state = strdup("");
+    PGresult *res;
+    while ((res = PQgetResult(db))) {
+        const char *failed = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (!*state && failed) {
+            free(state);
+            state = strdup(failed);
+        }
+        PQclear(res);
+    }
+    return state;
+}
+
+static void test_concurrent_commitments_never_over_commit(void **state)
+{
+    (void)state;
+    assert_int_equal(s_create_fund(s_keeper, "race-fund"), CHUANG__STATUS__OK);
+    Chuang__Status status;
+    assert_true(s_appropriate("race-fund", 100, &status) > 0);
+    /* Two transactions each commit the whole 100: the second waits on the
+     * account's row lock, then sees the first's balance and is refused. */
+    PGconn *first = s_commit_async("race-fund", 100, 700001);
+    char *outcome = s_outcome(first);
+    assert_string_equal(outcome, "");
+    free(outcome);
+    PGconn *second = s_commit_async("race-fund", 100, 700002);
+    zclock_sleep(300); /* time to reach the lock and wait on it */
+    PGresult *res = PQexec(first, "COMMIT");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    outcome = s_outcome(second);
+    assert_string_equal(outcome, "23514");
+    free(outcome);
+    PQclear(PQexec(second, "ROLLBACK"));
+    PQfinish(first);
+    PQfinish(second);
+    assert_true(s_balance(s_keeper, "race-fund", "available") == 0);
+    assert_true(s_balance(s_keeper, "race-fund", "committed") == 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1348,6 +1413,7 @@ int main(void)
         cmocka_unit_test(test_who_may_keep_and_read_the_books),
         cmocka_unit_test(test_bad_input_is_refused_and_changes_nothing),
         cmocka_unit_test(test_the_database_refuses_what_c_would_never_send),
+        cmocka_unit_test(test_concurrent_commitments_never_over_commit),
         cmocka_unit_test(test_a_programme_is_decided_by_the_version_of_the_day),
         cmocka_unit_test(test_programmes_about_to_lapse_are_listed),
         cmocka_unit_test(test_bad_programmes_are_refused_field_by_field),
