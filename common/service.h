@@ -253,6 +253,14 @@ int service_call_page(service_call_t *call, const char *list, const char *key_ty
 const char *service_call_page_next(service_call_t *call, const service_page_t *page, int rows,
                                    const char *const *last_key);
 
+/* Puts the service's scheduled job "<kind>:<key>" (service_job_t) in its
+ * queue at due_ms (ms since the epoch), moving it if it is there already:
+ * for a change that sets when a job falls due. A job must check the state
+ * it acts on, so one scheduled by a request that then fails does nothing.
+ * On a Redis failure (logged) the job still comes from the tables at the
+ * next restore. Returns 0 or -1. */
+int service_call_schedule(service_call_t *call, const char *job, int64_t due_ms);
+
 /* true once service_call_violation has recorded a violation. */
 bool service_call_has_violations(service_call_t *call);
 

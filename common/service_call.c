@@ -10,6 +10,7 @@
 #include "outbox.h"
 #include "redis_link.h"
 #include "rules.h"
+#include "schedule.h"
 #include "service_private.h"
 
 #include <stdarg.h>
@@ -174,6 +175,18 @@ Chuang__Status service_call_rule(service_call_t *call, const char *name, const c
              name, call->header->agency, day ? day : "today");
     return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION, "no rule in force", detail,
                              "An operator must add the rule with a period that includes this day.");
+}
+
+int service_call_schedule(service_call_t *call, const char *job, int64_t due_ms)
+{
+    redisContext *redis = service_call_redis(call);
+    if (!redis) {
+        log_warn("job not scheduled: no redis; it is restored from the tables", "job=%s", job);
+        return -1;
+    }
+    char queue[256];
+    snprintf(queue, sizeof queue, "%s:due", call->worker->service->redis_prefix);
+    return schedule_add(redis, queue, job, due_ms);
 }
 
 bool service_call_has_violations(service_call_t *call)

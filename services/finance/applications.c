@@ -225,3 +225,36 @@ int application_pay(PGconn *db, const char *agency, int64_t id, int64_t amount, 
         rc = APPLICATION_ERROR;
     return rc;
 }
+
+int application_overdue(PGconn *db, service_call_t *call, const char *agency,
+                        const service_page_t *page, Chuang__Finance__OverdueList *list)
+{
+    const char *values[3] = {agency, page->fetch, page->after[0]};
+    PGresult *res = db_query(
+        db,
+        "WITH open AS (SELECT a.id, a.programme, a.applicant, a.status,"
+        "     chuang_local_date(a.agency, (SELECT max(at) FROM application_steps s"
+        "       WHERE s.application_id = a.id)) AS since"
+        "   FROM applications a WHERE a.agency = $1"
+        "     AND a.status IN ('draft', 'under_review', 'awarded')"
+        "     AND ($3::bigint IS NULL OR a.id > $3::bigint)),"
+        " due AS (SELECT o.*, o.since + chuang_rule($1, 'application_' || o.status || '_days',"
+        "     o.since)::int AS due FROM open o)"
+        " SELECT id, programme, applicant AS credit_code, status, since::text AS since,"
+        "   due::text AS due, chuang_today($1) - due AS days_over"
+        " FROM due WHERE due < chuang_today($1) ORDER BY id LIMIT $2::int",
+        3, values, NULL, NULL, 0);
+    int rc = APPLICATION_ERROR;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+        service_call_rows(call, res, page->limit, &chuang__finance__overdue__descriptor,
+                          &list->applications, &list->n_applications) == CHUANG__STATUS__OK) {
+        rc = (int)list->n_applications;
+        if (rc > 0) {
+            const char *last[1] = {PQgetvalue(res, rc - 1, 0)};
+            list->next_page_token =
+                (char *)service_call_page_next(call, page, PQntuples(res), last);
+        }
+    }
+    PQclear(res);
+    return rc;
+}

@@ -61,4 +61,9 @@ int application_object(PGconn *db, const char *agency, int64_t id, const char *r
  * APPLICATION_BEYOND, or APPLICATION_ERROR. */
 int application_pay(PGconn *db, const char *agency, int64_t id, int64_t amount, const char *by);
 
+/* Fills list with agency's applications past their step's deadline, by
+ * id, a page at a time. Returns the count shown or APPLICATION_ERROR. */
+int application_overdue(PGconn *db, service_call_t *call, const char *agency,
+                        const service_page_t *page, Chuang__Finance__OverdueList *list);
+
 #endif

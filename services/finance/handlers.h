@@ -32,5 +32,6 @@ service_handler_fn handle_get_application;
 service_handler_fn handle_review_application;
 service_handler_fn handle_object_to_application;
 service_handler_fn handle_pay_award;
+service_handler_fn handle_list_overdue_applications;
 
 #endif

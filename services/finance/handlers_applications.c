@@ -308,6 +308,22 @@ Chuang__Status handle_review_application(service_call_t *call, const ProtobufCMe
         return s_reply(call, request->id, "finance.ApplicationReviewed", output);
     if (application_notice(db, agency, request->id, (int)notice_days, by) != 1)
         return service_call_sql_fail(call, NULL, "start notice");
+    /* The award falls due at the notice's end, even when an earlier
+     * notice of it (before an objection) is still queued for another day. */
+    char id_text[24], job[40];
+    snprintf(id_text, sizeof id_text, "%" PRId64, request->id);
+    snprintf(job, sizeof job, "notice:%s", id_text);
+    const char *values[1] = {id_text};
+    Chuang__Status failure;
+    PGresult *due = service_call_query(
+        call, "notice end",
+        "SELECT (extract(epoch FROM chuang_day_start(agency, notice_ends_on + 1)) * 1000)::bigint"
+        " FROM applications WHERE id = $1::bigint",
+        1, values, PGRES_TUPLES_OK, &failure);
+    if (!due)
+        return failure;
+    service_call_schedule(call, job, strtoll(PQgetvalue(due, 0, 0), NULL, 10));
+    PQclear(due);
     return s_reply(call, request->id, "finance.ApplicationNoticed", output);
 }
 
@@ -388,4 +404,17 @@ Chuang__Status handle_pay_award(service_call_t *call, const ProtobufCMessage *in
         return id == 0 ? service_call_sql_fail(call, NULL, "pay award")
                        : handlers_ledger_refused(call, id, "pay award");
     return handlers_posted(call, id, output);
+}
+
+Chuang__Status handle_list_overdue_applications(service_call_t *call, const ProtobufCMessage *input,
+                                                ProtobufCMessage *output)
+{
+    const Chuang__Finance__OverdueRequest *request = (const Chuang__Finance__OverdueRequest *)input;
+    service_page_t page;
+    if (service_call_page(call, "overdue", "i", request->limit, request->page_token, 50, 100,
+                          &page) != 0)
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    int rc = application_overdue(service_call_db(call), call, service_call_header(call)->agency,
+                                 &page, (Chuang__Finance__OverdueList *)output);
+    return rc < 0 ? service_call_sql_fail(call, NULL, "overdue applications") : CHUANG__STATUS__OK;
 }

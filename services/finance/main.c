@@ -50,6 +50,8 @@ static const service_method_t s_methods[] = {
     {"ReviewApplication", handle_review_application, SERVICE_METHOD_WRITE, "reviewer"},
     {"ObjectToApplication", handle_object_to_application, SERVICE_METHOD_WRITE, SERVICE_PUBLIC},
     {"PayAward", handle_pay_award, SERVICE_METHOD_WRITE, "finance-officer"},
+    {"ListOverdueApplications", handle_list_overdue_applications, SERVICE_METHOD_READ,
+     "officer,finance-officer,reviewer"},
     {NULL, NULL, 0, NULL},
 };
 
