@@ -58,6 +58,21 @@ bool handlers_day_valid(const char *day)
     return d <= days[m - 1] + (m == 2 && leap);
 }
 
+Chuang__Status handlers_day_or_today(service_call_t *call, const char **day)
+{
+    if (**day)
+        return CHUANG__STATUS__OK;
+    const char *values[1] = {service_call_header(call)->agency};
+    Chuang__Status failure;
+    PGresult *res = service_call_query(call, "today", "SELECT chuang_today($1)::text", 1, values,
+                                       PGRES_TUPLES_OK, &failure);
+    if (!res)
+        return failure;
+    *day = service_call_strdup(call, PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return CHUANG__STATUS__OK;
+}
+
 const char *handlers_recorded_by(service_call_t *call)
 {
     const Chuang__Principal *principal = service_call_principal(call);

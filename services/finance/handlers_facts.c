@@ -25,12 +25,12 @@ static Chuang__Status s_facts(service_call_t *call, const char *credit_code,
 {
     int found = facts_get(service_call_db(call), call, service_call_header(call)->agency,
                           credit_code, facts);
-    if (found == 0)
-        return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "entity not known to finance",
-                                 "Finance has no registration of this credit code in this agency.",
-                                 "An entity registered moments ago reaches finance within "
-                                 "seconds; ask again.");
-    return handlers_found(call, found, "read entity facts", "entity not known to finance");
+    if (found != 0)
+        return handlers_found(call, found, "read entity facts", "entity not known to finance");
+    return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "entity not known to finance",
+                             "Finance has no registration of this credit code in this agency.",
+                             "An entity registered moments ago reaches finance within seconds; "
+                             "ask again.");
 }
 
 Chuang__Status handle_get_entity_facts(service_call_t *call, const ProtobufCMessage *input,
@@ -53,23 +53,16 @@ Chuang__Status handlers_eligibility(service_call_t *call, const char *programme_
     const char *agency = service_call_header(call)->agency;
     Chuang__Finance__Programme *programme = service_call_alloc(call, sizeof *programme);
     chuang__finance__programme__init(programme);
-    if (!*day) {
-        const char *values[1] = {agency};
-        Chuang__Status failure;
-        PGresult *res = service_call_query(call, "today", "SELECT chuang_today($1)::text", 1,
-                                           values, PGRES_TUPLES_OK, &failure);
-        if (!res)
-            return failure;
-        day = service_call_strdup(call, PQgetvalue(res, 0, 0));
-        PQclear(res);
-    }
+    Chuang__Status status = handlers_day_or_today(call, &day);
+    if (status != CHUANG__STATUS__OK)
+        return status;
     int rc = programme_get(db, call, agency, programme_code, day, programme);
     if (rc == PROGRAMME_NOT_IN_FORCE)
         return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
                                  "programme not in force on that day",
                                  "No version of the programme covers the day asked.",
                                  "Nothing may be decided by it for that day.");
-    Chuang__Status status = handlers_found(call, rc, "read programme", "no such programme");
+    status = handlers_found(call, rc, "read programme", "no such programme");
     if (status != CHUANG__STATUS__OK)
         return status;
     Chuang__Finance__EntityFacts *facts = service_call_alloc(call, sizeof *facts);

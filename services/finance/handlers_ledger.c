@@ -186,18 +186,11 @@ Chuang__Status handle_get_trial_balance(service_call_t *call, const ProtobufCMes
     Chuang__Finance__TrialBalance *balance = (Chuang__Finance__TrialBalance *)output;
     const char *agency = service_call_header(call)->agency;
     PGconn *db = service_call_db(call);
-    if (*request->as_of) {
-        balance->as_of = (char *)request->as_of;
-    } else {
-        const char *values[1] = {agency};
-        Chuang__Status failure;
-        PGresult *res = service_call_query(call, "today", "SELECT chuang_today($1)::text", 1,
-                                           values, PGRES_TUPLES_OK, &failure);
-        if (!res)
-            return failure;
-        balance->as_of = service_call_strdup(call, PQgetvalue(res, 0, 0));
-        PQclear(res);
-    }
+    const char *day = request->as_of;
+    Chuang__Status status = handlers_day_or_today(call, &day);
+    if (status != CHUANG__STATUS__OK)
+        return status;
+    balance->as_of = (char *)day;
     if (ledger_trial_balance(db, call, agency, request->fund, balance->as_of, balance) < 0)
         return service_call_sql_fail(call, NULL, "trial balance");
     return CHUANG__STATUS__OK;

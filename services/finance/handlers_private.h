@@ -29,6 +29,10 @@ bool handlers_text_valid(const char *text, bool required);
 /* true when day is "" or a real date YYYY-MM-DD. */
 bool handlers_day_valid(const char *day);
 
+/* Leaves *day as it is when it names a day, else sets it to the agency's
+ * today ("YYYY-MM-DD", call memory). Returns OK or the query's failure. */
+Chuang__Status handlers_day_or_today(service_call_t *call, const char **day);
+
 /* Who records a change: the principal's name, and the person it acts for
  * when that is someone else; in call memory. */
 const char *handlers_recorded_by(service_call_t *call);

@@ -207,8 +207,8 @@ static int s_setup(void **state)
     char *audit = zsys_sprintf("CHUANG_AUDIT_KEY=%s/licence_secret", dir);
     s_pids[2] = s_spawn("registry", REGISTRY, s_urls[1], licence, audit);
     zstr_free(&audit);
-    s_pids[3] =
-        s_spawn("notify", NOTIFY, s_urls[2], "CHUANG_CONSUME_REGISTRY_STREAM=trust:registry:events", NULL);
+    s_pids[3] = s_spawn("notify", NOTIFY, s_urls[2],
+                        "CHUANG_CONSUME_REGISTRY_STREAM=trust:registry:events", NULL);
     zstr_free(&licence);
 
     security_t *security;
