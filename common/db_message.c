@@ -206,6 +206,8 @@ int db_message_from_row(const PGresult *res, int row, ProtobufCMessage *message,
     const ProtobufCMessageDescriptor *descriptor = message->descriptor;
     for (int column = 0; column < PQnfields(res); column++) {
         const char *name = PQfname(res, column);
+        if (name[0] == '_')
+            continue; /* the query's own, e.g. a page's key */
         const ProtobufCFieldDescriptor *field =
             protobuf_c_message_descriptor_get_field_by_name(descriptor, name);
         if (!field) {

@@ -69,63 +69,85 @@ static void s_consumer_actor(zsock_t *pipe, void *args)
     free(job);
 }
 
-/* Starts a thread for each enabled consumer of the service's definition
- * into *actors (a NULL-ended array the caller destroys). Returns 0, or -1
- * after logging what is missing. */
-static int s_consumers_start(service_t *service, config_t *config, zactor_t ***actors)
+/* Adds to *actors (a NULL-ended array of *count threads) the thread of
+ * entry's consumer of stream, as consumer name. Returns 0, or -1 after
+ * logging why not. */
+static int s_follow(service_t *service, config_t *config, const service_consumer_t *entry,
+                    const char *stream, bool imported, const char *name, zactor_t ***actors,
+                    size_t *count)
 {
-    size_t count = 0;
-    for (const service_consumer_t *c = service->def->consumers; c && c->name; c++)
-        count++;
-    *actors = calloc(count + 1, sizeof **actors);
-    if (!*actors)
-        return -1;
-    if (count > 0 && !service->redis_url) {
+    if (!service->redis_url) {
         log_error("redis.url is not set; this service follows other services' events through "
                   "redis",
-                  "service=%s", service->def->name);
+                  "service=%s consumer=%s", service->def->name, entry->name);
         return -1;
     }
+    zactor_t **grown = realloc(*actors, (*count + 2) * sizeof **actors);
+    if (!grown)
+        return -1;
+    *actors = grown;
+    (*actors)[*count] = NULL;
+    consumer_settings_t settings = {
+        .db_url = service->db_url,
+        .schema = service->schema,
+        .redis_url = service->redis_url,
+        .stream = stream,
+        .group = service->def->name,
+        .consumer = name,
+        .claim_idle_ms = (int)config_int(config, "consumer.claim_idle_ms", 30000),
+        .max_deliveries = (int)config_int(config, "consumer.max_deliveries", 5),
+        .imported = imported,
+        .handler = entry->handler,
+        .arg = entry->arg,
+    };
+    consumer_job_t *job = calloc(1, sizeof *job);
+    consumer_t *consumer = job ? consumer_new(&settings) : NULL;
+    if (!consumer) {
+        log_error("cannot start a consumer", "consumer=%s stream=%s", entry->name, stream);
+        free(job);
+        return -1;
+    }
+    job->consumer = consumer;
+    job->entry = entry;
+    (*actors)[(*count)++] = zactor_new(s_consumer_actor, job);
+    (*actors)[*count] = NULL;
+    log_info("following events", "consumer=%s stream=%s group=%s imported=%s", entry->name, stream,
+             service->def->name, imported ? "yes" : "no");
+    return 0;
+}
+
+/* Starts a thread for each stream each consumer of the service's
+ * definition follows: its own stream (unless disabled or empty) and each
+ * stream of consume.<name>.imports, into *actors (a NULL-ended array the
+ * caller destroys). Returns 0, or -1 after logging what is missing. */
+static int s_consumers_start(service_t *service, config_t *config, zactor_t ***actors)
+{
     char name[128], *host = zsys_hostname();
     snprintf(name, sizeof name, "%s-%s-%d", service->def->name, host ? host : "localhost",
              (int)getpid());
     zstr_free(&host);
-    size_t started = 0;
-    for (const service_consumer_t *c = service->def->consumers; c && c->name; c++) {
+    size_t count = 0;
+    *actors = calloc(1, sizeof **actors);
+    int rc = *actors ? 0 : -1;
+    for (const service_consumer_t *c = service->def->consumers; rc == 0 && c && c->name; c++) {
         char key[128];
         snprintf(key, sizeof key, "consume.%s.enabled", c->name);
-        if (!config_bool(config, key, true))
-            continue;
+        bool enabled = config_bool(config, key, true);
         snprintf(key, sizeof key, "consume.%s.stream", c->name);
-        const char *stream = config_str(config, key, c->stream);
+        const char *own = config_str(config, key, c->stream);
         snprintf(key, sizeof key, "consume.%s.imported", c->name);
-        consumer_settings_t settings = {
-            .db_url = service->db_url,
-            .schema = service->schema,
-            .redis_url = service->redis_url,
-            .stream = stream,
-            .group = service->def->name,
-            .consumer = name,
-            .claim_idle_ms = (int)config_int(config, "consumer.claim_idle_ms", 30000),
-            .max_deliveries = (int)config_int(config, "consumer.max_deliveries", 5),
-            .imported = config_bool(config, key, false),
-            .handler = c->handler,
-            .arg = c->arg,
-        };
-        consumer_job_t *job = calloc(1, sizeof *job);
-        consumer_t *consumer = job ? consumer_new(&settings) : NULL;
-        if (!consumer) {
-            log_error("cannot start a consumer", "consumer=%s stream=%s", c->name, stream);
-            free(job);
-            return -1;
-        }
-        job->consumer = consumer;
-        job->entry = c;
-        (*actors)[started++] = zactor_new(s_consumer_actor, job);
-        log_info("following events", "consumer=%s stream=%s group=%s", c->name, stream,
-                 service->def->name);
+        bool imported = config_bool(config, key, false);
+        if (enabled && own && *own)
+            rc = s_follow(service, config, c, own, imported, name, actors, &count);
+        snprintf(key, sizeof key, "consume.%s.imports", c->name);
+        char *imports = strdup(config_str(config, key, ""));
+        char *save = NULL;
+        for (char *stream = strtok_r(imports, ", ", &save); rc == 0 && stream;
+             stream = strtok_r(NULL, ", ", &save))
+            rc = s_follow(service, config, c, stream, true, name, actors, &count);
+        free(imports);
     }
-    return 0;
+    return rc;
 }
 
 static int s_migrate(service_t *service, PGconn *db, config_t *config)

@@ -89,14 +89,16 @@ typedef bool(service_tick_fn)(service_tick_t *tick);
  * (consumer.h). Every replica runs one consumer of each on a thread of its
  * own, in the consumer group named after this service, as consumer
  * "<service>-<host>-<pid>". Settings, per entry name:
- * consume.<name>.stream (the stream key; default the entry's stream),
- * consume.<name>.imported (the stream is a feed import, whose positions
- * have gaps; default no), consume.<name>.enabled (default yes); and for
- * all of them consumer.claim_idle_ms (30000) and consumer.max_deliveries
- * (5). */
+ * consume.<name>.stream (the stream key; default the entry's stream;
+ * empty: none), consume.<name>.imported (that stream is a feed import,
+ * whose positions have gaps; default no), consume.<name>.enabled (default
+ * yes: off to not follow that stream), consume.<name>.imports (other
+ * agencies' copies of the stream that this agency's feed imports,
+ * comma-separated: each followed too, by a thread of its own); and for all
+ * of them consumer.claim_idle_ms (30000) and consumer.max_deliveries (5). */
 typedef struct {
     const char *name;   /* for settings and logs, e.g. "registry" */
-    const char *stream; /* the default stream key, e.g. "chuang:registry:events" */
+    const char *stream; /* the default stream key, e.g. "chuang:registry:events"; NULL: none */
     consumer_handler_fn *handler;
     void *arg; /* the handler's */
     /* Optional: called on the consumer's thread after a step that applied
@@ -252,6 +254,16 @@ int service_call_page(service_call_t *call, const char *list, const char *key_ty
  * rows. */
 const char *service_call_page_next(service_call_t *call, const service_page_t *page, int rows,
                                    const char *const *last_key);
+
+/* Fills a repeated message field with the rows a page's query returned
+ * (at most page->limit, service_call_rows), and *next_token with the next
+ * page's token from the key of the last row shown: its first page->keys
+ * columns, which the query selects first (as "_key" when no field holds
+ * it). */
+Chuang__Status service_call_page_rows(service_call_t *call, const service_page_t *page,
+                                      const PGresult *res,
+                                      const ProtobufCMessageDescriptor *descriptor, void *field,
+                                      size_t *count, char **next_token);
 
 /* Puts the service's scheduled job "<kind>:<key>" (service_job_t) in its
  * queue at due_ms (ms since the epoch), moving it if it is there already:

@@ -103,3 +103,18 @@ const char *service_call_page_next(service_call_t *call, const service_page_t *p
     zstr_free(&text);
     return token;
 }
+
+Chuang__Status service_call_page_rows(service_call_t *call, const service_page_t *page,
+                                      const PGresult *res,
+                                      const ProtobufCMessageDescriptor *descriptor, void *field,
+                                      size_t *count, char **next_token)
+{
+    Chuang__Status status = service_call_rows(call, res, page->limit, descriptor, field, count);
+    if (status != CHUANG__STATUS__OK || *count == 0)
+        return status;
+    const char *last[SERVICE_PAGE_KEYS];
+    for (size_t i = 0; i < page->keys; i++)
+        last[i] = PQgetvalue(res, (int)*count - 1, (int)i);
+    *next_token = (char *)service_call_page_next(call, page, PQntuples(res), last);
+    return CHUANG__STATUS__OK;
+}

@@ -131,18 +131,28 @@ static int s_update(PGconn *db, const char *agency, int64_t id, const char *sql,
 }
 
 int application_move(PGconn *db, const char *agency, int64_t id, const char *from, const char *to,
-                     const char *by, const char *reason, int version, bool flagged)
+                     const char *by, const char *reason)
 {
-    char version_text[16];
-    snprintf(version_text, sizeof version_text, "%d", version);
-    const char *extra[4] = {from, to, version_text, flagged ? "t" : "f"};
+    const char *extra[2] = {from, to};
     return s_update(db, agency, id,
-                    "UPDATE applications SET status = $4,"
-                    " version = CASE WHEN $5::int > 0 THEN $5::int ELSE version END,"
-                    " applied_on = CASE WHEN $5::int > 0 THEN chuang_today($1) ELSE applied_on END,"
-                    " flagged = CASE WHEN $5::int > 0 THEN $6::boolean ELSE flagged END"
+                    "UPDATE applications SET status = $4"
                     " WHERE agency = $1 AND id = $2::bigint AND status = $3",
-                    4, extra, from, to, by, reason);
+                    2, extra, from, to, by, reason);
+}
+
+int application_submit(PGconn *db, const char *agency, int64_t id, const char *by,
+                       const char *reason, int version, bool flagged, int64_t amount)
+{
+    char version_text[16], amount_text[24];
+    snprintf(version_text, sizeof version_text, "%d", version);
+    snprintf(amount_text, sizeof amount_text, "%" PRId64, amount);
+    const char *extra[3] = {version_text, flagged ? "t" : "f", amount_text};
+    return s_update(db, agency, id,
+                    "UPDATE applications SET status = 'under_review', version = $3::int,"
+                    " applied_on = chuang_today($1), flagged = $4::boolean,"
+                    " amount_fen = $5::bigint"
+                    " WHERE agency = $1 AND id = $2::bigint AND status = 'draft'",
+                    3, extra, "draft", "under_review", by, reason);
 }
 
 int application_review_add(PGconn *db, int64_t id, int round, const char *department, bool approve,
@@ -244,17 +254,12 @@ int application_overdue(PGconn *db, service_call_t *call, const char *agency,
         "   due::text AS due, chuang_today($1) - due AS days_over"
         " FROM due WHERE due < chuang_today($1) ORDER BY id LIMIT $2::int",
         3, values, NULL, NULL, 0);
-    int rc = APPLICATION_ERROR;
-    if (PQresultStatus(res) == PGRES_TUPLES_OK &&
-        service_call_rows(call, res, page->limit, &chuang__finance__overdue__descriptor,
-                          &list->applications, &list->n_applications) == CHUANG__STATUS__OK) {
-        rc = (int)list->n_applications;
-        if (rc > 0) {
-            const char *last[1] = {PQgetvalue(res, rc - 1, 0)};
-            list->next_page_token =
-                (char *)service_call_page_next(call, page, PQntuples(res), last);
-        }
-    }
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK &&
+                     service_call_page_rows(call, page, res, &chuang__finance__overdue__descriptor,
+                                            &list->applications, &list->n_applications,
+                                            &list->next_page_token) == CHUANG__STATUS__OK
+                 ? (int)list->n_applications
+                 : APPLICATION_ERROR;
     PQclear(res);
     return rc;
 }

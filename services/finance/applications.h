@@ -33,11 +33,17 @@ int application_get(PGconn *db, service_call_t *call, const char *agency, int64_
                     bool for_update, Chuang__Finance__Application *application);
 
 /* Moves application id from status from to status to, recording the step
- * (by, reason); on a submission (version > 0) pins version, the agency's
- * today as its application date, and flagged. Returns 1, 0 when its status
- * is not from, or APPLICATION_ERROR. */
+ * (by, reason). Returns 1, 0 when its status is not from, or
+ * APPLICATION_ERROR. */
 int application_move(PGconn *db, const char *agency, int64_t id, const char *from, const char *to,
-                     const char *by, const char *reason, int version, bool flagged);
+                     const char *by, const char *reason);
+
+/* Submits draft application id for review, recording the step (by,
+ * reason): pins version, the agency's today as its application date,
+ * flagged and the amount it is decided on. Returns 1, 0 when it is not a
+ * draft, or APPLICATION_ERROR. */
+int application_submit(PGconn *db, const char *agency, int64_t id, const char *by,
+                       const char *reason, int version, bool flagged, int64_t amount);
 
 /* Records department's review of application id in round. Returns 1, 0
  * when the department has reviewed it in that round already, or

@@ -157,10 +157,10 @@ int facts_apply(PGconn *db, const Chuang__Event *event, void *arg, char *error)
     return 0;
 }
 
-int facts_get(PGconn *db, service_call_t *call, const char *agency, const char *credit_code,
+int facts_get(PGconn *db, service_call_t *call, const char *credit_code,
               Chuang__Finance__EntityFacts *facts)
 {
-    const char *values[2] = {agency, credit_code};
+    const char *values[1] = {credit_code};
     PGresult *res = db_query(
         db,
         "SELECT credit_code, name, entity_type, registered_on::text AS registered_on, division,"
@@ -169,8 +169,8 @@ int facts_get(PGconn *db, service_call_t *call, const char *agency, const char *
         "     AND l.removed_at IS NULL AND l.list = 'dishonest') THEN 'dishonest'"
         "   WHEN EXISTS (SELECT 1 FROM entity_listings l WHERE l.credit_code = f.credit_code"
         "     AND l.removed_at IS NULL) THEN 'abnormal' ELSE 'good' END AS standing"
-        " FROM entity_facts f WHERE agency = $1 AND credit_code = $2",
-        2, values, NULL, NULL, 0);
+        " FROM entity_facts f WHERE credit_code = $1",
+        1, values, NULL, NULL, 0);
     int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : -1;
     if (rc == 1 && service_call_row(call, res, 0, &facts->base) != CHUANG__STATUS__OK)
         rc = -1;
@@ -182,7 +182,7 @@ int facts_get(PGconn *db, service_call_t *call, const char *agency, const char *
                    " (extract(epoch FROM listed_at) * 1000)::bigint AS listed_ms"
                    " FROM entity_listings WHERE credit_code = $1 AND removed_at IS NULL"
                    " ORDER BY list = 'dishonest' DESC, listing_id",
-                   1, values + 1, NULL, NULL, 0);
+                   1, values, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK ||
         service_call_rows(call, res, -1, &chuang__finance__credit_listing__descriptor,
                           &facts->listings, &facts->n_listings) != CHUANG__STATUS__OK)

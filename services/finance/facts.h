@@ -19,10 +19,14 @@
  * being lost. */
 int facts_apply(PGconn *db, const Chuang__Event *event, void *arg, char *error);
 
-/* Fills facts (memory from call) with what finance knows of credit_code in
- * agency, its open listings and its standing. Returns 1, 0 when it knows
+/* Fills facts (memory from call) with what finance knows of credit_code,
+ * its open listings and its standing. Every agency of the deployment sees
+ * every entity whose registration reached it, from its own registry or
+ * through an import of another agency's: registrations and credit listings
+ * are public records, and which entities a programme reaches is its
+ * division condition, not who registered them. Returns 1, 0 when it knows
  * nothing of it, or -1 on a database error. */
-int facts_get(PGconn *db, service_call_t *call, const char *agency, const char *credit_code,
+int facts_get(PGconn *db, service_call_t *call, const char *credit_code,
               Chuang__Finance__EntityFacts *facts);
 
 /* Decides whether facts meet version's conditions on day ("YYYY-MM-DD"):

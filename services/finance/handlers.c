@@ -17,6 +17,8 @@ const bounds_t finance_bounds[] = {
     {"chuang.finance.ProgrammeVersion.conditions", CONDITIONS_MAX},
     {"chuang.finance.ProgrammeVersion.approvals", APPROVALS_MAX},
     {"chuang.finance.Condition.values", VALUES_MAX},
+    {"chuang.finance.ProgrammeVersion.award_rules", AWARD_RULES_MAX},
+    {"chuang.finance.AwardRule.levels", 5},
     {NULL, 0},
 };
 

@@ -2,7 +2,8 @@
  * handlers.h - the finance service's request handlers, one file per
  * aggregate (handlers_ledger.c: funds and their books;
  * handlers_programmes.c: programmes and their versions; handlers_facts.c:
- * entities' facts and eligibility; handlers_applications.c: applications), and its field
+ * entities' facts and eligibility; handlers_applications.c: applications;
+ * handlers_awards.c: the cross-level award register), and its field
  * maxima for the framework.
  */
 #ifndef FINANCE_HANDLERS_H
@@ -33,5 +34,6 @@ service_handler_fn handle_review_application;
 service_handler_fn handle_object_to_application;
 service_handler_fn handle_pay_award;
 service_handler_fn handle_list_overdue_applications;
+service_handler_fn handle_list_awards;
 
 #endif

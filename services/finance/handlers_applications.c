@@ -6,11 +6,12 @@
  *
  * A submission is refused when the programme has no version in force
  * today, when the entity is on the serious-violation list (naming the
- * listing), when a condition does not hold (each failing condition named,
- * with the entity's fact) and when the amount passes the version's
- * award_cap_fen. An entity on the abnormal-operations list is submitted
- * flagged, for the reviewer. Every step is a finance.Application* event
- * of the application, for notify to tell the applicant.
+ * listing), when a condition or an award rule does not hold (each named,
+ * with the entity's fact or the award the register holds) and when the
+ * amount passes the version's award_cap_fen. A top-up programme's
+ * application is decided on at most its share of the highest award found. An entity on the
+ * abnormal-operations list is submitted flagged, for the reviewer. Every step is a
+ * finance.Application* event of the application, for notify to tell the applicant.
  */
 #include "applications.h"
 #include "handlers.h"
@@ -82,8 +83,8 @@ Chuang__Status handle_create_application(service_call_t *call, const ProtobufCMe
     return s_reply(call, id, "finance.ApplicationDrafted", output);
 }
 
-/* Records in call why eligibility failed: a violation per condition that
- * does not hold, naming the fact as it stands. */
+/* Records in call why eligibility failed: a violation per condition and
+ * per award rule that does not hold, naming the fact or the award found. */
 static Chuang__Status s_not_eligible(service_call_t *call, const Chuang__Finance__Eligibility *e)
 {
     for (size_t i = 0; i < e->n_results; i++) {
@@ -95,9 +96,20 @@ static Chuang__Status s_not_eligible(service_call_t *call, const Chuang__Finance
         service_call_violation(call, field, "%s %s does not hold: the entity's is %s",
                                r->condition->fact, r->condition->test, r->actual);
     }
+    for (size_t i = 0; i < e->n_award_rules; i++) {
+        const Chuang__Finance__AwardRuleResult *r = e->award_rules[i];
+        if (r->holds)
+            continue;
+        char field[64];
+        snprintf(field, sizeof field, "award_rules.%zu", i);
+        service_call_violation(call, field, "%s does not hold: the award register holds %s",
+                               r->rule->rule, r->actual);
+    }
     return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
                              "entity does not meet the programme's conditions",
-                             "Every condition of the version in force today must hold.", NULL);
+                             "Every condition and award rule of the version in force today "
+                             "must hold.",
+                             NULL);
 }
 
 Chuang__Status handle_submit_application(service_call_t *call, const ProtobufCMessage *input,
@@ -120,21 +132,31 @@ Chuang__Status handle_submit_application(service_call_t *call, const ProtobufCMe
     Chuang__Finance__Eligibility *eligibility = service_call_alloc(call, sizeof *eligibility);
     chuang__finance__eligibility__init(eligibility);
     Chuang__Finance__Programme *programme = NULL;
-    status = handlers_eligibility(call, application->programme, application->credit_code, "",
-                                  eligibility, &programme);
+    Chuang__Finance__EligibilityRequest ask = CHUANG__FINANCE__ELIGIBILITY_REQUEST__INIT;
+    ask.programme = application->programme;
+    ask.credit_code = application->credit_code;
+    ask.subject = application->subject;
+    ask.amount_fen = application->amount_fen;
+    status = handlers_eligibility(call, &ask, eligibility, &programme);
     if (status != CHUANG__STATUS__OK)
         return status;
     if (!eligibility->eligible)
         return s_not_eligible(call, eligibility);
+    /* A top-up is at most its share of the highest award found. */
+    int64_t amount = application->amount_fen;
+    const char *reason = "";
+    if (eligibility->top_up_fen > 0 && eligibility->top_up_fen < amount) {
+        amount = eligibility->top_up_fen;
+        reason = "amount lowered to the programme's top-up of the highest award registered";
+    }
     for (size_t i = 0; i < programme->version->n_parameters; i++) {
         const Chuang__Finance__Parameter *p = programme->version->parameters[i];
-        if (streq(p->name, "award_cap_fen") && application->amount_fen > p->value)
+        if (streq(p->name, "award_cap_fen") && amount > p->value)
             return service_call_violation(
                 call, "amount_fen", "passes the programme's cap of %" PRId64 " fen", p->value);
     }
-    int moved = application_move(db, agency, request->id, "draft", "under_review",
-                                 handlers_recorded_by(call), "", programme->version->version,
-                                 eligibility->flagged);
+    int moved = application_submit(db, agency, request->id, handlers_recorded_by(call), reason,
+                                   programme->version->version, eligibility->flagged, amount);
     if (moved != 1)
         return service_call_sql_fail(call, NULL, "submit application");
     status = s_reply(call, request->id, "finance.ApplicationSubmitted", output);
@@ -165,7 +187,7 @@ Chuang__Status handle_withdraw_application(service_call_t *call, const ProtobufC
             call, CHUANG__STATUS__FAILED_PRECONDITION, "application can no longer be withdrawn",
             "An application is withdrawn before it is awarded or decided.", NULL);
     if (application_move(db, agency, request->id, from, "withdrawn", handlers_recorded_by(call),
-                         request->reason, 0, false) != 1)
+                         request->reason) != 1)
         return service_call_sql_fail(call, NULL, "withdraw application");
     return s_reply(call, request->id, "finance.ApplicationWithdrawn", output);
 }
@@ -291,7 +313,7 @@ Chuang__Status handle_review_application(service_call_t *call, const ProtobufCMe
                                  "Each department reviews an application once a round.", NULL);
     if (!request->approve) {
         if (application_move(db, agency, request->id, "under_review", "rejected", by,
-                             request->reason, 0, false) != 1)
+                             request->reason) != 1)
             return service_call_sql_fail(call, NULL, "reject application");
         return s_reply(call, request->id, "finance.ApplicationRejected", output);
     }

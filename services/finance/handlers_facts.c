@@ -4,12 +4,14 @@
  *
  * Eligibility is decided by the programme's version in force on the day
  * asked (its application date), condition by condition (facts_evaluate),
- * each result with the entity's fact as tested, so that a reviewer sees
- * why. An entity on
- * the serious-violation list is refused outright (FAILED_PRECONDITION
+ * each result with the entity's fact as tested, and by the version's award
+ * rules against the cross-level register (awards.h), each with what the
+ * register holds, so that a reviewer sees why. An entity on the
+ * serious-violation list is refused outright (FAILED_PRECONDITION
  * naming the listing): the dishonest get nothing. One on the
  * abnormal-operations list is flagged for the reviewer.
  */
+#include "awards.h"
 #include "facts.h"
 #include "handlers.h"
 #include "handlers_private.h"
@@ -23,12 +25,11 @@
 static Chuang__Status s_facts(service_call_t *call, const char *credit_code,
                               Chuang__Finance__EntityFacts *facts)
 {
-    int found = facts_get(service_call_db(call), call, service_call_header(call)->agency,
-                          credit_code, facts);
+    int found = facts_get(service_call_db(call), call, credit_code, facts);
     if (found != 0)
         return handlers_found(call, found, "read entity facts", "entity not known to finance");
     return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "entity not known to finance",
-                             "Finance has no registration of this credit code in this agency.",
+                             "No registry this deployment follows has registered this credit code.",
                              "An entity registered moments ago reaches finance within seconds; "
                              "ask again.");
 }
@@ -44,8 +45,8 @@ Chuang__Status handle_get_entity_facts(service_call_t *call, const ProtobufCMess
     return s_facts(call, request->credit_code, (Chuang__Finance__EntityFacts *)output);
 }
 
-Chuang__Status handlers_eligibility(service_call_t *call, const char *programme_code,
-                                    const char *credit_code, const char *day,
+Chuang__Status handlers_eligibility(service_call_t *call,
+                                    const Chuang__Finance__EligibilityRequest *ask,
                                     Chuang__Finance__Eligibility *reply,
                                     Chuang__Finance__Programme **programme_out)
 {
@@ -53,10 +54,11 @@ Chuang__Status handlers_eligibility(service_call_t *call, const char *programme_
     const char *agency = service_call_header(call)->agency;
     Chuang__Finance__Programme *programme = service_call_alloc(call, sizeof *programme);
     chuang__finance__programme__init(programme);
+    const char *day = ask->on;
     Chuang__Status status = handlers_day_or_today(call, &day);
     if (status != CHUANG__STATUS__OK)
         return status;
-    int rc = programme_get(db, call, agency, programme_code, day, programme);
+    int rc = programme_get(db, call, agency, ask->programme, day, programme);
     if (rc == PROGRAMME_NOT_IN_FORCE)
         return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
                                  "programme not in force on that day",
@@ -67,7 +69,7 @@ Chuang__Status handlers_eligibility(service_call_t *call, const char *programme_
         return status;
     Chuang__Finance__EntityFacts *facts = service_call_alloc(call, sizeof *facts);
     chuang__finance__entity_facts__init(facts);
-    status = s_facts(call, credit_code, facts);
+    status = s_facts(call, ask->credit_code, facts);
     if (status != CHUANG__STATUS__OK)
         return status;
     const Chuang__Finance__CreditListing *dishonest = facts_dishonest(facts);
@@ -84,6 +86,9 @@ Chuang__Status handlers_eligibility(service_call_t *call, const char *programme_
     reply->programme = programme->code;
     reply->on = (char *)day;
     facts_evaluate(call, programme->version, facts, day, reply);
+    if (awards_evaluate(db, call, agency, programme->code, programme->version, ask->credit_code,
+                        ask->subject, ask->amount_fen, day, reply) != 0)
+        return service_call_sql_fail(call, NULL, "test award rules");
     if (programme_out)
         *programme_out = programme;
     return CHUANG__STATUS__OK;
@@ -101,8 +106,12 @@ Chuang__Status handle_check_eligibility(service_call_t *call, const ProtobufCMes
                                "must be a unified social credit code of 18 characters");
     if (!handlers_day_valid(request->on))
         service_call_violation(call, "on", "must be a date YYYY-MM-DD, or empty for today");
+    if (!handlers_text_valid(request->subject, false))
+        service_call_violation(call, "subject", "must be at most %d characters", TEXT_MAX);
+    if (request->amount_fen < 0 || request->amount_fen > AMOUNT_MAX)
+        service_call_violation(call, "amount_fen",
+                               "must be a whole number of fen from 0 to %" PRId64, AMOUNT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    return handlers_eligibility(call, request->programme, request->credit_code, request->on,
-                                (Chuang__Finance__Eligibility *)output, NULL);
+    return handlers_eligibility(call, request, (Chuang__Finance__Eligibility *)output, NULL);
 }

@@ -11,12 +11,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define AMOUNT_MAX     INT64_C(1000000000000000) /* 10^15 fen: ten trillion yuan */
-#define TEXT_MAX       200                       /* characters of a name, document, memo */
-#define PARAMETERS_MAX 50
-#define CONDITIONS_MAX 20
-#define APPROVALS_MAX  5
-#define VALUES_MAX     50
+#define AMOUNT_MAX      INT64_C(1000000000000000) /* 10^15 fen: ten trillion yuan */
+#define TEXT_MAX        200                       /* characters of a name, document, memo */
+#define PARAMETERS_MAX  50
+#define CONDITIONS_MAX  20
+#define APPROVALS_MAX   5
+#define VALUES_MAX      50
+#define AWARD_RULES_MAX 10
 
 /* true when code is 2 to 40 of a-z, 0-9 and '-', starting with a letter or
  * a digit: the code of a fund or a programme. */
@@ -56,14 +57,15 @@ Chuang__Status handlers_posted(service_call_t *call, int64_t id, ProtobufCMessag
 /* true when code has the shape of a unified social credit code. */
 bool handlers_credit_code_shaped(const char *code);
 
-/* Decides whether credit_code meets programme_code's conditions on day
- * ("" today) by the version in force then: fills reply (and *programme,
- * unless NULL, with the programme and that version). Returns OK; NOT_FOUND
- * (no such programme, or an entity finance does not know);
- * FAILED_PRECONDITION when no version is in force or the entity is on the
- * serious-violation list (naming the listing). */
-Chuang__Status handlers_eligibility(service_call_t *call, const char *programme_code,
-                                    const char *credit_code, const char *day,
+/* Decides whether ask's entity meets the conditions and award rules of
+ * ask's programme on ask's day ("" today) by the version in force then,
+ * for ask's subject and amount: fills reply (and *programme, unless NULL,
+ * with the programme and that version). Returns OK; NOT_FOUND (no such
+ * programme, or an entity finance does not know); FAILED_PRECONDITION
+ * when no version is in force or the entity is on the serious-violation
+ * list (naming the listing). */
+Chuang__Status handlers_eligibility(service_call_t *call,
+                                    const Chuang__Finance__EligibilityRequest *ask,
                                     Chuang__Finance__Eligibility *reply,
                                     Chuang__Finance__Programme **programme);
 

@@ -12,6 +12,7 @@
  * period that lapsed: nothing may be decided by a lapsed version.
  */
 #include "handlers.h"
+#include "awards.h"
 #include "handlers_private.h"
 #include "programmes.h"
 
@@ -23,7 +24,6 @@
 static const char *const s_kinds[] = {
     "special_fund", "interest_subsidy", "guarantee_loan", "rent_subsidy",
     "reward",       "voucher",          "matching",       NULL};
-static const char *const s_levels[] = {"town", "district", "city", "province", "national", NULL};
 
 /* The facts a condition may test, the test each takes, and whether its
  * values are numbers (one of them) or names. */
@@ -85,6 +85,39 @@ static bool s_number(const char *text)
 {
     size_t digits = strspn(text, "0123456789");
     return digits > 0 && digits <= 12 && text[digits] == '\0';
+}
+
+/* Records a violation for each field of award rule i that is wrong. */
+static void s_award_rule_check(service_call_t *call, const Chuang__Finance__AwardRule *r, size_t i)
+{
+    char path[64];
+    bool top_up = streq(r->rule, "top_up"), cap = streq(r->rule, "cap");
+    if (!top_up && !cap && !streq(r->rule, "exclude"))
+        service_call_violation(call, s_path(path, "award_rules", i, "rule"),
+                               "must be exclude, top_up or cap");
+    if (*r->kind && !s_listed(s_kinds, r->kind))
+        service_call_violation(call, s_path(path, "award_rules", i, "kind"),
+                               "must be a programme kind, or empty");
+    for (size_t v = 0; v < r->n_levels; v++)
+        if (!s_listed(awards_levels, r->levels[v]))
+            service_call_violation(call, s_path(path, "award_rules", i, "levels"),
+                                   "must be town, district, city, province or national");
+    if (top_up ? r->ratio_bp < 1 || r->ratio_bp > 100000 : r->ratio_bp != 0)
+        service_call_violation(call, s_path(path, "award_rules", i, "ratio_bp"),
+                               top_up ? "must be from 1 to 100000 basis points of the highest "
+                                        "award"
+                                      : "is for a top_up rule only");
+    if (cap ? r->cap_fen < 1 || r->cap_fen > AMOUNT_MAX : r->cap_fen != 0)
+        service_call_violation(call, s_path(path, "award_rules", i, "cap_fen"),
+                               cap ? "must be a whole number of fen from 1 to 10^15"
+                                   : "is for a cap rule only");
+    if (r->window_days < (cap ? 1 : 0) || r->window_days > 36600)
+        service_call_violation(call, s_path(path, "award_rules", i, "window_days"),
+                               cap ? "must be from 1 to 36600 days"
+                                   : "must be from 0 to 36600 days");
+    if (cap && r->any_subject)
+        service_call_violation(call, s_path(path, "award_rules", i, "any_subject"),
+                               "is for exclude and top_up rules: a cap counts every subject");
 }
 
 /* Records a violation for each field of version (path prefix "version")
@@ -155,6 +188,8 @@ static void s_version_check(service_call_t *call, const Chuang__Finance__Program
         if (!handlers_department_valid(version->approvals[i]))
             service_call_violation(call, s_path(path, "approvals", i, NULL),
                                    "must name a department, e.g. finance or human_resources");
+    for (size_t i = 0; i < version->n_award_rules; i++)
+        s_award_rule_check(call, version->award_rules[i], i);
 }
 
 /* Reads the programme back in force on the version's first day. */
@@ -182,7 +217,7 @@ Chuang__Status handle_define_programme(service_call_t *call, const ProtobufCMess
         service_call_violation(call, "kind",
                                "must be special_fund, interest_subsidy, guarantee_loan, "
                                "rent_subsidy, reward, voucher or matching");
-    if (!s_listed(s_levels, request->level))
+    if (!s_listed(awards_levels, request->level))
         service_call_violation(call, "level", "must be town, district, city, province or national");
     if (!handlers_code_valid(request->fund))
         service_call_violation(call, "fund", "must name the fund that pays it");

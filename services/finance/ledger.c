@@ -284,16 +284,13 @@ int ledger_statement(PGconn *db, service_call_t *call, const char *agency, const
                    6, values, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         goto done;
-    if (service_call_rows(call, res, page->limit, &chuang__finance__statement_line__descriptor,
-                          &statement->lines, &statement->n_lines) != CHUANG__STATUS__OK)
+    if (service_call_page_rows(call, page, res, &chuang__finance__statement_line__descriptor,
+                               &statement->lines, &statement->n_lines,
+                               &statement->next_page_token) != CHUANG__STATUS__OK)
         goto done;
     rc = (int)statement->n_lines;
-    if (rc > 0) {
+    if (rc > 0)
         statement->closing_fen = statement->lines[rc - 1]->balance_fen;
-        const char *last[1] = {PQgetvalue(res, rc - 1, 0)};
-        statement->next_page_token =
-            (char *)service_call_page_next(call, page, PQntuples(res), last);
-    }
 done:
     PQclear(res);
     return rc;

@@ -5,8 +5,10 @@
  *   chuang-finance [-c FILE]
  *
  * It follows the registry's stream (consume.registry.stream, service.h)
- * for the facts of entities.
+ * for the facts of entities, and the other agencies' finance streams its
+ * feed imports (consume.awards.imports) for their awards.
  */
+#include "awards.h"
 #include "facts.h"
 #include "finance.pb-c.h"
 #include "handlers.h"
@@ -19,7 +21,8 @@
  * eligibility and take applications at the window (an applicant's own
  * online application waits for the gateway); reviewers review for the
  * department whose reviewer-<department> role they hold; finance officers
- * pay awards; a programme in force is public policy, open to anyone, and
+ * pay awards; officers, reviewers and auditors read an entity's awards at
+ * every level; a programme in force is public policy, open to anyone, and
  * anyone may object to an application on public notice. */
 static const service_method_t s_methods[] = {
     {"CreateFund", handle_create_fund, SERVICE_METHOD_WRITE, "finance-officer"},
@@ -52,12 +55,17 @@ static const service_method_t s_methods[] = {
     {"PayAward", handle_pay_award, SERVICE_METHOD_WRITE, "finance-officer"},
     {"ListOverdueApplications", handle_list_overdue_applications, SERVICE_METHOD_READ,
      "officer,finance-officer,reviewer"},
+    {"ListAwards", handle_list_awards, SERVICE_METHOD_READ,
+     "officer,finance-officer,reviewer,auditor"},
     {NULL, NULL, 0, NULL},
 };
 
-/* The events finance keeps facts from. */
+/* The events finance keeps facts from: the registry's, and the awards of
+ * the agencies above and below, from the copies of their finance streams
+ * this agency's feed imports (consume.awards.imports; none by default). */
 static const service_consumer_t s_consumers[] = {
     {"registry", "chuang:registry:events", facts_apply, NULL, NULL},
+    {"awards", NULL, awards_apply, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -2,8 +2,9 @@
  * programmes.c - programmes and their versions in SQL; see programmes.h.
  *
  * A version is written by one statement: its row, its parameters from two
- * arrays and its conditions from a JSON array (each condition's values are
- * an array of their own, which one-dimensional SQL arrays cannot nest). A
+ * arrays, and its conditions and award rules from JSON arrays (each
+ * condition's values and each rule's levels are an array of their own,
+ * which one-dimensional SQL arrays cannot nest). A
  * revision locks the programme's row first, so that two revisions of one
  * programme take turns and each sees the other's version.
  */
@@ -23,10 +24,10 @@ static int s_version_write(PGconn *db, const char *agency, const char *code, int
 {
     size_t n = version->n_parameters;
     char **names = calloc(n + 1, sizeof *names), **values = calloc(n + 1, sizeof *values);
-    json_t *conditions = json_array();
-    char *arrays[3] = {NULL, NULL, NULL}, *json = NULL;
+    json_t *conditions = json_array(), *rules = json_array();
+    char *arrays[3] = {NULL, NULL, NULL}, *json = NULL, *rules_json = NULL;
     int rc = PROGRAMME_ERROR;
-    if (!names || !values || !conditions)
+    if (!names || !values || !conditions || !rules)
         goto done;
     for (size_t i = 0; i < n; i++) {
         names[i] = version->parameters[i]->name;
@@ -40,11 +41,23 @@ static int s_version_write(PGconn *db, const char *agency, const char *code, int
         json_array_append_new(conditions, json_pack("{s:s, s:s, s:o}", "fact", c->fact, "test",
                                                     c->test, "values", list));
     }
+    for (size_t i = 0; i < version->n_award_rules; i++) {
+        const Chuang__Finance__AwardRule *r = version->award_rules[i];
+        json_t *levels = json_array();
+        for (size_t v = 0; v < r->n_levels; v++)
+            json_array_append_new(levels, json_string(r->levels[v]));
+        json_array_append_new(
+            rules, json_pack("{s:s, s:s, s:o, s:b, s:I, s:I, s:i}", "rule", r->rule, "kind",
+                             r->kind, "levels", levels, "any_subject", r->any_subject, "ratio_bp",
+                             (json_int_t)r->ratio_bp, "cap_fen", (json_int_t)r->cap_fen,
+                             "window_days", r->window_days));
+    }
     arrays[0] = db_text_array(names, n);
     arrays[1] = db_text_array(values, n);
     arrays[2] = db_text_array(version->approvals, version->n_approvals);
     json = json_dumps(conditions, JSON_COMPACT);
-    if (!arrays[0] || !arrays[1] || !arrays[2] || !json)
+    rules_json = json_dumps(rules, JSON_COMPACT);
+    if (!arrays[0] || !arrays[1] || !arrays[2] || !json || !rules_json)
         goto done;
     char number_text[16];
     snprintf(number_text, sizeof number_text, "%d", number);
@@ -59,9 +72,10 @@ static int s_version_write(PGconn *db, const char *agency, const char *code, int
                               recorded_by,
                               arrays[0],
                               arrays[1]};
-    const char *all[12];
+    const char *all[13];
     memcpy(all, params, sizeof params);
     all[11] = json;
+    all[12] = rules_json;
     PGresult *res = db_query(
         db,
         "WITH v AS (INSERT INTO programme_versions (agency, programme, version, effective_from,"
@@ -70,13 +84,21 @@ static int s_version_write(PGconn *db, const char *agency, const char *code, int
         "     $8::text[], $9) RETURNING version),"
         " p AS (INSERT INTO programme_parameters (agency, programme, version, name, value)"
         "   SELECT $1, $2, v.version, u.name, u.value"
-        "   FROM v, unnest($10::text[], $11::bigint[]) AS u (name, value) RETURNING 1)"
+        "   FROM v, unnest($10::text[], $11::bigint[]) AS u (name, value) RETURNING 1),"
+        " r AS (INSERT INTO programme_award_rules (agency, programme, version, position, rule,"
+        "     kind, levels, any_subject, ratio_bp, cap_fen, window_days)"
+        "   SELECT $1, $2, v.version, r.position, r.value->>'rule', r.value->>'kind',"
+        "     ARRAY(SELECT jsonb_array_elements_text(r.value->'levels')),"
+        "     (r.value->>'any_subject')::boolean, (r.value->>'ratio_bp')::bigint,"
+        "     (r.value->>'cap_fen')::bigint, (r.value->>'window_days')::int"
+        "   FROM v, jsonb_array_elements($13::jsonb) WITH ORDINALITY AS r (value, position)"
+        "   RETURNING 1)"
         " INSERT INTO programme_conditions (agency, programme, version, position, fact, test,"
         "   \"values\")"
         " SELECT $1, $2, v.version, c.position, c.value->>'fact', c.value->>'test',"
         "   ARRAY(SELECT jsonb_array_elements_text(c.value->'values'))"
         " FROM v, jsonb_array_elements($12::jsonb) WITH ORDINALITY AS c (value, position)",
-        12, all, NULL, NULL, 0);
+        13, all, NULL, NULL, 0);
     rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 1 : PROGRAMME_ERROR;
     PQclear(res);
 done:
@@ -87,7 +109,9 @@ done:
     for (int i = 0; i < 3; i++)
         free(arrays[i]);
     free(json);
+    free(rules_json);
     json_decref(conditions);
+    json_decref(rules);
     return rc;
 }
 
@@ -189,7 +213,13 @@ int programme_version(PGconn *db, service_call_t *call, const char *agency, cons
                "SELECT fact, test, \"values\" FROM programme_conditions"
                " WHERE agency = $1 AND programme = $2 AND version = $3::int ORDER BY position",
                3, keys, &chuang__finance__condition__descriptor, &version->conditions,
-               &version->n_conditions) != 0)
+               &version->n_conditions) != 0 ||
+        s_rows(db, call,
+               "SELECT rule, kind, levels, any_subject, ratio_bp, cap_fen, window_days"
+               " FROM programme_award_rules"
+               " WHERE agency = $1 AND programme = $2 AND version = $3::int ORDER BY position",
+               3, keys, &chuang__finance__award_rule__descriptor, &version->award_rules,
+               &version->n_award_rules) != 0)
         return PROGRAMME_ERROR;
     return 1;
 }

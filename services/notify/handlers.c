@@ -174,19 +174,9 @@ static Chuang__Status s_inbox(service_call_t *call, const char *recipient, bool 
         4, values, PGRES_TUPLES_OK, &failure);
     if (!res)
         return failure;
-    int rows = PQntuples(res), shown = rows < page->limit ? rows : page->limit;
-    out->messages = service_call_alloc(call, ((size_t)shown + 1) * sizeof *out->messages);
-    Chuang__Status status = CHUANG__STATUS__OK;
-    for (int i = 0; i < shown && status == CHUANG__STATUS__OK; i++) {
-        Chuang__Notify__InboxMessage *message = service_call_alloc(call, sizeof *message);
-        chuang__notify__inbox_message__init(message);
-        status = service_call_row(call, res, i, &message->base);
-        out->messages[out->n_messages++] = message;
-    }
-    if (status == CHUANG__STATUS__OK && shown > 0) {
-        const char *last[1] = {PQgetvalue(res, shown - 1, 0)};
-        out->next_page_token = (char *)service_call_page_next(call, page, rows, last);
-    }
+    Chuang__Status status =
+        service_call_page_rows(call, page, res, &chuang__notify__inbox_message__descriptor,
+                               &out->messages, &out->n_messages, &out->next_page_token);
     PQclear(res);
     if (status != CHUANG__STATUS__OK)
         return status;

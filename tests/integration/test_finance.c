@@ -961,9 +961,13 @@ static void test_facts_from_the_registry_decide_eligibility(void **state)
     reply = s_eligibility(graduate);
     assert_int_equal(reply->status, CHUANG__STATUS__OK);
     chuang__reply__free_unpacked(reply, NULL);
-    /* Another agency's finance knows nothing of it. */
+    /* A registration is a public record: another agency of the deployment
+     * (a city above the town that registered it) knows the entity too; a
+     * credit code no registry registered is unknown. */
     Chuang__Finance__EntityFactsRequest facts = CHUANG__FINANCE__ENTITY_FACTS_REQUEST__INIT;
     facts.credit_code = graduate;
+    assert_int_equal(s_status(s_keeper, "GetEntityFacts", &facts.base), CHUANG__STATUS__OK);
+    facts.credit_code = "91330106MA2B0000X1";
     assert_int_equal(s_status(s_keeper, "GetEntityFacts", &facts.base), CHUANG__STATUS__NOT_FOUND);
     /* No ID number reaches finance's tables. */
     assert_int_equal(s_value("SELECT count(*) FROM entity_facts"
@@ -1347,8 +1351,14 @@ static void test_a_subsidy_from_application_to_payment(void **state)
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM chuang_outbox WHERE aggregate_id = 'application:%" PRId64 "'",
              id);
-    /* drafted, submitted, 2 reviews, objected, 2 reviews, awarded */
-    assert_int_equal(s_value(sql), 8);
+    /* drafted, submitted, 2 reviews, objected, 2 reviews, awarded, and
+     * registered for the agencies above and below */
+    assert_int_equal(s_value(sql), 9);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM chuang_outbox WHERE aggregate_id = 'application:%" PRId64 "'"
+             " AND type = 'finance.AwardRegistered' AND visibility = 2",
+             id);
+    assert_int_equal(s_value(sql), 1);
     client_destroy(&hr);
     client_destroy(&fin);
     client_destroy(&self);

@@ -90,7 +90,7 @@ static void test_a_row_fills_the_fields_it_names(void **state)
     (void)state;
     const char *names[] = {"text",         "blob",          "small",   "big",    "small_unsigned",
                            "big_unsigned", "zigzag",        "flag",    "colour", "tags",
-                           "numbers",      "choice_number", "colours", "extra"};
+                           "numbers",      "choice_number", "colours", "extra",  "_key"};
     const char *values[] = {"名称",
                             "\\x00ff41",
                             "-2147483648",
@@ -104,8 +104,9 @@ static void test_a_row_fills_the_fields_it_names(void **state)
                             "{1,-2}",
                             "42",
                             "{COLOUR_RED,3}",
-                            NULL};
-    PGresult *res = s_row(14, names, values);
+                            NULL,
+                            "not a field: the query's own"};
+    PGresult *res = s_row(15, names, values);
     Chuang__Pbjsontest__Everything *heap = malloc(sizeof *heap);
     chuang__pbjsontest__everything__init(heap);
     heap->extra = 5;
