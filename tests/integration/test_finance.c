@@ -10,6 +10,7 @@
 #include "config.h"
 #include "db.h"
 #include "finance.pb-c.h"
+#include "finance_fixture.h"
 #include "notify.pb-c.h"
 #include "harness.h"
 #include "redis_link.h"
@@ -175,17 +176,12 @@ static char *s_forced(const char *sql)
 
 static Chuang__Reply *s_call(client_t *client, const char *method, const ProtobufCMessage *input)
 {
-    Chuang__Reply *reply = client_call(client, "finance", method, input, NULL);
-    assert_non_null(reply);
-    return reply;
+    return finance_fixture_call(client, method, input);
 }
 
 static Chuang__Status s_status(client_t *client, const char *method, const ProtobufCMessage *input)
 {
-    Chuang__Reply *reply = s_call(client, method, input);
-    Chuang__Status status = reply->status;
-    chuang__reply__free_unpacked(reply, NULL);
-    return status;
+    return finance_fixture_status(client, method, input);
 }
 
 static Chuang__Status s_create_fund(client_t *client, const char *code)
@@ -804,6 +800,41 @@ static void test_bad_programmes_are_refused_field_by_field(void **state)
     for (size_t i = 0; i < 5; i++)
         assert_string_equal(reply->violations[i]->field, more[i]);
     chuang__reply__free_unpacked(reply, NULL);
+    /* Award rules: an unknown rule, kind and level; a top-up without its
+     * ratio; a cap without its window, over every subject, with a ratio. */
+    s_version(&v, "2016-01-01", "", 300);
+    Chuang__Finance__AwardRule rule[3] = {CHUANG__FINANCE__AWARD_RULE__INIT,
+                                          CHUANG__FINANCE__AWARD_RULE__INIT,
+                                          CHUANG__FINANCE__AWARD_RULE__INIT};
+    Chuang__Finance__AwardRule *rules[3] = {&rule[0], &rule[1], &rule[2]};
+    char *levels[1] = {"county"};
+    rule[0].rule = "forbid";
+    rule[0].kind = "loan";
+    rule[0].levels = levels;
+    rule[0].n_levels = 1;
+    rule[1].rule = "top_up";
+    rule[2].rule = "cap";
+    rule[2].cap_fen = 100;
+    rule[2].any_subject = true;
+    rule[2].ratio_bp = 5000;
+    v.version.award_rules = rules;
+    v.version.n_award_rules = 3;
+    reply = s_define("bad-5", "special-2016", &v);
+    assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    const char *ruled[] = {"version.award_rules.0.rule",       "version.award_rules.0.kind",
+                           "version.award_rules.0.levels",     "version.award_rules.1.ratio_bp",
+                           "version.award_rules.2.ratio_bp",   "version.award_rules.2.window_days",
+                           "version.award_rules.2.any_subject"};
+    assert_int_equal(reply->n_violations, 7);
+    for (size_t i = 0; i < 7; i++)
+        assert_string_equal(reply->violations[i]->field, ruled[i]);
+    chuang__reply__free_unpacked(reply, NULL);
+    /* Forced in SQL, the database refuses a cap without a window. */
+    char *sqlstate = s_forced(
+        "INSERT INTO programme_award_rules (agency, programme, version, position, rule, cap_fen)"
+        " SELECT agency, programme, version, 99, 'cap', 100 FROM programme_versions LIMIT 1");
+    assert_string_equal(sqlstate, "23514");
+    free(sqlstate);
     /* A fund the agency does not have. */
     s_version(&v, "2016-01-01", "", 300);
     reply = s_define("bad-4", "no-such-fund", &v);
@@ -982,45 +1013,13 @@ static void test_facts_from_the_registry_decide_eligibility(void **state)
 static char *s_application(client_t *client, const char *method, int64_t id, const char *reason,
                            Chuang__Status *status)
 {
-    Chuang__Finance__ApplicationRequest request = CHUANG__FINANCE__APPLICATION_REQUEST__INIT;
-    request.id = id;
-    request.reason = (char *)reason;
-    Chuang__Reply *reply = s_call(client, method, &request.base);
-    *status = reply->status;
-    char *result = strdup("");
-    if (reply->status == CHUANG__STATUS__OK) {
-        Chuang__Finance__Application *a =
-            chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
-        free(result);
-        result = strdup(a->status);
-        chuang__finance__application__free_unpacked(a, NULL);
-    }
-    chuang__reply__free_unpacked(reply, NULL);
-    return result;
+    return finance_fixture_step_status(client, method, id, reason, status);
 }
 
 static int64_t s_draft(const char *credit_code, const char *subject, int64_t amount,
                        Chuang__Status *status)
 {
-    Chuang__Finance__CreateApplicationRequest request =
-        CHUANG__FINANCE__CREATE_APPLICATION_REQUEST__INIT;
-    request.programme = "graduate-start";
-    request.credit_code = (char *)credit_code;
-    request.subject = (char *)subject;
-    request.amount_fen = amount;
-    Chuang__Reply *reply = s_call(s_hz, "CreateApplication", &request.base);
-    *status = reply->status;
-    int64_t id = 0;
-    if (reply->status == CHUANG__STATUS__OK) {
-        Chuang__Finance__Application *a =
-            chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
-        id = a->id;
-        assert_string_equal(a->status, "draft");
-        assert_int_equal(a->n_steps, 1);
-        chuang__finance__application__free_unpacked(a, NULL);
-    }
-    chuang__reply__free_unpacked(reply, NULL);
-    return id;
+    return finance_fixture_draft(s_hz, "graduate-start", credit_code, subject, amount, status);
 }
 
 static void test_an_application_is_pinned_to_the_version_of_its_day(void **state)

@@ -1,0 +1,54 @@
+/*
+ * finance_fixture.h - driving the finance service through the broker, for
+ * the integration tests of finance (its books and workflow, and the award
+ * register across two agencies' deployments): calls that fail the test on
+ * a transport error, and the steps of an application.
+ */
+#ifndef CHUANG_FINANCE_FIXTURE_H
+#define CHUANG_FINANCE_FIXTURE_H
+
+#include "client.h"
+#include "finance.pb-c.h"
+
+#include <stdint.h>
+
+/* Calls finance's method with input as client: the reply (caller frees);
+ * fails the test when none came. */
+Chuang__Reply *finance_fixture_call(client_t *client, const char *method,
+                                    const ProtobufCMessage *input);
+
+/* The same, for the reply's status alone. */
+Chuang__Status finance_fixture_status(client_t *client, const char *method,
+                                      const ProtobufCMessage *input);
+
+/* Creates fund code as client (a finance officer) and appropriates amount
+ * to it under document; fails the test on a refusal. */
+void finance_fixture_fund(client_t *client, const char *code, int64_t amount, const char *document);
+
+/* Drafts an application to programme for credit_code, subject and amount
+ * as client: its id, or 0 when refused (with *status). */
+int64_t finance_fixture_draft(client_t *client, const char *programme, const char *credit_code,
+                              const char *subject, int64_t amount, Chuang__Status *status);
+
+/* Calls method (SubmitApplication, GetApplication, ...) on application id
+ * with reason as client: the application after it (caller frees with
+ * chuang__finance__application__free_unpacked), or NULL when refused, with
+ * the reply in *refusal unless refusal is NULL (caller frees). */
+Chuang__Finance__Application *finance_fixture_step(client_t *client, const char *method, int64_t id,
+                                                   const char *reason, Chuang__Reply **refusal);
+
+/* The same, for the application's status after it alone: "" when refused,
+ * with *status (caller frees). */
+char *finance_fixture_step_status(client_t *client, const char *method, int64_t id,
+                                  const char *reason, Chuang__Status *status);
+
+/* Ends application id's public notice yesterday, as finance's database at
+ * db_url sees it, and takes its award job out of the due queue of the
+ * service whose Redis keys start with redis_prefix at redis_url, so the
+ * job is restored at the notice's new end and runs; then waits (up to 60 s)
+ * until the application has left "notice". Returns its status then
+ * (caller frees). */
+char *finance_fixture_end_notice(client_t *client, const char *db_url, const char *redis_url,
+                                 const char *redis_prefix, int64_t id);
+
+#endif
