@@ -52,7 +52,9 @@ int application_get(PGconn *db, service_call_t *call, const char *agency, int64_
         "SELECT id, programme, applicant AS credit_code, subject, amount_fen, status,"
         " coalesce(version, 0) AS version, coalesce(applied_on::text, '') AS applied_on,"
         " flagged, created_by, round, coalesce(notice_ends_on::text, '') AS notice_ends_on,"
-        " awarded_fen, paid_fen FROM applications WHERE agency = $1 AND id = $2::bigint";
+        " awarded_fen, paid_fen,"
+        " coalesce((SELECT l.id FROM loans l WHERE l.application_id = a.id), 0) AS loan_id"
+        " FROM applications a WHERE agency = $1 AND id = $2::bigint";
     char *sql = zsys_sprintf("%s%s", select, for_update ? " FOR UPDATE" : "");
     PGresult *res = sql ? db_query(db, sql, 2, values, NULL, NULL, 0) : NULL;
     zstr_free(&sql);
@@ -245,8 +247,10 @@ int application_overdue(PGconn *db, service_call_t *call, const char *agency,
         "WITH open AS (SELECT a.id, a.programme, a.applicant, a.status,"
         "     chuang_local_date(a.agency, (SELECT max(at) FROM application_steps s"
         "       WHERE s.application_id = a.id)) AS since"
-        "   FROM applications a WHERE a.agency = $1"
+        "   FROM applications a JOIN programmes p"
+        "     ON p.agency = a.agency AND p.code = a.programme WHERE a.agency = $1"
         "     AND a.status IN ('draft', 'under_review', 'awarded')"
+        "     AND NOT (a.status = 'awarded' AND p.kind = 'guarantee_loan')"
         "     AND ($3::bigint IS NULL OR a.id > $3::bigint)),"
         " due AS (SELECT o.*, o.since + chuang_rule($1, 'application_' || o.status || '_days',"
         "     o.since)::int AS due FROM open o)"

@@ -3,7 +3,8 @@
  * aggregate (handlers_ledger.c: funds and their books;
  * handlers_programmes.c: programmes and their versions; handlers_facts.c:
  * entities' facts and eligibility; handlers_applications.c: applications;
- * handlers_awards.c: the cross-level award register), and its field
+ * handlers_awards.c: the cross-level award register; handlers_loans.c:
+ * guarantee loans), and its field
  * maxima for the framework.
  */
 #ifndef FINANCE_HANDLERS_H
@@ -35,5 +36,14 @@ service_handler_fn handle_object_to_application;
 service_handler_fn handle_pay_award;
 service_handler_fn handle_list_overdue_applications;
 service_handler_fn handle_list_awards;
+service_handler_fn handle_get_loan;
+service_handler_fn handle_record_bank_approval;
+service_handler_fn handle_disburse_loan;
+service_handler_fn handle_record_repayment;
+service_handler_fn handle_declare_default;
+service_handler_fn handle_compensate_loan;
+service_handler_fn handle_top_up_reserve;
+service_handler_fn handle_refill_from_reserve;
+service_handler_fn handle_get_loan_report;
 
 #endif

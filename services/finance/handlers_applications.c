@@ -17,6 +17,7 @@
 #include "handlers.h"
 #include "handlers_private.h"
 #include "ledger.h"
+#include "loans.h"
 #include "programmes.h"
 
 #include <czmq.h>
@@ -149,11 +150,21 @@ Chuang__Status handle_submit_application(service_call_t *call, const ProtobufCMe
         amount = eligibility->top_up_fen;
         reason = "amount lowered to the programme's top-up of the highest award registered";
     }
-    for (size_t i = 0; i < programme->version->n_parameters; i++) {
-        const Chuang__Finance__Parameter *p = programme->version->parameters[i];
-        if (streq(p->name, "award_cap_fen") && amount > p->value)
-            return service_call_violation(
-                call, "amount_fen", "passes the programme's cap of %" PRId64 " fen", p->value);
+    int64_t cap = programme_parameter(programme->version, "award_cap_fen", AMOUNT_MAX);
+    if (amount > cap)
+        return service_call_violation(call, "amount_fen",
+                                      "passes the programme's cap of %" PRId64 " fen", cap);
+    if (streq(programme->kind, "guarantee_loan")) {
+        int64_t limit = programme_parameter(programme->version, "entity_limit_fen", AMOUNT_MAX);
+        int64_t guaranteed = 0;
+        if (loan_guaranteed_to(db, agency, application->credit_code, &guaranteed) != 0)
+            return service_call_sql_fail(call, NULL, "read guaranteed loans");
+        if (guaranteed + amount > limit)
+            return service_call_violation(call, "amount_fen",
+                                          "with the %" PRId64 " fen guaranteed to the entity "
+                                          "already, passes the programme's limit of %" PRId64
+                                          " fen",
+                                          guaranteed, limit);
     }
     int moved = application_submit(db, agency, request->id, handlers_recorded_by(call), reason,
                                    programme->version->version, eligibility->flagged, amount);
@@ -232,10 +243,7 @@ static Chuang__Status s_reviewers(service_call_t *call,
         (*departments)[0] = programme->department;
         *count = 1;
     }
-    *notice_days = -1;
-    for (size_t i = 0; i < version->n_parameters; i++)
-        if (streq(version->parameters[i]->name, "notice_days"))
-            *notice_days = version->parameters[i]->value;
+    *notice_days = programme_parameter(version, "notice_days", -1);
     if (*notice_days < 0)
         return service_call_rule(call, "award_notice_days", NULL, notice_days);
     return CHUANG__STATUS__OK;
@@ -395,8 +403,20 @@ Chuang__Status handle_pay_award(service_call_t *call, const ProtobufCMessage *in
     Chuang__Status status = s_locked(call, request->id, &application);
     if (status != CHUANG__STATUS__OK)
         return status;
+    Chuang__Finance__Programme *programme = service_call_alloc(call, sizeof *programme);
+    chuang__finance__programme__init(programme);
+    int rc =
+        programme_get(db, call, agency, application->programme, application->applied_on, programme);
+    if (rc != 1 && rc != PROGRAMME_NOT_IN_FORCE)
+        return service_call_sql_fail(call, NULL, "read programme");
+    if (streq(programme->kind, "guarantee_loan"))
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "a guarantee is not paid out",
+                                 "The award of a guarantee loan programme is the guarantee of a "
+                                 "loan the bank disburses.",
+                                 "Record the bank's approval and disbursement of its loan.");
     const char *by = handlers_recorded_by(call);
-    int rc = application_pay(db, agency, request->id, request->amount_fen, by);
+    rc = application_pay(db, agency, request->id, request->amount_fen, by);
     if (rc == APPLICATION_BEYOND)
         return service_call_violation(call, "amount_fen",
                                       "passes what is left to pay of the award: %" PRId64 " fen",
@@ -407,12 +427,6 @@ Chuang__Status handle_pay_award(service_call_t *call, const ProtobufCMessage *in
                                  "Only an awarded application is paid, up to its award.", NULL);
     if (rc < 0)
         return service_call_sql_fail(call, NULL, "pay award");
-    Chuang__Finance__Programme *programme = service_call_alloc(call, sizeof *programme);
-    chuang__finance__programme__init(programme);
-    rc =
-        programme_get(db, call, agency, application->programme, application->applied_on, programme);
-    if (rc != 1 && rc != PROGRAMME_NOT_IN_FORCE)
-        return service_call_sql_fail(call, NULL, "read programme");
     char committed[96], cash[96], cause[48];
     snprintf(committed, sizeof committed, "%s:committed", programme->fund);
     snprintf(cash, sizeof cash, "%s:cash", programme->fund);

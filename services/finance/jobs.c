@@ -1,28 +1,38 @@
 /*
  * jobs.c - finance's scheduled work: awarding an application when its
- * public notice ends without objection.
+ * public notice ends without objection, and finding a guarantee loan's
+ * instalment unpaid after its day.
  *
  * "notice:<application id>" falls due at the agency's midnight after the
  * notice's last day (the database computes it). In the framework's
  * transaction the job locks the application, and if it is still on notice
- * and the notice has ended, commits the amount against the programme's
- * fund (a journal entry moving it from available to committed), makes it
- * awarded, registers the award in the cross-level register and reports
- * finance.ApplicationAwarded and finance.AwardRegistered (the latter for
- * the agencies above and below). Before that its version's award rules
- * are tested again on the register as it stands: an award another level
- * made meanwhile rejects it (finance.ApplicationRejected, with the award
- * named) or lowers a top-up to its share. A fund without enough
- * uncommitted money leaves it on notice, logged, and the job runs again
- * after its lease: nothing is awarded that the fund cannot pay.
+ * and the notice has ended, tests its version's award rules again on the
+ * register as it stands: an award another level made meanwhile rejects it
+ * (finance.ApplicationRejected, with the award named) or lowers a top-up
+ * to its share. Then it awards it. A money award commits the amount
+ * against the programme's fund (a journal entry moving it from available
+ * to committed), is registered in the cross-level register and reported
+ * as finance.ApplicationAwarded and finance.AwardRegistered (the latter
+ * for the agencies above and below); a fund without enough uncommitted
+ * money leaves it on notice, logged, and the job runs again after its
+ * lease: nothing is awarded that the fund cannot pay. The award of a
+ * guarantee loan programme is the guarantee: a loan approved for the
+ * amount (finance.LoanGuaranteed), unless the entity's guaranteed loans
+ * would pass the version's entity_limit_fen, which rejects it.
+ *
+ * "loan_due:<loan id>" falls due at the agency's midnight after the
+ * earliest unpaid instalment's day of a loan being repaid: if it is still
+ * unpaid the loan becomes overdue (finance.LoanOverdue).
  */
 #include "jobs.h"
 #include "applications.h"
 #include "awards.h"
 #include "db.h"
 #include "ledger.h"
+#include "loans.h"
 #include "logger.h"
 #include "outbox.h"
+#include "programmes.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -66,6 +76,151 @@ static int s_refuse(PGconn *db, const char *agency, const char *key, const char 
     return outbox_write(db, &event) == 0 ? 0 : -1;
 }
 
+/* An application whose notice has ended, as the award job reads it. */
+typedef struct {
+    char key[24]; /* its id */
+    char agency[32], programme[64], applicant[32], fund[64], cause[48], subject[256], kind[32],
+        level[16], today[16];
+    int64_t amount;
+    int version;
+} award_t;
+
+/* Writes events (count of them) of agency. Returns 0 or -1. */
+static int s_emit(PGconn *db, const outbox_event_t *events, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (outbox_write(db, &events[i]) != 0)
+            return -1;
+    return 0;
+}
+
+/* Makes application a awarded for amount committed (0 for a guarantee),
+ * with reason. Returns 0 or -1. */
+static int s_awarded(PGconn *db, const award_t *a, int64_t committed, const char *reason)
+{
+    char amount_text[24];
+    snprintf(amount_text, sizeof amount_text, "%" PRId64, committed);
+    const char *values[3] = {a->key, amount_text, reason};
+    PGresult *res = db_query(db,
+                             "WITH a AS (UPDATE applications SET status = 'awarded',"
+                             "     awarded_fen = $2::bigint"
+                             "   WHERE id = $1::bigint AND status = 'notice' RETURNING id)"
+                             " INSERT INTO application_steps (application_id, position,"
+                             "   from_status, to_status, by, reason)"
+                             " SELECT a.id, (SELECT max(position) FROM application_steps"
+                             "   WHERE application_id = a.id) + 1, 'notice', 'awarded', 'finance',"
+                             "   $3 FROM a",
+                             3, values, NULL, NULL, 0);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK && streq(PQcmdTuples(res), "1");
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/* Awards a's amount: committed against the fund, registered, reported. */
+static int s_commit(PGconn *db, award_t *a)
+{
+    char available[96], committed[96];
+    snprintf(available, sizeof available, "%s:available", a->fund);
+    snprintf(committed, sizeof committed, "%s:committed", a->fund);
+    const ledger_posting_t postings[2] = {{available, a->amount}, {committed, -a->amount}};
+    const ledger_entry_t entry = {.kind = "commitment",
+                                  .cause = a->cause,
+                                  .memo = "award after public notice",
+                                  .recorded_by = "finance"};
+    int64_t posted = ledger_post(db, a->agency, &entry, postings, 2);
+    if (posted == LEDGER_OVERDRAWN) {
+        log_warn("award waits: the fund has not enough uncommitted money", "application=%s fund=%s",
+                 a->key, a->fund);
+        return -1;
+    }
+    if (posted <= 0 || s_awarded(db, a, a->amount, "notice ended without objection") != 0)
+        return -1;
+    /* Registered for every level to see: this agency's register now, and
+     * the agencies above and below through the feed. */
+    Chuang__Finance__AwardRecord record = CHUANG__FINANCE__AWARD_RECORD__INIT;
+    record.agency = a->agency;
+    record.award = a->cause;
+    record.level = a->level;
+    record.credit_code = a->applicant;
+    record.kind = a->kind;
+    record.programme = a->programme;
+    record.subject = a->subject;
+    record.amount_fen = a->amount;
+    record.awarded_on = a->today;
+    if (awards_register(db, &record) != 1)
+        return -1;
+    Chuang__Finance__Application award = CHUANG__FINANCE__APPLICATION__INIT;
+    award.id = strtoll(a->key, NULL, 10);
+    award.programme = a->programme;
+    award.credit_code = a->applicant;
+    award.amount_fen = a->amount;
+    award.awarded_fen = a->amount;
+    award.status = "awarded";
+    const outbox_event_t events[2] = {{.agency = a->agency,
+                                       .type = "finance.ApplicationAwarded",
+                                       .aggregate_id = a->cause,
+                                       .visibility = CHUANG__VISIBILITY__VISIBILITY_INTERNAL,
+                                       .payload = &award.base},
+                                      {.agency = a->agency,
+                                       .type = "finance.AwardRegistered",
+                                       .aggregate_id = a->cause,
+                                       .visibility = CHUANG__VISIBILITY__VISIBILITY_AGENCIES,
+                                       .payload = &record.base}};
+    log_info("application awarded", "application=%s amount_fen=%" PRId64 " entry=%" PRId64, a->key,
+             a->amount, posted);
+    return s_emit(db, events, 2);
+}
+
+/* Awards a's guarantee: the loan it approves. */
+static int s_guarantee(PGconn *db, award_t *a)
+{
+    int64_t limit = 0, guaranteed = 0;
+    if (programme_parameter_of(db, a->agency, a->programme, a->version, "entity_limit_fen",
+                               INT64_MAX, &limit) != 0 ||
+        loan_guaranteed_to(db, a->agency, a->applicant, &guaranteed) != 0)
+        return -1;
+    if (a->amount > limit - guaranteed) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "with %" PRId64 " fen guaranteed to the entity already, the guarantee would "
+                 "pass the programme's limit of %" PRId64 " fen",
+                 guaranteed, limit);
+        return s_refuse(db, a->agency, a->key, a->programme, a->applicant, a->amount, why);
+    }
+    int64_t loan_id = 0;
+    if (loan_guarantee(db, a->agency, strtoll(a->key, NULL, 10), a->amount, &loan_id) != 1 ||
+        s_awarded(db, a, 0, "notice ended without objection: the loan is guaranteed") != 0)
+        return -1;
+    Chuang__Finance__Application award = CHUANG__FINANCE__APPLICATION__INIT;
+    award.id = strtoll(a->key, NULL, 10);
+    award.programme = a->programme;
+    award.credit_code = a->applicant;
+    award.amount_fen = a->amount;
+    award.status = "awarded";
+    Chuang__Finance__Loan loan = CHUANG__FINANCE__LOAN__INIT;
+    loan.id = loan_id;
+    loan.application_id = award.id;
+    loan.programme = a->programme;
+    loan.credit_code = a->applicant;
+    loan.guaranteed_fen = a->amount;
+    loan.status = "approved";
+    char aggregate[32];
+    snprintf(aggregate, sizeof aggregate, "loan:%" PRId64, loan_id);
+    const outbox_event_t events[2] = {{.agency = a->agency,
+                                       .type = "finance.ApplicationAwarded",
+                                       .aggregate_id = a->cause,
+                                       .visibility = CHUANG__VISIBILITY__VISIBILITY_INTERNAL,
+                                       .payload = &award.base},
+                                      {.agency = a->agency,
+                                       .type = "finance.LoanGuaranteed",
+                                       .aggregate_id = aggregate,
+                                       .visibility = CHUANG__VISIBILITY__VISIBILITY_INTERNAL,
+                                       .payload = &loan.base}};
+    log_info("loan guaranteed", "application=%s loan=%" PRId64 " amount_fen=%" PRId64, a->key,
+             loan_id, a->amount);
+    return s_emit(db, events, 2);
+}
+
 static int s_award(PGconn *db, const char *key, int64_t budget_ms)
 {
     (void)budget_ms;
@@ -86,101 +241,98 @@ static int s_award(PGconn *db, const char *key, int64_t budget_ms)
         PQclear(res); /* withdrawn, objected to, or not over yet: restored when due */
         return 0;
     }
-    char agency[32], programme[64], applicant[32], fund[64], cause[48], subject[256], kind[32],
-        level[16], today[16];
-    snprintf(agency, sizeof agency, "%s", PQgetvalue(res, 0, 0));
-    snprintf(programme, sizeof programme, "%s", PQgetvalue(res, 0, 1));
-    snprintf(applicant, sizeof applicant, "%s", PQgetvalue(res, 0, 2));
-    int64_t amount = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-    snprintf(fund, sizeof fund, "%s", PQgetvalue(res, 0, 4));
-    int version = atoi(PQgetvalue(res, 0, 6));
-    snprintf(subject, sizeof subject, "%s", PQgetvalue(res, 0, 7));
-    snprintf(kind, sizeof kind, "%s", PQgetvalue(res, 0, 8));
-    snprintf(level, sizeof level, "%s", PQgetvalue(res, 0, 9));
-    snprintf(today, sizeof today, "%s", PQgetvalue(res, 0, 10));
+    award_t a;
+    snprintf(a.key, sizeof a.key, "%s", key);
+    snprintf(a.agency, sizeof a.agency, "%s", PQgetvalue(res, 0, 0));
+    snprintf(a.programme, sizeof a.programme, "%s", PQgetvalue(res, 0, 1));
+    snprintf(a.applicant, sizeof a.applicant, "%s", PQgetvalue(res, 0, 2));
+    a.amount = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    snprintf(a.fund, sizeof a.fund, "%s", PQgetvalue(res, 0, 4));
+    a.version = atoi(PQgetvalue(res, 0, 6));
+    snprintf(a.subject, sizeof a.subject, "%s", PQgetvalue(res, 0, 7));
+    snprintf(a.kind, sizeof a.kind, "%s", PQgetvalue(res, 0, 8));
+    snprintf(a.level, sizeof a.level, "%s", PQgetvalue(res, 0, 9));
+    snprintf(a.today, sizeof a.today, "%s", PQgetvalue(res, 0, 10));
+    snprintf(a.cause, sizeof a.cause, "application:%s", key);
     PQclear(res);
     /* The register may have learnt of another level's award since the
      * submission: the rules decide again, today. */
     int64_t allowed = INT64_MAX;
     char why[512];
-    int allow = awards_allow(db, agency, programme, version, applicant, subject, amount, &allowed,
-                             why, sizeof why);
+    int allow = awards_allow(db, a.agency, a.programme, a.version, a.applicant, a.subject, a.amount,
+                             &allowed, why, sizeof why);
     if (allow < 0)
         return -1;
     if (allow == 0)
-        return s_refuse(db, agency, key, programme, applicant, amount, why);
-    if (allowed < amount)
-        amount = allowed;
-    snprintf(cause, sizeof cause, "application:%s", key);
-    char available[96], committed[96];
-    snprintf(available, sizeof available, "%s:available", fund);
-    snprintf(committed, sizeof committed, "%s:committed", fund);
-    const ledger_posting_t postings[2] = {{available, amount}, {committed, -amount}};
-    const ledger_entry_t entry = {.kind = "commitment",
-                                  .cause = cause,
-                                  .memo = "award after public notice",
-                                  .recorded_by = "finance"};
-    int64_t posted = ledger_post(db, agency, &entry, postings, 2);
-    if (posted == LEDGER_OVERDRAWN) {
-        log_warn("award waits: the fund has not enough uncommitted money", "application=%s fund=%s",
-                 key, fund);
+        return s_refuse(db, a.agency, key, a.programme, a.applicant, a.amount, why);
+    if (allowed < a.amount)
+        a.amount = allowed;
+    return streq(a.kind, "guarantee_loan") ? s_guarantee(db, &a) : s_commit(db, &a);
+}
+
+static PGresult *s_loans_pending(PGconn *db)
+{
+    PGresult *res =
+        db_query(db,
+                 "SELECT l.id::text, (extract(epoch FROM chuang_day_start(l.agency,"
+                 "   min(i.due_on) + 1)) * 1000)::bigint"
+                 " FROM loans l JOIN loan_instalments i ON i.loan_id = l.id AND i.paid_on IS NULL"
+                 " WHERE l.status = 'repaying' GROUP BY l.id, l.agency",
+                 0, NULL, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        return res;
+    PQclear(res);
+    return NULL;
+}
+
+static int s_loan_due(PGconn *db, const char *key, int64_t budget_ms)
+{
+    (void)budget_ms;
+    const char *values[1] = {key};
+    PGresult *res =
+        db_query(db,
+                 "SELECT l.agency, l.programme, l.borrower, i.number, i.due_on::text"
+                 " FROM loans l JOIN loan_instalments i ON i.loan_id = l.id AND i.paid_on IS NULL"
+                 "   AND i.due_on < chuang_today(l.agency)"
+                 " WHERE l.id = $1::bigint AND l.status = 'repaying' ORDER BY i.number LIMIT 1"
+                 " FOR UPDATE OF l",
+                 1, values, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        PQclear(res);
         return -1;
     }
-    if (posted <= 0)
-        return -1;
-    char amount_text[24];
-    snprintf(amount_text, sizeof amount_text, "%" PRId64, amount);
-    const char *award_values[2] = {key, amount_text};
-    res = db_query(db,
-                   "WITH a AS (UPDATE applications SET status = 'awarded', awarded_fen = $2::bigint"
-                   "   WHERE id = $1::bigint AND status = 'notice' RETURNING id)"
-                   " INSERT INTO application_steps (application_id, position, from_status,"
-                   "   to_status, by, reason)"
-                   " SELECT a.id, (SELECT max(position) FROM application_steps"
-                   "   WHERE application_id = a.id) + 1, 'notice', 'awarded', 'finance',"
-                   "   'notice ended without objection' FROM a",
-                   2, award_values, NULL, NULL, 0);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK && streq(PQcmdTuples(res), "1");
+    if (PQntuples(res) == 0) {
+        PQclear(res); /* paid in time, or no longer repaying */
+        return 0;
+    }
+    char agency[32], programme[64], borrower[32], why[96];
+    snprintf(agency, sizeof agency, "%s", PQgetvalue(res, 0, 0));
+    snprintf(programme, sizeof programme, "%s", PQgetvalue(res, 0, 1));
+    snprintf(borrower, sizeof borrower, "%s", PQgetvalue(res, 0, 2));
+    snprintf(why, sizeof why, "instalment %s due on %s is unpaid", PQgetvalue(res, 0, 3),
+             PQgetvalue(res, 0, 4));
     PQclear(res);
-    if (!ok)
+    int64_t id = strtoll(key, NULL, 10);
+    if (loan_move(db, agency, id, "repaying", "overdue", "finance", why, 0) != 1)
         return -1;
-    /* Registered for every level to see: this agency's register now, and
-     * the agencies above and below through the feed. */
-    Chuang__Finance__AwardRecord record = CHUANG__FINANCE__AWARD_RECORD__INIT;
-    record.agency = agency;
-    record.award = cause;
-    record.level = level;
-    record.credit_code = applicant;
-    record.kind = kind;
-    record.programme = programme;
-    record.subject = subject;
-    record.amount_fen = amount;
-    record.awarded_on = today;
-    if (awards_register(db, &record) != 1)
-        return -1;
-    Chuang__Finance__Application award = CHUANG__FINANCE__APPLICATION__INIT;
-    award.id = strtoll(key, NULL, 10);
-    award.programme = programme;
-    award.credit_code = applicant;
-    award.amount_fen = amount;
-    award.awarded_fen = amount;
-    award.status = "awarded";
-    outbox_event_t events[2] = {{.agency = agency,
-                                 .type = "finance.ApplicationAwarded",
-                                 .aggregate_id = cause,
-                                 .visibility = CHUANG__VISIBILITY__VISIBILITY_INTERNAL,
-                                 .payload = &award.base},
-                                {.agency = agency,
-                                 .type = "finance.AwardRegistered",
-                                 .aggregate_id = cause,
-                                 .visibility = CHUANG__VISIBILITY__VISIBILITY_AGENCIES,
-                                 .payload = &record.base}};
-    log_info("application awarded", "application=%s amount_fen=%" PRId64 " entry=%" PRId64, key,
-             amount, posted);
-    return outbox_write(db, &events[0]) == 0 && outbox_write(db, &events[1]) == 0 ? 0 : -1;
+    Chuang__Finance__Loan loan = CHUANG__FINANCE__LOAN__INIT;
+    loan.id = id;
+    loan.programme = programme;
+    loan.credit_code = borrower;
+    loan.status = "overdue";
+    char aggregate[32];
+    snprintf(aggregate, sizeof aggregate, "loan:%s", key);
+    const outbox_event_t event = {.agency = agency,
+                                  .type = "finance.LoanOverdue",
+                                  .aggregate_id = aggregate,
+                                  .visibility = CHUANG__VISIBILITY__VISIBILITY_INTERNAL,
+                                  .payload = &loan.base};
+    log_info("loan overdue", "loan=%s", key);
+    return s_emit(db, &event, 1);
 }
 
 const service_job_t finance_jobs[] = {
     {"notice", s_notices_pending, s_award, true},
+    {"loan_due", s_loans_pending, s_loan_due, true},
     {NULL, NULL, NULL, false},
 };

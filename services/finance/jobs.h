@@ -1,6 +1,7 @@
 /*
  * jobs.h - finance's scheduled work, run by the service framework
- * (service_job_t): the end of applications' public notices.
+ * (service_job_t): the end of applications' public notices, and guarantee
+ * loans' instalments unpaid after their day.
  */
 #ifndef FINANCE_JOBS_H
 #define FINANCE_JOBS_H

@@ -49,6 +49,36 @@ int ledger_fund_create(PGconn *db, const char *agency, const char *code, const c
     return rc;
 }
 
+int ledger_account_open(PGconn *db, const char *agency, const char *fund, const char *kind)
+{
+    const char *values[3] = {agency, fund, kind};
+    PGresult *res =
+        db_query(db,
+                 "INSERT INTO accounts (agency, code, fund, kind, normal, never_negative)"
+                 " SELECT $1, $2 || ':' || $3, $2, $3,"
+                 "   CASE WHEN $3 IN ('cash', 'reserve_due') THEN 'debit' ELSE 'credit' END, true"
+                 " WHERE EXISTS (SELECT 1 FROM funds WHERE agency = $1 AND code = $2)"
+                 " ON CONFLICT (agency, code) DO NOTHING",
+                 3, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : LEDGER_ERROR;
+    PQclear(res);
+    return rc;
+}
+
+int64_t ledger_balance(PGconn *db, const char *agency, const char *account)
+{
+    const char *values[2] = {agency, account};
+    PGresult *res = db_query(db,
+                             "SELECT CASE normal WHEN 'debit' THEN balance ELSE -balance END"
+                             " FROM accounts WHERE agency = $1 AND code = $2",
+                             2, values, NULL, NULL, 0);
+    int64_t rc = LEDGER_ERROR;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        rc = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    PQclear(res);
+    return rc;
+}
+
 int64_t ledger_post(PGconn *db, const char *agency, const ledger_entry_t *entry,
                     const ledger_posting_t *postings, size_t count)
 {

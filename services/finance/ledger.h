@@ -45,6 +45,15 @@ typedef struct {
 int ledger_fund_create(PGconn *db, const char *agency, const char *code, const char *name,
                        const char *department);
 
+/* Opens fund's account of kind (reserve, reserve_due, ...) in agency unless
+ * it is open; nothing when there is no such fund. Returns 0 or
+ * LEDGER_ERROR. */
+int ledger_account_open(PGconn *db, const char *agency, const char *fund, const char *kind);
+
+/* The balance of agency's account on its normal side (0 when it is not
+ * open), or LEDGER_ERROR. */
+int64_t ledger_balance(PGconn *db, const char *agency, const char *account);
+
 /* Writes an entry of count postings to agency's accounts. Returns its id;
  * 0 when an account does not exist (nothing usable is written: the caller
  * fails the request); LEDGER_OVERDRAWN; LEDGER_TOO_LARGE; or LEDGER_ERROR. The database

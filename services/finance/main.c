@@ -22,8 +22,11 @@
  * online application waits for the gateway); reviewers review for the
  * department whose reviewer-<department> role they hold; finance officers
  * pay awards; officers, reviewers and auditors read an entity's awards at
- * every level; a programme in force is public policy, open to anyone, and
- * anyone may object to an application on public notice. */
+ * every level; the lending bank (role bank) records its approval, the
+ * disbursement and repayments of guarantee loans, and finance officers
+ * declare a default on its report, compensate it from the guarantee fund
+ * and top up and use the bad-debt reserve; a programme in force is public policy, open to anyone,
+ * and anyone may object to an application on public notice. */
 static const service_method_t s_methods[] = {
     {"CreateFund", handle_create_fund, SERVICE_METHOD_WRITE, "finance-officer"},
     {"Appropriate", handle_appropriate, SERVICE_METHOD_WRITE, "finance-officer"},
@@ -57,6 +60,17 @@ static const service_method_t s_methods[] = {
      "officer,finance-officer,reviewer"},
     {"ListAwards", handle_list_awards, SERVICE_METHOD_READ,
      "officer,finance-officer,reviewer,auditor"},
+    {"GetLoan", handle_get_loan, SERVICE_METHOD_READ, "officer,finance-officer,auditor,bank"},
+    {"RecordBankApproval", handle_record_bank_approval, SERVICE_METHOD_WRITE,
+     "finance-officer,bank"},
+    {"DisburseLoan", handle_disburse_loan, SERVICE_METHOD_WRITE, "finance-officer,bank"},
+    {"RecordRepayment", handle_record_repayment, SERVICE_METHOD_WRITE, "finance-officer,bank"},
+    {"DeclareDefault", handle_declare_default, SERVICE_METHOD_WRITE, "finance-officer"},
+    {"CompensateLoan", handle_compensate_loan, SERVICE_METHOD_WRITE, "finance-officer"},
+    {"TopUpReserve", handle_top_up_reserve, SERVICE_METHOD_WRITE, "finance-officer"},
+    {"RefillFromReserve", handle_refill_from_reserve, SERVICE_METHOD_WRITE, "finance-officer"},
+    {"GetLoanReport", handle_get_loan_report, SERVICE_METHOD_READ,
+     "officer,finance-officer,auditor"},
     {NULL, NULL, 0, NULL},
 };
 

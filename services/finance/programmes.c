@@ -289,3 +289,28 @@ int programme_lapsing(PGconn *db, service_call_t *call, const char *agency, int 
                ? (int)list->n_programmes
                : PROGRAMME_ERROR;
 }
+
+int64_t programme_parameter(const Chuang__Finance__ProgrammeVersion *version, const char *name,
+                            int64_t fallback)
+{
+    for (size_t i = 0; version && i < version->n_parameters; i++)
+        if (streq(version->parameters[i]->name, name))
+            return version->parameters[i]->value;
+    return fallback;
+}
+
+int programme_parameter_of(PGconn *db, const char *agency, const char *code, int version,
+                           const char *name, int64_t fallback, int64_t *value)
+{
+    char number[16];
+    snprintf(number, sizeof number, "%d", version);
+    const char *values[4] = {agency, code, number, name};
+    PGresult *res = db_query(db,
+                             "SELECT value FROM programme_parameters WHERE agency = $1"
+                             " AND programme = $2 AND version = $3::int AND name = $4",
+                             4, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : PROGRAMME_ERROR;
+    *value = rc == 0 && PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : fallback;
+    PQclear(res);
+    return rc;
+}

@@ -54,4 +54,13 @@ int programme_version(PGconn *db, service_call_t *call, const char *agency, cons
 int programme_lapsing(PGconn *db, service_call_t *call, const char *agency, int days,
                       Chuang__Finance__LapsingList *list);
 
+/* The value of version's parameter name, or fallback when it has none. */
+int64_t programme_parameter(const Chuang__Finance__ProgrammeVersion *version, const char *name,
+                            int64_t fallback);
+
+/* The same, read from the database for version number of programme code
+ * of agency, into *value. Returns 0 or PROGRAMME_ERROR. */
+int programme_parameter_of(PGconn *db, const char *agency, const char *code, int version,
+                           const char *name, int64_t fallback, int64_t *value);
+
 #endif

@@ -1484,6 +1484,266 @@ static void test_steps_past_their_deadline_are_listed(void **state)
     free(entity);
 }
 
+/* The loan id as client sees it, read again (caller frees). */
+static Chuang__Finance__Loan *s_loan(client_t *client, int64_t id)
+{
+    Chuang__Finance__LoanRequest request = CHUANG__FINANCE__LOAN_REQUEST__INIT;
+    request.id = id;
+    Chuang__Reply *reply = s_call(client, "GetLoan", &request.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Finance__Loan *loan =
+        chuang__finance__loan__unpack(NULL, reply->payload.len, reply->payload.data);
+    chuang__reply__free_unpacked(reply, NULL);
+    return loan;
+}
+
+/* Calls a loan method as client: the status. */
+static Chuang__Status s_loan_step(client_t *client, const char *method, int64_t id,
+                                  const char *reason)
+{
+    Chuang__Finance__LoanRequest request = CHUANG__FINANCE__LOAN_REQUEST__INIT;
+    request.id = id;
+    request.reason = (char *)reason;
+    return s_status(client, method, &request.base);
+}
+
+/* Asserts HANGZHOU's books balance, and fund's cash and reserve_due hold
+ * what its available, committed and reserve say they should. */
+static void s_assert_balanced(const char *fund)
+{
+    Chuang__Finance__TrialBalance *trial = s_trial(s_hz, "");
+    assert_true(trial->total_debit_fen == trial->total_credit_fen);
+    chuang__finance__trial_balance__free_unpacked(trial, NULL);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT sum(balance) FROM accounts WHERE agency = '" HANGZHOU "' AND fund = '%s'",
+             fund);
+    assert_int_equal(s_value(sql), 0);
+}
+
+static Chuang__Status s_bank_approval(client_t *bank, int64_t id, int64_t principal, int rate,
+                                      int term)
+{
+    Chuang__Finance__BankApprovalRequest request = CHUANG__FINANCE__BANK_APPROVAL_REQUEST__INIT;
+    request.id = id;
+    request.bank = "中国农业银行西湖支行";
+    request.contract = "ABC-2026-0001";
+    request.principal_fen = principal;
+    request.annual_rate_bp = rate;
+    request.term_months = term;
+    return s_status(bank, "RecordBankApproval", &request.base);
+}
+
+static Chuang__Status s_repay(client_t *bank, int64_t id, int64_t amount)
+{
+    Chuang__Finance__RepaymentRequest request = CHUANG__FINANCE__REPAYMENT_REQUEST__INIT;
+    request.id = id;
+    request.amount_fen = amount;
+    return s_status(bank, "RecordRepayment", &request.base);
+}
+
+static void test_a_guarantee_loan_from_application_to_compensation(void **state)
+{
+    (void)state;
+    client_t *hr = s_client(HANGZHOU, "reviewer-hr-2", "reviewer,reviewer-human_resources");
+    client_t *fin = s_client(HANGZHOU, "reviewer-fin-2", "reviewer,reviewer-finance");
+    client_t *bank = s_client(HANGZHOU, "bank-abc", "bank");
+    /* The guarantee fund (¥1,000,000) and the employment fund that tops
+     * up its reserve (¥500,000); 岳塘's scheme: 人社 + 财政 certify, 10 %
+     * of each loan into the reserve, at most ¥300,000 to one entity, 36
+     * months, 8 % a year. */
+    finance_fixture_fund(s_hz, "hz-guarantee", 100000000, "西财〔2026〕9号");
+    finance_fixture_fund(s_hz, "hz-employment", 50000000, "西财〔2026〕10号");
+    version_t v;
+    s_version(&v, "2020-01-01", "", 300);
+    Chuang__Finance__Parameter p[6] = {
+        CHUANG__FINANCE__PARAMETER__INIT, CHUANG__FINANCE__PARAMETER__INIT,
+        CHUANG__FINANCE__PARAMETER__INIT, CHUANG__FINANCE__PARAMETER__INIT,
+        CHUANG__FINANCE__PARAMETER__INIT, CHUANG__FINANCE__PARAMETER__INIT};
+    const char *names[6] = {"notice_days",           "reserve_bp",  "entity_limit_fen",
+                            "term_max_months_count", "rate_max_bp", "compensation_bp"};
+    const int64_t values[6] = {1, 1000, 30000000, 36, 800, 10000};
+    Chuang__Finance__Parameter *parameters[6];
+    for (int i = 0; i < 6; i++) {
+        p[i].name = (char *)names[i];
+        p[i].value = values[i];
+        parameters[i] = &p[i];
+    }
+    v.version.parameters = parameters;
+    v.version.n_parameters = 6;
+    Chuang__Finance__DefineProgrammeRequest define =
+        CHUANG__FINANCE__DEFINE_PROGRAMME_REQUEST__INIT;
+    define.code = "hz-guarantee-loan";
+    define.name = "创业担保贷款";
+    define.kind = "guarantee_loan";
+    define.level = "district";
+    define.fund = "hz-guarantee";
+    define.department = "human_resources";
+    define.version = &v.version;
+    assert_int_equal(s_status(s_hz, "DefineProgramme", &define.base), CHUANG__STATUS__OK);
+    char *entity = s_register("担保", true);
+    assert_true(s_wait_standing(entity, "good"));
+
+    /* Applied for, jointly reviewed, on notice, guaranteed. */
+    Chuang__Status status;
+    int64_t id =
+        finance_fixture_draft(s_hz, "hz-guarantee-loan", entity, "经营周转", 20000000, &status);
+    assert_becomes(s_application(s_hz, "SubmitApplication", id, "", &status), "under_review");
+    assert_becomes(s_review(hr, id, "human_resources", true, "", &status), "under_review");
+    assert_becomes(s_review(fin, id, "finance", true, "", &status), "notice");
+    assert_becomes(finance_fixture_end_notice(s_hz, s_db_url, harness_get("CHUANG_TEST_REDIS_URL"),
+                                              "ftest:finance", id),
+                   "awarded");
+    Chuang__Finance__Application *a = finance_fixture_step(s_hz, "GetApplication", id, "", NULL);
+    int64_t loan_id = a->loan_id;
+    assert_true(loan_id > 0);
+    assert_true(a->awarded_fen == 0); /* nothing committed: a guarantee */
+    chuang__finance__application__free_unpacked(a, NULL);
+    assert_int_equal(s_pay(id, 1000), CHUANG__STATUS__FAILED_PRECONDITION);
+    /* A second guarantee would pass the entity's ¥300,000. */
+    int64_t second =
+        finance_fixture_draft(s_hz, "hz-guarantee-loan", entity, "设备", 15000000, &status);
+    assert_becomes(s_application(s_hz, "SubmitApplication", second, "", &status), "");
+    assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
+
+    /* The bank's terms, within the guarantee and the programme's caps. */
+    assert_int_equal(s_bank_approval(bank, loan_id, 20000001, 435, 12),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_int_equal(s_bank_approval(bank, loan_id, 18000005, 900, 12),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_int_equal(s_bank_approval(bank, loan_id, 18000005, 435, 48),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_int_equal(s_bank_approval(s_officer, loan_id, 18000005, 435, 12),
+                     CHUANG__STATUS__PERMISSION_DENIED);
+    assert_int_equal(s_bank_approval(bank, loan_id, 18000005, 435, 12), CHUANG__STATUS__OK);
+
+    /* Disbursed 200 days ago: 10 % into the reserve, half a fen up. */
+    Chuang__Finance__DisbursementRequest disburse = CHUANG__FINANCE__DISBURSEMENT_REQUEST__INIT;
+    disburse.id = loan_id;
+    disburse.disbursed_on = (char *)s_day(1);
+    assert_int_equal(s_status(bank, "DisburseLoan", &disburse.base),
+                     CHUANG__STATUS__INVALID_ARGUMENT); /* not in the future */
+    disburse.disbursed_on = (char *)s_day(-200);
+    assert_int_equal(s_status(bank, "DisburseLoan", &disburse.base), CHUANG__STATUS__OK);
+    int64_t reserve = (18000005 * INT64_C(1000) * 2 + 10000) / 20000; /* 1,800,000.5 up */
+    assert_true(reserve == 1800001);
+    assert_true(s_balance(s_hz, "hz-guarantee", "reserve") == reserve);
+    assert_true(s_balance(s_hz, "hz-guarantee", "reserve_due") == reserve);
+    s_assert_balanced("hz-guarantee");
+    /* Twelve instalments of interest at 4.35 % a year on the principal,
+     * to the nearest fen, the principal with the last. */
+    int64_t interest = (18000005 * INT64_C(435) * 2 + 120000) / 240000;
+    Chuang__Finance__Loan *loan = s_loan(bank, loan_id);
+    assert_string_equal(loan->disbursed_on, s_day(-200));
+    assert_int_equal(loan->n_instalments, 12);
+    for (size_t i = 0; i < 12; i++) {
+        assert_true(loan->instalments[i]->interest_fen == interest);
+        assert_true(loan->instalments[i]->principal_fen == (i == 11 ? 18000005 : 0));
+    }
+    assert_true(loan->reserve_fen == reserve);
+    chuang__finance__loan__free_unpacked(loan, NULL);
+
+    /* Six instalments are past their day: the loan falls overdue. */
+    for (int i = 0; i < 300; i++) {
+        loan = s_loan(bank, loan_id);
+        bool overdue = streq(loan->status, "overdue");
+        chuang__finance__loan__free_unpacked(loan, NULL);
+        if (overdue)
+            break;
+        zclock_sleep(100);
+    }
+    loan = s_loan(bank, loan_id);
+    assert_string_equal(loan->status, "overdue");
+    assert_true(loan->overdue_fen == 6 * interest);
+    chuang__finance__loan__free_unpacked(loan, NULL);
+    /* Two months' interest repaid: still overdue; more than is owed is
+     * refused. */
+    assert_int_equal(s_repay(bank, loan_id, 2 * interest), CHUANG__STATUS__OK);
+    assert_int_equal(s_repay(bank, loan_id, 18000005 + 10 * interest + 1),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
+    loan = s_loan(bank, loan_id);
+    assert_string_equal(loan->status, "overdue");
+    assert_string_equal(loan->instalments[1]->paid_on, s_day(0));
+    assert_string_equal(loan->instalments[2]->paid_on, "");
+    assert_true(loan->overdue_fen == 4 * interest);
+    chuang__finance__loan__free_unpacked(loan, NULL);
+
+    /* The bank reports it lost: in default (more than 90 days overdue),
+     * compensated from the guarantee fund: the principal and the interest
+     * due and unpaid. */
+    assert_int_equal(s_loan_step(s_hz, "CompensateLoan", loan_id, ""),
+                     CHUANG__STATUS__FAILED_PRECONDITION);
+    assert_int_equal(s_loan_step(s_hz, "DeclareDefault", loan_id, ""),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_int_equal(s_loan_step(bank, "DeclareDefault", loan_id, "借款人失联"),
+                     CHUANG__STATUS__PERMISSION_DENIED);
+    assert_int_equal(s_loan_step(s_hz, "DeclareDefault", loan_id, "借款人失联"),
+                     CHUANG__STATUS__OK);
+    assert_int_equal(s_loan_step(s_hz, "CompensateLoan", loan_id, ""), CHUANG__STATUS__OK);
+    int64_t compensation = 18000005 + 4 * interest;
+    loan = s_loan(s_hz, loan_id);
+    assert_string_equal(loan->status, "compensated");
+    assert_true(loan->compensated_fen == compensation);
+    chuang__finance__loan__free_unpacked(loan, NULL);
+    assert_true(s_balance(s_hz, "hz-guarantee", "cash") == 100000000 - compensation);
+    assert_true(s_balance(s_hz, "hz-guarantee", "available") == 100000000 - compensation);
+    s_assert_balanced("hz-guarantee");
+    assert_int_equal(s_loan_step(s_hz, "CompensateLoan", loan_id, ""),
+                     CHUANG__STATUS__FAILED_PRECONDITION); /* once */
+
+    /* The reserve: paid in by the employment fund, no more than accrued;
+     * then, approved, it refills the guarantee fund, no more than paid in. */
+    Chuang__Finance__ReserveRefillRequest refill = CHUANG__FINANCE__RESERVE_REFILL_REQUEST__INIT;
+    refill.fund = "hz-guarantee";
+    refill.amount_fen = 1;
+    refill.document = "西人社〔2026〕4号";
+    assert_int_equal(s_status(s_hz, "RefillFromReserve", &refill.base),
+                     CHUANG__STATUS__INVALID_ARGUMENT); /* nothing paid in yet */
+    Chuang__Finance__ReserveTopUpRequest top_up = CHUANG__FINANCE__RESERVE_TOP_UP_REQUEST__INIT;
+    top_up.fund = "hz-guarantee";
+    top_up.from_fund = "hz-employment";
+    top_up.amount_fen = reserve + 1;
+    top_up.document = "西财〔2026〕31号";
+    assert_int_equal(s_status(s_hz, "TopUpReserve", &top_up.base),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
+    top_up.amount_fen = reserve;
+    assert_int_equal(s_status(s_hz, "TopUpReserve", &top_up.base), CHUANG__STATUS__OK);
+    assert_true(s_balance(s_hz, "hz-guarantee", "reserve_due") == 0);
+    assert_true(s_balance(s_hz, "hz-employment", "cash") == 50000000 - reserve);
+    assert_true(s_balance(s_hz, "hz-guarantee", "cash") == 100000000 - compensation + reserve);
+    s_assert_balanced("hz-guarantee");
+    s_assert_balanced("hz-employment");
+    refill.amount_fen = reserve + 1;
+    assert_int_equal(s_status(s_hz, "RefillFromReserve", &refill.base),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
+    refill.amount_fen = reserve;
+    assert_int_equal(s_status(s_hz, "RefillFromReserve", &refill.base), CHUANG__STATUS__OK);
+    assert_true(s_balance(s_hz, "hz-guarantee", "reserve") == 0);
+    assert_true(s_balance(s_hz, "hz-guarantee", "available") == 100000000 - compensation + reserve);
+    s_assert_balanced("hz-guarantee");
+
+    /* The report. */
+    Chuang__Finance__LoanReportRequest ask = CHUANG__FINANCE__LOAN_REPORT_REQUEST__INIT;
+    ask.programme = "hz-guarantee-loan";
+    Chuang__Reply *reply = s_call(s_hz, "GetLoanReport", &ask.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Finance__LoanReport *report =
+        chuang__finance__loan_report__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_true(report->loans == 1);
+    assert_true(report->outstanding == 0);
+    assert_true(report->compensated == 1);
+    assert_true(report->compensated_fen == compensation);
+    assert_true(report->reserve_fen == 0);
+    assert_true(report->reserve_due_fen == 0);
+    assert_true(report->available_fen == 100000000 - compensation + reserve);
+    chuang__finance__loan_report__free_unpacked(report, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    client_destroy(&hr);
+    client_destroy(&fin);
+    client_destroy(&bank);
+    free(entity);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1500,6 +1760,7 @@ int main(void)
         cmocka_unit_test(test_an_application_is_pinned_to_the_version_of_its_day),
         cmocka_unit_test(test_a_subsidy_from_application_to_payment),
         cmocka_unit_test(test_steps_past_their_deadline_are_listed),
+        cmocka_unit_test(test_a_guarantee_loan_from_application_to_compensation),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
