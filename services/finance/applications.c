@@ -16,18 +16,35 @@ int application_create(PGconn *db, const char *agency,
 {
     char amount[24];
     snprintf(amount, sizeof amount, "%" PRId64, request->amount_fen);
-    const char *values[6] = {
-        agency, request->programme, request->credit_code, request->subject, amount, by};
+    const char *values[8] = {
+        agency, request->programme,   request->credit_code, request->subject, amount,
+        by,     request->period_from, request->period_to};
+    /* Claims for periods of one subject take turns, so that two at once
+     * cannot both pass the overlap test below. */
     PGresult *res = db_query(db,
-                             "WITH a AS (INSERT INTO applications (agency, programme, applicant,"
-                             "     subject, amount_fen, created_by)"
-                             "   VALUES ($1, $2, $3, $4, $5::bigint, $6)"
-                             "   ON CONFLICT DO NOTHING RETURNING id),"
-                             " s AS (INSERT INTO application_steps (application_id, position,"
-                             "     from_status, to_status, by)"
-                             "   SELECT id, 1, '', 'draft', $6 FROM a)"
-                             " SELECT id FROM a",
-                             6, values, NULL, NULL, 0);
+                             "SELECT pg_advisory_xact_lock(hashtext('finance application'),"
+                             "   hashtext($1 || ' ' || $2 || ' ' || $3 || ' ' || $4))",
+                             4, values, NULL, NULL, 0);
+    bool locked = PQresultStatus(res) == PGRES_TUPLES_OK;
+    PQclear(res);
+    if (!locked)
+        return APPLICATION_ERROR;
+    res = db_query(db,
+                   "WITH a AS (INSERT INTO applications (agency, programme, applicant,"
+                   "     subject, amount_fen, created_by, period_from, period_to)"
+                   "   SELECT $1, $2, $3, $4, $5::bigint, $6, nullif($7, '')::date,"
+                   "     nullif($8, '')::date"
+                   "   WHERE NOT EXISTS (SELECT 1 FROM applications o"
+                   "     WHERE o.agency = $1 AND o.programme = $2 AND o.applicant = $3"
+                   "       AND o.subject = $4 AND o.status NOT IN ('rejected', 'withdrawn')"
+                   "       AND o.period_from <= nullif($8, '')::date"
+                   "       AND o.period_to >= nullif($7, '')::date)"
+                   "   ON CONFLICT DO NOTHING RETURNING id),"
+                   " s AS (INSERT INTO application_steps (application_id, position,"
+                   "     from_status, to_status, by)"
+                   "   SELECT id, 1, '', 'draft', $6 FROM a)"
+                   " SELECT id FROM a",
+                   8, values, NULL, NULL, 0);
     int rc = APPLICATION_ERROR;
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
         rc = PQntuples(res) ? 1 : APPLICATION_DUPLICATE;
@@ -53,7 +70,9 @@ int application_get(PGconn *db, service_call_t *call, const char *agency, int64_
         " coalesce(version, 0) AS version, coalesce(applied_on::text, '') AS applied_on,"
         " flagged, created_by, round, coalesce(notice_ends_on::text, '') AS notice_ends_on,"
         " awarded_fen, paid_fen,"
-        " coalesce((SELECT l.id FROM loans l WHERE l.application_id = a.id), 0) AS loan_id"
+        " coalesce((SELECT l.id FROM loans l WHERE l.application_id = a.id), 0) AS loan_id,"
+        " coalesce(period_from::text, '') AS period_from,"
+        " coalesce(period_to::text, '') AS period_to"
         " FROM applications a WHERE agency = $1 AND id = $2::bigint";
     char *sql = zsys_sprintf("%s%s", select, for_update ? " FOR UPDATE" : "");
     PGresult *res = sql ? db_query(db, sql, 2, values, NULL, NULL, 0) : NULL;

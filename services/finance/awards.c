@@ -30,7 +30,7 @@ int awards_register(PGconn *db, const Chuang__Finance__AwardRecord *award)
     bool person = !*award->credit_code;
     char amount[24];
     snprintf(amount, sizeof amount, "%" PRId64, award->amount_fen);
-    const char *values[10] = {award->agency,
+    const char *values[12] = {award->agency,
                               award->award,
                               award->level,
                               person ? "person" : "entity",
@@ -39,13 +39,17 @@ int awards_register(PGconn *db, const Chuang__Finance__AwardRecord *award)
                               award->programme,
                               award->subject,
                               amount,
-                              award->awarded_on};
+                              award->awarded_on,
+                              award->period_from,
+                              award->period_to};
     PGresult *res = db_query(db,
                              "INSERT INTO award_register (origin, award, level, recipient_kind,"
-                             "   recipient, kind, programme, subject, amount_fen, awarded_on)"
-                             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bigint, $10::date)"
+                             "   recipient, kind, programme, subject, amount_fen, awarded_on,"
+                             "   period_from, period_to)"
+                             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bigint, $10::date,"
+                             "   nullif($11, '')::date, nullif($12, '')::date)"
                              " ON CONFLICT (origin, award) DO NOTHING",
-                             10, values, NULL, NULL, 0);
+                             12, values, NULL, NULL, 0);
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? atoi(PQcmdTuples(res)) : -1;
     PQclear(res);
     return rc;
@@ -84,19 +88,20 @@ int awards_apply(PGconn *db, const Chuang__Event *event, void *arg, char *error)
 
 /* Runs finance_award_rules_check with the arguments as text. */
 static PGresult *s_check(PGconn *db, const char *agency, const char *programme, int version,
-                         const char *recipient, const char *subject, int64_t amount,
-                         const char *day)
+                         const awards_claim_t *claim, const char *day)
 {
     char version_text[16], amount_text[24];
     snprintf(version_text, sizeof version_text, "%d", version);
-    snprintf(amount_text, sizeof amount_text, "%" PRId64, amount);
-    const char *values[7] = {agency, programme, version_text, recipient, subject, day, amount_text};
+    snprintf(amount_text, sizeof amount_text, "%" PRId64, claim->amount);
+    const char *values[9] = {agency,           programme,          version_text,
+                             claim->recipient, claim->subject,     day,
+                             amount_text,      claim->period_from, claim->period_to};
     PGresult *res =
         db_query(db,
                  "SELECT rule_position, holds, actual, found_fen, allows_fen"
                  " FROM finance_award_rules_check($1, $2, $3::int, $4, $5, nullif($6, '')::date,"
-                 "   $7::bigint)",
-                 7, values, NULL, NULL, 0);
+                 "   $7::bigint, nullif($8, '')::date, nullif($9, '')::date)",
+                 9, values, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         return res;
     PQclear(res);
@@ -104,14 +109,12 @@ static PGresult *s_check(PGconn *db, const char *agency, const char *programme, 
 }
 
 int awards_evaluate(PGconn *db, service_call_t *call, const char *agency, const char *programme,
-                    const Chuang__Finance__ProgrammeVersion *version, const char *recipient,
-                    const char *subject, int64_t amount, const char *day,
-                    Chuang__Finance__Eligibility *out)
+                    const Chuang__Finance__ProgrammeVersion *version, const awards_claim_t *claim,
+                    const char *day, Chuang__Finance__Eligibility *out)
 {
     if (version->n_award_rules == 0)
         return 0;
-    PGresult *res =
-        s_check(db, agency, programme, version->version, recipient, subject, amount, day);
+    PGresult *res = s_check(db, agency, programme, version->version, claim, day);
     if (!res)
         return -1;
     size_t rows = (size_t)PQntuples(res);
@@ -136,10 +139,9 @@ int awards_evaluate(PGconn *db, service_call_t *call, const char *agency, const 
 }
 
 int awards_allow(PGconn *db, const char *agency, const char *programme, int version,
-                 const char *recipient, const char *subject, int64_t amount, int64_t *allowed,
-                 char *why, size_t size)
+                 const awards_claim_t *claim, int64_t *allowed, char *why, size_t size)
 {
-    PGresult *res = s_check(db, agency, programme, version, recipient, subject, amount, "");
+    PGresult *res = s_check(db, agency, programme, version, claim, "");
     if (!res)
         return -1;
     int rc = 1;
@@ -166,7 +168,9 @@ int awards_list(PGconn *db, service_call_t *call, const char *credit_code,
     PGresult *res = db_query(
         db,
         "SELECT seq AS _seq, origin AS agency, award, level, recipient AS credit_code, kind,"
-        "   programme, subject, amount_fen, awarded_on::text AS awarded_on"
+        "   programme, subject, amount_fen, awarded_on::text AS awarded_on,"
+        "   coalesce(period_from::text, '') AS period_from,"
+        "   coalesce(period_to::text, '') AS period_to"
         " FROM award_register WHERE recipient_kind = 'entity' AND recipient = $1"
         "   AND ($3::bigint IS NULL OR seq > $3::bigint)"
         " ORDER BY seq LIMIT $2::int",

@@ -30,24 +30,32 @@ int awards_apply(PGconn *db, const Chuang__Event *event, void *arg, char *error)
  * registered already, or -1 on a database error. */
 int awards_register(PGconn *db, const Chuang__Finance__AwardRecord *award);
 
-/* Tests the award rules of version (programme's, of agency) for an award
- * to recipient for subject of amount (0: not known yet) on day ("" the
- * agency's today): fills out->award_rules (memory from call), lowers
- * out->top_up_fen to what the top_up rules allow, and clears
- * out->eligible when a rule does not hold. Returns 0, or -1 on a database
- * error. */
+/* What an award would be: to recipient, for subject and the period from
+ * .. to (both "" for none), of amount (0: not known yet). */
+typedef struct {
+    const char *recipient;
+    const char *subject;
+    const char *period_from;
+    const char *period_to;
+    int64_t amount;
+} awards_claim_t;
+
+/* Tests the award rules of version (programme's, of agency) for claim on
+ * day ("" the agency's today): fills out->award_rules (memory from call),
+ * lowers out->top_up_fen to what the top_up rules allow, and clears
+ * out->eligible when a rule does not hold. An award with a period counts
+ * against a claim with a period only when they overlap. Returns 0, or -1
+ * on a database error. */
 int awards_evaluate(PGconn *db, service_call_t *call, const char *agency, const char *programme,
-                    const Chuang__Finance__ProgrammeVersion *version, const char *recipient,
-                    const char *subject, int64_t amount, const char *day,
-                    Chuang__Finance__Eligibility *out);
+                    const Chuang__Finance__ProgrammeVersion *version, const awards_claim_t *claim,
+                    const char *day, Chuang__Finance__Eligibility *out);
 
 /* The same test, today, for the scheduled award of an application: returns
  * 1 when every rule holds, with what the top_up rules allow in *allowed
  * (INT64_MAX without one); 0 when one does not, with why in why (size
  * bytes); -1 on a database error. */
 int awards_allow(PGconn *db, const char *agency, const char *programme, int version,
-                 const char *recipient, const char *subject, int64_t amount, int64_t *allowed,
-                 char *why, size_t size);
+                 const awards_claim_t *claim, int64_t *allowed, char *why, size_t size);
 
 /* Fills list with a page of the register's awards to credit_code, in the
  * order the register learnt them, and their total. Returns the count shown

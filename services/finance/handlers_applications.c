@@ -65,6 +65,7 @@ Chuang__Status handle_create_application(service_call_t *call, const ProtobufCMe
     if (request->amount_fen < 1 || request->amount_fen > AMOUNT_MAX)
         service_call_violation(call, "amount_fen",
                                "must be a whole number of fen from 1 to %" PRId64, AMOUNT_MAX);
+    handlers_period_check(call, request->period_from, request->period_to);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     int64_t id = 0;
@@ -73,7 +74,7 @@ Chuang__Status handle_create_application(service_call_t *call, const ProtobufCMe
     if (rc == APPLICATION_DUPLICATE)
         return service_call_fail(call, CHUANG__STATUS__ALREADY_EXISTS, "application exists",
                                  "The entity has an open application to this programme for the "
-                                 "same subject.",
+                                 "same subject (claimed by periods: for an overlapping period).",
                                  "Go on with that one, or withdraw it first.");
     if (rc == APPLICATION_NO_PROGRAMME) {
         service_call_violation(call, "programme", "is not a programme of this agency");
@@ -138,6 +139,8 @@ Chuang__Status handle_submit_application(service_call_t *call, const ProtobufCMe
     ask.credit_code = application->credit_code;
     ask.subject = application->subject;
     ask.amount_fen = application->amount_fen;
+    ask.period_from = application->period_from;
+    ask.period_to = application->period_to;
     status = handlers_eligibility(call, &ask, eligibility, &programme);
     if (status != CHUANG__STATUS__OK)
         return status;
@@ -149,6 +152,16 @@ Chuang__Status handle_submit_application(service_call_t *call, const ProtobufCMe
     if (eligibility->top_up_fen > 0 && eligibility->top_up_fen < amount) {
         amount = eligibility->top_up_fen;
         reason = "amount lowered to the programme's top-up of the highest award registered";
+    }
+    if (eligibility->computed && eligibility->subsidy_fen == 0)
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "nothing to subsidise in that period",
+                                 "No instalment of the loan whose contract is the subject, within "
+                                 "the period claimed, has been repaid in full.",
+                                 "Claim once the instalments are repaid.");
+    if (eligibility->computed && eligibility->subsidy_fen < amount) {
+        amount = eligibility->subsidy_fen;
+        reason = "amount lowered to the interest subsidy computed for the repaid periods";
     }
     int64_t cap = programme_parameter(programme->version, "award_cap_fen", AMOUNT_MAX);
     if (amount > cap)

@@ -13,6 +13,7 @@
  */
 #include "awards.h"
 #include "facts.h"
+#include "loans.h"
 #include "handlers.h"
 #include "handlers_private.h"
 #include "programmes.h"
@@ -86,9 +87,21 @@ Chuang__Status handlers_eligibility(service_call_t *call,
     reply->programme = programme->code;
     reply->on = (char *)day;
     facts_evaluate(call, programme->version, facts, day, reply);
-    if (awards_evaluate(db, call, agency, programme->code, programme->version, ask->credit_code,
-                        ask->subject, ask->amount_fen, day, reply) != 0)
+    const awards_claim_t claim = {ask->credit_code, ask->subject, ask->period_from, ask->period_to,
+                                  ask->amount_fen};
+    if (awards_evaluate(db, call, agency, programme->code, programme->version, &claim, day,
+                        reply) != 0)
         return service_call_sql_fail(call, NULL, "test award rules");
+    if (handlers_subsidy_computed(programme)) {
+        if (!*ask->period_from)
+            return service_call_violation(call, "period_from",
+                                          "is required: the period the interest subsidy is "
+                                          "claimed for");
+        if (loan_subsidy(db, call, agency, programme->code, programme->version->version,
+                         ask->credit_code, ask->subject, ask->period_from, ask->period_to,
+                         reply) != 0)
+            return service_call_sql_fail(call, NULL, "compute interest subsidy");
+    }
     if (programme_out)
         *programme_out = programme;
     return CHUANG__STATUS__OK;
@@ -108,10 +121,30 @@ Chuang__Status handle_check_eligibility(service_call_t *call, const ProtobufCMes
         service_call_violation(call, "on", "must be a date YYYY-MM-DD, or empty for today");
     if (!handlers_text_valid(request->subject, false))
         service_call_violation(call, "subject", "must be at most %d characters", TEXT_MAX);
+    handlers_period_check(call, request->period_from, request->period_to);
     if (request->amount_fen < 0 || request->amount_fen > AMOUNT_MAX)
         service_call_violation(call, "amount_fen",
                                "must be a whole number of fen from 0 to %" PRId64, AMOUNT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     return handlers_eligibility(call, request, (Chuang__Finance__Eligibility *)output, NULL);
+}
+
+bool handlers_subsidy_computed(const Chuang__Finance__Programme *programme)
+{
+    return streq(programme->kind, "interest_subsidy") &&
+           (programme_parameter(programme->version, "rate_above_reference_bp", -1) >= 0 ||
+            programme_parameter(programme->version, "reference_share_bp", -1) >= 0);
+}
+
+void handlers_period_check(service_call_t *call, const char *from, const char *to)
+{
+    if (!handlers_day_valid(from) || !handlers_day_valid(to))
+        service_call_violation(call, !handlers_day_valid(from) ? "period_from" : "period_to",
+                               "must be a date YYYY-MM-DD");
+    else if (!*from != !*to)
+        service_call_violation(call, *from ? "period_to" : "period_from",
+                               "must be given with the other end of the period, or neither");
+    else if (strcmp(to, from) < 0)
+        service_call_violation(call, "period_to", "must not be before period_from");
 }

@@ -69,4 +69,12 @@ Chuang__Status handlers_eligibility(service_call_t *call,
                                     Chuang__Finance__Eligibility *reply,
                                     Chuang__Finance__Programme **programme);
 
+/* true when programme's version computes its award: an interest subsidy
+ * by rate_above_reference_bp or reference_share_bp. */
+bool handlers_subsidy_computed(const Chuang__Finance__Programme *programme);
+
+/* Records a violation when the period from .. to (days, both "" for none)
+ * is not one. */
+void handlers_period_check(service_call_t *call, const char *from, const char *to);
+
 #endif

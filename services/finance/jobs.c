@@ -80,7 +80,7 @@ static int s_refuse(PGconn *db, const char *agency, const char *key, const char 
 typedef struct {
     char key[24]; /* its id */
     char agency[32], programme[64], applicant[32], fund[64], cause[48], subject[256], kind[32],
-        level[16], today[16];
+        level[16], today[16], period_from[16], period_to[16];
     int64_t amount;
     int version;
 } award_t;
@@ -147,6 +147,8 @@ static int s_commit(PGconn *db, award_t *a)
     record.subject = a->subject;
     record.amount_fen = a->amount;
     record.awarded_on = a->today;
+    record.period_from = a->period_from;
+    record.period_to = a->period_to;
     if (awards_register(db, &record) != 1)
         return -1;
     Chuang__Finance__Application award = CHUANG__FINANCE__APPLICATION__INIT;
@@ -228,7 +230,9 @@ static int s_award(PGconn *db, const char *key, int64_t budget_ms)
     PGresult *res = db_query(db,
                              "SELECT a.agency, a.programme, a.applicant, a.amount_fen, p.fund,"
                              "   a.notice_ends_on < chuang_today(a.agency), a.version, a.subject,"
-                             "   p.kind, p.level, chuang_today(a.agency)::text"
+                             "   p.kind, p.level, chuang_today(a.agency)::text,"
+                             "   coalesce(a.period_from::text, ''),"
+                             "   coalesce(a.period_to::text, '')"
                              " FROM applications a JOIN programmes p"
                              "   ON p.agency = a.agency AND p.code = a.programme"
                              " WHERE a.id = $1::bigint AND a.status = 'notice' FOR UPDATE OF a",
@@ -253,14 +257,17 @@ static int s_award(PGconn *db, const char *key, int64_t budget_ms)
     snprintf(a.kind, sizeof a.kind, "%s", PQgetvalue(res, 0, 8));
     snprintf(a.level, sizeof a.level, "%s", PQgetvalue(res, 0, 9));
     snprintf(a.today, sizeof a.today, "%s", PQgetvalue(res, 0, 10));
+    snprintf(a.period_from, sizeof a.period_from, "%s", PQgetvalue(res, 0, 11));
+    snprintf(a.period_to, sizeof a.period_to, "%s", PQgetvalue(res, 0, 12));
     snprintf(a.cause, sizeof a.cause, "application:%s", key);
     PQclear(res);
     /* The register may have learnt of another level's award since the
      * submission: the rules decide again, today. */
     int64_t allowed = INT64_MAX;
     char why[512];
-    int allow = awards_allow(db, a.agency, a.programme, a.version, a.applicant, a.subject, a.amount,
-                             &allowed, why, sizeof why);
+    const awards_claim_t claim = {a.applicant, a.subject, a.period_from, a.period_to, a.amount};
+    int allow =
+        awards_allow(db, a.agency, a.programme, a.version, &claim, &allowed, why, sizeof why);
     if (allow < 0)
         return -1;
     if (allow == 0)

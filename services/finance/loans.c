@@ -321,3 +321,30 @@ int loan_days_overdue(PGconn *db, int64_t id, int *days)
     PQclear(res);
     return rc;
 }
+
+int loan_subsidy(PGconn *db, service_call_t *call, const char *agency, const char *programme,
+                 int version, const char *borrower, const char *contract, const char *from,
+                 const char *to, Chuang__Finance__Eligibility *out)
+{
+    char version_text[16];
+    snprintf(version_text, sizeof version_text, "%d", version);
+    const char *values[7] = {agency, programme, version_text, borrower, contract, from, to};
+    PGresult *res = db_query(db,
+                             "SELECT number, period_from::text AS period_from,"
+                             " due_on::text AS due_on, reference_bp, base_fen, interest_fen,"
+                             " subsidy_fen FROM finance_interest_subsidy($1, $2, $3::int, $4, $5,"
+                             "   $6::date, $7::date)",
+                             7, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK &&
+                     service_call_rows(call, res, -1, &chuang__finance__subsidy_period__descriptor,
+                                       &out->subsidy_periods,
+                                       &out->n_subsidy_periods) == CHUANG__STATUS__OK
+                 ? 0
+                 : LOAN_ERROR;
+    PQclear(res);
+    out->computed = true;
+    out->subsidy_fen = 0;
+    for (size_t i = 0; rc == 0 && i < out->n_subsidy_periods; i++)
+        out->subsidy_fen += out->subsidy_periods[i]->subsidy_fen;
+    return rc;
+}

@@ -73,4 +73,14 @@ int loan_move(PGconn *db, const char *agency, int64_t id, const char *from, cons
 int loan_report(PGconn *db, service_call_t *call, const char *agency, const char *programme,
                 Chuang__Finance__LoanReport *report);
 
+/* Computes the interest subsidy of programme's version (of agency) for
+ * borrower's loan of contract over the period from .. to: fills
+ * out->subsidy_periods (memory from call), each instalment within the
+ * period repaid in full with its subsidy (sql/0009_interest_subsidies.sql),
+ * out->subsidy_fen (their sum) and out->computed. Returns 0 or
+ * LOAN_ERROR. */
+int loan_subsidy(PGconn *db, service_call_t *call, const char *agency, const char *programme,
+                 int version, const char *borrower, const char *contract, const char *from,
+                 const char *to, Chuang__Finance__Eligibility *out);
+
 #endif

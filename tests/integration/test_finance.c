@@ -1744,6 +1744,244 @@ static void test_a_guarantee_loan_from_application_to_compensation(void **state)
     free(entity);
 }
 
+/* The day before day (YYYY-MM-DD), in static storage. */
+static const char *s_day_before(const char *day)
+{
+    static char out[48];
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT to_char(DATE '%s' - 1, 'YYYYMMDD')::int", day);
+    long long yyyymmdd = s_value(sql);
+    snprintf(out, sizeof out, "%04lld-%02lld-%02lld", yyyymmdd / 10000, yyyymmdd / 100 % 100,
+             yyyymmdd % 100);
+    return out;
+}
+
+/* x / y rounded to the nearest whole number, half up (x, y > 0). */
+static int64_t s_round(int64_t x, int64_t y)
+{
+    return (2 * x + y) / (2 * y);
+}
+
+/* CheckEligibility of credit_code for programme, subject and period: the
+ * eligibility (caller frees), or NULL when refused with *status. */
+static Chuang__Finance__Eligibility *s_subsidy(const char *programme, const char *credit_code,
+                                               const char *subject, const char *from,
+                                               const char *to, Chuang__Status *status)
+{
+    Chuang__Finance__EligibilityRequest request = CHUANG__FINANCE__ELIGIBILITY_REQUEST__INIT;
+    request.programme = (char *)programme;
+    request.credit_code = (char *)credit_code;
+    request.subject = (char *)subject;
+    request.period_from = (char *)from;
+    request.period_to = (char *)to;
+    Chuang__Reply *reply = s_call(s_hz, "CheckEligibility", &request.base);
+    *status = reply->status;
+    Chuang__Finance__Eligibility *e =
+        reply->status == CHUANG__STATUS__OK
+            ? chuang__finance__eligibility__unpack(NULL, reply->payload.len, reply->payload.data)
+            : NULL;
+    chuang__reply__free_unpacked(reply, NULL);
+    return e;
+}
+
+/* Defines interest subsidy programme code of HANGZHOU, a town's, paid by
+ * hz-interest, with parameter (rate_above_reference_bp or
+ * reference_share_bp) of value on at most ¥80,000 of a loan, excluding
+ * periods a higher level subsidised. */
+static void s_subsidy_programme(const char *code, const char *parameter, int64_t value)
+{
+    Chuang__Finance__ProgrammeVersion version = CHUANG__FINANCE__PROGRAMME_VERSION__INIT;
+    version.effective_from = "2020-01-01";
+    version.document = "大府〔2015〕9号";
+    Chuang__Finance__Parameter rule = CHUANG__FINANCE__PARAMETER__INIT, cap = rule;
+    rule.name = (char *)parameter;
+    rule.value = value;
+    cap.name = "loan_cap_fen";
+    cap.value = 8000000;
+    Chuang__Finance__Parameter *parameters[2] = {&rule, &cap};
+    version.parameters = parameters;
+    version.n_parameters = 2;
+    Chuang__Finance__AwardRule exclude = CHUANG__FINANCE__AWARD_RULE__INIT;
+    exclude.rule = "exclude";
+    Chuang__Finance__AwardRule *rules[1] = {&exclude};
+    version.award_rules = rules;
+    version.n_award_rules = 1;
+    Chuang__Finance__DefineProgrammeRequest define =
+        CHUANG__FINANCE__DEFINE_PROGRAMME_REQUEST__INIT;
+    define.code = (char *)code;
+    define.name = "创业贷款贴息";
+    define.kind = "interest_subsidy";
+    define.level = "town";
+    define.fund = "hz-interest";
+    define.department = "finance";
+    define.version = &version;
+    assert_int_equal(s_status(s_hz, "DefineProgramme", &define.base), CHUANG__STATUS__OK);
+}
+
+static void test_interest_subsidies_for_a_year_of_repayments(void **state)
+{
+    (void)state;
+    client_t *hr = s_client(HANGZHOU, "reviewer-hr-3", "reviewer,reviewer-human_resources");
+    client_t *fin = s_client(HANGZHOU, "reviewer-fin-3", "reviewer,reviewer-finance");
+    client_t *bank = s_client(HANGZHOU, "bank-abc", "bank");
+    /* A guaranteed loan of ¥100,000 at 7 % for twelve months, disbursed
+     * 380 days ago (the guarantee scheme of the test before). */
+    char *entity = s_register("贴息测试", true);
+    assert_true(s_wait_standing(entity, "good"));
+    Chuang__Status status;
+    int64_t id =
+        finance_fixture_draft(s_hz, "hz-guarantee-loan", entity, "周转", 10000000, &status);
+    assert_becomes(s_application(s_hz, "SubmitApplication", id, "", &status), "under_review");
+    assert_becomes(s_review(hr, id, "human_resources", true, "", &status), "under_review");
+    assert_becomes(s_review(fin, id, "finance", true, "", &status), "notice");
+    assert_becomes(finance_fixture_end_notice(s_hz, s_db_url, harness_get("CHUANG_TEST_REDIS_URL"),
+                                              "ftest:finance", id),
+                   "awarded");
+    Chuang__Finance__Application *a = finance_fixture_step(s_hz, "GetApplication", id, "", NULL);
+    int64_t loan_id = a->loan_id;
+    chuang__finance__application__free_unpacked(a, NULL);
+    Chuang__Finance__BankApprovalRequest approval = CHUANG__FINANCE__BANK_APPROVAL_REQUEST__INIT;
+    approval.id = loan_id;
+    approval.bank = "中国农业银行西湖支行";
+    approval.contract = "ABC-2025-0777";
+    approval.principal_fen = 10000000;
+    approval.annual_rate_bp = 700;
+    approval.term_months = 12;
+    assert_int_equal(s_status(bank, "RecordBankApproval", &approval.base), CHUANG__STATUS__OK);
+    Chuang__Finance__DisbursementRequest disburse = CHUANG__FINANCE__DISBURSEMENT_REQUEST__INIT;
+    disburse.id = loan_id;
+    disburse.disbursed_on = (char *)s_day(-380);
+    assert_int_equal(s_status(bank, "DisburseLoan", &disburse.base), CHUANG__STATUS__OK);
+    Chuang__Finance__Loan *loan = s_loan(bank, loan_id);
+    int64_t interest = s_round(INT64_C(10000000) * 700, 120000);
+    assert_true(loan->instalments[0]->interest_fen == interest);
+    char from[16], seventh[16], ninth_end[16], tenth[16], to[16];
+    snprintf(from, sizeof from, "%s", loan->instalments[0]->period_from);
+    snprintf(seventh, sizeof seventh, "%s", loan->instalments[6]->period_from);
+    snprintf(tenth, sizeof tenth, "%s", loan->instalments[9]->period_from);
+    /* An instalment's interest runs to the day before it falls due. */
+    snprintf(ninth_end, sizeof ninth_end, "%s", s_day_before(loan->instalments[8]->due_on));
+    snprintf(to, sizeof to, "%s", s_day_before(loan->instalments[11]->due_on));
+    chuang__finance__loan__free_unpacked(loan, NULL);
+
+    /* The reference rate is dated: 3.10 % until the seventh month began,
+     * 3.00 % from then (this agency's own rows, as an LPR change). */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO chuang_rules (agency, name, effective_from, value, document) VALUES"
+             " ('" HANGZHOU "', 'loan_reference_rate_bp', '2000-01-01', 310, 'LPR'),"
+             " ('" HANGZHOU "', 'loan_reference_rate_bp', '%s', 300, 'LPR')",
+             seventh);
+    char *text = s_forced(sql);
+    assert_string_equal(text, "");
+    free(text);
+    finance_fixture_fund(s_hz, "hz-interest", 10000000, "大府〔2015〕9号");
+    /* 大朗: the actual interest up to the reference + 300 bp; and 50 % of
+     * the reference for labour-intensive micro-enterprises. */
+    s_subsidy_programme("hz-interest-graduates", "rate_above_reference_bp", 300);
+    s_subsidy_programme("hz-interest-micro", "reference_share_bp", 5000);
+    /* Computed independently: on ¥80,000 of the ¥100,000, each month to
+     * the nearest fen. */
+    int64_t base = 8000000, actual = s_round(interest * base, 10000000);
+    int64_t capped_before = s_round(base * (310 + 300), 120000);
+    int64_t capped_after = s_round(base * (300 + 300), 120000);
+    int64_t share_before = s_round(base * 310 * 5000, 1200000000);
+    int64_t share_after = s_round(base * 300 * 5000, 1200000000);
+    assert_true(capped_before < actual && capped_after < actual); /* the cap binds */
+
+    /* Only what was repaid: three months' interest so far. */
+    assert_int_equal(s_repay(bank, loan_id, 3 * interest), CHUANG__STATUS__OK);
+    Chuang__Finance__Eligibility *e =
+        s_subsidy("hz-interest-graduates", entity, "ABC-2025-0777", from, to, &status);
+    assert_int_equal(status, CHUANG__STATUS__OK);
+    assert_true(e->computed);
+    assert_int_equal(e->n_subsidy_periods, 3);
+    assert_true(e->subsidy_periods[0]->reference_bp == 310);
+    assert_true(e->subsidy_periods[0]->base_fen == base);
+    assert_true(e->subsidy_fen == 3 * capped_before);
+    chuang__finance__eligibility__free_unpacked(e, NULL);
+    /* The year repaid: every period, at the rate of its first day. */
+    assert_int_equal(s_repay(bank, loan_id, 9 * interest + 10000000), CHUANG__STATUS__OK);
+    loan = s_loan(bank, loan_id);
+    assert_string_equal(loan->status, "repaid");
+    chuang__finance__loan__free_unpacked(loan, NULL);
+    e = s_subsidy("hz-interest-graduates", entity, "ABC-2025-0777", from, to, &status);
+    assert_int_equal(e->n_subsidy_periods, 12);
+    assert_true(e->subsidy_periods[6]->reference_bp == 300);
+    assert_true(e->subsidy_fen == 6 * capped_before + 6 * capped_after);
+    chuang__finance__eligibility__free_unpacked(e, NULL);
+    e = s_subsidy("hz-interest-micro", entity, "ABC-2025-0777", from, to, &status);
+    assert_true(e->subsidy_fen == 6 * share_before + 6 * share_after);
+    chuang__finance__eligibility__free_unpacked(e, NULL);
+    /* No period given, or a loan it does not have. */
+    assert_null(s_subsidy("hz-interest-graduates", entity, "ABC-2025-0777", "", "", &status));
+    assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
+    e = s_subsidy("hz-interest-graduates", entity, "NO-SUCH-LOAN", from, to, &status);
+    assert_int_equal(e->n_subsidy_periods, 0);
+    chuang__finance__eligibility__free_unpacked(e, NULL);
+
+    /* The city subsidised months ten to twelve (as its feed brings it to
+     * the register): the town's claim for the year is refused, one for the
+     * first nine months goes on, at most their subsidy. */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO award_register (origin, award, level, recipient_kind, recipient, kind,"
+             "   programme, subject, amount_fen, awarded_on, period_from, period_to)"
+             " VALUES ('330100', 'application:77', 'city', 'entity', '%s', 'interest_subsidy',"
+             "   'city-interest', 'ABC-2025-0777', 60000, chuang_today('" HANGZHOU "'),"
+             "   '%s', '%s')",
+             entity, tenth, to);
+    text = s_forced(sql);
+    assert_string_equal(text, "");
+    free(text);
+    Chuang__Finance__CreateApplicationRequest claim =
+        CHUANG__FINANCE__CREATE_APPLICATION_REQUEST__INIT;
+    claim.programme = "hz-interest-graduates";
+    claim.credit_code = entity;
+    claim.subject = "ABC-2025-0777";
+    claim.amount_fen = 999999;
+    claim.period_from = from;
+    claim.period_to = to;
+    Chuang__Reply *reply = s_call(s_hz, "CreateApplication", &claim.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    a = chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
+    int64_t year = a->id;
+    assert_string_equal(a->period_to, to);
+    chuang__finance__application__free_unpacked(a, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    Chuang__Reply *refusal = NULL;
+    assert_null(finance_fixture_step(s_hz, "SubmitApplication", year, "", &refusal));
+    assert_int_equal(refusal->status, CHUANG__STATUS__FAILED_PRECONDITION);
+    assert_non_null(strstr(refusal->violations[0]->description, "application:77 of 330100"));
+    chuang__reply__free_unpacked(refusal, NULL);
+    /* Overlapping claims of one programme are one too many. */
+    claim.period_from = tenth;
+    assert_int_equal(s_status(s_hz, "CreateApplication", &claim.base),
+                     CHUANG__STATUS__ALREADY_EXISTS);
+    assert_becomes(s_application(s_hz, "WithdrawApplication", year, "市级已贴息", &status),
+                   "withdrawn");
+    claim.period_from = from;
+    claim.period_to = ninth_end;
+    reply = s_call(s_hz, "CreateApplication", &claim.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    a = chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
+    int64_t nine = a->id;
+    chuang__finance__application__free_unpacked(a, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    a = finance_fixture_step(s_hz, "SubmitApplication", nine, "", NULL);
+    assert_non_null(a);
+    assert_string_equal(a->status, "under_review");
+    assert_true(a->amount_fen == 6 * capped_before + 3 * capped_after);
+    chuang__finance__application__free_unpacked(a, NULL);
+    /* A period given by one end only. */
+    claim.period_to = "";
+    assert_int_equal(s_status(s_hz, "CreateApplication", &claim.base),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
+    client_destroy(&hr);
+    client_destroy(&fin);
+    client_destroy(&bank);
+    free(entity);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1761,6 +1999,7 @@ int main(void)
         cmocka_unit_test(test_a_subsidy_from_application_to_payment),
         cmocka_unit_test(test_steps_past_their_deadline_are_listed),
         cmocka_unit_test(test_a_guarantee_loan_from_application_to_compensation),
+        cmocka_unit_test(test_interest_subsidies_for_a_year_of_repayments),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
