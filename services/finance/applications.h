@@ -15,8 +15,9 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
-#define APPLICATION_ERROR        -1
-#define APPLICATION_DUPLICATE    -2 /* an open application for the same programme and subject
+#define APPLICATION_ERROR -1
+#define APPLICATION_DUPLICATE                                                                      \
+    -2                              /* an open application for the same programme and subject      \
                                      (and, claimed by periods, an overlapping period) */
 #define APPLICATION_NO_PROGRAMME -3 /* the programme does not exist */
 #define APPLICATION_BEYOND       -4 /* a payment would pass what was awarded */

@@ -45,5 +45,6 @@ service_handler_fn handle_compensate_loan;
 service_handler_fn handle_top_up_reserve;
 service_handler_fn handle_refill_from_reserve;
 service_handler_fn handle_get_loan_report;
+service_handler_fn handle_get_programme_statistics;
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * handlers_programmes.c - programmes and their dated versions: defining a
  * programme with its first version, revising it by a new version, reading
- * the version in force on a day, and listing the programmes about to lapse
- * (programmes.h holds the SQL).
+ * the version in force on a day, listing the programmes about to lapse,
+ * and a programme's statistics for a year (programmes.h holds the SQL).
  *
  * A version is checked field by field before anything is written: its
  * period, its document, each parameter (name by its unit, value in range),
@@ -310,4 +310,21 @@ Chuang__Status handle_list_lapsing_programmes(service_call_t *call, const Protob
     int rc = programme_lapsing(service_call_db(call), call, service_call_header(call)->agency,
                                request->days, (Chuang__Finance__LapsingList *)output);
     return rc < 0 ? service_call_sql_fail(call, NULL, "lapsing programmes") : CHUANG__STATUS__OK;
+}
+
+Chuang__Status handle_get_programme_statistics(service_call_t *call, const ProtobufCMessage *input,
+                                               ProtobufCMessage *output)
+{
+    const Chuang__Finance__StatisticsRequest *request =
+        (const Chuang__Finance__StatisticsRequest *)input;
+    if (!handlers_code_valid(request->programme))
+        service_call_violation(call, "programme", "is not a programme code");
+    if (request->year != 0 && (request->year < 1900 || request->year > 9999))
+        service_call_violation(call, "year", "must be a year such as 2026, or 0 for this year");
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    int found = programme_statistics(service_call_db(call), call, service_call_header(call)->agency,
+                                     request->programme, request->year,
+                                     (Chuang__Finance__ProgrammeStatistics *)output);
+    return handlers_found(call, found, "programme statistics", "no such programme");
 }

@@ -71,6 +71,8 @@ static const service_method_t s_methods[] = {
     {"RefillFromReserve", handle_refill_from_reserve, SERVICE_METHOD_WRITE, "finance-officer"},
     {"GetLoanReport", handle_get_loan_report, SERVICE_METHOD_READ,
      "officer,finance-officer,auditor"},
+    {"GetProgrammeStatistics", handle_get_programme_statistics, SERVICE_METHOD_READ,
+     "officer,finance-officer,auditor"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -314,3 +314,50 @@ int programme_parameter_of(PGconn *db, const char *agency, const char *code, int
     PQclear(res);
     return rc;
 }
+
+int programme_statistics(PGconn *db, service_call_t *call, const char *agency, const char *code,
+                         int year, Chuang__Finance__ProgrammeStatistics *out)
+{
+    char year_text[16];
+    snprintf(year_text, sizeof year_text, "%d", year);
+    const char *values[3] = {agency, code, year_text};
+    PGresult *res = db_query(
+        db,
+        "WITH p AS (SELECT code, fund, coalesce(nullif($3::int, 0),"
+        "     extract(year FROM chuang_today($1))::int) AS year"
+        "   FROM programmes WHERE agency = $1 AND code = $2),"
+        " a AS (SELECT a.* FROM applications a, p WHERE a.agency = $1 AND a.programme = p.code),"
+        " moved AS (SELECT s.to_status, count(*) AS n FROM application_steps s JOIN a"
+        "     ON a.id = s.application_id, p"
+        "   WHERE extract(year FROM chuang_local_date($1, s.at)) = p.year GROUP BY s.to_status),"
+        " money AS (SELECT e.kind, sum(-t.amount) AS credit FROM journal_entries e"
+        "     JOIN postings t ON t.entry_id = e.id JOIN accounts c ON c.id = t.account_id, p"
+        "   WHERE e.agency = $1 AND extract(year FROM e.booked_on) = p.year"
+        "     AND c.code = p.fund || ':committed'"
+        "     AND e.cause IN (SELECT 'application:' || id FROM a) GROUP BY e.kind),"
+        " funded AS (SELECT coalesce(sum(-t.amount), 0) AS credit FROM journal_entries e"
+        "     JOIN postings t ON t.entry_id = e.id JOIN accounts c ON c.id = t.account_id"
+        "     LEFT JOIN journal_entries r ON r.id = e.reverses, p"
+        "   WHERE e.agency = $1 AND extract(year FROM e.booked_on) = p.year"
+        "     AND c.code = p.fund || ':available'"
+        "     AND (e.kind = 'appropriation' OR r.kind = 'appropriation'))"
+        " SELECT p.code AS programme, p.year, p.fund,"
+        "   (SELECT count(*) FROM a WHERE extract(year FROM a.applied_on) = p.year) AS submitted,"
+        "   (SELECT count(*) FROM a WHERE extract(year FROM a.applied_on) = p.year"
+        "     AND a.status IN ('under_review', 'notice')) AS open,"
+        "   coalesce((SELECT n FROM moved WHERE to_status = 'awarded'), 0) AS awarded,"
+        "   coalesce((SELECT n FROM moved WHERE to_status = 'rejected'), 0) AS rejected,"
+        "   coalesce((SELECT n FROM moved WHERE to_status = 'withdrawn'), 0) AS withdrawn,"
+        "   coalesce((SELECT credit FROM money WHERE kind = 'commitment'), 0) AS committed_fen,"
+        "   coalesce(-(SELECT credit FROM money WHERE kind = 'payment'), 0) AS paid_fen,"
+        "   (SELECT credit FROM funded) AS appropriated_fen,"
+        "   (SELECT -balance FROM accounts WHERE agency = $1 AND code = p.fund || ':available')"
+        "     AS available_fen"
+        " FROM p",
+        3, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : PROGRAMME_ERROR;
+    if (rc == 1 && service_call_row(call, res, 0, &out->base) != CHUANG__STATUS__OK)
+        rc = PROGRAMME_ERROR;
+    PQclear(res);
+    return rc;
+}

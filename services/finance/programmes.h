@@ -63,4 +63,10 @@ int64_t programme_parameter(const Chuang__Finance__ProgrammeVersion *version, co
 int programme_parameter_of(PGconn *db, const char *agency, const char *code, int version,
                            const char *name, int64_t fallback, int64_t *value);
 
+/* Fills out with the statistics of programme code of agency in year (0:
+ * this year, the agency's). Returns 1, 0 when there is no such programme,
+ * or PROGRAMME_ERROR. */
+int programme_statistics(PGconn *db, service_call_t *call, const char *agency, const char *code,
+                         int year, Chuang__Finance__ProgrammeStatistics *out);
+
 #endif

@@ -1358,6 +1358,34 @@ static void test_a_subsidy_from_application_to_payment(void **state)
              " AND type = 'finance.AwardRegistered' AND visibility = 2",
              id);
     assert_int_equal(s_value(sql), 1);
+    /* The programme's year: two submitted (one awarded and paid in full,
+     * one rejected), one withdrawn as a draft; nothing in 2020. */
+    Chuang__Finance__StatisticsRequest ask = CHUANG__FINANCE__STATISTICS_REQUEST__INIT;
+    ask.programme = "joint-subsidy";
+    reply = s_call(fin, "GetProgrammeStatistics", &ask.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__PERMISSION_DENIED);
+    chuang__reply__free_unpacked(reply, NULL);
+    reply = s_call(s_hz, "GetProgrammeStatistics", &ask.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Finance__ProgrammeStatistics *stats = chuang__finance__programme_statistics__unpack(
+        NULL, reply->payload.len, reply->payload.data);
+    assert_string_equal(stats->fund, "hz-joint");
+    assert_true(stats->submitted == 2 && stats->open == 0);
+    assert_true(stats->awarded == 1 && stats->rejected == 1 && stats->withdrawn == 1);
+    assert_true(stats->committed_fen == 300000 && stats->paid_fen == 300000);
+    assert_true(stats->appropriated_fen == 1000000 && stats->available_fen == 700000);
+    chuang__finance__programme_statistics__free_unpacked(stats, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    ask.year = 2020;
+    reply = s_call(s_hz, "GetProgrammeStatistics", &ask.base);
+    stats = chuang__finance__programme_statistics__unpack(NULL, reply->payload.len,
+                                                          reply->payload.data);
+    assert_true(stats->submitted == 0 && stats->awarded == 0 && stats->paid_fen == 0);
+    chuang__finance__programme_statistics__free_unpacked(stats, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    ask.year = 20;
+    assert_int_equal(s_status(s_hz, "GetProgrammeStatistics", &ask.base),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
     client_destroy(&hr);
     client_destroy(&fin);
     client_destroy(&self);
