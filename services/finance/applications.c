@@ -286,3 +286,25 @@ int application_overdue(PGconn *db, service_call_t *call, const char *agency,
     PQclear(res);
     return rc;
 }
+
+int application_payable(PGconn *db, const char *agency, int64_t id, application_payable_t *out)
+{
+    char id_text[24];
+    snprintf(id_text, sizeof id_text, "%" PRId64, id);
+    const char *values[2] = {agency, id_text};
+    PGresult *res = db_query(db,
+                             "SELECT a.status, a.awarded_fen - a.paid_fen, p.fund, p.kind"
+                             " FROM applications a JOIN programmes p"
+                             "   ON p.agency = a.agency AND p.code = a.programme"
+                             " WHERE a.agency = $1 AND a.id = $2::bigint FOR UPDATE OF a",
+                             2, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : APPLICATION_ERROR;
+    if (rc == 1) {
+        snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 0));
+        out->left = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        snprintf(out->fund, sizeof out->fund, "%s", PQgetvalue(res, 0, 2));
+        snprintf(out->kind, sizeof out->kind, "%s", PQgetvalue(res, 0, 3));
+    }
+    PQclear(res);
+    return rc;
+}

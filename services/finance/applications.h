@@ -69,6 +69,18 @@ int application_object(PGconn *db, const char *agency, int64_t id, const char *r
  * APPLICATION_BEYOND, or APPLICATION_ERROR. */
 int application_pay(PGconn *db, const char *agency, int64_t id, int64_t amount, const char *by);
 
+/* What a payment of an application needs to know, read under its lock. */
+typedef struct {
+    char status[16];
+    int64_t left; /* of the award, not paid yet */
+    char fund[64];
+    char kind[32]; /* the programme's */
+} application_payable_t;
+
+/* Locks application id of agency for this transaction and fills out.
+ * Returns 1, 0 when there is no such application, or APPLICATION_ERROR. */
+int application_payable(PGconn *db, const char *agency, int64_t id, application_payable_t *out);
+
 /* Fills list with agency's applications past their step's deadline, by
  * id, a page at a time. Returns the count shown or APPLICATION_ERROR. */
 int application_overdue(PGconn *db, service_call_t *call, const char *agency,

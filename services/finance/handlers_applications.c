@@ -312,9 +312,9 @@ Chuang__Status handle_review_application(service_call_t *call, const ProtobufCMe
                                  "reviewer made or submitted this application",
                                  "Nobody reviews an application they made or submitted.",
                                  "Another reviewer of the department must review it.");
-    char **departments;
-    size_t count;
-    int64_t notice_days;
+    char **departments = NULL;
+    size_t count = 0;
+    int64_t notice_days = 0;
     status = s_reviewers(call, application, &departments, &count, &notice_days);
     if (status != CHUANG__STATUS__OK)
         return status;
@@ -412,37 +412,32 @@ Chuang__Status handle_pay_award(service_call_t *call, const ProtobufCMessage *in
         return CHUANG__STATUS__INVALID_ARGUMENT;
     PGconn *db = service_call_db(call);
     const char *agency = service_call_header(call)->agency;
-    Chuang__Finance__Application *application;
-    Chuang__Status status = s_locked(call, request->id, &application);
+    application_payable_t payable;
+    int rc = application_payable(db, agency, request->id, &payable);
+    Chuang__Status status = handlers_found(call, rc, "read application", "no such application");
     if (status != CHUANG__STATUS__OK)
         return status;
-    Chuang__Finance__Programme *programme = service_call_alloc(call, sizeof *programme);
-    chuang__finance__programme__init(programme);
-    int rc =
-        programme_get(db, call, agency, application->programme, application->applied_on, programme);
-    if (rc != 1 && rc != PROGRAMME_NOT_IN_FORCE)
-        return service_call_sql_fail(call, NULL, "read programme");
-    if (streq(programme->kind, "guarantee_loan"))
+    if (streq(payable.kind, "guarantee_loan"))
         return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
                                  "a guarantee is not paid out",
                                  "The award of a guarantee loan programme is the guarantee of a "
                                  "loan the bank disburses.",
                                  "Record the bank's approval and disbursement of its loan.");
-    const char *by = handlers_recorded_by(call);
-    rc = application_pay(db, agency, request->id, request->amount_fen, by);
-    if (rc == APPLICATION_BEYOND)
-        return service_call_violation(call, "amount_fen",
-                                      "passes what is left to pay of the award: %" PRId64 " fen",
-                                      application->awarded_fen - application->paid_fen);
-    if (rc == 0)
+    if (!streq(payable.status, "awarded"))
         return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
                                  "application not awarded",
                                  "Only an awarded application is paid, up to its award.", NULL);
-    if (rc < 0)
+    if (request->amount_fen > payable.left)
+        return service_call_violation(call, "amount_fen",
+                                      "passes what is left to pay of the award: %" PRId64 " fen",
+                                      payable.left);
+    const char *by = handlers_recorded_by(call);
+    rc = application_pay(db, agency, request->id, request->amount_fen, by);
+    if (rc != 1)
         return service_call_sql_fail(call, NULL, "pay award");
     char committed[96], cash[96], cause[48];
-    snprintf(committed, sizeof committed, "%s:committed", programme->fund);
-    snprintf(cash, sizeof cash, "%s:cash", programme->fund);
+    snprintf(committed, sizeof committed, "%s:committed", payable.fund);
+    snprintf(cash, sizeof cash, "%s:cash", payable.fund);
     snprintf(cause, sizeof cause, "application:%" PRId64, request->id);
     const ledger_posting_t postings[2] = {{committed, request->amount_fen},
                                           {cash, -request->amount_fen}};

@@ -101,13 +101,15 @@ int64_t ledger_post(PGconn *db, const char *agency, const ledger_entry_t *entry,
                              reverses, code_array,  amount_array};
     PGresult *res = db_query(
         db,
-        "WITH e AS (INSERT INTO journal_entries (agency, booked_on, kind, cause, memo,"
+        "WITH locked AS MATERIALIZED (SELECT id, code FROM accounts"
+        "     WHERE agency = $1 AND code = ANY ($7::text[]) ORDER BY id FOR UPDATE),"
+        " e AS (INSERT INTO journal_entries (agency, booked_on, kind, cause, memo,"
         "     recorded_by, reverses)"
         "   VALUES ($1, chuang_today($1), $2, $3, $4, $5, nullif($6::bigint, 0)) RETURNING id),"
         " lines AS (INSERT INTO postings (entry_id, account_id, amount)"
         "   SELECT e.id, a.id, u.amount FROM e,"
         "     unnest($7::text[], $8::bigint[]) AS u (code, amount)"
-        "     JOIN accounts a ON a.agency = $1 AND a.code = u.code"
+        "     JOIN locked a ON a.code = u.code"
         "   RETURNING 1)"
         " SELECT (SELECT id FROM e), (SELECT count(*) FROM lines)",
         8, values, NULL, NULL, 0);
@@ -190,17 +192,22 @@ int64_t ledger_reverse(PGconn *db, const char *agency, int64_t id, const char *r
         goto done;
     }
     PQclear(res);
-    res = db_query(db,
-                   "WITH e AS (INSERT INTO journal_entries (agency, booked_on, kind, cause, memo,"
-                   "     recorded_by, reverses)"
-                   "   SELECT $1, chuang_today($1), 'reversal', o.cause, $3, $4, o.id"
-                   "   FROM journal_entries o WHERE o.agency = $1 AND o.id = $2::bigint"
-                   "   RETURNING id),"
-                   " lines AS (INSERT INTO postings (entry_id, account_id, amount)"
-                   "   SELECT e.id, p.account_id, -p.amount FROM e, postings p"
-                   "   WHERE p.entry_id = $2::bigint RETURNING 1)"
-                   " SELECT (SELECT id FROM e), (SELECT count(*) FROM lines)",
-                   4, values, NULL, NULL, 0);
+    res =
+        db_query(db,
+                 "WITH locked AS MATERIALIZED (SELECT a.id FROM accounts a"
+                 "     WHERE a.id IN (SELECT account_id FROM postings WHERE entry_id = $2::bigint)"
+                 "     ORDER BY a.id FOR UPDATE),"
+                 " e AS (INSERT INTO journal_entries (agency, booked_on, kind, cause, memo,"
+                 "     recorded_by, reverses)"
+                 "   SELECT $1, chuang_today($1), 'reversal', o.cause, $3, $4, o.id"
+                 "   FROM journal_entries o WHERE o.agency = $1 AND o.id = $2::bigint"
+                 "   RETURNING id),"
+                 " lines AS (INSERT INTO postings (entry_id, account_id, amount)"
+                 "   SELECT e.id, p.account_id, -p.amount FROM e, postings p"
+                 "   JOIN locked l ON l.id = p.account_id"
+                 "   WHERE p.entry_id = $2::bigint RETURNING 1)"
+                 " SELECT (SELECT id FROM e), (SELECT count(*) FROM lines)",
+                 4, values, NULL, NULL, 0);
     rc = PQresultStatus(res) == PGRES_TUPLES_OK ? strtoll(PQgetvalue(res, 0, 0), NULL, 10)
                                                 : s_failure(res);
 done:

@@ -57,7 +57,9 @@ int64_t ledger_balance(PGconn *db, const char *agency, const char *account);
 /* Writes an entry of count postings to agency's accounts. Returns its id;
  * 0 when an account does not exist (nothing usable is written: the caller
  * fails the request); LEDGER_OVERDRAWN; LEDGER_TOO_LARGE; or LEDGER_ERROR. The database
- * checks at commit that the postings balance. */
+ * checks at commit that the postings balance. The accounts are locked in
+ * the order of their ids before any balance moves, so that entries of one
+ * fund at once take turns and never deadlock. */
 int64_t ledger_post(PGconn *db, const char *agency, const ledger_entry_t *entry,
                     const ledger_posting_t *postings, size_t count);
 

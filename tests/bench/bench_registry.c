@@ -725,33 +725,6 @@ static char *s_hex(const uint8_t *data, size_t size)
     return text;
 }
 
-/* PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE from the URL, and
- * PGOPTIONS for the registry's search_path. */
-static int s_pg_environment(const char *url)
-{
-    char *error = NULL;
-    PQconninfoOption *options = PQconninfoParse(url, &error);
-    if (!options) {
-        fprintf(stderr, "bench: cannot parse the database URL: %s\n", error ? error : "?");
-        PQfreemem(error);
-        return -1;
-    }
-    static const char *const keys[][2] = {{"host", "PGHOST"},
-                                          {"port", "PGPORT"},
-                                          {"user", "PGUSER"},
-                                          {"password", "PGPASSWORD"},
-                                          {"dbname", "PGDATABASE"}};
-    int n = 0;
-    for (PQconninfoOption *o = options; o->keyword; o++)
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-            if (streq(o->keyword, keys[k][0]) && o->val && *o->val)
-                s_pg_env[n++] = zsys_sprintf("%s=%s", keys[k][1], o->val);
-    s_pg_env[n++] = strdup("PGOPTIONS=-c search_path=registry -c TimeZone=UTC");
-    s_pg_env[n] = NULL;
-    PQconninfoFree(options);
-    return 0;
-}
-
 /* Makes the reservations of pgbench run `run`: per_client for each client. */
 static int s_pgbench_setup(int run, int clients, int per_client)
 {
@@ -1147,7 +1120,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: need %s and %s\n", s_pgbench, s_psql);
         return 2;
     }
-    if (s_pg_environment(db_url) != 0)
+    if (bench_pg_environment(db_url, "-c search_path=registry -c TimeZone=UTC", s_pg_env) != 0)
         return 2;
 
     zsys_init();

@@ -5,6 +5,7 @@
 #include "bench_util.h"
 
 #include <arpa/inet.h>
+#include <libpq-fe.h>
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -177,4 +178,34 @@ int bench_parse_list(const char *text, int *values, int max, int max_count)
     if (n > 0)
         qsort(values, (size_t)n, sizeof *values, bench_compare_int);
     return n > 0 ? n : -1;
+}
+
+int bench_pg_environment(const char *url, const char *options, char **env)
+{
+    char *error = NULL;
+    PQconninfoOption *parsed = PQconninfoParse(url, &error);
+    if (!parsed) {
+        fprintf(stderr, "bench: cannot parse the database URL: %s\n", error ? error : "?");
+        PQfreemem(error);
+        return -1;
+    }
+    static const char *const keys[][2] = {{"host", "PGHOST"},
+                                          {"port", "PGPORT"},
+                                          {"user", "PGUSER"},
+                                          {"password", "PGPASSWORD"},
+                                          {"dbname", "PGDATABASE"}};
+    int n = 0;
+    for (PQconninfoOption *o = parsed; o->keyword; o++)
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            if (strcmp(o->keyword, keys[k][0]) == 0 && o->val && *o->val) {
+                size_t size = strlen(keys[k][1]) + strlen(o->val) + 2;
+                env[n] = malloc(size);
+                snprintf(env[n++], size, "%s=%s", keys[k][1], o->val);
+            }
+    size_t size = strlen(options) + sizeof "PGOPTIONS=";
+    env[n] = malloc(size);
+    snprintf(env[n++], size, "PGOPTIONS=%s", options);
+    env[n] = NULL;
+    PQconninfoFree(parsed);
+    return 0;
 }

@@ -64,4 +64,12 @@ int bench_compare_int(const void *a, const void *b);
  * when the list is empty or an item is wrong. Duplicates are kept. */
 int bench_parse_list(const char *text, int *values, int max, int max_count);
 
+/* The libpq environment of a pgbench or psql child for the database at url:
+ * "PGHOST=...", "PGPORT=...", "PGUSER=...", "PGPASSWORD=...",
+ * "PGDATABASE=..." (what the URL gives), then "PGOPTIONS=<options>", into
+ * env (room for 7 and the NULL that ends it), so that no password is on a
+ * command line. The strings are malloc'd; the caller frees each. Returns 0,
+ * or -1 (after saying why on stderr) when the URL does not parse. */
+int bench_pg_environment(const char *url, const char *options, char **env);
+
 #endif
