@@ -16,9 +16,16 @@ int application_create(PGconn *db, const char *agency,
 {
     char amount[24];
     snprintf(amount, sizeof amount, "%" PRId64, request->amount_fen);
-    const char *values[8] = {
-        agency, request->programme,   request->credit_code, request->subject, amount,
-        by,     request->period_from, request->period_to};
+    bool person = *request->id_number != '\0';
+    const char *values[9] = {agency,
+                             request->programme,
+                             person ? request->id_number : request->credit_code,
+                             request->subject,
+                             amount,
+                             by,
+                             request->period_from,
+                             request->period_to,
+                             person ? "person" : "entity"};
     /* Claims for periods of one subject take turns, so that two at once
      * cannot both pass the overlap test below. */
     PGresult *res = db_query(db,
@@ -31,9 +38,10 @@ int application_create(PGconn *db, const char *agency,
         return APPLICATION_ERROR;
     res = db_query(db,
                    "WITH a AS (INSERT INTO applications (agency, programme, applicant,"
-                   "     subject, amount_fen, created_by, period_from, period_to)"
+                   "     subject, amount_fen, created_by, period_from, period_to,"
+                   "     applicant_kind)"
                    "   SELECT $1, $2, $3, $4, $5::bigint, $6, nullif($7, '')::date,"
-                   "     nullif($8, '')::date"
+                   "     nullif($8, '')::date, $9"
                    "   WHERE NOT EXISTS (SELECT 1 FROM applications o"
                    "     WHERE o.agency = $1 AND o.programme = $2 AND o.applicant = $3"
                    "       AND o.subject = $4 AND o.status NOT IN ('rejected', 'withdrawn')"
@@ -44,7 +52,7 @@ int application_create(PGconn *db, const char *agency,
                    "     from_status, to_status, by)"
                    "   SELECT id, 1, '', 'draft', $6 FROM a)"
                    " SELECT id FROM a",
-                   8, values, NULL, NULL, 0);
+                   9, values, NULL, NULL, 0);
     int rc = APPLICATION_ERROR;
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
         rc = PQntuples(res) ? 1 : APPLICATION_DUPLICATE;
@@ -66,7 +74,10 @@ int application_get(PGconn *db, service_call_t *call, const char *agency, int64_
     const char *values[2] = {agency, id_text};
     /* The columns of an Application, by field name. */
     static const char select[] =
-        "SELECT id, programme, applicant AS credit_code, subject, amount_fen, status,"
+        "SELECT id, programme,"
+        " CASE applicant_kind WHEN 'entity' THEN applicant ELSE '' END AS credit_code,"
+        " CASE applicant_kind WHEN 'person' THEN applicant ELSE '' END AS id_number,"
+        " subject, amount_fen, status,"
         " coalesce(version, 0) AS version, coalesce(applied_on::text, '') AS applied_on,"
         " flagged, created_by, round, coalesce(notice_ends_on::text, '') AS notice_ends_on,"
         " awarded_fen, paid_fen,"
@@ -263,7 +274,7 @@ int application_overdue(PGconn *db, service_call_t *call, const char *agency,
     const char *values[3] = {agency, page->fetch, page->after[0]};
     PGresult *res = db_query(
         db,
-        "WITH open AS (SELECT a.id, a.programme, a.applicant, a.status,"
+        "WITH open AS (SELECT a.id, a.programme, a.applicant, a.applicant_kind, a.status,"
         "     chuang_local_date(a.agency, (SELECT max(at) FROM application_steps s"
         "       WHERE s.application_id = a.id)) AS since"
         "   FROM applications a JOIN programmes p"
@@ -273,7 +284,10 @@ int application_overdue(PGconn *db, service_call_t *call, const char *agency,
         "     AND ($3::bigint IS NULL OR a.id > $3::bigint)),"
         " due AS (SELECT o.*, o.since + chuang_rule($1, 'application_' || o.status || '_days',"
         "     o.since)::int AS due FROM open o)"
-        " SELECT id, programme, applicant AS credit_code, status, since::text AS since,"
+        " SELECT id, programme,"
+        "   CASE applicant_kind WHEN 'entity' THEN applicant ELSE '' END AS credit_code,"
+        "   CASE applicant_kind WHEN 'person' THEN applicant ELSE '' END AS id_number,"
+        "   status, since::text AS since,"
         "   due::text AS due, chuang_today($1) - due AS days_over"
         " FROM due WHERE due < chuang_today($1) ORDER BY id LIMIT $2::int",
         3, values, NULL, NULL, 0);

@@ -161,17 +161,19 @@ int awards_allow(PGconn *db, const char *agency, const char *programme, int vers
     return rc;
 }
 
-int awards_list(PGconn *db, service_call_t *call, const char *credit_code,
-                const service_page_t *page, Chuang__Finance__AwardList *list)
+int awards_list(PGconn *db, service_call_t *call, const char *recipient, const service_page_t *page,
+                Chuang__Finance__AwardList *list)
 {
-    const char *values[3] = {credit_code, page->fetch, page->after[0]};
+    const char *values[3] = {recipient, page->fetch, page->after[0]};
     PGresult *res = db_query(
         db,
-        "SELECT seq AS _seq, origin AS agency, award, level, recipient AS credit_code, kind,"
+        "SELECT seq AS _seq, origin AS agency, award, level,"
+        "   CASE recipient_kind WHEN 'entity' THEN recipient ELSE '' END AS credit_code,"
+        "   CASE recipient_kind WHEN 'person' THEN recipient ELSE '' END AS id_number, kind,"
         "   programme, subject, amount_fen, awarded_on::text AS awarded_on,"
         "   coalesce(period_from::text, '') AS period_from,"
         "   coalesce(period_to::text, '') AS period_to"
-        " FROM award_register WHERE recipient_kind = 'entity' AND recipient = $1"
+        " FROM award_register WHERE recipient = $1"
         "   AND ($3::bigint IS NULL OR seq > $3::bigint)"
         " ORDER BY seq LIMIT $2::int",
         3, values, NULL, NULL, 0);
@@ -186,7 +188,7 @@ int awards_list(PGconn *db, service_call_t *call, const char *credit_code,
         return rc;
     res = db_query(db,
                    "SELECT coalesce(sum(amount_fen), 0) FROM award_register"
-                   " WHERE recipient_kind = 'entity' AND recipient = $1",
+                   " WHERE recipient = $1",
                    1, values, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         list->total_fen = strtoll(PQgetvalue(res, 0, 0), NULL, 10);

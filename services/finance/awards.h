@@ -57,10 +57,10 @@ int awards_evaluate(PGconn *db, service_call_t *call, const char *agency, const 
 int awards_allow(PGconn *db, const char *agency, const char *programme, int version,
                  const awards_claim_t *claim, int64_t *allowed, char *why, size_t size);
 
-/* Fills list with a page of the register's awards to credit_code, in the
- * order the register learnt them, and their total. Returns the count shown
- * or -1. */
-int awards_list(PGconn *db, service_call_t *call, const char *credit_code,
-                const service_page_t *page, Chuang__Finance__AwardList *list);
+/* Fills list with a page of the register's awards to recipient (a credit
+ * code or an ID number), in the order the register learnt them, and their
+ * total. Returns the count shown or -1. */
+int awards_list(PGconn *db, service_call_t *call, const char *recipient, const service_page_t *page,
+                Chuang__Finance__AwardList *list);
 
 #endif

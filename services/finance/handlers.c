@@ -9,6 +9,8 @@
 #include "handlers.h"
 #include "handlers_private.h"
 
+#include "identifiers.h"
+
 #include <czmq.h>
 #include <stdio.h>
 
@@ -25,6 +27,19 @@ const bounds_t finance_bounds[] = {
 bool handlers_credit_code_shaped(const char *code)
 {
     return strlen(code) == 18 && strspn(code, "0123456789ABCDEFGHJKLMNPQRTUWXY") == 18;
+}
+
+void handlers_applicant_check(service_call_t *call, const char *credit_code, const char *id_number)
+{
+    char reason[128];
+    if (*credit_code && *id_number)
+        service_call_violation(call, "id_number", "must be empty when credit_code names an entity");
+    else if (*id_number && identifiers_resident_id_check(id_number, 0, reason, sizeof reason) != 0)
+        service_call_violation(call, "id_number", "is not a resident ID number: %s", reason);
+    else if (!*id_number && !handlers_credit_code_shaped(credit_code))
+        service_call_violation(call, "credit_code",
+                               "must be a unified social credit code of 18 characters, or the "
+                               "applicant a person (id_number)");
 }
 
 bool handlers_code_valid(const char *code)

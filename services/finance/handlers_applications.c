@@ -57,9 +57,7 @@ Chuang__Status handle_create_application(service_call_t *call, const ProtobufCMe
         (const Chuang__Finance__CreateApplicationRequest *)input;
     if (!handlers_code_valid(request->programme))
         service_call_violation(call, "programme", "is not a programme code");
-    if (!handlers_credit_code_shaped(request->credit_code))
-        service_call_violation(call, "credit_code",
-                               "must be a unified social credit code of 18 characters");
+    handlers_applicant_check(call, request->credit_code, request->id_number);
     if (!handlers_text_valid(request->subject, false))
         service_call_violation(call, "subject", "must be at most %d characters", TEXT_MAX);
     if (request->amount_fen < 1 || request->amount_fen > AMOUNT_MAX)
@@ -95,7 +93,7 @@ static Chuang__Status s_not_eligible(service_call_t *call, const Chuang__Finance
             continue;
         char field[64];
         snprintf(field, sizeof field, "conditions.%zu", i);
-        service_call_violation(call, field, "%s %s does not hold: the entity's is %s",
+        service_call_violation(call, field, "%s %s does not hold: the applicant's is %s",
                                r->condition->fact, r->condition->test, r->actual);
     }
     for (size_t i = 0; i < e->n_award_rules; i++) {
@@ -137,6 +135,7 @@ Chuang__Status handle_submit_application(service_call_t *call, const ProtobufCMe
     Chuang__Finance__EligibilityRequest ask = CHUANG__FINANCE__ELIGIBILITY_REQUEST__INIT;
     ask.programme = application->programme;
     ask.credit_code = application->credit_code;
+    ask.id_number = application->id_number;
     ask.subject = application->subject;
     ask.amount_fen = application->amount_fen;
     ask.period_from = application->period_from;
@@ -170,7 +169,10 @@ Chuang__Status handle_submit_application(service_call_t *call, const ProtobufCMe
     if (streq(programme->kind, "guarantee_loan")) {
         int64_t limit = programme_parameter(programme->version, "entity_limit_fen", AMOUNT_MAX);
         int64_t guaranteed = 0;
-        if (loan_guaranteed_to(db, agency, application->credit_code, &guaranteed) != 0)
+        if (loan_guaranteed_to(db, agency,
+                               *application->id_number ? application->id_number
+                                                       : application->credit_code,
+                               &guaranteed) != 0)
             return service_call_sql_fail(call, NULL, "read guaranteed loans");
         if (guaranteed + amount > limit)
             return service_call_violation(call, "amount_fen",

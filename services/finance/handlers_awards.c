@@ -12,15 +12,14 @@ Chuang__Status handle_list_awards(service_call_t *call, const ProtobufCMessage *
 {
     const Chuang__Finance__ListAwardsRequest *request =
         (const Chuang__Finance__ListAwardsRequest *)input;
-    if (!handlers_credit_code_shaped(request->credit_code))
-        service_call_violation(call, "credit_code",
-                               "must be a unified social credit code of 18 characters");
+    handlers_applicant_check(call, request->credit_code, request->id_number);
     service_page_t page;
     if (service_call_page(call, "awards", "i", request->limit, request->page_token, 50, 100,
                           &page) != 0 ||
         service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    if (awards_list(service_call_db(call), call, request->credit_code, &page,
+    if (awards_list(service_call_db(call), call,
+                    *request->id_number ? request->id_number : request->credit_code, &page,
                     (Chuang__Finance__AwardList *)output) < 0)
         return service_call_sql_fail(call, NULL, "list awards");
     return CHUANG__STATUS__OK;

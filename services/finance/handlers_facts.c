@@ -46,6 +46,52 @@ Chuang__Status handle_get_entity_facts(service_call_t *call, const ProtobufCMess
     return s_facts(call, request->credit_code, (Chuang__Finance__EntityFacts *)output);
 }
 
+/* An entity's eligibility by its facts: refused when it is on the
+ * serious-violation list (naming the listing), else each condition tested
+ * into reply. */
+static Chuang__Status s_entity(service_call_t *call,
+                               const Chuang__Finance__ProgrammeVersion *version,
+                               const char *credit_code, const char *day,
+                               Chuang__Finance__Eligibility *reply)
+{
+    Chuang__Finance__EntityFacts *facts = service_call_alloc(call, sizeof *facts);
+    chuang__finance__entity_facts__init(facts);
+    Chuang__Status status = s_facts(call, credit_code, facts);
+    if (status != CHUANG__STATUS__OK)
+        return status;
+    const Chuang__Finance__CreditListing *dishonest = facts_dishonest(facts);
+    if (dishonest) {
+        char *detail = zsys_sprintf("Listing %" PRId64 " by %s: %s. The dishonest receive no "
+                                    "award, subsidy or loan.",
+                                    dishonest->listing_id, dishonest->authority, dishonest->reason);
+        status = service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                   "entity is on the serious-violation list", detail,
+                                   "It may apply once the listing is removed.");
+        zstr_free(&detail);
+        return status;
+    }
+    facts_evaluate(call, version, facts, day, reply);
+    return CHUANG__STATUS__OK;
+}
+
+/* A person's eligibility: finance knows no facts of people, so every
+ * condition (each over an entity's facts) fails, naming why; a version
+ * without conditions leaves the person to the reviewing departments. */
+static void s_person(service_call_t *call, const Chuang__Finance__ProgrammeVersion *version,
+                     Chuang__Finance__Eligibility *reply)
+{
+    reply->version = version->version;
+    reply->eligible = version->n_conditions == 0;
+    reply->results = service_call_alloc(call, (version->n_conditions + 1) * sizeof *reply->results);
+    for (size_t i = 0; i < version->n_conditions; i++) {
+        Chuang__Finance__ConditionResult *result = service_call_alloc(call, sizeof *result);
+        chuang__finance__condition_result__init(result);
+        result->condition = version->conditions[i];
+        result->actual = "not known of a person (a condition on an entity's facts)";
+        reply->results[reply->n_results++] = result;
+    }
+}
+
 Chuang__Status handlers_eligibility(service_call_t *call,
                                     const Chuang__Finance__EligibilityRequest *ask,
                                     Chuang__Finance__Eligibility *reply,
@@ -68,26 +114,17 @@ Chuang__Status handlers_eligibility(service_call_t *call,
     status = handlers_found(call, rc, "read programme", "no such programme");
     if (status != CHUANG__STATUS__OK)
         return status;
-    Chuang__Finance__EntityFacts *facts = service_call_alloc(call, sizeof *facts);
-    chuang__finance__entity_facts__init(facts);
-    status = s_facts(call, ask->credit_code, facts);
-    if (status != CHUANG__STATUS__OK)
-        return status;
-    const Chuang__Finance__CreditListing *dishonest = facts_dishonest(facts);
-    if (dishonest) {
-        char *detail = zsys_sprintf("Listing %" PRId64 " by %s: %s. The dishonest receive no "
-                                    "award, subsidy or loan.",
-                                    dishonest->listing_id, dishonest->authority, dishonest->reason);
-        status = service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
-                                   "entity is on the serious-violation list", detail,
-                                   "It may apply once the listing is removed.");
-        zstr_free(&detail);
-        return status;
-    }
     reply->programme = programme->code;
     reply->on = (char *)day;
-    facts_evaluate(call, programme->version, facts, day, reply);
-    const awards_claim_t claim = {ask->credit_code, ask->subject, ask->period_from, ask->period_to,
+    const char *recipient = *ask->id_number ? ask->id_number : ask->credit_code;
+    if (*ask->id_number)
+        s_person(call, programme->version, reply);
+    else {
+        status = s_entity(call, programme->version, ask->credit_code, day, reply);
+        if (status != CHUANG__STATUS__OK)
+            return status;
+    }
+    const awards_claim_t claim = {recipient, ask->subject, ask->period_from, ask->period_to,
                                   ask->amount_fen};
     if (awards_evaluate(db, call, agency, programme->code, programme->version, &claim, day,
                         reply) != 0)
@@ -97,9 +134,8 @@ Chuang__Status handlers_eligibility(service_call_t *call,
             return service_call_violation(call, "period_from",
                                           "is required: the period the interest subsidy is "
                                           "claimed for");
-        if (loan_subsidy(db, call, agency, programme->code, programme->version->version,
-                         ask->credit_code, ask->subject, ask->period_from, ask->period_to,
-                         reply) != 0)
+        if (loan_subsidy(db, call, agency, programme->code, programme->version->version, recipient,
+                         ask->subject, ask->period_from, ask->period_to, reply) != 0)
             return service_call_sql_fail(call, NULL, "compute interest subsidy");
     }
     if (programme_out)
@@ -114,9 +150,7 @@ Chuang__Status handle_check_eligibility(service_call_t *call, const ProtobufCMes
         (const Chuang__Finance__EligibilityRequest *)input;
     if (!handlers_code_valid(request->programme))
         service_call_violation(call, "programme", "is not a programme code");
-    if (!handlers_credit_code_shaped(request->credit_code))
-        service_call_violation(call, "credit_code",
-                               "must be a unified social credit code of 18 characters");
+    handlers_applicant_check(call, request->credit_code, request->id_number);
     if (!handlers_day_valid(request->on))
         service_call_violation(call, "on", "must be a date YYYY-MM-DD, or empty for today");
     if (!handlers_text_valid(request->subject, false))

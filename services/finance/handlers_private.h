@@ -54,6 +54,11 @@ Chuang__Status handlers_ledger_refused(service_call_t *call, int64_t rc, const c
  * event of the fund of its first posting. */
 Chuang__Status handlers_posted(service_call_t *call, int64_t id, ProtobufCMessage *output);
 
+/* Records a violation unless exactly one of credit_code (an entity's, by
+ * its shape) and id_number (a person's resident ID number, checked by GB
+ * 11643) names who applies. */
+void handlers_applicant_check(service_call_t *call, const char *credit_code, const char *id_number);
+
 /* true when code has the shape of a unified social credit code. */
 bool handlers_credit_code_shaped(const char *code);
 

@@ -50,32 +50,6 @@ static PGresult *s_notices_pending(PGconn *db)
     return NULL;
 }
 
-/* Refuses the award of application key (still on notice, locked) for
- * why: the award register now holds what a rule of its version excludes,
- * learnt after it was submitted. */
-static int s_refuse(PGconn *db, const char *agency, const char *key, const char *programme,
-                    const char *applicant, int64_t amount, const char *why)
-{
-    if (application_move(db, agency, strtoll(key, NULL, 10), "notice", "rejected", "finance",
-                         why) != 1)
-        return -1;
-    Chuang__Finance__Application refused = CHUANG__FINANCE__APPLICATION__INIT;
-    refused.id = strtoll(key, NULL, 10);
-    refused.programme = (char *)programme;
-    refused.credit_code = (char *)applicant;
-    refused.amount_fen = amount;
-    refused.status = "rejected";
-    char aggregate[48];
-    snprintf(aggregate, sizeof aggregate, "application:%s", key);
-    outbox_event_t event = {.agency = agency,
-                            .type = "finance.ApplicationRejected",
-                            .aggregate_id = aggregate,
-                            .visibility = CHUANG__VISIBILITY__VISIBILITY_INTERNAL,
-                            .payload = &refused.base};
-    log_info("award refused by the award register", "application=%s why=\"%s\"", key, why);
-    return outbox_write(db, &event) == 0 ? 0 : -1;
-}
-
 /* An application whose notice has ended, as the award job reads it. */
 typedef struct {
     char key[24]; /* its id */
@@ -83,7 +57,32 @@ typedef struct {
         level[16], today[16], period_from[16], period_to[16];
     int64_t amount;
     int version;
+    bool person; /* applicant is a person's ID number, not a credit code */
 } award_t;
+
+/* Refuses the award of application key (still on notice, locked) for
+ * why: the award register now holds what a rule of its version excludes,
+ * learnt after it was submitted. */
+static int s_refuse(PGconn *db, const award_t *a, const char *why)
+{
+    if (application_move(db, a->agency, strtoll(a->key, NULL, 10), "notice", "rejected", "finance",
+                         why) != 1)
+        return -1;
+    Chuang__Finance__Application refused = CHUANG__FINANCE__APPLICATION__INIT;
+    refused.id = strtoll(a->key, NULL, 10);
+    refused.programme = (char *)a->programme;
+    refused.credit_code = a->person ? "" : (char *)a->applicant;
+    refused.id_number = a->person ? (char *)a->applicant : "";
+    refused.amount_fen = a->amount;
+    refused.status = "rejected";
+    const outbox_event_t event = {.agency = a->agency,
+                                  .type = "finance.ApplicationRejected",
+                                  .aggregate_id = a->cause,
+                                  .visibility = CHUANG__VISIBILITY__VISIBILITY_INTERNAL,
+                                  .payload = &refused.base};
+    log_info("award refused by the award register", "application=%s why=\"%s\"", a->key, why);
+    return outbox_write(db, &event) == 0 ? 0 : -1;
+}
 
 /* Writes events (count of them) of agency. Returns 0 or -1. */
 static int s_emit(PGconn *db, const outbox_event_t *events, size_t count)
@@ -141,7 +140,8 @@ static int s_commit(PGconn *db, award_t *a)
     record.agency = a->agency;
     record.award = a->cause;
     record.level = a->level;
-    record.credit_code = a->applicant;
+    record.credit_code = a->person ? "" : a->applicant;
+    record.id_number = a->person ? a->applicant : "";
     record.kind = a->kind;
     record.programme = a->programme;
     record.subject = a->subject;
@@ -154,7 +154,8 @@ static int s_commit(PGconn *db, award_t *a)
     Chuang__Finance__Application award = CHUANG__FINANCE__APPLICATION__INIT;
     award.id = strtoll(a->key, NULL, 10);
     award.programme = a->programme;
-    award.credit_code = a->applicant;
+    award.credit_code = a->person ? "" : a->applicant;
+    award.id_number = a->person ? a->applicant : "";
     award.amount_fen = a->amount;
     award.awarded_fen = a->amount;
     award.status = "awarded";
@@ -187,7 +188,7 @@ static int s_guarantee(PGconn *db, award_t *a)
                  "with %" PRId64 " fen guaranteed to the entity already, the guarantee would "
                  "pass the programme's limit of %" PRId64 " fen",
                  guaranteed, limit);
-        return s_refuse(db, a->agency, a->key, a->programme, a->applicant, a->amount, why);
+        return s_refuse(db, a, why);
     }
     int64_t loan_id = 0;
     if (loan_guarantee(db, a->agency, strtoll(a->key, NULL, 10), a->amount, &loan_id) != 1 ||
@@ -196,14 +197,16 @@ static int s_guarantee(PGconn *db, award_t *a)
     Chuang__Finance__Application award = CHUANG__FINANCE__APPLICATION__INIT;
     award.id = strtoll(a->key, NULL, 10);
     award.programme = a->programme;
-    award.credit_code = a->applicant;
+    award.credit_code = a->person ? "" : a->applicant;
+    award.id_number = a->person ? a->applicant : "";
     award.amount_fen = a->amount;
     award.status = "awarded";
     Chuang__Finance__Loan loan = CHUANG__FINANCE__LOAN__INIT;
     loan.id = loan_id;
     loan.application_id = award.id;
     loan.programme = a->programme;
-    loan.credit_code = a->applicant;
+    loan.credit_code = award.credit_code;
+    loan.id_number = award.id_number;
     loan.guaranteed_fen = a->amount;
     loan.status = "approved";
     char aggregate[32];
@@ -232,7 +235,7 @@ static int s_award(PGconn *db, const char *key, int64_t budget_ms)
                              "   a.notice_ends_on < chuang_today(a.agency), a.version, a.subject,"
                              "   p.kind, p.level, chuang_today(a.agency)::text,"
                              "   coalesce(a.period_from::text, ''),"
-                             "   coalesce(a.period_to::text, '')"
+                             "   coalesce(a.period_to::text, ''), a.applicant_kind"
                              " FROM applications a JOIN programmes p"
                              "   ON p.agency = a.agency AND p.code = a.programme"
                              " WHERE a.id = $1::bigint AND a.status = 'notice' FOR UPDATE OF a",
@@ -259,6 +262,7 @@ static int s_award(PGconn *db, const char *key, int64_t budget_ms)
     snprintf(a.today, sizeof a.today, "%s", PQgetvalue(res, 0, 10));
     snprintf(a.period_from, sizeof a.period_from, "%s", PQgetvalue(res, 0, 11));
     snprintf(a.period_to, sizeof a.period_to, "%s", PQgetvalue(res, 0, 12));
+    a.person = streq(PQgetvalue(res, 0, 13), "person");
     snprintf(a.cause, sizeof a.cause, "application:%s", key);
     PQclear(res);
     /* The register may have learnt of another level's award since the
@@ -271,7 +275,7 @@ static int s_award(PGconn *db, const char *key, int64_t budget_ms)
     if (allow < 0)
         return -1;
     if (allow == 0)
-        return s_refuse(db, a.agency, key, a.programme, a.applicant, a.amount, why);
+        return s_refuse(db, &a, why);
     if (allowed < a.amount)
         a.amount = allowed;
     return streq(a.kind, "guarantee_loan") ? s_guarantee(db, &a) : s_commit(db, &a);
@@ -296,14 +300,14 @@ static int s_loan_due(PGconn *db, const char *key, int64_t budget_ms)
 {
     (void)budget_ms;
     const char *values[1] = {key};
-    PGresult *res =
-        db_query(db,
-                 "SELECT l.agency, l.programme, l.borrower, i.number, i.due_on::text"
-                 " FROM loans l JOIN loan_instalments i ON i.loan_id = l.id AND i.paid_on IS NULL"
-                 "   AND i.due_on < chuang_today(l.agency)"
-                 " WHERE l.id = $1::bigint AND l.status = 'repaying' ORDER BY i.number LIMIT 1"
-                 " FOR UPDATE OF l",
-                 1, values, NULL, NULL, 0);
+    PGresult *res = db_query(
+        db,
+        "SELECT l.agency, l.programme, l.borrower, i.number, i.due_on::text, l.borrower_kind"
+        " FROM loans l JOIN loan_instalments i ON i.loan_id = l.id AND i.paid_on IS NULL"
+        "   AND i.due_on < chuang_today(l.agency)"
+        " WHERE l.id = $1::bigint AND l.status = 'repaying' ORDER BY i.number LIMIT 1"
+        " FOR UPDATE OF l",
+        1, values, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         PQclear(res);
         return -1;
@@ -318,6 +322,7 @@ static int s_loan_due(PGconn *db, const char *key, int64_t budget_ms)
     snprintf(borrower, sizeof borrower, "%s", PQgetvalue(res, 0, 2));
     snprintf(why, sizeof why, "instalment %s due on %s is unpaid", PQgetvalue(res, 0, 3),
              PQgetvalue(res, 0, 4));
+    bool person = streq(PQgetvalue(res, 0, 5), "person");
     PQclear(res);
     int64_t id = strtoll(key, NULL, 10);
     if (loan_move(db, agency, id, "repaying", "overdue", "finance", why, 0) != 1)
@@ -325,7 +330,8 @@ static int s_loan_due(PGconn *db, const char *key, int64_t budget_ms)
     Chuang__Finance__Loan loan = CHUANG__FINANCE__LOAN__INIT;
     loan.id = id;
     loan.programme = programme;
-    loan.credit_code = borrower;
+    loan.credit_code = person ? "" : borrower;
+    loan.id_number = person ? borrower : "";
     loan.status = "overdue";
     char aggregate[32];
     snprintf(aggregate, sizeof aggregate, "loan:%s", key);

@@ -65,8 +65,9 @@ int loan_guarantee(PGconn *db, const char *agency, int64_t application_id, int64
     const char *values[3] = {agency, application, amount_text};
     PGresult *res = db_query(db,
                              "INSERT INTO loans (agency, application_id, programme, version,"
-                             "   borrower, guaranteed_fen)"
-                             " SELECT agency, id, programme, version, applicant, $3::bigint"
+                             "   borrower, borrower_kind, guaranteed_fen)"
+                             " SELECT agency, id, programme, version, applicant, applicant_kind,"
+                             "   $3::bigint"
                              " FROM applications WHERE agency = $1 AND id = $2::bigint"
                              " RETURNING id",
                              3, values, NULL, NULL, 0);
@@ -107,7 +108,9 @@ int loan_get(PGconn *db, service_call_t *call, const char *agency, int64_t id, b
     const char *values[2] = {agency, id_text};
     char sql[1024];
     snprintf(sql, sizeof sql,
-             "SELECT l.id, l.application_id, l.programme, l.borrower AS credit_code,"
+             "SELECT l.id, l.application_id, l.programme,"
+             " CASE l.borrower_kind WHEN 'entity' THEN l.borrower ELSE '' END AS credit_code,"
+             " CASE l.borrower_kind WHEN 'person' THEN l.borrower ELSE '' END AS id_number,"
              " l.guaranteed_fen, l.status, l.bank, l.contract, l.principal_fen, l.annual_rate_bp,"
              " l.term_months, coalesce(l.disbursed_on::text, '') AS disbursed_on, l.reserve_fen,"
              " l.compensated_fen,"

@@ -2142,6 +2142,111 @@ static void test_concurrent_payments_of_one_fund_never_deadlock(void **state)
     assert_int_equal(one.failures, 0);
 }
 
+static void test_a_person_borrows_under_a_guarantee(void **state)
+{
+    (void)state;
+    client_t *hr = s_client(HANGZHOU, "reviewer-hr-4", "reviewer,reviewer-human_resources");
+    client_t *fin = s_client(HANGZHOU, "reviewer-fin-4", "reviewer,reviewer-finance");
+    const char *person = "11010519491231002X";
+    /* A scheme for people (graduates selling online, certified by human
+     * resources and finance): no condition over an entity's facts. */
+    Chuang__Finance__ProgrammeVersion version = CHUANG__FINANCE__PROGRAMME_VERSION__INIT;
+    version.effective_from = "2020-01-01";
+    version.document = "岳政办〔2016〕3号";
+    char *approvals[2] = {"human_resources", "finance"};
+    version.approvals = approvals;
+    version.n_approvals = 2;
+    Chuang__Finance__Parameter limit = CHUANG__FINANCE__PARAMETER__INIT;
+    limit.name = "entity_limit_fen";
+    limit.value = 10000000;
+    Chuang__Finance__Parameter *parameters[1] = {&limit};
+    version.parameters = parameters;
+    version.n_parameters = 1;
+    Chuang__Finance__DefineProgrammeRequest define =
+        CHUANG__FINANCE__DEFINE_PROGRAMME_REQUEST__INIT;
+    define.code = "hz-person-loan";
+    define.name = "个人创业担保贷款";
+    define.kind = "guarantee_loan";
+    define.level = "district";
+    define.fund = "hz-guarantee";
+    define.department = "human_resources";
+    define.version = &version;
+    assert_int_equal(s_status(s_hz, "DefineProgramme", &define.base), CHUANG__STATUS__OK);
+
+    /* Who applies: a person by a valid ID number, or an entity, not both. */
+    Chuang__Finance__CreateApplicationRequest create =
+        CHUANG__FINANCE__CREATE_APPLICATION_REQUEST__INIT;
+    create.programme = "hz-person-loan";
+    create.id_number = "110105194912310021"; /* wrong check character */
+    create.amount_fen = 5000000;
+    Chuang__Reply *reply = s_call(s_hz, "CreateApplication", &create.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_string_equal(reply->violations[0]->field, "id_number");
+    chuang__reply__free_unpacked(reply, NULL);
+    create.credit_code = "91330106MA2B0000X1";
+    create.id_number = (char *)person;
+    assert_int_equal(s_status(s_hz, "CreateApplication", &create.base),
+                     CHUANG__STATUS__INVALID_ARGUMENT);
+    create.credit_code = "";
+    /* The entity scheme's founder condition cannot hold for a person. */
+    create.programme = "hz-guarantee-loan";
+    reply = s_call(s_hz, "CreateApplication", &create.base);
+    Chuang__Finance__Application *a =
+        chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
+    int64_t wrong = a->id;
+    assert_string_equal(a->id_number, person);
+    assert_string_equal(a->credit_code, "");
+    chuang__finance__application__free_unpacked(a, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    Chuang__Status status;
+    assert_becomes(s_application(s_hz, "SubmitApplication", wrong, "", &status), "");
+    assert_int_equal(status, CHUANG__STATUS__FAILED_PRECONDITION);
+    /* The person's scheme: reviewed, on notice, guaranteed to the person. */
+    create.programme = "hz-person-loan";
+    reply = s_call(s_hz, "CreateApplication", &create.base);
+    a = chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
+    int64_t id = a->id;
+    chuang__finance__application__free_unpacked(a, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    assert_becomes(s_application(s_hz, "SubmitApplication", id, "", &status), "under_review");
+    assert_becomes(s_review(hr, id, "human_resources", true, "网店实名认证", &status),
+                   "under_review");
+    assert_becomes(s_review(fin, id, "finance", true, "", &status), "notice");
+    assert_becomes(finance_fixture_end_notice(s_hz, s_db_url, harness_get("CHUANG_TEST_REDIS_URL"),
+                                              "ftest:finance", id),
+                   "awarded");
+    a = finance_fixture_step(s_hz, "GetApplication", id, "", NULL);
+    Chuang__Finance__Loan *loan = s_loan(s_hz, a->loan_id);
+    assert_string_equal(loan->id_number, person);
+    assert_string_equal(loan->credit_code, "");
+    assert_true(loan->guaranteed_fen == 5000000);
+    chuang__finance__loan__free_unpacked(loan, NULL);
+    chuang__finance__application__free_unpacked(a, NULL);
+    /* A second guarantee to the same person would pass the ¥100,000. */
+    create.subject = "第二笔";
+    create.amount_fen = 5000001;
+    reply = s_call(s_hz, "CreateApplication", &create.base);
+    a = chuang__finance__application__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_becomes(s_application(s_hz, "SubmitApplication", a->id, "", &status), "");
+    assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
+    chuang__finance__application__free_unpacked(a, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    /* The ID number is in finance's tables, for the agency, and in no log. */
+    char path[600];
+    snprintf(path, sizeof path, "%s/finance.log", harness_dir());
+    char *text = NULL;
+    size_t size = 0;
+    FILE *log = fopen(path, "r");
+    assert_non_null(log);
+    ssize_t got = getdelim(&text, &size, '\0', log);
+    fclose(log);
+    assert_true(got > 0);
+    assert_null(strstr(text, person));
+    free(text);
+    client_destroy(&hr);
+    client_destroy(&fin);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2160,6 +2265,7 @@ int main(void)
         cmocka_unit_test(test_a_subsidy_from_application_to_payment),
         cmocka_unit_test(test_steps_past_their_deadline_are_listed),
         cmocka_unit_test(test_a_guarantee_loan_from_application_to_compensation),
+        cmocka_unit_test(test_a_person_borrows_under_a_guarantee),
         cmocka_unit_test(test_interest_subsidies_for_a_year_of_repayments),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

@@ -54,6 +54,11 @@ check "a fund can be created through the local run" grep -q '"code": "local-2026
 out=$(local_run ctl call finance Appropriate --agency 330106 --roles finance-officer \
     '{"fund": "local-2026", "amountFen": "300000000", "document": "本地〔2026〕1号"}' || true)
 check "money can be appropriated to it" grep -q '"kind": "appropriation"' <<<"$out"
+# The first "up" made sample programmes from the policy texts.
+out=$(local_run ctl call finance GetProgramme '{"code": "yuetang-guarantee-loan"}' || true)
+check "the sample guarantee loan programme is there" grep -q '"kind": "guarantee_loan"' <<<"$out"
+out=$(local_run ctl call finance GetProgramme '{"code": "dalang-carrier-top-up"}' || true)
+check "the sample top-up is there with its rule" grep -q '"ratioBp": "5000"' <<<"$out"
 # The reservation is in the registry's audit log, sealed and signed.
 registry_url=$(sed -n 's/^db.url = //p' "$data/etc/registry.conf")
 for _ in $(seq 1 50); do
