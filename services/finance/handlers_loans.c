@@ -38,6 +38,26 @@ static Chuang__Status s_reply(service_call_t *call, int64_t id, const char *type
                              &loan->base);
 }
 
+/* PERMISSION_DENIED unless the caller may act on loan id: a finance
+ * officer, or the bank that approved it (its principal); NOT_FOUND when
+ * the agency has no such loan. */
+static Chuang__Status s_lender(service_call_t *call, int64_t id)
+{
+    if (service_call_has_role(call, "finance-officer"))
+        return CHUANG__STATUS__OK;
+    char bank[128];
+    int found = loan_bank_principal(service_call_db(call), service_call_header(call)->agency, id,
+                                    bank, sizeof bank);
+    Chuang__Status status = handlers_found(call, found, "read loan", "no such loan");
+    if (status != CHUANG__STATUS__OK)
+        return status;
+    const char *me = service_call_principal(call)->name;
+    if (*bank && streq(bank, me))
+        return CHUANG__STATUS__OK;
+    return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "another bank's loan",
+                             "A bank acts on the loans it approved.", NULL);
+}
+
 /* Reads loan id, locked for this request, into *loan (call memory), with
  * its programme's fund and the version that decided it; NOT_FOUND when
  * the agency has no such loan. */
@@ -125,6 +145,11 @@ Chuang__Status handle_get_loan(service_call_t *call, const ProtobufCMessage *inp
     const Chuang__Finance__LoanRequest *request = (const Chuang__Finance__LoanRequest *)input;
     if (request->id < 1)
         return service_call_violation(call, "id", "must be the id of a loan");
+    if (!service_call_has_role(call, "officer") && !service_call_has_role(call, "auditor")) {
+        Chuang__Status status = s_lender(call, request->id);
+        if (status != CHUANG__STATUS__OK)
+            return status;
+    }
     int found = loan_get(service_call_db(call), call, service_call_header(call)->agency,
                          request->id, false, (Chuang__Finance__Loan *)output);
     return handlers_found(call, found, "read loan", "no such loan");
@@ -171,8 +196,11 @@ Chuang__Status handle_record_bank_approval(service_call_t *call, const ProtobufC
                                term_max);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
+    /* The bank that records its approval is the loan's lender from now on. */
+    const char *lender =
+        service_call_has_role(call, "finance-officer") ? "" : service_call_principal(call)->name;
     int rc = loan_bank_approve(service_call_db(call), service_call_header(call)->agency, request,
-                               handlers_recorded_by(call));
+                               lender, handlers_recorded_by(call));
     if (rc == LOAN_DUPLICATE) {
         service_call_violation(call, "contract", "is the number of another loan of that bank");
         return service_call_fail(call, CHUANG__STATUS__ALREADY_EXISTS, "contract recorded already",
@@ -190,6 +218,8 @@ Chuang__Status handle_disburse_loan(service_call_t *call, const ProtobufCMessage
         (const Chuang__Finance__DisbursementRequest *)input;
     const char *day = request->disbursed_on;
     Chuang__Status status = s_past_day(call, "disbursed_on", &day, NULL);
+    if (status == CHUANG__STATUS__OK)
+        status = s_lender(call, request->id);
     if (status != CHUANG__STATUS__OK)
         return status;
     Chuang__Finance__Loan *loan;
@@ -238,7 +268,9 @@ Chuang__Status handle_record_repayment(service_call_t *call, const ProtobufCMess
     Chuang__Finance__Loan *loan;
     const char *fund;
     Chuang__Finance__ProgrammeVersion *version;
-    Chuang__Status status = s_locked(call, request->id, &loan, &fund, &version);
+    Chuang__Status status = s_lender(call, request->id);
+    if (status == CHUANG__STATUS__OK)
+        status = s_locked(call, request->id, &loan, &fund, &version);
     if (status != CHUANG__STATUS__OK)
         return status;
     if (!streq(loan->status, "repaying") && !streq(loan->status, "overdue"))

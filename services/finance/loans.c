@@ -155,18 +155,19 @@ int loan_get(PGconn *db, service_call_t *call, const char *agency, int64_t id, b
 }
 
 int loan_bank_approve(PGconn *db, const char *agency, const Chuang__Finance__BankApprovalRequest *r,
-                      const char *by)
+                      const char *bank_principal, const char *by)
 {
     char principal[24], rate[16], term[16];
     snprintf(principal, sizeof principal, "%" PRId64, r->principal_fen);
     snprintf(rate, sizeof rate, "%d", r->annual_rate_bp);
     snprintf(term, sizeof term, "%d", r->term_months);
-    const char *extra[5] = {r->bank, r->contract, principal, rate, term};
+    const char *extra[6] = {r->bank, r->contract, principal, rate, term, bank_principal};
     return s_update(db, agency, r->id,
                     "UPDATE loans SET status = 'bank_approved', bank = $3, contract = $4,"
-                    " principal_fen = $5::bigint, annual_rate_bp = $6::int, term_months = $7::int"
+                    " principal_fen = $5::bigint, annual_rate_bp = $6::int, term_months = $7::int,"
+                    " bank_principal = $8"
                     " WHERE agency = $1 AND id = $2::bigint AND status = 'approved'",
-                    5, extra, "approved", "bank_approved", by, r->contract);
+                    6, extra, "approved", "bank_approved", by, r->contract);
 }
 
 int loan_disburse(PGconn *db, const char *agency, int64_t id, const char *day, int64_t reserve_bp,
@@ -349,5 +350,20 @@ int loan_subsidy(PGconn *db, service_call_t *call, const char *agency, const cha
     out->subsidy_fen = 0;
     for (size_t i = 0; rc == 0 && i < out->n_subsidy_periods; i++)
         out->subsidy_fen += out->subsidy_periods[i]->subsidy_fen;
+    return rc;
+}
+
+int loan_bank_principal(PGconn *db, const char *agency, int64_t id, char *bank, size_t size)
+{
+    char id_text[24];
+    snprintf(id_text, sizeof id_text, "%" PRId64, id);
+    const char *values[2] = {agency, id_text};
+    PGresult *res =
+        db_query(db, "SELECT bank_principal FROM loans WHERE agency = $1 AND id = $2::bigint", 2,
+                 values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : LOAN_ERROR;
+    if (rc == 1)
+        snprintf(bank, size, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
     return rc;
 }

@@ -34,10 +34,17 @@ int loan_guaranteed_to(PGconn *db, const char *agency, const char *credit_code, 
 int loan_get(PGconn *db, service_call_t *call, const char *agency, int64_t id, bool for_update,
              Chuang__Finance__Loan *loan);
 
-/* Records the bank's approval of approved loan id on request's terms.
- * Returns 1, 0 when it is not approved, LOAN_DUPLICATE or LOAN_ERROR. */
+/* The principal of the bank that approved loan id, into bank (size
+ * bytes; "" for none). Returns 1, 0 when there is no such loan, or
+ * LOAN_ERROR. */
+int loan_bank_principal(PGconn *db, const char *agency, int64_t id, char *bank, size_t size);
+
+/* Records the bank's approval of approved loan id on request's terms, by
+ * bank_principal (the lending bank's principal; "" when a finance officer
+ * records it). Returns 1, 0 when it is not approved, LOAN_DUPLICATE or
+ * LOAN_ERROR. */
 int loan_bank_approve(PGconn *db, const char *agency, const Chuang__Finance__BankApprovalRequest *r,
-                      const char *by);
+                      const char *bank_principal, const char *by);
 
 /* Disburses bank-approved loan id on day, making its instalments, and
  * accrues reserve_bp of its principal (rounded half up to the fen) into

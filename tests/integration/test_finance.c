@@ -1653,7 +1653,17 @@ static void test_a_guarantee_loan_from_application_to_compensation(void **state)
     assert_int_equal(s_status(bank, "DisburseLoan", &disburse.base),
                      CHUANG__STATUS__INVALID_ARGUMENT); /* not in the future */
     disburse.disbursed_on = (char *)s_day(-200);
+    /* Another bank acts on none of it. */
+    client_t *other_bank = s_client(HANGZHOU, "bank-icbc", "bank");
+    assert_int_equal(s_status(other_bank, "DisburseLoan", &disburse.base),
+                     CHUANG__STATUS__PERMISSION_DENIED);
+    Chuang__Finance__LoanRequest peek = CHUANG__FINANCE__LOAN_REQUEST__INIT;
+    peek.id = loan_id;
+    assert_int_equal(s_status(other_bank, "GetLoan", &peek.base),
+                     CHUANG__STATUS__PERMISSION_DENIED);
     assert_int_equal(s_status(bank, "DisburseLoan", &disburse.base), CHUANG__STATUS__OK);
+    assert_int_equal(s_repay(other_bank, loan_id, 1), CHUANG__STATUS__PERMISSION_DENIED);
+    client_destroy(&other_bank);
     int64_t reserve = (18000005 * INT64_C(1000) * 2 + 10000) / 20000; /* 1,800,000.5 up */
     assert_true(reserve == 1800001);
     assert_true(s_balance(s_hz, "hz-guarantee", "reserve") == reserve);
