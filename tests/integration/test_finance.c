@@ -1571,6 +1571,25 @@ static Chuang__Status s_repay(client_t *bank, int64_t id, int64_t amount)
     return s_status(bank, "RecordRepayment", &request.base);
 }
 
+/* Takes drafted application id to a hz-guarantee-loan scheme through its
+ * joint review (hr, fin) and notice to the guarantee: the loan's id. */
+static int64_t s_guaranteed(client_t *hr, client_t *fin, int64_t id)
+{
+    Chuang__Status status;
+    assert_becomes(s_application(s_hz, "SubmitApplication", id, "", &status), "under_review");
+    assert_becomes(s_review(hr, id, "human_resources", true, "", &status), "under_review");
+    assert_becomes(s_review(fin, id, "finance", true, "", &status), "notice");
+    assert_becomes(finance_fixture_end_notice(s_hz, s_db_url, harness_get("CHUANG_TEST_REDIS_URL"),
+                                              "ftest:finance", id),
+                   "awarded");
+    Chuang__Finance__Application *a = finance_fixture_step(s_hz, "GetApplication", id, "", NULL);
+    int64_t loan_id = a->loan_id;
+    assert_true(loan_id > 0);
+    assert_true(a->awarded_fen == 0); /* nothing committed: a guarantee */
+    chuang__finance__application__free_unpacked(a, NULL);
+    return loan_id;
+}
+
 static void test_a_guarantee_loan_from_application_to_compensation(void **state)
 {
     (void)state;
@@ -1617,17 +1636,7 @@ static void test_a_guarantee_loan_from_application_to_compensation(void **state)
     Chuang__Status status;
     int64_t id =
         finance_fixture_draft(s_hz, "hz-guarantee-loan", entity, "经营周转", 20000000, &status);
-    assert_becomes(s_application(s_hz, "SubmitApplication", id, "", &status), "under_review");
-    assert_becomes(s_review(hr, id, "human_resources", true, "", &status), "under_review");
-    assert_becomes(s_review(fin, id, "finance", true, "", &status), "notice");
-    assert_becomes(finance_fixture_end_notice(s_hz, s_db_url, harness_get("CHUANG_TEST_REDIS_URL"),
-                                              "ftest:finance", id),
-                   "awarded");
-    Chuang__Finance__Application *a = finance_fixture_step(s_hz, "GetApplication", id, "", NULL);
-    int64_t loan_id = a->loan_id;
-    assert_true(loan_id > 0);
-    assert_true(a->awarded_fen == 0); /* nothing committed: a guarantee */
-    chuang__finance__application__free_unpacked(a, NULL);
+    int64_t loan_id = s_guaranteed(hr, fin, id);
     assert_int_equal(s_pay(id, 1000), CHUANG__STATUS__FAILED_PRECONDITION);
     /* A second guarantee would pass the entity's ¥300,000. */
     int64_t second =
@@ -1870,15 +1879,8 @@ static void test_interest_subsidies_for_a_year_of_repayments(void **state)
     Chuang__Status status;
     int64_t id =
         finance_fixture_draft(s_hz, "hz-guarantee-loan", entity, "周转", 10000000, &status);
-    assert_becomes(s_application(s_hz, "SubmitApplication", id, "", &status), "under_review");
-    assert_becomes(s_review(hr, id, "human_resources", true, "", &status), "under_review");
-    assert_becomes(s_review(fin, id, "finance", true, "", &status), "notice");
-    assert_becomes(finance_fixture_end_notice(s_hz, s_db_url, harness_get("CHUANG_TEST_REDIS_URL"),
-                                              "ftest:finance", id),
-                   "awarded");
-    Chuang__Finance__Application *a = finance_fixture_step(s_hz, "GetApplication", id, "", NULL);
-    int64_t loan_id = a->loan_id;
-    chuang__finance__application__free_unpacked(a, NULL);
+    int64_t loan_id = s_guaranteed(hr, fin, id);
+    Chuang__Finance__Application *a;
     Chuang__Finance__BankApprovalRequest approval = CHUANG__FINANCE__BANK_APPROVAL_REQUEST__INIT;
     approval.id = loan_id;
     approval.bank = "中国农业银行西湖支行";
@@ -2218,20 +2220,11 @@ static void test_a_person_borrows_under_a_guarantee(void **state)
     int64_t id = a->id;
     chuang__finance__application__free_unpacked(a, NULL);
     chuang__reply__free_unpacked(reply, NULL);
-    assert_becomes(s_application(s_hz, "SubmitApplication", id, "", &status), "under_review");
-    assert_becomes(s_review(hr, id, "human_resources", true, "网店实名认证", &status),
-                   "under_review");
-    assert_becomes(s_review(fin, id, "finance", true, "", &status), "notice");
-    assert_becomes(finance_fixture_end_notice(s_hz, s_db_url, harness_get("CHUANG_TEST_REDIS_URL"),
-                                              "ftest:finance", id),
-                   "awarded");
-    a = finance_fixture_step(s_hz, "GetApplication", id, "", NULL);
-    Chuang__Finance__Loan *loan = s_loan(s_hz, a->loan_id);
+    Chuang__Finance__Loan *loan = s_loan(s_hz, s_guaranteed(hr, fin, id));
     assert_string_equal(loan->id_number, person);
     assert_string_equal(loan->credit_code, "");
     assert_true(loan->guaranteed_fen == 5000000);
     chuang__finance__loan__free_unpacked(loan, NULL);
-    chuang__finance__application__free_unpacked(a, NULL);
     /* A second guarantee to the same person would pass the ¥100,000. */
     create.subject = "第二笔";
     create.amount_fen = 5000001;
