@@ -17,10 +17,10 @@
 #include <protobuf-c/protobuf-c.h>
 
 /* Fills message (initialised) from row of res, every column into the field
- * of its name but those whose name starts with '_'. Strings, bytes and repeated arrays are allocated with
- * allocator (whoever frees the message must use it). Returns 0, or -1 after
- * logging the column that names no field of the message, or whose text does
- * not fit the field's type or range; the message may then be partly filled. */
+ * of its name but those whose name starts with '_'. Strings, bytes and repeated arrays are
+ * allocated with allocator (whoever frees the message must use it). Returns 0, or -1 after logging
+ * the column that names no field of the message, or whose text does not fit the field's type or
+ * range; the message may then be partly filled. */
 int db_message_from_row(const PGresult *res, int row, ProtobufCMessage *message,
                         ProtobufCAllocator *allocator);
 

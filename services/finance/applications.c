@@ -5,6 +5,7 @@
  * move it), and the step is written with it.
  */
 #include "applications.h"
+#include "steps.h"
 #include "db.h"
 
 #include <czmq.h>
@@ -123,53 +124,14 @@ int application_get(PGconn *db, service_call_t *call, const char *agency, int64_
     return rc;
 }
 
-/* Records the step of application id from from to to. Returns 0 or -1. */
-static int s_step(PGconn *db, const char *id, const char *from, const char *to, const char *by,
-                  const char *reason)
-{
-    const char *values[5] = {id, from, to, by, reason};
-    PGresult *res = db_query(
-        db,
-        "INSERT INTO application_steps (application_id, position, from_status, to_status, by,"
-        "   reason)"
-        " SELECT $1::bigint, coalesce(max(position), 0) + 1, $2, $3, $4, $5"
-        " FROM application_steps WHERE application_id = $1::bigint",
-        5, values, NULL, NULL, 0);
-    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
-    PQclear(res);
-    return rc;
-}
-
-/* Runs the UPDATE sql (parameters agency, id, then the count of extra)
- * and, when it changed the application, records the step. Returns 1, 0
- * when it changed nothing, or APPLICATION_ERROR. */
-static int s_update(PGconn *db, const char *agency, int64_t id, const char *sql, int count,
-                    const char *const *extra, const char *from, const char *to, const char *by,
-                    const char *reason)
-{
-    char id_text[24];
-    snprintf(id_text, sizeof id_text, "%" PRId64, id);
-    const char *values[8] = {agency, id_text};
-    for (int i = 0; i < count && i < 6; i++)
-        values[2 + i] = extra[i];
-    PGresult *res = db_query(db, sql, 2 + count, values, NULL, NULL, 0);
-    int rc = APPLICATION_ERROR;
-    if (PQresultStatus(res) == PGRES_COMMAND_OK)
-        rc = atoi(PQcmdTuples(res)) > 0;
-    PQclear(res);
-    if (rc == 1 && s_step(db, id_text, from, to, by, reason) != 0)
-        rc = APPLICATION_ERROR;
-    return rc;
-}
-
 int application_move(PGconn *db, const char *agency, int64_t id, const char *from, const char *to,
                      const char *by, const char *reason)
 {
     const char *extra[2] = {from, to};
-    return s_update(db, agency, id,
-                    "UPDATE applications SET status = $4"
-                    " WHERE agency = $1 AND id = $2::bigint AND status = $3",
-                    2, extra, from, to, by, reason);
+    return steps_update(db, STEPS_APPLICATION, agency, id,
+                        "UPDATE applications SET status = $4"
+                        " WHERE agency = $1 AND id = $2::bigint AND status = $3",
+                        2, extra, from, to, by, reason);
 }
 
 int application_submit(PGconn *db, const char *agency, int64_t id, const char *by,
@@ -179,12 +141,12 @@ int application_submit(PGconn *db, const char *agency, int64_t id, const char *b
     snprintf(version_text, sizeof version_text, "%d", version);
     snprintf(amount_text, sizeof amount_text, "%" PRId64, amount);
     const char *extra[3] = {version_text, flagged ? "t" : "f", amount_text};
-    return s_update(db, agency, id,
-                    "UPDATE applications SET status = 'under_review', version = $3::int,"
-                    " applied_on = chuang_today($1), flagged = $4::boolean,"
-                    " amount_fen = $5::bigint"
-                    " WHERE agency = $1 AND id = $2::bigint AND status = 'draft'",
-                    3, extra, "draft", "under_review", by, reason);
+    return steps_update(db, STEPS_APPLICATION, agency, id,
+                        "UPDATE applications SET status = 'under_review', version = $3::int,"
+                        " applied_on = chuang_today($1), flagged = $4::boolean,"
+                        " amount_fen = $5::bigint"
+                        " WHERE agency = $1 AND id = $2::bigint AND status = 'draft'",
+                        3, extra, "draft", "under_review", by, reason);
 }
 
 int application_review_add(PGconn *db, int64_t id, int round, const char *department, bool approve,
@@ -210,11 +172,11 @@ int application_notice(PGconn *db, const char *agency, int64_t id, int days, con
     char days_text[16];
     snprintf(days_text, sizeof days_text, "%d", days);
     const char *extra[1] = {days_text};
-    return s_update(db, agency, id,
-                    "UPDATE applications SET status = 'notice',"
-                    " notice_ends_on = chuang_today($1) + $3::int"
-                    " WHERE agency = $1 AND id = $2::bigint AND status = 'under_review'",
-                    1, extra, "under_review", "notice", by, "approved by every department");
+    return steps_update(db, STEPS_APPLICATION, agency, id,
+                        "UPDATE applications SET status = 'notice',"
+                        " notice_ends_on = chuang_today($1) + $3::int"
+                        " WHERE agency = $1 AND id = $2::bigint AND status = 'under_review'",
+                        1, extra, "under_review", "notice", by, "approved by every department");
 }
 
 int application_object(PGconn *db, const char *agency, int64_t id, const char *reason,
@@ -234,11 +196,11 @@ int application_object(PGconn *db, const char *agency, int64_t id, const char *r
     PQclear(res);
     if (rc != 1)
         return rc;
-    return s_update(db, agency, id,
-                    "UPDATE applications SET status = 'under_review', round = round + 1,"
-                    " notice_ends_on = NULL WHERE agency = $1 AND id = $2::bigint"
-                    "   AND status = 'notice'",
-                    0, NULL, "notice", "under_review", by, reason);
+    return steps_update(db, STEPS_APPLICATION, agency, id,
+                        "UPDATE applications SET status = 'under_review', round = round + 1,"
+                        " notice_ends_on = NULL WHERE agency = $1 AND id = $2::bigint"
+                        "   AND status = 'notice'",
+                        0, NULL, "notice", "under_review", by, reason);
 }
 
 int application_pay(PGconn *db, const char *agency, int64_t id, int64_t amount, const char *by)
@@ -263,7 +225,8 @@ int application_pay(PGconn *db, const char *agency, int64_t id, int64_t amount, 
         rc = APPLICATION_BEYOND;
     bool complete = rc == 1 && streq(PQgetvalue(res, 0, 0), "paid");
     PQclear(res);
-    if (complete && s_step(db, id_text, "awarded", "paid", by, "paid in full") != 0)
+    if (complete &&
+        steps_record(db, STEPS_APPLICATION, id_text, "awarded", "paid", by, "paid in full") != 0)
         rc = APPLICATION_ERROR;
     return rc;
 }

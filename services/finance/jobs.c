@@ -33,6 +33,7 @@
 #include "logger.h"
 #include "outbox.h"
 #include "programmes.h"
+#include "steps.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -99,20 +100,13 @@ static int s_awarded(PGconn *db, const award_t *a, int64_t committed, const char
 {
     char amount_text[24];
     snprintf(amount_text, sizeof amount_text, "%" PRId64, committed);
-    const char *values[3] = {a->key, amount_text, reason};
-    PGresult *res = db_query(db,
-                             "WITH a AS (UPDATE applications SET status = 'awarded',"
-                             "     awarded_fen = $2::bigint"
-                             "   WHERE id = $1::bigint AND status = 'notice' RETURNING id)"
-                             " INSERT INTO application_steps (application_id, position,"
-                             "   from_status, to_status, by, reason)"
-                             " SELECT a.id, (SELECT max(position) FROM application_steps"
-                             "   WHERE application_id = a.id) + 1, 'notice', 'awarded', 'finance',"
-                             "   $3 FROM a",
-                             3, values, NULL, NULL, 0);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK && streq(PQcmdTuples(res), "1");
-    PQclear(res);
-    return ok ? 0 : -1;
+    const char *extra[1] = {amount_text};
+    return steps_update(db, STEPS_APPLICATION, a->agency, strtoll(a->key, NULL, 10),
+                        "UPDATE applications SET status = 'awarded', awarded_fen = $3::bigint"
+                        " WHERE agency = $1 AND id = $2::bigint AND status = 'notice'",
+                        1, extra, "notice", "awarded", "finance", reason) == 1
+               ? 0
+               : -1;
 }
 
 /* Awards a's amount: committed against the fund, registered, reported. */

@@ -10,51 +10,11 @@
  * is a row of loan_steps.
  */
 #include "loans.h"
+#include "steps.h"
 #include "db.h"
 
 #include <czmq.h>
 #include <inttypes.h>
-
-/* Records loan id's step from -> to. Returns 0 or -1. */
-static int s_step(PGconn *db, const char *id, const char *from, const char *to, const char *by,
-                  const char *reason)
-{
-    const char *values[5] = {id, from, to, by, reason};
-    PGresult *res =
-        db_query(db,
-                 "INSERT INTO loan_steps (loan_id, position, from_status, to_status, by, reason)"
-                 " SELECT $1::bigint, coalesce(max(position), 0) + 1, $2, $3, $4, $5"
-                 " FROM loan_steps WHERE loan_id = $1::bigint",
-                 5, values, NULL, NULL, 0);
-    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
-    PQclear(res);
-    return rc;
-}
-
-/* Runs the UPDATE sql on loan id of agency (parameters agency, id, then
- * count of extra) and, when it changed the loan, records the step.
- * Returns 1, 0 when it changed nothing, LOAN_DUPLICATE or LOAN_ERROR. */
-static int s_update(PGconn *db, const char *agency, int64_t id, const char *sql, int count,
-                    const char *const *extra, const char *from, const char *to, const char *by,
-                    const char *reason)
-{
-    char id_text[24];
-    snprintf(id_text, sizeof id_text, "%" PRId64, id);
-    const char *values[10] = {agency, id_text};
-    for (int i = 0; i < count && i < 8; i++)
-        values[2 + i] = extra[i];
-    PGresult *res = db_query(db, sql, 2 + count, values, NULL, NULL, 0);
-    int rc = LOAN_ERROR;
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    if (PQresultStatus(res) == PGRES_COMMAND_OK)
-        rc = atoi(PQcmdTuples(res)) > 0;
-    else if (state && streq(state, "23505"))
-        rc = LOAN_DUPLICATE;
-    PQclear(res);
-    if (rc == 1 && s_step(db, id_text, from, to, by, reason) != 0)
-        rc = LOAN_ERROR;
-    return rc;
-}
 
 int loan_guarantee(PGconn *db, const char *agency, int64_t application_id, int64_t amount,
                    int64_t *id)
@@ -78,8 +38,8 @@ int loan_guarantee(PGconn *db, const char *agency, int64_t application_id, int64
         snprintf(id_text, sizeof id_text, "%s", PQgetvalue(res, 0, 0));
     }
     PQclear(res);
-    if (rc == 1 && s_step(db, id_text, "", "approved", "finance",
-                          "guarantee awarded after public notice") != 0)
+    if (rc == 1 && steps_record(db, STEPS_LOAN, id_text, "", "approved", "finance",
+                                "guarantee awarded after public notice") != 0)
         rc = LOAN_ERROR;
     return rc;
 }
@@ -162,12 +122,13 @@ int loan_bank_approve(PGconn *db, const char *agency, const Chuang__Finance__Ban
     snprintf(rate, sizeof rate, "%d", r->annual_rate_bp);
     snprintf(term, sizeof term, "%d", r->term_months);
     const char *extra[6] = {r->bank, r->contract, principal, rate, term, bank_principal};
-    return s_update(db, agency, r->id,
-                    "UPDATE loans SET status = 'bank_approved', bank = $3, contract = $4,"
-                    " principal_fen = $5::bigint, annual_rate_bp = $6::int, term_months = $7::int,"
-                    " bank_principal = $8"
-                    " WHERE agency = $1 AND id = $2::bigint AND status = 'approved'",
-                    6, extra, "approved", "bank_approved", by, r->contract);
+    return steps_update(
+        db, STEPS_LOAN, agency, r->id,
+        "UPDATE loans SET status = 'bank_approved', bank = $3, contract = $4,"
+        " principal_fen = $5::bigint, annual_rate_bp = $6::int, term_months = $7::int,"
+        " bank_principal = $8"
+        " WHERE agency = $1 AND id = $2::bigint AND status = 'approved'",
+        6, extra, "approved", "bank_approved", by, r->contract);
 }
 
 int loan_disburse(PGconn *db, const char *agency, int64_t id, const char *day, int64_t reserve_bp,
@@ -176,11 +137,12 @@ int loan_disburse(PGconn *db, const char *agency, int64_t id, const char *day, i
     char reserve_text[24];
     snprintf(reserve_text, sizeof reserve_text, "%" PRId64, reserve_bp);
     const char *extra[2] = {day, reserve_text};
-    int rc = s_update(db, agency, id,
-                      "UPDATE loans SET status = 'repaying', disbursed_on = $3::date,"
-                      " reserve_fen = round(principal_fen::numeric * $4::bigint / 10000)::bigint"
-                      " WHERE agency = $1 AND id = $2::bigint AND status = 'bank_approved'",
-                      2, extra, "bank_approved", "repaying", by, "disbursed");
+    int rc =
+        steps_update(db, STEPS_LOAN, agency, id,
+                     "UPDATE loans SET status = 'repaying', disbursed_on = $3::date,"
+                     " reserve_fen = round(principal_fen::numeric * $4::bigint / 10000)::bigint"
+                     " WHERE agency = $1 AND id = $2::bigint AND status = 'bank_approved'",
+                     2, extra, "bank_approved", "repaying", by, "disbursed");
     if (rc != 1)
         return rc;
     char id_text[24];
@@ -229,7 +191,8 @@ int loan_repay(PGconn *db, const char *agency, int64_t id, int64_t amount, const
                streq(PQresultErrorField(res, PG_DIAG_SQLSTATE), "22003"))
         rc = LOAN_TOO_MUCH;
     PQclear(res);
-    if (rc == 1 && !streq(from, to) && s_step(db, id_text, from, to, by, "repayment") != 0)
+    if (rc == 1 && !streq(from, to) &&
+        steps_record(db, STEPS_LOAN, id_text, from, to, by, "repayment") != 0)
         rc = LOAN_ERROR;
     return rc;
 }
@@ -240,11 +203,11 @@ int loan_move(PGconn *db, const char *agency, int64_t id, const char *from, cons
     char compensated_text[24];
     snprintf(compensated_text, sizeof compensated_text, "%" PRId64, compensated);
     const char *extra[3] = {from, to, compensated_text};
-    return s_update(db, agency, id,
-                    "UPDATE loans SET status = $4,"
-                    " compensated_fen = compensated_fen + $5::bigint"
-                    " WHERE agency = $1 AND id = $2::bigint AND status = $3",
-                    3, extra, from, to, by, reason);
+    return steps_update(db, STEPS_LOAN, agency, id,
+                        "UPDATE loans SET status = $4,"
+                        " compensated_fen = compensated_fen + $5::bigint"
+                        " WHERE agency = $1 AND id = $2::bigint AND status = $3",
+                        3, extra, from, to, by, reason);
 }
 
 int loan_report(PGconn *db, service_call_t *call, const char *agency, const char *programme,
