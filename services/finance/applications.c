@@ -83,6 +83,8 @@ int application_get(PGconn *db, service_call_t *call, const char *agency, int64_
         " flagged, created_by, round, coalesce(notice_ends_on::text, '') AS notice_ends_on,"
         " awarded_fen, paid_fen,"
         " coalesce((SELECT l.id FROM loans l WHERE l.application_id = a.id), 0) AS loan_id,"
+        " coalesce((SELECT v.id FROM vouchers v WHERE v.application_id = a.id), 0)"
+        "   AS voucher_id,"
         " coalesce(period_from::text, '') AS period_from,"
         " coalesce(period_to::text, '') AS period_to"
         " FROM applications a WHERE agency = $1 AND id = $2::bigint";

@@ -21,6 +21,9 @@ const bounds_t finance_bounds[] = {
     {"chuang.finance.Condition.values", VALUES_MAX},
     {"chuang.finance.ProgrammeVersion.award_rules", AWARD_RULES_MAX},
     {"chuang.finance.AwardRule.levels", 5},
+    {"chuang.finance.ProgrammeVersion.service_categories", 20},
+    {"chuang.finance.ProgrammeVersion.providers", 50},
+    {"chuang.finance.RegisterProviderRequest.categories", 20},
     {NULL, 0},
 };
 
@@ -40,6 +43,13 @@ void handlers_applicant_check(service_call_t *call, const char *credit_code, con
         service_call_violation(call, "credit_code",
                                "must be a unified social credit code of 18 characters, or the "
                                "applicant a person (id_number)");
+}
+
+bool handlers_name_valid(const char *name)
+{
+    size_t length = strlen(name);
+    return length >= 2 && length <= 40 && name[0] >= 'a' && name[0] <= 'z' &&
+           strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == length;
 }
 
 bool handlers_code_valid(const char *code)

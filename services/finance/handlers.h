@@ -4,7 +4,8 @@
  * handlers_programmes.c: programmes and their versions; handlers_facts.c:
  * entities' facts and eligibility; handlers_applications.c: applications;
  * handlers_awards.c: the cross-level award register; handlers_loans.c:
- * guarantee loans), and its field
+ * guarantee loans; handlers_vouchers.c: innovation vouchers and their
+ * service providers), and its field
  * maxima for the framework.
  */
 #ifndef FINANCE_HANDLERS_H
@@ -46,5 +47,12 @@ service_handler_fn handle_top_up_reserve;
 service_handler_fn handle_refill_from_reserve;
 service_handler_fn handle_get_loan_report;
 service_handler_fn handle_get_programme_statistics;
+service_handler_fn handle_register_provider;
+service_handler_fn handle_decide_provider;
+service_handler_fn handle_get_provider;
+service_handler_fn handle_get_voucher;
+service_handler_fn handle_redeem_voucher;
+service_handler_fn handle_settle_provider;
+service_handler_fn handle_get_voucher_report;
 
 #endif

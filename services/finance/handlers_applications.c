@@ -162,6 +162,10 @@ Chuang__Status handle_submit_application(service_call_t *call, const ProtobufCMe
         amount = eligibility->subsidy_fen;
         reason = "amount lowered to the interest subsidy computed for the repaid periods";
     }
+    int64_t face = programme_parameter(programme->version, "face_value_fen", 0);
+    if (streq(programme->kind, "voucher") && amount != face)
+        return service_call_violation(call, "amount_fen",
+                                      "must be the voucher's face value, %" PRId64 " fen", face);
     int64_t cap = programme_parameter(programme->version, "award_cap_fen", AMOUNT_MAX);
     if (amount > cap)
         return service_call_violation(call, "amount_fen",
@@ -284,7 +288,7 @@ Chuang__Status handle_review_application(service_call_t *call, const ProtobufCMe
     const Chuang__Finance__ReviewRequest *request = (const Chuang__Finance__ReviewRequest *)input;
     if (request->id < 1)
         service_call_violation(call, "id", "must be the id of an application");
-    if (!handlers_department_valid(request->department))
+    if (!handlers_name_valid(request->department))
         service_call_violation(call, "department", "must name the reviewing department");
     if (!handlers_text_valid(request->reason, !request->approve))
         service_call_violation(call, "reason",
@@ -425,6 +429,13 @@ Chuang__Status handle_pay_award(service_call_t *call, const ProtobufCMessage *in
                                  "The award of a guarantee loan programme is the guarantee of a "
                                  "loan the bank disburses.",
                                  "Record the bank's approval and disbursement of its loan.");
+    if (streq(payable.kind, "voucher"))
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "a voucher is not paid out",
+                                 "The award of a voucher programme is the voucher; the providers "
+                                 "that redeem it are paid.",
+                                 "Record the providers' redemptions (RedeemVoucher) and settle "
+                                 "them (SettleProvider).");
     if (!streq(payable.status, "awarded"))
         return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
                                  "application not awarded",

@@ -53,7 +53,7 @@ Chuang__Status handle_create_fund(service_call_t *call, const ProtobufCMessage *
                                "must be 2 to 40 of a-z, 0-9 and '-', e.g. special-2016");
     if (!handlers_text_valid(request->name, true))
         service_call_violation(call, "name", "must be 1 to %d characters", TEXT_MAX);
-    if (!handlers_department_valid(request->department))
+    if (!handlers_name_valid(request->department))
         service_call_violation(call, "department",
                                "must name the managing department, e.g. finance");
     if (service_call_has_violations(call))

@@ -243,8 +243,8 @@ Chuang__Status handle_disburse_loan(service_call_t *call, const ProtobufCMessage
         snprintf(reserve_account, sizeof reserve_account, "%s:reserve", fund);
         snprintf(due, sizeof due, "%s:reserve_due", fund);
         snprintf(cause, sizeof cause, "loan:%" PRId64, request->id);
-        if (ledger_account_open(db, agency, fund, "reserve") != 0 ||
-            ledger_account_open(db, agency, fund, "reserve_due") != 0)
+        if (ledger_account_open(db, agency, fund, "reserve", "") != 0 ||
+            ledger_account_open(db, agency, fund, "reserve_due", "") != 0)
             return service_call_sql_fail(call, NULL, "open reserve accounts");
         const ledger_posting_t postings[2] = {{due, reserve}, {reserve_account, -reserve}};
         const ledger_entry_t entry = {

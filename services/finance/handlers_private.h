@@ -43,9 +43,10 @@ const char *handlers_recorded_by(service_call_t *call);
 Chuang__Status handlers_found(service_call_t *call, int found, const char *what,
                               const char *message);
 
-/* true when name is a department's: 2 to 40 of a-z, 0-9, '_' and '-',
- * starting with a letter (e.g. finance, human_resources). */
-bool handlers_department_valid(const char *name);
+/* true when name is a department's or a service category's: 2 to 40 of
+ * a-z, 0-9, '_' and '-', starting with a letter (e.g. finance,
+ * human_resources, ip_agency). */
+bool handlers_name_valid(const char *name);
 
 /* The reply to a ledger function's negative result (ledger.h). */
 Chuang__Status handlers_ledger_refused(service_call_t *call, int64_t rc, const char *what);

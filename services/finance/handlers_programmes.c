@@ -45,13 +45,6 @@ static bool s_listed(const char *const *list, const char *value)
     return false;
 }
 
-bool handlers_department_valid(const char *name)
-{
-    size_t length = strlen(name);
-    return length >= 2 && length <= 40 && name[0] >= 'a' && name[0] <= 'z' &&
-           strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == length;
-}
-
 /* The largest value a parameter of this name may have, by its unit; 0 when
  * the name has no unit this service knows. */
 static int64_t s_parameter_max(const char *name)
@@ -120,10 +113,38 @@ static void s_award_rule_check(service_call_t *call, const Chuang__Finance__Awar
                                "is for exclude and top_up rules: a cap counts every subject");
 }
 
+/* Records a violation for each part of a voucher programme's scope that
+ * is wrong, and for a voucher programme without its face value and
+ * validity, or another programme with a scope. */
+static void s_scope_check(service_call_t *call, const char *kind,
+                          const Chuang__Finance__ProgrammeVersion *version)
+{
+    char path[64];
+    bool voucher = streq(kind, "voucher");
+    if (!voucher && (version->n_service_categories > 0 || version->n_providers > 0))
+        service_call_violation(call, "version.service_categories",
+                               "must be empty: only a voucher programme has a scope");
+    for (size_t i = 0; i < version->n_service_categories; i++)
+        if (!handlers_name_valid(version->service_categories[i]))
+            service_call_violation(call, s_path(path, "service_categories", i, NULL),
+                                   "must be a category name: 2 to 40 of a-z, 0-9, '_' and '-'");
+    for (size_t i = 0; i < version->n_providers; i++)
+        if (!handlers_credit_code_shaped(version->providers[i]))
+            service_call_violation(call, s_path(path, "providers", i, NULL),
+                                   "must be a provider's unified social credit code");
+    if (voucher && programme_parameter(version, "face_value_fen", 0) < 1)
+        service_call_violation(call, "version.parameters",
+                               "must give a voucher's face value: face_value_fen, 1 or more");
+    if (voucher && programme_parameter(version, "validity_days", 0) < 1)
+        service_call_violation(call, "version.parameters",
+                               "must give how long a voucher is valid: validity_days, 1 or more");
+}
+
 /* Records a violation for each field of version (path prefix "version")
- * that is wrong. Whether a revision starts today or later is checked with
- * the database. */
-static void s_version_check(service_call_t *call, const Chuang__Finance__ProgrammeVersion *version)
+ * of a programme of kind that is wrong. Whether a revision starts today or
+ * later is checked with the database. */
+static void s_version_check(service_call_t *call, const char *kind,
+                            const Chuang__Finance__ProgrammeVersion *version)
 {
     char path[64];
     if (!version) {
@@ -185,11 +206,12 @@ static void s_version_check(service_call_t *call, const Chuang__Finance__Program
                                                      : "must be one or more names or codes");
     }
     for (size_t i = 0; i < version->n_approvals; i++)
-        if (!handlers_department_valid(version->approvals[i]))
+        if (!handlers_name_valid(version->approvals[i]))
             service_call_violation(call, s_path(path, "approvals", i, NULL),
                                    "must name a department, e.g. finance or human_resources");
     for (size_t i = 0; i < version->n_award_rules; i++)
         s_award_rule_check(call, version->award_rules[i], i);
+    s_scope_check(call, kind, version);
 }
 
 /* Reads the programme back in force on the version's first day. */
@@ -221,9 +243,9 @@ Chuang__Status handle_define_programme(service_call_t *call, const ProtobufCMess
         service_call_violation(call, "level", "must be town, district, city, province or national");
     if (!handlers_code_valid(request->fund))
         service_call_violation(call, "fund", "must name the fund that pays it");
-    if (!handlers_department_valid(request->department))
+    if (!handlers_name_valid(request->department))
         service_call_violation(call, "department", "must name the department that runs it");
-    s_version_check(call, request->version);
+    s_version_check(call, request->kind, request->version);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     int rc = programme_define(service_call_db(call), service_call_header(call)->agency, request,
@@ -249,7 +271,16 @@ Chuang__Status handle_revise_programme(service_call_t *call, const ProtobufCMess
         (const Chuang__Finance__ReviseProgrammeRequest *)input;
     if (!handlers_code_valid(request->code))
         service_call_violation(call, "code", "is not a programme code");
-    s_version_check(call, request->version);
+    const char *values[2] = {service_call_header(call)->agency, request->code};
+    Chuang__Status status;
+    PGresult *res = service_call_query(
+        call, "read programme", "SELECT kind FROM programmes WHERE agency = $1 AND code = $2", 2,
+        values, PGRES_TUPLES_OK, &status);
+    if (!res)
+        return status;
+    const char *kind = service_call_strdup(call, PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+    s_version_check(call, kind, request->version);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     int rc = programme_revise(service_call_db(call), service_call_header(call)->agency,

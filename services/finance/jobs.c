@@ -1,7 +1,7 @@
 /*
  * jobs.c - finance's scheduled work: awarding an application when its
- * public notice ends without objection, and finding a guarantee loan's
- * instalment unpaid after its day.
+ * public notice ends without objection, finding a guarantee loan's
+ * instalment unpaid after its day, and expiring vouchers.
  *
  * "notice:<application id>" falls due at the agency's midnight after the
  * notice's last day (the database computes it). In the framework's
@@ -20,6 +20,15 @@
  * amount (finance.LoanGuaranteed), unless the entity's guaranteed loans
  * would pass the version's entity_limit_fen, which rejects it.
  *
+ * The award of a voucher programme is the voucher: its face value committed
+ * and registered like any money award, and the voucher issued
+ * (finance.VoucherIssued), valid for the version's validity_days.
+ *
+ * "voucher_expiry:<voucher id>" falls due at the agency's midnight after a
+ * voucher's last valid day: what is left on it returns from committed to
+ * available (an "expiry" journal entry) and it is expired
+ * (finance.VoucherExpired).
+ *
  * "loan_due:<loan id>" falls due at the agency's midnight after the
  * earliest unpaid instalment's day of a loan being repaid: if it is still
  * unpaid the loan becomes overdue (finance.LoanOverdue).
@@ -34,6 +43,7 @@
 #include "outbox.h"
 #include "programmes.h"
 #include "steps.h"
+#include "vouchers.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -220,6 +230,39 @@ static int s_guarantee(PGconn *db, award_t *a)
     return s_emit(db, events, 2);
 }
 
+/* Awards a's voucher: its face value committed and registered as every
+ * money award is, and the voucher issued, valid for the version's
+ * validity_days from today. */
+static int s_voucher(PGconn *db, award_t *a)
+{
+    int64_t days = 0, id = 0;
+    if (s_commit(db, a) != 0 ||
+        programme_parameter_of(db, a->agency, a->programme, a->version, "validity_days", 1,
+                               &days) != 0 ||
+        voucher_issue(db, a->agency, strtoll(a->key, NULL, 10), days, &id) != 1)
+        return -1;
+    Chuang__Finance__Voucher voucher = CHUANG__FINANCE__VOUCHER__INIT;
+    voucher.id = id;
+    voucher.application_id = strtoll(a->key, NULL, 10);
+    voucher.programme = a->programme;
+    voucher.credit_code = a->person ? "" : a->applicant;
+    voucher.id_number = a->person ? a->applicant : "";
+    voucher.face_value_fen = a->amount;
+    voucher.remaining_fen = a->amount;
+    voucher.issued_on = a->today;
+    voucher.status = "issued";
+    char aggregate[32];
+    snprintf(aggregate, sizeof aggregate, "voucher:%" PRId64, id);
+    const outbox_event_t event = {.agency = a->agency,
+                                  .type = "finance.VoucherIssued",
+                                  .aggregate_id = aggregate,
+                                  .visibility = CHUANG__VISIBILITY__VISIBILITY_INTERNAL,
+                                  .payload = &voucher.base};
+    log_info("voucher issued", "application=%s voucher=%" PRId64 " face_value_fen=%" PRId64, a->key,
+             id, a->amount);
+    return s_emit(db, &event, 1);
+}
+
 static int s_award(PGconn *db, const char *key, int64_t budget_ms)
 {
     (void)budget_ms;
@@ -272,7 +315,9 @@ static int s_award(PGconn *db, const char *key, int64_t budget_ms)
         return s_refuse(db, &a, why);
     if (allowed < a.amount)
         a.amount = allowed;
-    return streq(a.kind, "guarantee_loan") ? s_guarantee(db, &a) : s_commit(db, &a);
+    if (streq(a.kind, "guarantee_loan"))
+        return s_guarantee(db, &a);
+    return streq(a.kind, "voucher") ? s_voucher(db, &a) : s_commit(db, &a);
 }
 
 static PGresult *s_loans_pending(PGconn *db)
@@ -338,8 +383,88 @@ static int s_loan_due(PGconn *db, const char *key, int64_t budget_ms)
     return s_emit(db, &event, 1);
 }
 
+static PGresult *s_vouchers_pending(PGconn *db)
+{
+    PGresult *res =
+        db_query(db,
+                 "SELECT id::text, (extract(epoch FROM chuang_day_start(agency, valid_to + 1))"
+                 "   * 1000)::bigint FROM vouchers WHERE status = 'issued'",
+                 0, NULL, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        return res;
+    PQclear(res);
+    return NULL;
+}
+
+static int s_voucher_expiry(PGconn *db, const char *key, int64_t budget_ms)
+{
+    (void)budget_ms;
+    const char *values[1] = {key};
+    PGresult *res = db_query(db,
+                             "SELECT v.agency, v.programme, p.fund, v.remaining_fen, v.holder,"
+                             "   v.holder_kind, v.valid_to::text"
+                             " FROM vouchers v JOIN programmes p"
+                             "   ON p.agency = v.agency AND p.code = v.programme"
+                             " WHERE v.id = $1::bigint AND v.status = 'issued'"
+                             "   AND v.valid_to < chuang_today(v.agency) FOR UPDATE OF v",
+                             1, values, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        PQclear(res);
+        return -1;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res); /* used up, or still valid */
+        return 0;
+    }
+    char agency[32], programme[64], fund[64], holder[32], valid_to[16], committed[96],
+        available[96], cause[32];
+    snprintf(agency, sizeof agency, "%s", PQgetvalue(res, 0, 0));
+    snprintf(programme, sizeof programme, "%s", PQgetvalue(res, 0, 1));
+    snprintf(fund, sizeof fund, "%s", PQgetvalue(res, 0, 2));
+    int64_t left = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    snprintf(holder, sizeof holder, "%s", PQgetvalue(res, 0, 4));
+    bool person = streq(PQgetvalue(res, 0, 5), "person");
+    snprintf(valid_to, sizeof valid_to, "%s", PQgetvalue(res, 0, 6));
+    PQclear(res);
+    /* What is left returns to the fund's money to commit. */
+    snprintf(committed, sizeof committed, "%s:committed", fund);
+    snprintf(available, sizeof available, "%s:available", fund);
+    snprintf(cause, sizeof cause, "voucher:%s", key);
+    const ledger_posting_t postings[2] = {{committed, left}, {available, -left}};
+    const ledger_entry_t entry = {.kind = "expiry",
+                                  .cause = cause,
+                                  .memo = "voucher expired: its value left returns to the fund",
+                                  .recorded_by = "finance"};
+    if (ledger_post(db, agency, &entry, postings, 2) <= 0)
+        return -1;
+    res = db_query(db,
+                   "UPDATE vouchers SET status = 'expired', expired_fen = remaining_fen,"
+                   "   remaining_fen = 0 WHERE id = $1::bigint",
+                   1, values, NULL, NULL, 0);
+    bool updated = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!updated)
+        return -1;
+    Chuang__Finance__Voucher voucher = CHUANG__FINANCE__VOUCHER__INIT;
+    voucher.id = strtoll(key, NULL, 10);
+    voucher.programme = programme;
+    voucher.credit_code = person ? "" : holder;
+    voucher.id_number = person ? holder : "";
+    voucher.valid_to = valid_to;
+    voucher.status = "expired";
+    voucher.expired_fen = left;
+    const outbox_event_t event = {.agency = agency,
+                                  .type = "finance.VoucherExpired",
+                                  .aggregate_id = cause,
+                                  .visibility = CHUANG__VISIBILITY__VISIBILITY_INTERNAL,
+                                  .payload = &voucher.base};
+    log_info("voucher expired", "voucher=%s returned_fen=%" PRId64, key, left);
+    return s_emit(db, &event, 1);
+}
+
 const service_job_t finance_jobs[] = {
     {"notice", s_notices_pending, s_award, true},
     {"loan_due", s_loans_pending, s_loan_due, true},
+    {"voucher_expiry", s_vouchers_pending, s_voucher_expiry, true},
     {NULL, NULL, NULL, false},
 };

@@ -49,17 +49,19 @@ int ledger_fund_create(PGconn *db, const char *agency, const char *code, const c
     return rc;
 }
 
-int ledger_account_open(PGconn *db, const char *agency, const char *fund, const char *kind)
+int ledger_account_open(PGconn *db, const char *agency, const char *fund, const char *kind,
+                        const char *payee)
 {
-    const char *values[3] = {agency, fund, kind};
+    const char *values[4] = {agency, fund, kind, payee};
     PGresult *res =
         db_query(db,
-                 "INSERT INTO accounts (agency, code, fund, kind, normal, never_negative)"
-                 " SELECT $1, $2 || ':' || $3, $2, $3,"
+                 "INSERT INTO accounts (agency, code, fund, kind, payee, normal, never_negative)"
+                 " SELECT $1, $2 || ':' || $3 || CASE WHEN $4 = '' THEN '' ELSE ':' || $4 END,"
+                 "   $2, $3, $4,"
                  "   CASE WHEN $3 IN ('cash', 'reserve_due') THEN 'debit' ELSE 'credit' END, true"
                  " WHERE EXISTS (SELECT 1 FROM funds WHERE agency = $1 AND code = $2)"
                  " ON CONFLICT (agency, code) DO NOTHING",
-                 3, values, NULL, NULL, 0);
+                 4, values, NULL, NULL, 0);
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : LEDGER_ERROR;
     PQclear(res);
     return rc;

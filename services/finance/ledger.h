@@ -45,10 +45,12 @@ typedef struct {
 int ledger_fund_create(PGconn *db, const char *agency, const char *code, const char *name,
                        const char *department);
 
-/* Opens fund's account of kind (reserve, reserve_due, ...) in agency unless
- * it is open; nothing when there is no such fund. Returns 0 or
- * LEDGER_ERROR. */
-int ledger_account_open(PGconn *db, const char *agency, const char *fund, const char *kind);
+/* Opens fund's account of kind (reserve, reserve_due, ...) in agency, or
+ * its payable account to payee (kind payable, "<fund>:payable:<payee>";
+ * payee "" for any other kind), unless it is open; nothing when there is
+ * no such fund. Returns 0 or LEDGER_ERROR. */
+int ledger_account_open(PGconn *db, const char *agency, const char *fund, const char *kind,
+                        const char *payee);
 
 /* The balance of agency's account on its normal side (0 when it is not
  * open), or LEDGER_ERROR. */

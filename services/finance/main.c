@@ -25,8 +25,13 @@
  * every level; the lending bank (role bank) records its approval, the
  * disbursement and repayments of guarantee loans, and finance officers
  * declare a default on its report, compensate it from the guarantee fund
- * and top up and use the bad-debt reserve; a programme in force is public policy, open to anyone,
- * and anyone may object to an application on public notice. */
+ * and top up and use the bad-debt reserve; a service provider (role
+ * provider) registers itself for innovation vouchers, or an officer
+ * registers it at the window, finance officers approve it, and it redeems
+ * vouchers with its own key (finance officers may record a redemption for
+ * it) and reads its own registration; finance officers settle what
+ * providers redeemed; a programme in force is public policy, open to
+ * anyone, and anyone may object to an application on public notice. */
 static const service_method_t s_methods[] = {
     {"CreateFund", handle_create_fund, SERVICE_METHOD_WRITE, "finance-officer"},
     {"Appropriate", handle_appropriate, SERVICE_METHOD_WRITE, "finance-officer"},
@@ -72,6 +77,16 @@ static const service_method_t s_methods[] = {
     {"GetLoanReport", handle_get_loan_report, SERVICE_METHOD_READ,
      "officer,finance-officer,auditor"},
     {"GetProgrammeStatistics", handle_get_programme_statistics, SERVICE_METHOD_READ,
+     "officer,finance-officer,auditor"},
+    {"RegisterProvider", handle_register_provider, SERVICE_METHOD_WRITE,
+     "officer,finance-officer,provider"},
+    {"DecideProvider", handle_decide_provider, SERVICE_METHOD_WRITE, "finance-officer"},
+    {"GetProvider", handle_get_provider, SERVICE_METHOD_READ,
+     "officer,finance-officer,auditor,provider"},
+    {"GetVoucher", handle_get_voucher, SERVICE_METHOD_READ, "officer,finance-officer,auditor"},
+    {"RedeemVoucher", handle_redeem_voucher, SERVICE_METHOD_WRITE, "finance-officer,provider"},
+    {"SettleProvider", handle_settle_provider, SERVICE_METHOD_WRITE, "finance-officer"},
+    {"GetVoucherReport", handle_get_voucher_report, SERVICE_METHOD_READ,
      "officer,finance-officer,auditor"},
     {NULL, NULL, 0, NULL},
 };

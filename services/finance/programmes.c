@@ -1,12 +1,11 @@
 /*
  * programmes.c - programmes and their versions in SQL; see programmes.h.
  *
- * A version is written by one statement: its row, its parameters from two
- * arrays, and its conditions and award rules from JSON arrays (each
- * condition's values and each rule's levels are an array of their own,
- * which one-dimensional SQL arrays cannot nest). A
- * revision locks the programme's row first, so that two revisions of one
- * programme take turns and each sees the other's version.
+ * A version is written by one statement: its row (with a voucher
+ * programme's scope), its parameters from two arrays, and its conditions and award rules from JSON
+ * arrays (each condition's values and each rule's levels are an array of their own, which
+ * one-dimensional SQL arrays cannot nest). A revision locks the programme's row first, so that two
+ * revisions of one programme take turns and each sees the other's version.
  */
 #include "programmes.h"
 #include "db.h"
@@ -25,7 +24,7 @@ static int s_version_write(PGconn *db, const char *agency, const char *code, int
     size_t n = version->n_parameters;
     char **names = calloc(n + 1, sizeof *names), **values = calloc(n + 1, sizeof *values);
     json_t *conditions = json_array(), *rules = json_array();
-    char *arrays[3] = {NULL, NULL, NULL}, *json = NULL, *rules_json = NULL;
+    char *arrays[5] = {NULL, NULL, NULL, NULL, NULL}, *json = NULL, *rules_json = NULL;
     int rc = PROGRAMME_ERROR;
     if (!names || !values || !conditions || !rules)
         goto done;
@@ -55,9 +54,11 @@ static int s_version_write(PGconn *db, const char *agency, const char *code, int
     arrays[0] = db_text_array(names, n);
     arrays[1] = db_text_array(values, n);
     arrays[2] = db_text_array(version->approvals, version->n_approvals);
+    arrays[3] = db_text_array(version->service_categories, version->n_service_categories);
+    arrays[4] = db_text_array(version->providers, version->n_providers);
     json = json_dumps(conditions, JSON_COMPACT);
     rules_json = json_dumps(rules, JSON_COMPACT);
-    if (!arrays[0] || !arrays[1] || !arrays[2] || !json || !rules_json)
+    if (!arrays[0] || !arrays[1] || !arrays[2] || !arrays[3] || !arrays[4] || !json || !rules_json)
         goto done;
     char number_text[16];
     snprintf(number_text, sizeof number_text, "%d", number);
@@ -72,16 +73,19 @@ static int s_version_write(PGconn *db, const char *agency, const char *code, int
                               recorded_by,
                               arrays[0],
                               arrays[1]};
-    const char *all[13];
+    const char *all[15];
     memcpy(all, params, sizeof params);
     all[11] = json;
     all[12] = rules_json;
+    all[13] = arrays[3];
+    all[14] = arrays[4];
     PGresult *res = db_query(
         db,
         "WITH v AS (INSERT INTO programme_versions (agency, programme, version, effective_from,"
-        "     effective_to, trial, document, approvals, recorded_by)"
+        "     effective_to, trial, document, approvals, recorded_by, service_categories,"
+        "     providers)"
         "   VALUES ($1, $2, $3::int, $4::date, nullif($5, '')::date, $6::boolean, $7,"
-        "     $8::text[], $9) RETURNING version),"
+        "     $8::text[], $9, $14::text[], $15::text[]) RETURNING version),"
         " p AS (INSERT INTO programme_parameters (agency, programme, version, name, value)"
         "   SELECT $1, $2, v.version, u.name, u.value"
         "   FROM v, unnest($10::text[], $11::bigint[]) AS u (name, value) RETURNING 1),"
@@ -98,7 +102,7 @@ static int s_version_write(PGconn *db, const char *agency, const char *code, int
         " SELECT $1, $2, v.version, c.position, c.value->>'fact', c.value->>'test',"
         "   ARRAY(SELECT jsonb_array_elements_text(c.value->'values'))"
         " FROM v, jsonb_array_elements($12::jsonb) WITH ORDINALITY AS c (value, position)",
-        13, all, NULL, NULL, 0);
+        15, all, NULL, NULL, 0);
     rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 1 : PROGRAMME_ERROR;
     PQclear(res);
 done:
@@ -106,7 +110,7 @@ done:
         zstr_free(&values[i]);
     free(names);
     free(values);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 5; i++)
         free(arrays[i]);
     free(json);
     free(rules_json);
@@ -195,7 +199,7 @@ int programme_version(PGconn *db, service_call_t *call, const char *agency, cons
     PGresult *res = db_query(db,
                              "SELECT version, effective_from::text AS effective_from,"
                              " coalesce(effective_to::text, '') AS effective_to, trial, document,"
-                             " approvals FROM programme_versions"
+                             " approvals, service_categories, providers FROM programme_versions"
                              " WHERE agency = $1 AND programme = $2 AND version = $3::int",
                              3, keys, NULL, NULL, 0);
     int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : PROGRAMME_ERROR;

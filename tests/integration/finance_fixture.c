@@ -3,14 +3,109 @@
  */
 #include "finance_fixture.h"
 #include "db.h"
+#include "harness.h"
 #include "redis_link.h"
 
 #include <czmq.h>
 #include <inttypes.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <sys/wait.h>
+
+#define BROKER   CHUANG_BUILD_DIR "/services/broker/chuang-broker"
+#define FINANCE  CHUANG_BUILD_DIR "/services/finance/chuang-finance"
+#define REGISTRY CHUANG_BUILD_DIR "/services/registry/chuang-registry"
+#define NOTIFY   CHUANG_BUILD_DIR "/services/notify/chuang-notify"
+
+/* Spawns service's binary with the deployment's settings and extra (NULL
+ * or one more "NAME=value") on its own database of test. Returns its pid,
+ * or -1. */
+static pid_t s_spawn(finance_fixture_t *f, const char *test, const char *service,
+                     const char *binary, const char *const *extra)
+{
+    const char *url = harness_service_db(test, service);
+    if (!url)
+        return -1;
+    if (streq(service, "finance"))
+        snprintf(f->db_url, sizeof f->db_url, "%s", url);
+    char *brokers = zsys_sprintf("CHUANG_BROKERS=%s", f->endpoint);
+    char *db = zsys_sprintf("CHUANG_DB_URL=%s", url);
+    char *redis = zsys_sprintf("CHUANG_REDIS_URL=%s", harness_get("CHUANG_TEST_REDIS_URL"));
+    char *prefix = zsys_sprintf("CHUANG_REDIS_PREFIX=%s:%s", f->prefix, service);
+    char *registry = zsys_sprintf("CHUANG_CONSUME_REGISTRY_STREAM=%s:registry:events", f->prefix);
+    char *finance = zsys_sprintf("CHUANG_CONSUME_FINANCE_STREAM=%s:finance:events", f->prefix);
+    const char *env[12] = {brokers,
+                           db,
+                           redis,
+                           prefix,
+                           registry,
+                           finance,
+                           "CHUANG_SECURITY_PLAIN=yes",
+                           "CHUANG_SERVICE_TICK_MS=200"};
+    size_t n = 8;
+    for (size_t i = 0; extra && extra[i] && n < 11; i++)
+        env[n++] = extra[i];
+    env[n] = NULL;
+    pid_t pid = harness_spawn(service, binary, env);
+    zstr_free(&brokers);
+    zstr_free(&db);
+    zstr_free(&redis);
+    zstr_free(&prefix);
+    zstr_free(&registry);
+    zstr_free(&finance);
+    return pid;
+}
+
+int finance_fixture_start(finance_fixture_t *f, const char *test, const char *prefix)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->prefix, sizeof f->prefix, "%s", prefix);
+    if (harness_init(test) != 0 || harness_recipient_key() != 0)
+        return -1;
+    snprintf(f->endpoint, sizeof f->endpoint, "tcp://127.0.0.1:%d", harness_free_port());
+    char *bind = zsys_sprintf("CHUANG_BROKER_ENDPOINT=%s", f->endpoint);
+    const char *broker_env[] = {bind, "CHUANG_SECURITY_PLAIN=yes", NULL};
+    f->broker = harness_spawn("broker", BROKER, broker_env);
+    zstr_free(&bind);
+    f->finance = s_spawn(f, test, "finance", FINANCE, NULL);
+    f->registry = s_spawn(f, test, "registry", REGISTRY, NULL);
+    f->notify = s_spawn(f, test, "notify", NOTIFY, NULL);
+    if (f->broker <= 0 || f->finance <= 0 || f->registry <= 0 || f->notify <= 0)
+        return -1;
+    f->config = config_new(NULL);
+    config_set(f->config, "security.plain", "yes");
+    f->security = security_new(f->config);
+    if (!f->security || harness_wait_service(f->endpoint, "registry", 20000) != 0 ||
+        harness_wait_service(f->endpoint, "notify", 20000) != 0)
+        return -1;
+    return harness_wait_service(f->endpoint, "finance", 20000);
+}
+
+client_t *finance_fixture_client(finance_fixture_t *f, const char *agency, const char *actor,
+                                 const char *roles)
+{
+    client_t *client = client_new(f->endpoint, f->security);
+    assert_non_null(client);
+    client_set_identity(client, agency, actor, roles);
+    return client;
+}
+
+int finance_fixture_stop(finance_fixture_t *f)
+{
+    int status = f->finance > 0 ? harness_stop(f->finance, SIGTERM, 5000) : -1;
+    if (f->registry > 0)
+        harness_stop(f->registry, SIGTERM, 5000);
+    if (f->notify > 0)
+        harness_stop(f->notify, SIGTERM, 5000);
+    if (f->broker > 0)
+        harness_stop(f->broker, SIGTERM, 5000);
+    security_destroy(&f->security);
+    config_destroy(&f->config);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
 
 Chuang__Reply *finance_fixture_call(client_t *client, const char *method,
                                     const ProtobufCMessage *input)
@@ -103,25 +198,32 @@ char *finance_fixture_step_status(client_t *client, const char *method, int64_t 
     return result;
 }
 
-char *finance_fixture_end_notice(client_t *client, const char *db_url, const char *redis_url,
-                                 const char *redis_prefix, int64_t id)
+void finance_fixture_due_now(const char *db_url, const char *redis_url, const char *redis_prefix,
+                             const char *sql, const char *job)
 {
     PGconn *db = db_connect(db_url, "finance", 3);
     assert_non_null(db);
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "UPDATE applications SET notice_ends_on = chuang_today(agency) - 1"
-             " WHERE id = %" PRId64 " AND status = 'notice'",
-             id);
     PGresult *res = PQexec(db, sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK || !streq(PQcmdTuples(res), "1"))
-        fail_msg("application %" PRId64 " is not on notice: %s", id, PQerrorMessage(db));
+        fail_msg("%s: %s", sql, PQerrorMessage(db));
     PQclear(res);
     PQfinish(db);
     redisContext *redis = redis_link_connect(redis_url, 3);
     assert_non_null(redis);
-    freeReplyObject(redisCommand(redis, "ZREM %s:due notice:%" PRId64, redis_prefix, id));
+    freeReplyObject(redisCommand(redis, "ZREM %s:due %s", redis_prefix, job));
     redisFree(redis);
+}
+
+char *finance_fixture_end_notice(client_t *client, const char *db_url, const char *redis_url,
+                                 const char *redis_prefix, int64_t id)
+{
+    char sql[256], job[48];
+    snprintf(sql, sizeof sql,
+             "UPDATE applications SET notice_ends_on = chuang_today(agency) - 1"
+             " WHERE id = %" PRId64 " AND status = 'notice'",
+             id);
+    snprintf(job, sizeof job, "notice:%" PRId64, id);
+    finance_fixture_due_now(db_url, redis_url, redis_prefix, sql, job);
     char *status = NULL;
     for (int i = 0; i < 600; i++) {
         free(status);
@@ -133,4 +235,17 @@ char *finance_fixture_end_notice(client_t *client, const char *db_url, const cha
         zclock_sleep(100);
     }
     return status;
+}
+
+long long finance_fixture_value(const char *db_url, const char *sql)
+{
+    PGconn *db = db_connect(db_url, "finance", 3);
+    assert_non_null(db);
+    PGresult *res = PQexec(db, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(db));
+    long long value = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    PQfinish(db);
+    return value;
 }

@@ -8,9 +8,38 @@
 #define CHUANG_FINANCE_FIXTURE_H
 
 #include "client.h"
+#include "config.h"
 #include "finance.pb-c.h"
+#include "security.h"
 
 #include <stdint.h>
+#include <sys/types.h>
+
+/* One agency's deployment for a finance test: a broker, finance, the
+ * registry whose events finance keeps facts from and notify, each with
+ * its database on the harness's PostgreSQL and its Redis keys under
+ * "<prefix>:<service>" on the harness's Redis; clients on plain keys. */
+typedef struct {
+    char endpoint[64]; /* the broker's */
+    char db_url[512];  /* finance's database */
+    char prefix[32];
+    pid_t broker, finance, registry, notify;
+    config_t *config;
+    security_t *security;
+} finance_fixture_t;
+
+/* Starts f for test (the harness's name for its databases) with Redis
+ * keys under prefix, and waits until every service answers. Returns 0 or
+ * -1. */
+int finance_fixture_start(finance_fixture_t *f, const char *test, const char *prefix);
+
+/* A client of f's broker acting as actor of agency with roles (caller
+ * destroys). */
+client_t *finance_fixture_client(finance_fixture_t *f, const char *agency, const char *actor,
+                                 const char *roles);
+
+/* Stops f's processes. Returns 0 when finance exited cleanly, else -1. */
+int finance_fixture_stop(finance_fixture_t *f);
 
 /* Calls finance's method with input as client: the reply (caller frees);
  * fails the test when none came. */
@@ -42,6 +71,14 @@ Chuang__Finance__Application *finance_fixture_step(client_t *client, const char 
 char *finance_fixture_step_status(client_t *client, const char *method, int64_t id,
                                   const char *reason, Chuang__Status *status);
 
+/* Makes scheduled job (e.g. "notice:12") of the service whose Redis keys
+ * start with redis_prefix at redis_url due now: runs sql (one UPDATE of
+ * one row that moves its due time into the past) on finance's database at
+ * db_url and takes the job out of the due queue, so that the next restore
+ * puts it back at its new time and it runs. */
+void finance_fixture_due_now(const char *db_url, const char *redis_url, const char *redis_prefix,
+                             const char *sql, const char *job);
+
 /* Ends application id's public notice yesterday, as finance's database at
  * db_url sees it, and takes its award job out of the due queue of the
  * service whose Redis keys start with redis_prefix at redis_url, so the
@@ -50,5 +87,9 @@ char *finance_fixture_step_status(client_t *client, const char *method, int64_t 
  * (caller frees). */
 char *finance_fixture_end_notice(client_t *client, const char *db_url, const char *redis_url,
                                  const char *redis_prefix, int64_t id);
+
+/* The first column of the first row of sql on finance's database at
+ * db_url, as the service's own role; fails the test when sql fails. */
+long long finance_fixture_value(const char *db_url, const char *sql);
 
 #endif

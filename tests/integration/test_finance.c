@@ -27,19 +27,12 @@
 #include <cmocka.h>
 #include <sys/wait.h>
 
-#define FINANCE  CHUANG_BUILD_DIR "/services/finance/chuang-finance"
-#define REGISTRY CHUANG_BUILD_DIR "/services/registry/chuang-registry"
-#define NOTIFY   CHUANG_BUILD_DIR "/services/notify/chuang-notify"
 #define HANGZHOU "330106"
-#define BROKER   CHUANG_BUILD_DIR "/services/broker/chuang-broker"
 #define AGENCY   "441900"
 #define TOWN     "441902"
 
 static char s_db_url[512];
-static char s_endpoint[64];
-static pid_t s_broker, s_finance, s_registry, s_notify;
-static config_t *s_config;
-static security_t *s_security;
+static finance_fixture_t s_deployment;
 static client_t *s_keeper;  /* a finance officer of AGENCY */
 static client_t *s_officer; /* an officer of AGENCY, not of finance */
 static client_t *s_person;  /* an applicant */
@@ -49,83 +42,22 @@ static client_t *s_hz;      /* a finance officer of HANGZHOU */
 
 static client_t *s_client(const char *agency, const char *actor, const char *roles)
 {
-    client_t *client = client_new(s_endpoint, s_security);
-    client_set_identity(client, agency, actor, roles);
-    return client;
+    return finance_fixture_client(&s_deployment, agency, actor, roles);
 }
 
 static int s_setup(void **state)
 {
     (void)state;
-    if (harness_init("finance") != 0 || harness_recipient_key() != 0)
+    if (finance_fixture_start(&s_deployment, "finance", "ftest") != 0)
         return -1;
-    const char *url = harness_service_db("finance", "finance");
-    if (!url)
-        return -1;
-    snprintf(s_db_url, sizeof s_db_url, "%s", url);
-    snprintf(s_endpoint, sizeof s_endpoint, "tcp://127.0.0.1:%d", harness_free_port());
-    char *bind = zsys_sprintf("CHUANG_BROKER_ENDPOINT=%s", s_endpoint);
-    const char *broker_env[] = {bind, "CHUANG_SECURITY_PLAIN=yes", NULL};
-    s_broker = harness_spawn("broker", BROKER, broker_env);
-    zstr_free(&bind);
-    char *brokers = zsys_sprintf("CHUANG_BROKERS=%s", s_endpoint);
-    char *db = zsys_sprintf("CHUANG_DB_URL=%s", s_db_url);
-    char *redis = zsys_sprintf("CHUANG_REDIS_URL=%s", harness_get("CHUANG_TEST_REDIS_URL"));
-    const char *env[] = {brokers,
-                         db,
-                         redis,
-                         "CHUANG_SECURITY_PLAIN=yes",
-                         "CHUANG_SERVICE_TICK_MS=200",
-                         "CHUANG_REDIS_PREFIX=ftest:finance",
-                         "CHUANG_CONSUME_REGISTRY_STREAM=ftest:registry:events",
-                         NULL};
-    s_finance = harness_spawn("finance", FINANCE, env);
-    /* The registry whose events finance keeps facts from. */
-    url = harness_service_db("finance", "registry");
-    if (!url)
-        return -1;
-    char *registry_db = zsys_sprintf("CHUANG_DB_URL=%s", url);
-    const char *registry_env[] = {brokers,
-                                  registry_db,
-                                  redis,
-                                  "CHUANG_SECURITY_PLAIN=yes",
-                                  "CHUANG_REDIS_PREFIX=ftest:registry",
-                                  NULL};
-    s_registry = harness_spawn("registry", REGISTRY, registry_env);
-    zstr_free(&registry_db);
-    /* notify, which tells applicants of their applications' steps. */
-    url = harness_service_db("finance", "notify");
-    if (!url)
-        return -1;
-    char *notify_db = zsys_sprintf("CHUANG_DB_URL=%s", url);
-    const char *notify_env[] = {brokers,
-                                notify_db,
-                                redis,
-                                "CHUANG_SECURITY_PLAIN=yes",
-                                "CHUANG_REDIS_PREFIX=ftest:notify",
-                                "CHUANG_CONSUME_REGISTRY_STREAM=ftest:registry:events",
-                                "CHUANG_CONSUME_FINANCE_STREAM=ftest:finance:events",
-                                "CHUANG_SERVICE_TICK_MS=200",
-                                NULL};
-    s_notify = harness_spawn("notify", NOTIFY, notify_env);
-    zstr_free(&notify_db);
-    zstr_free(&brokers);
-    zstr_free(&db);
-    zstr_free(&redis);
-
-    s_config = config_new(NULL);
-    config_set(s_config, "security.plain", "yes");
-    s_security = security_new(s_config);
+    snprintf(s_db_url, sizeof s_db_url, "%s", s_deployment.db_url);
     s_keeper = s_client(AGENCY, "keeper-1", "finance-officer");
     s_officer = s_client(AGENCY, "officer-1", "officer");
     s_person = s_client(AGENCY, "person-1", "applicant");
     s_town = s_client(TOWN, "keeper-2", "finance-officer");
     s_clerk = s_client(HANGZHOU, "clerk-1", "officer");
     s_hz = s_client(HANGZHOU, "keeper-3", "finance-officer");
-    if (harness_wait_service(s_endpoint, "registry", 20000) != 0 ||
-        harness_wait_service(s_endpoint, "notify", 20000) != 0)
-        return -1;
-    return harness_wait_service(s_endpoint, "finance", 20000);
+    return 0;
 }
 
 static int s_teardown(void **state)
@@ -137,27 +69,13 @@ static int s_teardown(void **state)
     client_destroy(&s_town);
     client_destroy(&s_clerk);
     client_destroy(&s_hz);
-    security_destroy(&s_security);
-    config_destroy(&s_config);
-    int status = harness_stop(s_finance, SIGTERM, 5000);
-    harness_stop(s_registry, SIGTERM, 5000);
-    harness_stop(s_notify, SIGTERM, 5000);
-    harness_stop(s_broker, SIGTERM, 5000);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    return finance_fixture_stop(&s_deployment);
 }
 
 /* The first column of the first row of sql, as the service's own role. */
 static long long s_value(const char *sql)
 {
-    PGconn *db = db_connect(s_db_url, "finance", 3);
-    assert_non_null(db);
-    PGresult *res = PQexec(db, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(db));
-    long long value = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    PQfinish(db);
-    return value;
+    return finance_fixture_value(s_db_url, sql);
 }
 
 /* Runs sql (several statements, in one transaction unless it says) as the
