@@ -5,7 +5,7 @@
  * entities' facts and eligibility; handlers_applications.c: applications;
  * handlers_awards.c: the cross-level award register; handlers_loans.c:
  * guarantee loans; handlers_vouchers.c: innovation vouchers and their
- * service providers), and its field
+ * service providers; handlers_pool.c: the pre-listing pool), and its field
  * maxima for the framework.
  */
 #ifndef FINANCE_HANDLERS_H
@@ -54,5 +54,10 @@ service_handler_fn handle_get_voucher;
 service_handler_fn handle_redeem_voucher;
 service_handler_fn handle_settle_provider;
 service_handler_fn handle_get_voucher_report;
+service_handler_fn handle_propose_for_pool;
+service_handler_fn handle_decide_pool_entry;
+service_handler_fn handle_record_listing_stage;
+service_handler_fn handle_get_pool_entry;
+service_handler_fn handle_list_pool;
 
 #endif

@@ -18,6 +18,7 @@
 #include "handlers_private.h"
 #include "ledger.h"
 #include "loans.h"
+#include "pool.h"
 #include "programmes.h"
 
 #include <czmq.h>
@@ -85,6 +86,42 @@ Chuang__Status handle_create_application(service_call_t *call, const ProtobufCMe
 
 /* Records in call why eligibility failed: a violation per condition and
  * per award rule that does not hold, naming the fact or the award found. */
+/* Checks an application to a listing_reward programme: its subject is a
+ * stage the applicant has reached in this agency's pre-listing pool, and
+ * amount at most the version's <stage>_fen. */
+static Chuang__Status s_listing_stage(service_call_t *call,
+                                      const Chuang__Finance__Application *application,
+                                      const Chuang__Finance__ProgrammeVersion *version,
+                                      int64_t amount)
+{
+    size_t s = 0;
+    while (pool_stages[s] && !streq(pool_stages[s], application->subject))
+        s++;
+    if (!pool_stages[s])
+        return service_call_violation(call, "subject",
+                                      "must be the listing stage rewarded: shareholding_reform, "
+                                      "counselling_filing, application_accepted or listed");
+    int reached = pool_stage_reached(service_call_db(call), service_call_header(call)->agency,
+                                     application->credit_code, application->subject);
+    if (reached < 0)
+        return service_call_sql_fail(call, NULL, "read listing stages");
+    if (reached == 0) {
+        service_call_violation(call, "subject",
+                               "is a stage the entity has not reached in the pool");
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION, "stage not reached",
+                                 "A stage's reward follows the stage, recorded for an entity of "
+                                 "this agency's pre-listing pool.",
+                                 NULL);
+    }
+    char name[48];
+    snprintf(name, sizeof name, "%s_fen", application->subject);
+    int64_t cap = programme_parameter(version, name, 0);
+    if (amount > cap)
+        return service_call_violation(call, "amount_fen",
+                                      "passes the stage's reward of %" PRId64 " fen", cap);
+    return CHUANG__STATUS__OK;
+}
+
 static Chuang__Status s_not_eligible(service_call_t *call, const Chuang__Finance__Eligibility *e)
 {
     for (size_t i = 0; i < e->n_results; i++) {
@@ -161,6 +198,11 @@ Chuang__Status handle_submit_application(service_call_t *call, const ProtobufCMe
     if (eligibility->computed && eligibility->subsidy_fen < amount) {
         amount = eligibility->subsidy_fen;
         reason = "amount lowered to the interest subsidy computed for the repaid periods";
+    }
+    if (streq(programme->kind, "listing_reward")) {
+        status = s_listing_stage(call, application, programme->version, amount);
+        if (status != CHUANG__STATUS__OK)
+            return status;
     }
     int64_t face = programme_parameter(programme->version, "face_value_fen", 0);
     if (streq(programme->kind, "voucher") && amount != face)

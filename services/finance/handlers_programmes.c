@@ -21,9 +21,9 @@
 
 #define LAPSING_MAX 3660
 
-static const char *const s_kinds[] = {
-    "special_fund", "interest_subsidy", "guarantee_loan", "rent_subsidy",
-    "reward",       "voucher",          "matching",       NULL};
+static const char *const s_kinds[] = {"special_fund", "interest_subsidy", "guarantee_loan",
+                                      "rent_subsidy", "reward",           "voucher",
+                                      "matching",     "listing_reward",   NULL};
 
 /* The facts a condition may test, the test each takes, and whether its
  * values are numbers (one of them) or names. */
@@ -238,7 +238,7 @@ Chuang__Status handle_define_programme(service_call_t *call, const ProtobufCMess
     if (!s_listed(s_kinds, request->kind))
         service_call_violation(call, "kind",
                                "must be special_fund, interest_subsidy, guarantee_loan, "
-                               "rent_subsidy, reward, voucher or matching");
+                               "rent_subsidy, reward, voucher, matching or listing_reward");
     if (!s_listed(awards_levels, request->level))
         service_call_violation(call, "level", "must be town, district, city, province or national");
     if (!handlers_code_valid(request->fund))

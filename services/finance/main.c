@@ -30,7 +30,9 @@
  * registers it at the window, finance officers approve it, and it redeems
  * vouchers with its own key (finance officers may record a redemption for
  * it) and reads its own registration; finance officers settle what
- * providers redeemed; a programme in force is public policy, open to
+ * providers redeemed; any officer proposes an entity for the pre-listing
+ * pool, finance officers decide on it and record its stages, and
+ * officers and auditors read the pool; a programme in force is public policy, open to
  * anyone, and anyone may object to an application on public notice. */
 static const service_method_t s_methods[] = {
     {"CreateFund", handle_create_fund, SERVICE_METHOD_WRITE, "finance-officer"},
@@ -88,6 +90,11 @@ static const service_method_t s_methods[] = {
     {"SettleProvider", handle_settle_provider, SERVICE_METHOD_WRITE, "finance-officer"},
     {"GetVoucherReport", handle_get_voucher_report, SERVICE_METHOD_READ,
      "officer,finance-officer,auditor"},
+    {"ProposeForPool", handle_propose_for_pool, SERVICE_METHOD_WRITE, "officer,finance-officer"},
+    {"DecidePoolEntry", handle_decide_pool_entry, SERVICE_METHOD_WRITE, "finance-officer"},
+    {"RecordListingStage", handle_record_listing_stage, SERVICE_METHOD_WRITE, "finance-officer"},
+    {"GetPoolEntry", handle_get_pool_entry, SERVICE_METHOD_READ, "officer,finance-officer,auditor"},
+    {"ListPool", handle_list_pool, SERVICE_METHOD_READ, "officer,finance-officer,auditor"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -249,3 +249,51 @@ long long finance_fixture_value(const char *db_url, const char *sql)
     PQfinish(db);
     return value;
 }
+
+int64_t finance_fixture_award(finance_fixture_t *f, client_t *officer, client_t *reviewer,
+                              const char *department, const char *programme,
+                              const char *credit_code, const char *subject, int64_t amount)
+{
+    Chuang__Status status;
+    int64_t id = finance_fixture_draft(officer, programme, credit_code, subject, amount, &status);
+    assert_int_equal(status, CHUANG__STATUS__OK);
+    char *got = finance_fixture_step_status(officer, "SubmitApplication", id, "", &status);
+    assert_string_equal(got, "under_review");
+    free(got);
+    Chuang__Finance__ReviewRequest review = CHUANG__FINANCE__REVIEW_REQUEST__INIT;
+    review.id = id;
+    review.department = (char *)department;
+    review.approve = true;
+    assert_int_equal(finance_fixture_status(reviewer, "ReviewApplication", &review.base),
+                     CHUANG__STATUS__OK);
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "%s:finance", f->prefix);
+    got = finance_fixture_end_notice(officer, f->db_url, harness_get("CHUANG_TEST_REDIS_URL"),
+                                     prefix, id);
+    assert_string_equal(got, "awarded");
+    free(got);
+    return id;
+}
+
+void finance_fixture_wait_known(client_t *client, const char *credit_code)
+{
+    for (int i = 0; i < 150; i++) {
+        Chuang__Finance__EntityFactsRequest request = CHUANG__FINANCE__ENTITY_FACTS_REQUEST__INIT;
+        request.credit_code = (char *)credit_code;
+        if (finance_fixture_status(client, "GetEntityFacts", &request.base) == CHUANG__STATUS__OK)
+            return;
+        zclock_sleep(100);
+    }
+    fail_msg("finance never learnt of %s", credit_code);
+}
+
+void finance_fixture_assert_refused(Chuang__Reply *reply, Chuang__Status status, const char *field)
+{
+    assert_int_equal(reply->status, status);
+    bool named = false;
+    for (size_t i = 0; i < reply->n_violations; i++)
+        named = named || strncmp(reply->violations[i]->field, field, strlen(field)) == 0;
+    if (!named)
+        fail_msg("no violation of %s in \"%s\"", field, reply->message);
+    chuang__reply__free_unpacked(reply, NULL);
+}

@@ -92,4 +92,20 @@ char *finance_fixture_end_notice(client_t *client, const char *db_url, const cha
  * db_url, as the service's own role; fails the test when sql fails. */
 long long finance_fixture_value(const char *db_url, const char *sql);
 
+/* Takes an application of credit_code to programme, for subject and
+ * amount, from its draft by officer through the review of department by
+ * reviewer (the version's only approval) and the end of its notice to its
+ * award; fails the test at any other turn. Returns its id. */
+int64_t finance_fixture_award(finance_fixture_t *f, client_t *officer, client_t *reviewer,
+                              const char *department, const char *programme,
+                              const char *credit_code, const char *subject, int64_t amount);
+
+/* Waits (up to 15 s) until finance knows credit_code, asked as client;
+ * fails the test when it never does. */
+void finance_fixture_wait_known(client_t *client, const char *credit_code);
+
+/* Asserts that reply was refused with status and a violation of field
+ * (or of a field whose path starts with it), and frees it. */
+void finance_fixture_assert_refused(Chuang__Reply *reply, Chuang__Status status, const char *field);
+
 #endif

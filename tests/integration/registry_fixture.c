@@ -58,10 +58,11 @@ char *registry_fixture_register_as(client_t *client, const char *trade_name, con
     return registry_fixture_register_founder(client, trade_name, applicant, NULL, 0);
 }
 
-char *registry_fixture_register_founder(client_t *client, const char *trade_name,
-                                        const char *applicant,
-                                        Chuang__Registry__FounderCategory *categories,
-                                        size_t n_categories)
+/* Reserves trade_name and registers it with one founder of categories,
+ * domiciled in division: the credit code (caller frees). */
+static char *s_register(client_t *client, const char *trade_name, const char *applicant,
+                        Chuang__Registry__FounderCategory *categories, size_t n_categories,
+                        const char *division)
 {
     Chuang__Registry__ReserveNameRequest reserve;
     registry_fixture_reservation(&reserve, trade_name, applicant);
@@ -72,6 +73,7 @@ char *registry_fixture_register_founder(client_t *client, const char *trade_name
 
     registry_fixture_registration_t registration;
     registry_fixture_registration(&registration, reservation->reservation_id, "文三路 1 号");
+    registration.domicile.division_code = (char *)division;
     registration.founder.categories = categories;
     registration.founder.n_categories = n_categories;
     Chuang__Reply *registered =
@@ -85,4 +87,17 @@ char *registry_fixture_register_founder(client_t *client, const char *trade_name
     chuang__registry__name_reservation__free_unpacked(reservation, NULL);
     chuang__reply__free_unpacked(reply, NULL);
     return code;
+}
+
+char *registry_fixture_register_founder(client_t *client, const char *trade_name,
+                                        const char *applicant,
+                                        Chuang__Registry__FounderCategory *categories,
+                                        size_t n_categories)
+{
+    return s_register(client, trade_name, applicant, categories, n_categories, "330106");
+}
+
+char *registry_fixture_register_in(client_t *client, const char *trade_name, const char *division)
+{
+    return s_register(client, trade_name, "11010519491231002X", NULL, 0, division);
 }

@@ -42,4 +42,8 @@ char *registry_fixture_register_founder(client_t *client, const char *trade_name
                                         Chuang__Registry__FounderCategory *categories,
                                         size_t n_categories);
 
+/* The same, with no founder category, domiciled in division (of the
+ * client's agency). */
+char *registry_fixture_register_in(client_t *client, const char *trade_name, const char *division);
+
 #endif

@@ -45,17 +45,9 @@ static client_t *s_client(const char *agency, const char *actor, const char *rol
     return finance_fixture_client(&s_deployment, agency, actor, roles);
 }
 
-/* Waits (up to 15 s) until finance knows credit_code. */
 static void s_wait_known(const char *credit_code)
 {
-    for (int i = 0; i < 150; i++) {
-        Chuang__Finance__EntityFactsRequest request = CHUANG__FINANCE__ENTITY_FACTS_REQUEST__INIT;
-        request.credit_code = (char *)credit_code;
-        if (finance_fixture_status(s_keeper, "GetEntityFacts", &request.base) == CHUANG__STATUS__OK)
-            return;
-        zclock_sleep(100);
-    }
-    fail_msg("finance never learnt of %s", credit_code);
+    finance_fixture_wait_known(s_keeper, credit_code);
 }
 
 static int s_setup(void **state)
@@ -100,16 +92,9 @@ static long long s_value(const char *sql)
     return finance_fixture_value(s_deployment.db_url, sql);
 }
 
-/* Asserts reply refused with status and a violation of field. */
 static void s_assert_refused(Chuang__Reply *reply, Chuang__Status status, const char *field)
 {
-    assert_int_equal(reply->status, status);
-    bool named = false;
-    for (size_t i = 0; i < reply->n_violations; i++)
-        named = named || streq(reply->violations[i]->field, field);
-    if (!named)
-        fail_msg("no violation of %s in \"%s\"", field, reply->message);
-    chuang__reply__free_unpacked(reply, NULL);
+    finance_fixture_assert_refused(reply, status, field);
 }
 
 /* The voucher programme: ¥5,000 vouchers valid 30 days for cloud and
@@ -168,22 +153,8 @@ static Chuang__Reply *s_register_provider(client_t *client, const char *credit_c
 /* The voucher the award of an application of credit_code issues: its id. */
 static int64_t s_voucher(const char *credit_code)
 {
-    Chuang__Status status;
-    int64_t id = finance_fixture_draft(s_keeper, PROGRAMME, credit_code, "", FACE, &status);
-    assert_int_equal(status, CHUANG__STATUS__OK);
-    char *got = finance_fixture_step_status(s_keeper, "SubmitApplication", id, "", &status);
-    assert_string_equal(got, "under_review");
-    free(got);
-    Chuang__Finance__ReviewRequest review = CHUANG__FINANCE__REVIEW_REQUEST__INIT;
-    review.id = id;
-    review.department = "science_technology";
-    review.approve = true;
-    assert_int_equal(finance_fixture_status(s_reviewer, "ReviewApplication", &review.base),
-                     CHUANG__STATUS__OK);
-    got = finance_fixture_end_notice(s_keeper, s_deployment.db_url,
-                                     harness_get("CHUANG_TEST_REDIS_URL"), "vtest:finance", id);
-    assert_string_equal(got, "awarded");
-    free(got);
+    int64_t id = finance_fixture_award(&s_deployment, s_keeper, s_reviewer, "science_technology",
+                                       PROGRAMME, credit_code, "", FACE);
     Chuang__Finance__Application *a =
         finance_fixture_step(s_keeper, "GetApplication", id, "", NULL);
     int64_t voucher = a->voucher_id;
