@@ -54,22 +54,25 @@ static int s_registered(PGconn *db, const Chuang__Event *event, const uint8_t *d
                 categories[n++] = (char *)name;
         }
     char *array = db_text_array(categories, n);
-    const char *values[7] = {
+    const char *values[8] = {
         entity->credit_code,
         event->agency,
         entity->name,
         s_enum_name(&chuang__registry__entity_type__descriptor, entity->entity_type),
         entity->registered_on,
         entity->domicile ? entity->domicile->division_code : "",
-        array};
+        array,
+        entity->industry_code};
     int rc = array ? s_exec(db,
                             "INSERT INTO entity_facts (credit_code, agency, name, entity_type,"
-                            "   registered_on, division, founder_categories, status)"
-                            " VALUES ($1, $2, $3, $4, $5::date, $6, $7::text[], 'registered')"
+                            "   registered_on, division, founder_categories, status,"
+                            "   industry_code)"
+                            " VALUES ($1, $2, $3, $4, $5::date, $6, $7::text[], 'registered', $8)"
                             " ON CONFLICT (credit_code) DO UPDATE SET agency = $2, name = $3,"
                             "   entity_type = $4, registered_on = $5::date, division = $6,"
-                            "   founder_categories = $7::text[], updated_at = now()",
-                            7, values)
+                            "   founder_categories = $7::text[], industry_code = $8,"
+                            "   updated_at = now()",
+                            8, values)
                    : -1;
     free(array);
     chuang__registry__entity__free_unpacked(entity, NULL);
@@ -168,7 +171,14 @@ int facts_get(PGconn *db, service_call_t *call, const char *credit_code,
         " CASE WHEN EXISTS (SELECT 1 FROM entity_listings l WHERE l.credit_code = f.credit_code"
         "     AND l.removed_at IS NULL AND l.list = 'dishonest') THEN 'dishonest'"
         "   WHEN EXISTS (SELECT 1 FROM entity_listings l WHERE l.credit_code = f.credit_code"
-        "     AND l.removed_at IS NULL) THEN 'abnormal' ELSE 'good' END AS standing"
+        "     AND l.removed_at IS NULL) THEN 'abnormal' ELSE 'good' END AS standing,"
+        " industry_code,"
+        " coalesce((SELECT first_on::text FROM entity_firsts x WHERE x.credit_code = f.credit_code"
+        "   AND x.kind = 'investment'), '') AS first_investment_on,"
+        " coalesce((SELECT first_on::text FROM entity_firsts x WHERE x.credit_code = f.credit_code"
+        "   AND x.kind = 'loan'), '') AS first_loan_on,"
+        " coalesce((SELECT first_on::text FROM entity_firsts x WHERE x.credit_code = f.credit_code"
+        "   AND x.kind = 'guarantee'), '') AS first_guarantee_on"
         " FROM entity_facts f WHERE credit_code = $1",
         1, values, NULL, NULL, 0);
     int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : -1;

@@ -24,6 +24,7 @@ const bounds_t finance_bounds[] = {
     {"chuang.finance.ProgrammeVersion.service_categories", 20},
     {"chuang.finance.ProgrammeVersion.providers", 50},
     {"chuang.finance.RegisterProviderRequest.categories", 20},
+    {"chuang.finance.FundFiling.stages", 5},
     {NULL, 0},
 };
 

@@ -5,7 +5,8 @@
  * entities' facts and eligibility; handlers_applications.c: applications;
  * handlers_awards.c: the cross-level award register; handlers_loans.c:
  * guarantee loans; handlers_vouchers.c: innovation vouchers and their
- * service providers; handlers_pool.c: the pre-listing pool), and its field
+ * service providers; handlers_pool.c: the pre-listing pool;
+ * handlers_investments.c: angel and venture funds), and its field
  * maxima for the framework.
  */
 #ifndef FINANCE_HANDLERS_H
@@ -59,5 +60,10 @@ service_handler_fn handle_decide_pool_entry;
 service_handler_fn handle_record_listing_stage;
 service_handler_fn handle_get_pool_entry;
 service_handler_fn handle_list_pool;
+service_handler_fn handle_file_investment_fund;
+service_handler_fn handle_decide_investment_fund;
+service_handler_fn handle_get_investment_fund;
+service_handler_fn handle_report_investment;
+service_handler_fn handle_get_investment_statistics;
 
 #endif

@@ -32,7 +32,11 @@
  * it) and reads its own registration; finance officers settle what
  * providers redeemed; any officer proposes an entity for the pre-listing
  * pool, finance officers decide on it and record its stages, and
- * officers and auditors read the pool; a programme in force is public policy, open to
+ * officers and auditors read the pool; a fund manager (role investor)
+ * files its angel or venture fund with its own key (or an officer at the
+ * window), finance officers record it, and the manager reports its
+ * investments and reads its own funds; officers and auditors read the
+ * year's investment statistics; a programme in force is public policy, open to
  * anyone, and anyone may object to an application on public notice. */
 static const service_method_t s_methods[] = {
     {"CreateFund", handle_create_fund, SERVICE_METHOD_WRITE, "finance-officer"},
@@ -95,6 +99,16 @@ static const service_method_t s_methods[] = {
     {"RecordListingStage", handle_record_listing_stage, SERVICE_METHOD_WRITE, "finance-officer"},
     {"GetPoolEntry", handle_get_pool_entry, SERVICE_METHOD_READ, "officer,finance-officer,auditor"},
     {"ListPool", handle_list_pool, SERVICE_METHOD_READ, "officer,finance-officer,auditor"},
+    {"FileInvestmentFund", handle_file_investment_fund, SERVICE_METHOD_WRITE,
+     "officer,finance-officer,investor"},
+    {"DecideInvestmentFund", handle_decide_investment_fund, SERVICE_METHOD_WRITE,
+     "finance-officer"},
+    {"GetInvestmentFund", handle_get_investment_fund, SERVICE_METHOD_READ,
+     "officer,finance-officer,auditor,investor"},
+    {"ReportInvestment", handle_report_investment, SERVICE_METHOD_WRITE,
+     "finance-officer,investor"},
+    {"GetInvestmentStatistics", handle_get_investment_statistics, SERVICE_METHOD_READ,
+     "officer,finance-officer,auditor"},
     {NULL, NULL, 0, NULL},
 };
 

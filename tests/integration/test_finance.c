@@ -1596,6 +1596,19 @@ static void test_a_guarantee_loan_from_application_to_compensation(void **state)
     assert_int_equal(s_status(bank, "DisburseLoan", &disburse.base), CHUANG__STATUS__OK);
     assert_int_equal(s_repay(other_bank, loan_id, 1), CHUANG__STATUS__PERMISSION_DENIED);
     client_destroy(&other_bank);
+    /* Its first guarantee (today) and first loan (the disbursement's
+     * day), 首保 and 首贷, in what finance knows of the entity. */
+    Chuang__Finance__EntityFactsRequest whom = CHUANG__FINANCE__ENTITY_FACTS_REQUEST__INIT;
+    whom.credit_code = entity;
+    Chuang__Reply *known = s_call(s_hz, "GetEntityFacts", &whom.base);
+    assert_int_equal(known->status, CHUANG__STATUS__OK);
+    Chuang__Finance__EntityFacts *facts =
+        chuang__finance__entity_facts__unpack(NULL, known->payload.len, known->payload.data);
+    assert_string_equal(facts->first_guarantee_on, s_day(0));
+    assert_string_equal(facts->first_loan_on, s_day(-200));
+    assert_string_equal(facts->first_investment_on, "");
+    chuang__finance__entity_facts__free_unpacked(facts, NULL);
+    chuang__reply__free_unpacked(known, NULL);
     int64_t reserve = (18000005 * INT64_C(1000) * 2 + 10000) / 20000; /* 1,800,000.5 up */
     assert_true(reserve == 1800001);
     assert_true(s_balance(s_hz, "hz-guarantee", "reserve") == reserve);
