@@ -122,3 +122,51 @@ Chuang__Status handlers_found(service_call_t *call, int found, const char *what,
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, message, NULL, NULL);
     return CHUANG__STATUS__OK;
 }
+
+Chuang__Status handlers_move_allowed(service_call_t *call, const handlers_move_t *moves,
+                                     const char *what, const char *current, const char *wanted)
+{
+    for (size_t i = 0; moves[i].from; i++)
+        if (streq(moves[i].from, current) && streq(moves[i].to, wanted))
+            return CHUANG__STATUS__OK;
+    char *message = zsys_sprintf("%s not in that state", what);
+    char *detail = zsys_sprintf("The %s is %s; it cannot become %s.", what, current, wanted);
+    Chuang__Status status =
+        service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                          message ? message : "not in that state", detail, NULL);
+    zstr_free(&message);
+    zstr_free(&detail);
+    return status;
+}
+
+bool handlers_move_known(const handlers_move_t *moves, const char *wanted)
+{
+    for (size_t i = 0; moves[i].from; i++)
+        if (streq(moves[i].to, wanted))
+            return true;
+    return false;
+}
+
+bool handlers_acts_as(service_call_t *call, const char *role)
+{
+    return service_call_has_role(call, role) && !service_call_has_role(call, "finance-officer") &&
+           !service_call_has_role(call, "officer") && !service_call_has_role(call, "auditor");
+}
+
+Chuang__Status handlers_past_day(service_call_t *call, const char *field, const char **day,
+                                 const char *not_before)
+{
+    if (!handlers_day_valid(*day))
+        return service_call_violation(call, field, "must be a date YYYY-MM-DD, or empty for today");
+    const char *today = "";
+    Chuang__Status status = handlers_day_or_today(call, &today);
+    if (status != CHUANG__STATUS__OK)
+        return status;
+    if (!**day)
+        *day = today;
+    if (strcmp(*day, today) > 0)
+        return service_call_violation(call, field, "must not be after today, %s", today);
+    if (not_before && *not_before && strcmp(*day, not_before) < 0)
+        return service_call_violation(call, field, "must not be before %s", not_before);
+    return CHUANG__STATUS__OK;
+}

@@ -25,15 +25,6 @@ static bool s_listed(const char *const *list, const char *value)
     return false;
 }
 
-/* true when the caller acts by the fund manager's own key (role
- * investor), not as an officer. */
-static bool s_as_investor(service_call_t *call)
-{
-    return service_call_has_role(call, "investor") &&
-           !service_call_has_role(call, "finance-officer") &&
-           !service_call_has_role(call, "officer") && !service_call_has_role(call, "auditor");
-}
-
 /* Reads fund id back into output, or refuses a manager's key reading
  * another's fund; reports the step as event type unless type is NULL. */
 static Chuang__Status s_fund_reply(service_call_t *call, int64_t id, const char *type,
@@ -47,7 +38,8 @@ static Chuang__Status s_fund_reply(service_call_t *call, int64_t id, const char 
                        "read fund", "no such fund");
     if (status != CHUANG__STATUS__OK)
         return status;
-    if (s_as_investor(call) && !streq(fund->principal, service_call_principal(call)->name))
+    if (handlers_acts_as(call, "investor") &&
+        !streq(fund->principal, service_call_principal(call)->name))
         return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "another manager's fund",
                                  "A fund manager reads and reports for its own funds.", NULL);
     if (!type)
@@ -85,7 +77,7 @@ Chuang__Status handle_file_investment_fund(service_call_t *call, const ProtobufC
             service_call_violation(call, path, "must be seed, angel, early, growth or late");
     }
     const char *principal = request->principal;
-    if (s_as_investor(call)) {
+    if (handlers_acts_as(call, "investor")) {
         const char *me = service_call_principal(call)->name;
         if (*principal && !streq(principal, me))
             service_call_violation(call, "principal",
@@ -113,11 +105,11 @@ Chuang__Status handle_decide_investment_fund(service_call_t *call, const Protobu
 {
     const Chuang__Finance__InvestmentFundDecision *request =
         (const Chuang__Finance__InvestmentFundDecision *)input;
-    static const char *const from[] = {"filed", "filed", "recorded", NULL};
-    static const char *const to[] = {"recorded", "refused", "deregistered", NULL};
+    static const handlers_move_t moves[] = {
+        {"filed", "recorded"}, {"filed", "refused"}, {"recorded", "deregistered"}, {NULL, NULL}};
     if (request->id < 1)
         service_call_violation(call, "id", "must be the id of a fund");
-    if (!s_listed(to, request->decision))
+    if (!handlers_move_known(moves, request->decision))
         service_call_violation(call, "decision", "must be recorded, refused or deregistered");
     bool recorded = streq(request->decision, "recorded");
     if (!handlers_text_valid(request->reason, !recorded))
@@ -133,17 +125,9 @@ Chuang__Status handle_decide_investment_fund(service_call_t *call, const Protobu
                        "read fund", "no such fund");
     if (status != CHUANG__STATUS__OK)
         return status;
-    size_t i = 0;
-    while (from[i] && !(streq(from[i], fund->status) && streq(to[i], request->decision)))
-        i++;
-    if (!from[i]) {
-        char *detail =
-            zsys_sprintf("The fund is %s; it cannot become %s.", fund->status, request->decision);
-        status = service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
-                                   "fund not in that state", detail, NULL);
-        zstr_free(&detail);
+    status = handlers_move_allowed(call, moves, "fund", fund->status, request->decision);
+    if (status != CHUANG__STATUS__OK)
         return status;
-    }
     if (invest_fund_decide(db, agency, request->id, request->decision, request->reason,
                            handlers_recorded_by(call)) != 1)
         return service_call_sql_fail(call, NULL, "decide fund");
@@ -182,14 +166,10 @@ Chuang__Status handle_report_investment(service_call_t *call, const ProtobufCMes
         service_call_violation(call, "round", "must be seed, angel, pre_a, a, b, c or later");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    const char *today = "", *day = request->invested_on;
-    Chuang__Status status = handlers_day_or_today(call, &today);
+    const char *day = request->invested_on;
+    Chuang__Status status = handlers_past_day(call, "invested_on", &day, NULL);
     if (status != CHUANG__STATUS__OK)
         return status;
-    if (!*day)
-        day = today;
-    if (strcmp(day, today) > 0)
-        return service_call_violation(call, "invested_on", "must not be after today, %s", today);
     Chuang__Finance__InvestmentFund *fund = service_call_alloc(call, sizeof *fund);
     chuang__finance__investment_fund__init(fund);
     status = s_fund_reply(call, request->fund_id, NULL, &fund->base);

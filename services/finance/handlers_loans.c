@@ -106,27 +106,6 @@ static Chuang__Status s_not(service_call_t *call, const Chuang__Finance__Loan *l
     return status;
 }
 
-/* Checks that day ("" for today, which it then becomes) is a date not
- * after today and not before not_before (unless ""), recording a
- * violation on field otherwise. */
-static Chuang__Status s_past_day(service_call_t *call, const char *field, const char **day,
-                                 const char *not_before)
-{
-    if (!handlers_day_valid(*day))
-        return service_call_violation(call, field, "must be a date YYYY-MM-DD, or empty for today");
-    const char *today = "";
-    Chuang__Status status = handlers_day_or_today(call, &today);
-    if (status != CHUANG__STATUS__OK)
-        return status;
-    if (!**day)
-        *day = today;
-    if (strcmp(*day, today) > 0)
-        return service_call_violation(call, field, "must not be after today, %s", today);
-    if (not_before && *not_before && strcmp(*day, not_before) < 0)
-        return service_call_violation(call, field, "must not be before %s", not_before);
-    return CHUANG__STATUS__OK;
-}
-
 /* Posts entry (cause loan:<id> when cause is NULL) and answers a refusal. */
 static Chuang__Status s_post(service_call_t *call, const ledger_entry_t *entry,
                              const ledger_posting_t *postings, size_t count, int64_t *posted)
@@ -217,7 +196,7 @@ Chuang__Status handle_disburse_loan(service_call_t *call, const ProtobufCMessage
     const Chuang__Finance__DisbursementRequest *request =
         (const Chuang__Finance__DisbursementRequest *)input;
     const char *day = request->disbursed_on;
-    Chuang__Status status = s_past_day(call, "disbursed_on", &day, NULL);
+    Chuang__Status status = handlers_past_day(call, "disbursed_on", &day, NULL);
     if (status == CHUANG__STATUS__OK)
         status = s_lender(call, request->id);
     if (status != CHUANG__STATUS__OK)
@@ -276,7 +255,7 @@ Chuang__Status handle_record_repayment(service_call_t *call, const ProtobufCMess
     if (!streq(loan->status, "repaying") && !streq(loan->status, "overdue"))
         return s_not(call, loan, "disbursed and being repaid");
     const char *day = request->paid_on;
-    status = s_past_day(call, "paid_on", &day, loan->disbursed_on);
+    status = handlers_past_day(call, "paid_on", &day, loan->disbursed_on);
     if (status != CHUANG__STATUS__OK)
         return status;
     int rc = loan_repay(service_call_db(call), service_call_header(call)->agency, request->id,

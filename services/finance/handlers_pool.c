@@ -116,16 +116,12 @@ Chuang__Status handle_decide_pool_entry(service_call_t *call, const ProtobufCMes
                                         ProtobufCMessage *output)
 {
     const Chuang__Finance__PoolDecision *request = (const Chuang__Finance__PoolDecision *)input;
-    static const char *const from[] = {"proposed", "proposed",    "admitted",
-                                       "admitted", "recommended", NULL};
-    static const char *const to[] = {"admitted", "declined", "recommended",
-                                     "removed",  "removed",  NULL};
+    static const handlers_move_t moves[] = {{"proposed", "admitted"},    {"proposed", "declined"},
+                                            {"admitted", "recommended"}, {"admitted", "removed"},
+                                            {"recommended", "removed"},  {NULL, NULL}};
     if (!handlers_credit_code_shaped(request->credit_code))
         service_call_violation(call, "credit_code", "must be the entity's credit code");
-    size_t known = 0;
-    while (to[known] && !streq(to[known], request->decision))
-        known++;
-    if (!to[known])
+    if (!handlers_move_known(moves, request->decision))
         service_call_violation(call, "decision",
                                "must be admitted, declined, recommended or removed");
     bool admitted = streq(request->decision, "admitted");
@@ -148,17 +144,9 @@ Chuang__Status handle_decide_pool_entry(service_call_t *call, const ProtobufCMes
                             "read pool entry", "the entity is not proposed for the pool");
     if (status != CHUANG__STATUS__OK)
         return status;
-    size_t i = 0;
-    while (from[i] && !(streq(from[i], entry->status) && streq(to[i], request->decision)))
-        i++;
-    if (!from[i]) {
-        char *detail =
-            zsys_sprintf("The entry is %s; it cannot become %s.", entry->status, request->decision);
-        status = service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
-                                   "pool entry not in that state", detail, NULL);
-        zstr_free(&detail);
+    status = handlers_move_allowed(call, moves, "pool entry", entry->status, request->decision);
+    if (status != CHUANG__STATUS__OK)
         return status;
-    }
     if (admitted) {
         /* The quota of the proposal's year. */
         if (entry->year != year &&
@@ -194,20 +182,14 @@ Chuang__Status handle_record_listing_stage(service_call_t *call, const ProtobufC
         service_call_violation(call, "stage",
                                "must be shareholding_reform, counselling_filing, "
                                "application_accepted or listed");
-    if (!handlers_day_valid(request->reached_on))
-        service_call_violation(call, "reached_on", "must be a date YYYY-MM-DD, or empty for today");
     if (!handlers_text_valid(request->document, true))
         service_call_violation(call, "document", "must name the document that shows it");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    const char *today = "", *day = request->reached_on;
-    Chuang__Status status = handlers_day_or_today(call, &today);
+    const char *day = request->reached_on;
+    Chuang__Status status = handlers_past_day(call, "reached_on", &day, NULL);
     if (status != CHUANG__STATUS__OK)
         return status;
-    if (!*day)
-        day = today;
-    if (strcmp(day, today) > 0)
-        return service_call_violation(call, "reached_on", "must not be after today, %s", today);
     PGconn *db = service_call_db(call);
     const char *agency = service_call_header(call)->agency;
     Chuang__Finance__PoolEntry *entry = service_call_alloc(call, sizeof *entry);

@@ -83,4 +83,29 @@ bool handlers_subsidy_computed(const Chuang__Finance__Programme *programme);
  * is not one. */
 void handlers_period_check(service_call_t *call, const char *from, const char *to);
 
+/* A move of a record between statuses: from[i] may become to[i]. */
+typedef struct {
+    const char *from;
+    const char *to;
+} handlers_move_t;
+
+/* OK when moves (ending with {NULL, NULL}) let what (e.g. "provider"),
+ * now current, become wanted; else FAILED_PRECONDITION saying so. */
+Chuang__Status handlers_move_allowed(service_call_t *call, const handlers_move_t *moves,
+                                     const char *what, const char *current, const char *wanted);
+
+/* true when wanted is the to of one of moves. */
+bool handlers_move_known(const handlers_move_t *moves, const char *wanted);
+
+/* true when the caller acts by its own key in role (e.g. provider,
+ * investor), not as an officer, finance officer or auditor. */
+bool handlers_acts_as(service_call_t *call, const char *role);
+
+/* Checks that *day ("" for today, which it then becomes) is a date not
+ * after today and not before not_before (unless NULL or ""), recording a
+ * violation of field otherwise. Returns OK, INVALID_ARGUMENT or the
+ * query's failure. */
+Chuang__Status handlers_past_day(service_call_t *call, const char *field, const char **day,
+                                 const char *not_before);
+
 #endif

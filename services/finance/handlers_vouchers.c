@@ -33,15 +33,6 @@ static bool s_holds(char *const *list, size_t count, const char *value)
     return false;
 }
 
-/* true when the caller acts for provider by its own key (role provider),
- * not as an officer. */
-static bool s_as_provider(service_call_t *call)
-{
-    return service_call_has_role(call, "provider") &&
-           !service_call_has_role(call, "finance-officer") &&
-           !service_call_has_role(call, "officer") && !service_call_has_role(call, "auditor");
-}
-
 /* Reads provider credit_code back into output and reports the step as
  * event type. */
 static Chuang__Status s_provider_reply(service_call_t *call, const char *credit_code,
@@ -80,7 +71,7 @@ Chuang__Status handle_register_provider(service_call_t *call, const ProtobufCMes
     /* A provider registering itself is bound to its own key; an officer
      * names the key the agency issued it, if any. */
     const char *principal = request->principal;
-    if (s_as_provider(call)) {
+    if (handlers_acts_as(call, "provider")) {
         const char *me = service_call_principal(call)->name;
         if (*principal && !streq(principal, me))
             service_call_violation(call, "principal",
@@ -136,10 +127,12 @@ Chuang__Status handle_decide_provider(service_call_t *call, const ProtobufCMessa
         (const Chuang__Finance__ProviderDecision *)input;
     if (!handlers_credit_code_shaped(request->credit_code))
         service_call_violation(call, "credit_code", "must be a provider's credit code");
-    static const char *const from[] = {"applied", "applied", "approved", "suspended", NULL};
-    static const char *const to[] = {"approved", "refused", "suspended", "approved", NULL};
-    bool known = streq(request->decision, "approved") || streq(request->decision, "refused") ||
-                 streq(request->decision, "suspended");
+    static const handlers_move_t moves[] = {{"applied", "approved"},
+                                            {"applied", "refused"},
+                                            {"approved", "suspended"},
+                                            {"suspended", "approved"},
+                                            {NULL, NULL}};
+    bool known = handlers_move_known(moves, request->decision);
     if (!known)
         service_call_violation(call, "decision", "must be approved, refused or suspended");
     bool approved = streq(request->decision, "approved");
@@ -156,17 +149,9 @@ Chuang__Status handle_decide_provider(service_call_t *call, const ProtobufCMessa
         "read provider", "no such provider");
     if (status != CHUANG__STATUS__OK)
         return status;
-    size_t i = 0;
-    while (from[i] && !(streq(from[i], provider->status) && streq(to[i], request->decision)))
-        i++;
-    if (!from[i]) {
-        char *detail = zsys_sprintf("The provider is %s; it cannot become %s.", provider->status,
-                                    request->decision);
-        status = service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
-                                   "provider not in that state", detail, NULL);
-        zstr_free(&detail);
+    status = handlers_move_allowed(call, moves, "provider", provider->status, request->decision);
+    if (status != CHUANG__STATUS__OK)
         return status;
-    }
     if (voucher_provider_decide(db, agency, request->credit_code, request->decision,
                                 request->reason, handlers_recorded_by(call)) != 1)
         return service_call_sql_fail(call, NULL, "decide provider");
@@ -186,7 +171,7 @@ Chuang__Status handle_get_provider(service_call_t *call, const ProtobufCMessage 
         voucher_provider_get(service_call_db(call), call, service_call_header(call)->agency,
                              request->credit_code, false, provider),
         "read provider", "no such provider");
-    if (status == CHUANG__STATUS__OK && s_as_provider(call) &&
+    if (status == CHUANG__STATUS__OK && handlers_acts_as(call, "provider") &&
         !streq(provider->principal, service_call_principal(call)->name))
         return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "another provider",
                                  "A provider reads its own registration.", NULL);
@@ -236,7 +221,8 @@ static Chuang__Status s_redeemer(service_call_t *call,
         return service_call_sql_fail(call, NULL, "read provider");
     if (found == 0)
         return service_call_violation(call, "provider", "is not a service provider of this agency");
-    if (s_as_provider(call) && !streq(provider->principal, service_call_principal(call)->name))
+    if (handlers_acts_as(call, "provider") &&
+        !streq(provider->principal, service_call_principal(call)->name))
         return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "another provider",
                                  "A provider redeems vouchers for itself.", NULL);
     if (!streq(provider->status, "approved"))
