@@ -260,6 +260,12 @@ static bool s_holds(service_call_t *call, const Chuang__Finance__Condition *c,
                 return true;
         return false;
     }
+    if (streq(c->fact, "lending_fen")) {
+        char text[32];
+        snprintf(text, sizeof text, "%" PRId64, facts->lending_fen);
+        *actual = service_call_strdup(call, text);
+        return facts->lending_fen >= strtoll(c->values[0], NULL, 10);
+    }
     /* headcount: no source of headcounts reaches finance yet. */
     *actual = service_call_strdup(call, "unknown");
     return false;

@@ -25,6 +25,11 @@ const bounds_t finance_bounds[] = {
     {"chuang.finance.ProgrammeVersion.providers", 50},
     {"chuang.finance.RegisterProviderRequest.categories", 20},
     {"chuang.finance.FundFiling.stages", 5},
+    {"chuang.finance.LoanProductRequest.industries", 20},
+    {"chuang.finance.LoanProductRequest.stages", 10},
+    {"chuang.finance.LoanProductRequest.security", 10},
+    {"chuang.finance.FinancingNeedRequest.security", 10},
+    {"chuang.finance.MeetingRequest.participants", 500},
     {NULL, 0},
 };
 
@@ -169,4 +174,15 @@ Chuang__Status handlers_past_day(service_call_t *call, const char *field, const 
     if (not_before && *not_before && strcmp(*day, not_before) < 0)
         return service_call_violation(call, field, "must not be before %s", not_before);
     return CHUANG__STATUS__OK;
+}
+
+Chuang__Status handlers_year_or_this(service_call_t *call, int *year)
+{
+    if (*year)
+        return CHUANG__STATUS__OK;
+    const char *today = "";
+    Chuang__Status status = handlers_day_or_today(call, &today);
+    if (status == CHUANG__STATUS__OK)
+        *year = atoi(today);
+    return status;
 }

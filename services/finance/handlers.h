@@ -6,7 +6,8 @@
  * handlers_awards.c: the cross-level award register; handlers_loans.c:
  * guarantee loans; handlers_vouchers.c: innovation vouchers and their
  * service providers; handlers_pool.c: the pre-listing pool;
- * handlers_investments.c: angel and venture funds), and its field
+ * handlers_investments.c: angel and venture funds; handlers_matching.c:
+ * bank–enterprise matching), and its field
  * maxima for the framework.
  */
 #ifndef FINANCE_HANDLERS_H
@@ -65,5 +66,12 @@ service_handler_fn handle_decide_investment_fund;
 service_handler_fn handle_get_investment_fund;
 service_handler_fn handle_report_investment;
 service_handler_fn handle_get_investment_statistics;
+service_handler_fn handle_publish_loan_product;
+service_handler_fn handle_publish_financing_need;
+service_handler_fn handle_match_need;
+service_handler_fn handle_match_product;
+service_handler_fn handle_record_match_response;
+service_handler_fn handle_schedule_meeting;
+service_handler_fn handle_get_bank_lending;
 
 #endif

@@ -16,6 +16,7 @@
 #include "loans.h"
 #include "handlers.h"
 #include "handlers_private.h"
+#include "matching.h"
 #include "programmes.h"
 
 #include <czmq.h>
@@ -70,6 +71,12 @@ static Chuang__Status s_entity(service_call_t *call,
         zstr_free(&detail);
         return status;
     }
+    /* A bank's lending through the agency's matching in the day's year. */
+    Chuang__Finance__BankLending lending = CHUANG__FINANCE__BANK_LENDING__INIT;
+    if (match_lending(service_call_db(call), call, service_call_header(call)->agency, credit_code,
+                      atoi(day), &lending) != 1)
+        return service_call_sql_fail(call, NULL, "read lending");
+    facts->lending_fen = lending.lent_fen;
     facts_evaluate(call, version, facts, day, reply);
     return CHUANG__STATUS__OK;
 }

@@ -228,13 +228,9 @@ Chuang__Status handle_get_investment_statistics(service_call_t *call, const Prot
     if (request->year != 0 && (request->year < 2000 || request->year > 2200))
         return service_call_violation(call, "year", "must be a year, or 0 for this year");
     int year = request->year;
-    if (!year) {
-        const char *today = "";
-        Chuang__Status status = handlers_day_or_today(call, &today);
-        if (status != CHUANG__STATUS__OK)
-            return status;
-        year = atoi(today);
-    }
+    Chuang__Status status = handlers_year_or_this(call, &year);
+    if (status != CHUANG__STATUS__OK)
+        return status;
     Chuang__Finance__InvestmentStatistics *out = (Chuang__Finance__InvestmentStatistics *)output;
     if (invest_statistics(service_call_db(call), call, service_call_header(call)->agency, year,
                           out) != 1)

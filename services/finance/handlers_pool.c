@@ -15,16 +15,6 @@
 #include <czmq.h>
 #include <inttypes.h>
 
-/* The agency's year today. */
-static Chuang__Status s_this_year(service_call_t *call, int *year)
-{
-    const char *today = "";
-    Chuang__Status status = handlers_day_or_today(call, &today);
-    if (status == CHUANG__STATUS__OK)
-        *year = atoi(today);
-    return status;
-}
-
 /* Reads credit_code's entry back into output and reports the step as
  * event type. */
 static Chuang__Status s_reply(service_call_t *call, const char *credit_code, const char *type,
@@ -59,7 +49,7 @@ Chuang__Status handle_propose_for_pool(service_call_t *call, const ProtobufCMess
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     int year = request->year;
-    Chuang__Status status = year ? CHUANG__STATUS__OK : s_this_year(call, &year);
+    Chuang__Status status = handlers_year_or_this(call, &year);
     if (status != CHUANG__STATUS__OK)
         return status;
     int rc = pool_propose(service_call_db(call), service_call_header(call)->agency, request, year,
@@ -132,7 +122,7 @@ Chuang__Status handle_decide_pool_entry(service_call_t *call, const ProtobufCMes
     PGconn *db = service_call_db(call);
     const char *agency = service_call_header(call)->agency;
     int year = 0, admissions = 0, recommendations = 0;
-    Chuang__Status status = s_this_year(call, &year);
+    Chuang__Status status = handlers_year_or_this(call, &year);
     if (status != CHUANG__STATUS__OK)
         return status;
     /* The pool's decisions take turns from here: the counts stay true. */

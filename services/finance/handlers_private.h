@@ -108,4 +108,8 @@ bool handlers_acts_as(service_call_t *call, const char *role);
 Chuang__Status handlers_past_day(service_call_t *call, const char *field, const char **day,
                                  const char *not_before);
 
+/* Leaves *year as it is unless 0, which becomes the agency's year today.
+ * Returns OK or the query's failure. */
+Chuang__Status handlers_year_or_this(service_call_t *call, int *year);
+
 #endif

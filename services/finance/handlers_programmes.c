@@ -35,6 +35,7 @@ static const struct {
     {"founder_category", "in", false},    {"entity_type", "in", false},
     {"entity_age_days", "at_most", true}, {"division", "prefix", false},
     {"credit_standing", "in", false},     {"headcount", "at_least", true},
+    {"lending_fen", "at_least", true},
 };
 
 static bool s_listed(const char *const *list, const char *value)
@@ -184,7 +185,7 @@ static void s_version_check(service_call_t *call, const char *kind,
         if (f == sizeof s_facts / sizeof s_facts[0]) {
             service_call_violation(call, s_path(path, "conditions", i, "fact"),
                                    "must be founder_category, entity_type, entity_age_days, "
-                                   "division, credit_standing or headcount");
+                                   "division, credit_standing, headcount or lending_fen");
             continue;
         }
         if (!streq(c->test, s_facts[f].test))

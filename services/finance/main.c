@@ -36,7 +36,11 @@
  * files its angel or venture fund with its own key (or an officer at the
  * window), finance officers record it, and the manager reports its
  * investments and reads its own funds; officers and auditors read the
- * year's investment statistics; a programme in force is public policy, open to
+ * year's investment statistics; a bank publishes its loan products,
+ * reads the needs that fit them and records its responses (finance
+ * officers may act for it), officers publish entities' financing needs,
+ * read the products that fit them, record matchmaking meetings and read a
+ * bank's lending; a programme in force is public policy, open to
  * anyone, and anyone may object to an application on public notice. */
 static const service_method_t s_methods[] = {
     {"CreateFund", handle_create_fund, SERVICE_METHOD_WRITE, "finance-officer"},
@@ -108,6 +112,17 @@ static const service_method_t s_methods[] = {
     {"ReportInvestment", handle_report_investment, SERVICE_METHOD_WRITE,
      "finance-officer,investor"},
     {"GetInvestmentStatistics", handle_get_investment_statistics, SERVICE_METHOD_READ,
+     "officer,finance-officer,auditor"},
+    {"PublishLoanProduct", handle_publish_loan_product, SERVICE_METHOD_WRITE,
+     "finance-officer,bank"},
+    {"PublishFinancingNeed", handle_publish_financing_need, SERVICE_METHOD_WRITE,
+     "officer,finance-officer"},
+    {"MatchNeed", handle_match_need, SERVICE_METHOD_READ, "officer,finance-officer"},
+    {"MatchProduct", handle_match_product, SERVICE_METHOD_READ, "officer,finance-officer,bank"},
+    {"RecordMatchResponse", handle_record_match_response, SERVICE_METHOD_WRITE,
+     "finance-officer,bank"},
+    {"ScheduleMeeting", handle_schedule_meeting, SERVICE_METHOD_WRITE, "officer,finance-officer"},
+    {"GetBankLending", handle_get_bank_lending, SERVICE_METHOD_READ,
      "officer,finance-officer,auditor"},
     {NULL, NULL, 0, NULL},
 };
