@@ -201,6 +201,57 @@ int facts_get(PGconn *db, service_call_t *call, const char *credit_code,
     return rc;
 }
 
+int facts_of_area(PGconn *db, const char *agency, const char *credit_code)
+{
+    const char *values[2] = {credit_code, agency};
+    PGresult *res = db_query(db,
+                             "SELECT finance_within($2, division), status = 'registered'"
+                             " FROM entity_facts WHERE credit_code = $1",
+                             2, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : -1;
+    if (rc == 1 && !streq(PQgetvalue(res, 0, 0), "t"))
+        rc = FACTS_OUTSIDE;
+    else if (rc == 1 && !streq(PQgetvalue(res, 0, 1), "t"))
+        rc = FACTS_CLOSED;
+    PQclear(res);
+    return rc;
+}
+
+int facts_recognition_record(PGconn *db, const char *agency, const Chuang__Finance__Recognition *r,
+                             const char *by)
+{
+    char place[16];
+    snprintf(place, sizeof place, "%d", r->place);
+    const char *values[9] = {agency,   r->certificate, r->credit_code, r->kind, r->name,
+                             r->level, place,          r->awarded_on,  by};
+    PGresult *res = db_query(db,
+                             "INSERT INTO recognitions (agency, certificate, credit_code, kind,"
+                             "   name, level, place, awarded_on, recorded_by)"
+                             " VALUES ($1, $2, $3, $4, $5, $6, nullif($7::int, 0), $8::date, $9)"
+                             " ON CONFLICT DO NOTHING",
+                             9, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? atoi(PQcmdTuples(res)) : -1;
+    PQclear(res);
+    return rc;
+}
+
+int facts_recognition(PGconn *db, service_call_t *call, const char *agency, const char *certificate,
+                      const char *credit_code, Chuang__Finance__Recognition *recognition)
+{
+    const char *values[3] = {agency, certificate, credit_code};
+    PGresult *res = db_query(db,
+                             "SELECT certificate, credit_code, kind, name, level,"
+                             " coalesce(place, 0) AS place, awarded_on::text AS awarded_on,"
+                             " recorded_by FROM recognitions"
+                             " WHERE agency = $1 AND certificate = $2 AND credit_code = $3",
+                             3, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : -1;
+    if (rc == 1 && service_call_row(call, res, 0, &recognition->base) != CHUANG__STATUS__OK)
+        rc = -1;
+    PQclear(res);
+    return rc;
+}
+
 /* true when one of values is text, ignoring case. */
 static bool s_among(char *const *values, size_t n, const char *text)
 {
@@ -226,8 +277,25 @@ static long s_day_number(const char *day)
 /* Tests condition c against facts on day; writes the fact as tested into
  * actual (call memory). */
 static bool s_holds(service_call_t *call, const Chuang__Finance__Condition *c,
-                    const Chuang__Finance__EntityFacts *facts, const char *day, char **actual)
+                    const Chuang__Finance__EntityFacts *facts,
+                    const Chuang__Finance__Recognition *recognition, const char *day, char **actual)
 {
+    if (strncmp(c->fact, "recognition_", 12) == 0 || streq(c->fact, "competition_place")) {
+        if (!recognition) {
+            *actual = "no recognition of the entity has the subject's certificate number";
+            return false;
+        }
+        if (streq(c->fact, "competition_place")) {
+            char text[32];
+            snprintf(text, sizeof text, "%d", recognition->place);
+            *actual = service_call_strdup(call, recognition->place ? text : "not a competition");
+            return recognition->place >= 1 && recognition->place <= strtol(c->values[0], NULL, 10);
+        }
+        const char *value =
+            streq(c->fact, "recognition_kind") ? recognition->kind : recognition->level;
+        *actual = service_call_strdup(call, value);
+        return s_among(c->values, c->n_values, value);
+    }
     if (streq(c->fact, "founder_category")) {
         bool holds = false;
         char *list = zsys_sprintf("%s", "");
@@ -272,7 +340,8 @@ static bool s_holds(service_call_t *call, const Chuang__Finance__Condition *c,
 }
 
 void facts_evaluate(service_call_t *call, const Chuang__Finance__ProgrammeVersion *version,
-                    const Chuang__Finance__EntityFacts *facts, const char *day,
+                    const Chuang__Finance__EntityFacts *facts,
+                    const Chuang__Finance__Recognition *recognition, const char *day,
                     Chuang__Finance__Eligibility *out)
 {
     out->version = version->version;
@@ -282,7 +351,8 @@ void facts_evaluate(service_call_t *call, const Chuang__Finance__ProgrammeVersio
         Chuang__Finance__ConditionResult *result = service_call_alloc(call, sizeof *result);
         chuang__finance__condition_result__init(result);
         result->condition = version->conditions[i];
-        result->holds = s_holds(call, version->conditions[i], facts, day, &result->actual);
+        result->holds =
+            s_holds(call, version->conditions[i], facts, recognition, day, &result->actual);
         out->eligible = out->eligible && result->holds;
         out->results[out->n_results++] = result;
     }

@@ -29,12 +29,32 @@ int facts_apply(PGconn *db, const Chuang__Event *event, void *arg, char *error);
 int facts_get(PGconn *db, service_call_t *call, const char *credit_code,
               Chuang__Finance__EntityFacts *facts);
 
-/* Decides whether facts meet version's conditions on day ("YYYY-MM-DD"):
- * fills out's version, results (each condition with the fact as tested),
- * eligible (every condition holds) and flags (the open listings), with
- * memory from call. */
+#define FACTS_OUTSIDE -2 /* domiciled outside the agency's area */
+#define FACTS_CLOSED  -3 /* deregistered */
+
+/* Whether credit_code is an entity of agency's area: domiciled within its
+ * division (finance_within) and registered. Returns 1; 0 when finance
+ * knows nothing of it; FACTS_OUTSIDE; FACTS_CLOSED; or -1. */
+int facts_of_area(PGconn *db, const char *agency, const char *credit_code);
+
+/* Records recognition (of an entity of agency's area) by by. Returns 1;
+ * 0 when the agency has recorded its certificate already; -1. */
+int facts_recognition_record(PGconn *db, const char *agency,
+                             const Chuang__Finance__Recognition *recognition, const char *by);
+
+/* Fills recognition (memory from call) with agency's record of
+ * certificate for credit_code. Returns 1, 0 when there is none, or -1. */
+int facts_recognition(PGconn *db, service_call_t *call, const char *agency, const char *certificate,
+                      const char *credit_code, Chuang__Finance__Recognition *recognition);
+
+/* Decides whether facts (and recognition, the one the application's
+ * subject names, or NULL) meet version's conditions on day
+ * ("YYYY-MM-DD"): fills out's version, results (each condition with the
+ * fact as tested), eligible (every condition holds) and flags (the open
+ * listings), with memory from call. */
 void facts_evaluate(service_call_t *call, const Chuang__Finance__ProgrammeVersion *version,
-                    const Chuang__Finance__EntityFacts *facts, const char *day,
+                    const Chuang__Finance__EntityFacts *facts,
+                    const Chuang__Finance__Recognition *recognition, const char *day,
                     Chuang__Finance__Eligibility *out);
 
 /* The open serious-violation listing among facts', or NULL. */

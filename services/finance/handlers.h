@@ -7,7 +7,8 @@
  * guarantee loans; handlers_vouchers.c: innovation vouchers and their
  * service providers; handlers_pool.c: the pre-listing pool;
  * handlers_investments.c: angel and venture funds; handlers_matching.c:
- * bank–enterprise matching), and its field
+ * bank–enterprise matching; handlers_recognitions.c: competition placings
+ * and recognitions), and its field
  * maxima for the framework.
  */
 #ifndef FINANCE_HANDLERS_H
@@ -73,5 +74,6 @@ service_handler_fn handle_match_product;
 service_handler_fn handle_record_match_response;
 service_handler_fn handle_schedule_meeting;
 service_handler_fn handle_get_bank_lending;
+service_handler_fn handle_record_recognition;
 
 #endif

@@ -52,7 +52,7 @@ Chuang__Status handle_get_entity_facts(service_call_t *call, const ProtobufCMess
  * into reply. */
 static Chuang__Status s_entity(service_call_t *call,
                                const Chuang__Finance__ProgrammeVersion *version,
-                               const char *credit_code, const char *day,
+                               const char *credit_code, const char *subject, const char *day,
                                Chuang__Finance__Eligibility *reply)
 {
     Chuang__Finance__EntityFacts *facts = service_call_alloc(call, sizeof *facts);
@@ -77,7 +77,16 @@ static Chuang__Status s_entity(service_call_t *call,
                       atoi(day), &lending) != 1)
         return service_call_sql_fail(call, NULL, "read lending");
     facts->lending_fen = lending.lent_fen;
-    facts_evaluate(call, version, facts, day, reply);
+    /* The recognition the subject names by its certificate, if any. */
+    Chuang__Finance__Recognition *recognition = service_call_alloc(call, sizeof *recognition);
+    chuang__finance__recognition__init(recognition);
+    int found =
+        *subject ? facts_recognition(service_call_db(call), call, service_call_header(call)->agency,
+                                     subject, credit_code, recognition)
+                 : 0;
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, "read recognition");
+    facts_evaluate(call, version, facts, found ? recognition : NULL, day, reply);
     return CHUANG__STATUS__OK;
 }
 
@@ -127,7 +136,7 @@ Chuang__Status handlers_eligibility(service_call_t *call,
     if (*ask->id_number)
         s_person(call, programme->version, reply);
     else {
-        status = s_entity(call, programme->version, ask->credit_code, day, reply);
+        status = s_entity(call, programme->version, ask->credit_code, ask->subject, day, reply);
         if (status != CHUANG__STATUS__OK)
             return status;
     }

@@ -185,7 +185,7 @@ Chuang__Status handle_report_investment(service_call_t *call, const ProtobufCMes
     int rc = invest_report(db, agency, request, day, handlers_recorded_by(call), &id);
     if (rc == 0 || rc == INVEST_OUTSIDE) {
         service_call_violation(call, "credit_code",
-                               rc ? "is registered outside this agency's area"
+                               rc ? "is not a registered entity of this agency's area"
                                   : "is not an entity finance knows");
         return service_call_fail(
             call, rc ? CHUANG__STATUS__FAILED_PRECONDITION : CHUANG__STATUS__NOT_FOUND,

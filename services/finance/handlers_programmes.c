@@ -35,7 +35,8 @@ static const struct {
     {"founder_category", "in", false},    {"entity_type", "in", false},
     {"entity_age_days", "at_most", true}, {"division", "prefix", false},
     {"credit_standing", "in", false},     {"headcount", "at_least", true},
-    {"lending_fen", "at_least", true},
+    {"lending_fen", "at_least", true},    {"recognition_kind", "in", false},
+    {"recognition_level", "in", false},   {"competition_place", "at_most", true},
 };
 
 static bool s_listed(const char *const *list, const char *value)
@@ -183,9 +184,11 @@ static void s_version_check(service_call_t *call, const char *kind,
         while (f < sizeof s_facts / sizeof s_facts[0] && !streq(s_facts[f].fact, c->fact))
             f++;
         if (f == sizeof s_facts / sizeof s_facts[0]) {
-            service_call_violation(call, s_path(path, "conditions", i, "fact"),
-                                   "must be founder_category, entity_type, entity_age_days, "
-                                   "division, credit_standing, headcount or lending_fen");
+            service_call_violation(
+                call, s_path(path, "conditions", i, "fact"),
+                "must be founder_category, entity_type, entity_age_days, "
+                "division, credit_standing, headcount, lending_fen, recognition_kind, "
+                "recognition_level or competition_place");
             continue;
         }
         if (!streq(c->test, s_facts[f].test))

@@ -10,6 +10,7 @@
  */
 #include "investments.h"
 #include "db.h"
+#include "facts.h"
 #include "db_array.h"
 
 #include <czmq.h>
@@ -106,27 +107,22 @@ int invest_fund_decide(PGconn *db, const char *agency, int64_t id, const char *t
 int invest_report(PGconn *db, const char *agency, const Chuang__Finance__InvestmentReport *request,
                   const char *day, const char *by, int64_t *id)
 {
-    const char *check[2] = {request->credit_code, agency};
-    PGresult *res = db_query(db,
-                             "SELECT finance_within($2, division) FROM entity_facts"
-                             " WHERE credit_code = $1",
-                             2, check, NULL, NULL, 0);
-    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : INVEST_ERROR;
-    if (rc == 1 && !streq(PQgetvalue(res, 0, 0), "t"))
+    int rc = facts_of_area(db, agency, request->credit_code);
+    if (rc == FACTS_OUTSIDE || rc == FACTS_CLOSED)
         rc = INVEST_OUTSIDE;
-    PQclear(res);
     if (rc != 1)
         return rc;
     char fund[24], amount[24];
     snprintf(fund, sizeof fund, "%" PRId64, request->fund_id);
     snprintf(amount, sizeof amount, "%" PRId64, request->amount_fen);
     const char *values[7] = {agency, fund, request->credit_code, amount, day, request->round, by};
-    res = db_query(db,
-                   "INSERT INTO fund_investments (agency, fund_id, credit_code, amount_fen,"
-                   "   invested_on, round, industry_code, recorded_by)"
-                   " SELECT $1, $2::bigint, $3, $4::bigint, $5::date, $6, f.industry_code, $7"
-                   " FROM entity_facts f WHERE f.credit_code = $3 RETURNING id",
-                   7, values, NULL, NULL, 0);
+    PGresult *res =
+        db_query(db,
+                 "INSERT INTO fund_investments (agency, fund_id, credit_code, amount_fen,"
+                 "   invested_on, round, industry_code, recorded_by)"
+                 " SELECT $1, $2::bigint, $3, $4::bigint, $5::date, $6, f.industry_code, $7"
+                 " FROM entity_facts f WHERE f.credit_code = $3 RETURNING id",
+                 7, values, NULL, NULL, 0);
     return s_returned(res, id);
 }
 

@@ -40,7 +40,8 @@
  * reads the needs that fit them and records its responses (finance
  * officers may act for it), officers publish entities' financing needs,
  * read the products that fit them, record matchmaking meetings and read a
- * bank's lending; a programme in force is public policy, open to
+ * bank's lending and record entities' competition placings and
+ * recognitions; a programme in force is public policy, open to
  * anyone, and anyone may object to an application on public notice. */
 static const service_method_t s_methods[] = {
     {"CreateFund", handle_create_fund, SERVICE_METHOD_WRITE, "finance-officer"},
@@ -124,6 +125,8 @@ static const service_method_t s_methods[] = {
     {"ScheduleMeeting", handle_schedule_meeting, SERVICE_METHOD_WRITE, "officer,finance-officer"},
     {"GetBankLending", handle_get_bank_lending, SERVICE_METHOD_READ,
      "officer,finance-officer,auditor"},
+    {"RecordRecognition", handle_record_recognition, SERVICE_METHOD_WRITE,
+     "officer,finance-officer"},
     {NULL, NULL, 0, NULL},
 };
 

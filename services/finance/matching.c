@@ -8,6 +8,7 @@
  */
 #include "matching.h"
 #include "db.h"
+#include "facts.h"
 #include "db_array.h"
 
 #include <czmq.h>
@@ -89,15 +90,9 @@ int match_product_get(PGconn *db, service_call_t *call, const char *agency, int6
 int match_need_add(PGconn *db, const char *agency, const Chuang__Finance__FinancingNeedRequest *r,
                    const char *by, int64_t *id)
 {
-    const char *check[2] = {r->credit_code, agency};
-    PGresult *res = db_query(db,
-                             "SELECT finance_within($2, division) FROM entity_facts"
-                             " WHERE credit_code = $1",
-                             2, check, NULL, NULL, 0);
-    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : MATCH_ERROR;
-    if (rc == 1 && !streq(PQgetvalue(res, 0, 0), "t"))
+    int rc = facts_of_area(db, agency, r->credit_code);
+    if (rc == FACTS_OUTSIDE || rc == FACTS_CLOSED)
         rc = MATCH_OUTSIDE;
-    PQclear(res);
     if (rc != 1)
         return rc;
     char amount[24], term[16], rate[16];

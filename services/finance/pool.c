@@ -8,6 +8,7 @@
  */
 #include "pool.h"
 #include "db.h"
+#include "facts.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -23,17 +24,9 @@ const char *const pool_stages[] = {"shareholding_reform", "counselling_filing",
 int pool_propose(PGconn *db, const char *agency, const Chuang__Finance__PoolProposal *request,
                  int year, const char *by)
 {
-    const char *check[2] = {request->credit_code, agency};
-    PGresult *res = db_query(db,
-                             "SELECT finance_within($2, division), status = 'registered'"
-                             " FROM entity_facts WHERE credit_code = $1",
-                             2, check, NULL, NULL, 0);
-    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : POOL_ERROR;
-    if (rc == 1 && !streq(PQgetvalue(res, 0, 0), "t"))
-        rc = POOL_OUTSIDE;
-    else if (rc == 1 && !streq(PQgetvalue(res, 0, 1), "t"))
-        rc = POOL_CLOSED;
-    PQclear(res);
+    int rc = facts_of_area(db, agency, request->credit_code);
+    if (rc == FACTS_OUTSIDE || rc == FACTS_CLOSED)
+        rc = rc == FACTS_OUTSIDE ? POOL_OUTSIDE : POOL_CLOSED;
     if (rc != 1)
         return rc;
     char year_text[16];
@@ -45,12 +38,13 @@ int pool_propose(PGconn *db, const char *agency, const Chuang__Finance__PoolProp
                              request->tax_registered_on,
                              request->reason,
                              by};
-    res = db_query(db,
-                   "INSERT INTO listing_pool (agency, credit_code, year, name, tax_authority,"
-                   "   tax_registered_on, reason, proposed_by)"
-                   " SELECT $1, $2, $3::int, f.name, $4, $5::date, $6, $7 FROM entity_facts f"
-                   " WHERE f.credit_code = $2",
-                   7, values, NULL, NULL, 0);
+    PGresult *res =
+        db_query(db,
+                 "INSERT INTO listing_pool (agency, credit_code, year, name, tax_authority,"
+                 "   tax_registered_on, reason, proposed_by)"
+                 " SELECT $1, $2, $3::int, f.name, $4, $5::date, $6, $7 FROM entity_facts f"
+                 " WHERE f.credit_code = $2",
+                 7, values, NULL, NULL, 0);
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     if (state && streq(state, "23505"))
         rc = POOL_ENTERED;
