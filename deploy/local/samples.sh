@@ -11,9 +11,13 @@
 #                    period: 镇不再重复贴息); 50 % of the reference rate for
 #                    micro-enterprises; a carrier's top-up of 0.5 × the single
 #                    highest award a higher level made it.
+#                    Innovation vouchers of ¥5,000 valid a year, only for
+#                    services on the town's cloud platform (category cloud).
 #   岳塘区 (district) a guarantee fund with the 10 % bad-debt reserve, topped up
 #                    from the employment fund; guarantee loans certified by
-#                    human resources and finance (人社 + 财政).
+#                    human resources and finance (人社 + 财政); the pre-listing
+#                    pool's stage rewards, up to ¥100,000, each paid once
+#                    across levels.
 #
 # Every number is a parameter of a dated version, as an agency would enter
 # it; they are samples to look at and change, not anyone's policy in force.
@@ -77,5 +81,26 @@ samples_make() {
                          {"name": "entity_limit_fen", "value": "30000000"},
                          {"name": "term_max_months_count", "value": "36"},
                          {"name": "rate_max_bp", "value": "800"},
-                         {"name": "notice_days", "value": "5"}]}}'
+                         {"name": "notice_days", "value": "5"}]}}' &&
+    samples_call DefineProgramme '{"code": "dalang-innovation-voucher",
+        "name": "大朗镇创新券（云平台服务）", "kind": "voucher", "level": "town",
+        "fund": "dalang-special", "department": "science_technology",
+        "version": {"effectiveFrom": "'"$year"'-01-01", "trial": true,
+          "document": "大府〔2015〕9号", "approvals": ["science_technology"],
+          "parameters": [{"name": "face_value_fen", "value": "500000"},
+                         {"name": "validity_days", "value": "365"},
+                         {"name": "notice_days", "value": "5"}],
+          "serviceCategories": ["cloud"]}}' &&
+    samples_call DefineProgramme '{"code": "yuetang-listing-stages",
+        "name": "岳塘区企业上市分阶段奖励", "kind": "listing_reward", "level": "district",
+        "fund": "yuetang-employment", "department": "finance",
+        "version": {"effectiveFrom": "'"$year"'-01-01", "document": "岳政办〔2016〕3号",
+          "approvals": ["finance"],
+          "parameters": [{"name": "shareholding_reform_fen", "value": "3000000"},
+                         {"name": "counselling_filing_fen", "value": "3000000"},
+                         {"name": "application_accepted_fen", "value": "10000000"},
+                         {"name": "listed_fen", "value": "10000000"},
+                         {"name": "notice_days", "value": "5"}],
+          "awardRules": [{"rule": "exclude",
+                          "levels": ["town", "district", "city", "province", "national"]}]}}'
 }

@@ -59,6 +59,10 @@ out=$(local_run ctl call finance GetProgramme '{"code": "yuetang-guarantee-loan"
 check "the sample guarantee loan programme is there" grep -q '"kind": "guarantee_loan"' <<<"$out"
 out=$(local_run ctl call finance GetProgramme '{"code": "dalang-carrier-top-up"}' || true)
 check "the sample top-up is there with its rule" grep -q '"ratioBp": "5000"' <<<"$out"
+out=$(local_run ctl call finance GetProgramme '{"code": "dalang-innovation-voucher"}' || true)
+check "the sample voucher is there with its scope" grep -q '"cloud"' <<<"$out"
+out=$(local_run ctl call finance GetProgramme '{"code": "yuetang-listing-stages"}' || true)
+check "the sample listing rewards are there" grep -q '"kind": "listing_reward"' <<<"$out"
 # The reservation is in the registry's audit log, sealed and signed.
 registry_url=$(sed -n 's/^db.url = //p' "$data/etc/registry.conf")
 for _ in $(seq 1 50); do
