@@ -277,9 +277,10 @@ static long s_day_number(const char *day)
 /* Tests condition c against facts on day; writes the fact as tested into
  * actual (call memory). */
 static bool s_holds(service_call_t *call, const Chuang__Finance__Condition *c,
-                    const Chuang__Finance__EntityFacts *facts,
-                    const Chuang__Finance__Recognition *recognition, const char *day, char **actual)
+                    const Chuang__Finance__EntityFacts *facts, const facts_subject_t *subject,
+                    const char *day, char **actual)
 {
+    const Chuang__Finance__Recognition *recognition = subject->recognition;
     if (strncmp(c->fact, "recognition_", 12) == 0 || streq(c->fact, "competition_place")) {
         if (!recognition) {
             *actual = "no recognition of the entity has the subject's certificate number";
@@ -295,6 +296,21 @@ static bool s_holds(service_call_t *call, const Chuang__Finance__Condition *c,
             streq(c->fact, "recognition_kind") ? recognition->kind : recognition->level;
         *actual = service_call_strdup(call, value);
         return s_among(c->values, c->n_values, value);
+    }
+    if (streq(c->fact, "investment_round") || streq(c->fact, "investee_age_days")) {
+        if (!subject->investment) {
+            *actual = "the subject names no investment of a fund the applicant manages";
+            return false;
+        }
+        if (streq(c->fact, "investment_round")) {
+            *actual = service_call_strdup(call, subject->investment->round);
+            return s_among(c->values, c->n_values, subject->investment->round);
+        }
+        char text[32];
+        snprintf(text, sizeof text, "%" PRId64, subject->investee_age_days);
+        *actual = service_call_strdup(call, text);
+        return subject->investee_age_days >= 0 &&
+               subject->investee_age_days <= strtoll(c->values[0], NULL, 10);
     }
     if (streq(c->fact, "founder_category")) {
         bool holds = false;
@@ -340,9 +356,8 @@ static bool s_holds(service_call_t *call, const Chuang__Finance__Condition *c,
 }
 
 void facts_evaluate(service_call_t *call, const Chuang__Finance__ProgrammeVersion *version,
-                    const Chuang__Finance__EntityFacts *facts,
-                    const Chuang__Finance__Recognition *recognition, const char *day,
-                    Chuang__Finance__Eligibility *out)
+                    const Chuang__Finance__EntityFacts *facts, const facts_subject_t *subject,
+                    const char *day, Chuang__Finance__Eligibility *out)
 {
     out->version = version->version;
     out->eligible = true;
@@ -351,8 +366,7 @@ void facts_evaluate(service_call_t *call, const Chuang__Finance__ProgrammeVersio
         Chuang__Finance__ConditionResult *result = service_call_alloc(call, sizeof *result);
         chuang__finance__condition_result__init(result);
         result->condition = version->conditions[i];
-        result->holds =
-            s_holds(call, version->conditions[i], facts, recognition, day, &result->actual);
+        result->holds = s_holds(call, version->conditions[i], facts, subject, day, &result->actual);
         out->eligible = out->eligible && result->holds;
         out->results[out->n_results++] = result;
     }

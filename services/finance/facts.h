@@ -47,15 +47,23 @@ int facts_recognition_record(PGconn *db, const char *agency,
 int facts_recognition(PGconn *db, service_call_t *call, const char *agency, const char *certificate,
                       const char *credit_code, Chuang__Finance__Recognition *recognition);
 
-/* Decides whether facts (and recognition, the one the application's
- * subject names, or NULL) meet version's conditions on day
+/* What an application's subject names, for the conditions over it: a
+ * recognition of the entity (its certificate number) or an investment
+ * reported by a fund the entity manages ("investment:<id>"); NULL where it
+ * names neither. */
+typedef struct {
+    const Chuang__Finance__Recognition *recognition;
+    const Chuang__Finance__Investment *investment;
+    int64_t investee_age_days; /* the investee's age on the investment's day */
+} facts_subject_t;
+
+/* Decides whether facts and subject meet version's conditions on day
  * ("YYYY-MM-DD"): fills out's version, results (each condition with the
  * fact as tested), eligible (every condition holds) and flags (the open
  * listings), with memory from call. */
 void facts_evaluate(service_call_t *call, const Chuang__Finance__ProgrammeVersion *version,
-                    const Chuang__Finance__EntityFacts *facts,
-                    const Chuang__Finance__Recognition *recognition, const char *day,
-                    Chuang__Finance__Eligibility *out);
+                    const Chuang__Finance__EntityFacts *facts, const facts_subject_t *subject,
+                    const char *day, Chuang__Finance__Eligibility *out);
 
 /* The open serious-violation listing among facts', or NULL. */
 const Chuang__Finance__CreditListing *facts_dishonest(const Chuang__Finance__EntityFacts *facts);

@@ -16,6 +16,7 @@
 #include "loans.h"
 #include "handlers.h"
 #include "handlers_private.h"
+#include "investments.h"
 #include "matching.h"
 #include "programmes.h"
 
@@ -45,6 +46,36 @@ Chuang__Status handle_get_entity_facts(service_call_t *call, const ProtobufCMess
         return service_call_violation(call, "credit_code",
                                       "must be a unified social credit code of 18 characters");
     return s_facts(call, request->credit_code, (Chuang__Finance__EntityFacts *)output);
+}
+
+/* Reads what subject names for credit_code's application into *named:
+ * the entity's recognition of that certificate number, or, for
+ * "investment:<id>", that investment when a fund the entity manages
+ * reported it. */
+static Chuang__Status s_subject(service_call_t *call, const char *credit_code, const char *subject,
+                                facts_subject_t *named)
+{
+    PGconn *db = service_call_db(call);
+    const char *agency = service_call_header(call)->agency;
+    if (!*subject)
+        return CHUANG__STATUS__OK;
+    if (strncmp(subject, "investment:", 11) == 0) {
+        Chuang__Finance__Investment *investment = service_call_alloc(call, sizeof *investment);
+        chuang__finance__investment__init(investment);
+        int found = invest_of_manager(db, call, agency, strtoll(subject + 11, NULL, 10),
+                                      credit_code, investment, &named->investee_age_days);
+        if (found < 0)
+            return service_call_sql_fail(call, NULL, "read investment");
+        named->investment = found ? investment : NULL;
+        return CHUANG__STATUS__OK;
+    }
+    Chuang__Finance__Recognition *recognition = service_call_alloc(call, sizeof *recognition);
+    chuang__finance__recognition__init(recognition);
+    int found = facts_recognition(db, call, agency, subject, credit_code, recognition);
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, "read recognition");
+    named->recognition = found ? recognition : NULL;
+    return CHUANG__STATUS__OK;
 }
 
 /* An entity's eligibility by its facts: refused when it is on the
@@ -77,16 +108,11 @@ static Chuang__Status s_entity(service_call_t *call,
                       atoi(day), &lending) != 1)
         return service_call_sql_fail(call, NULL, "read lending");
     facts->lending_fen = lending.lent_fen;
-    /* The recognition the subject names by its certificate, if any. */
-    Chuang__Finance__Recognition *recognition = service_call_alloc(call, sizeof *recognition);
-    chuang__finance__recognition__init(recognition);
-    int found =
-        *subject ? facts_recognition(service_call_db(call), call, service_call_header(call)->agency,
-                                     subject, credit_code, recognition)
-                 : 0;
-    if (found < 0)
-        return service_call_sql_fail(call, NULL, "read recognition");
-    facts_evaluate(call, version, facts, found ? recognition : NULL, day, reply);
+    facts_subject_t named = {NULL, NULL, 0};
+    status = s_subject(call, credit_code, subject, &named);
+    if (status != CHUANG__STATUS__OK)
+        return status;
+    facts_evaluate(call, version, facts, &named, day, reply);
     return CHUANG__STATUS__OK;
 }
 

@@ -182,7 +182,11 @@ Chuang__Status handle_report_investment(service_call_t *call, const ProtobufCMes
     PGconn *db = service_call_db(call);
     const char *agency = service_call_header(call)->agency;
     int64_t id = 0;
-    int rc = invest_report(db, agency, request, day, handlers_recorded_by(call), &id);
+    char registered[16] = "";
+    int rc = invest_report(db, agency, request, day, handlers_recorded_by(call), &id, registered);
+    if (rc == INVEST_EARLY)
+        return service_call_violation(
+            call, "invested_on", "must not be before the entity's registration on %s", registered);
     if (rc == 0 || rc == INVEST_OUTSIDE) {
         service_call_violation(call, "credit_code",
                                rc ? "is not a registered entity of this agency's area"

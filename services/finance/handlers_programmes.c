@@ -37,6 +37,7 @@ static const struct {
     {"credit_standing", "in", false},     {"headcount", "at_least", true},
     {"lending_fen", "at_least", true},    {"recognition_kind", "in", false},
     {"recognition_level", "in", false},   {"competition_place", "at_most", true},
+    {"investment_round", "in", false},    {"investee_age_days", "at_most", true},
 };
 
 static bool s_listed(const char *const *list, const char *value)
@@ -188,7 +189,8 @@ static void s_version_check(service_call_t *call, const char *kind,
                 call, s_path(path, "conditions", i, "fact"),
                 "must be founder_category, entity_type, entity_age_days, "
                 "division, credit_standing, headcount, lending_fen, recognition_kind, "
-                "recognition_level or competition_place");
+                "recognition_level, competition_place, investment_round or "
+                "investee_age_days");
             continue;
         }
         if (!streq(c->test, s_facts[f].test))

@@ -105,24 +105,37 @@ int invest_fund_decide(PGconn *db, const char *agency, int64_t id, const char *t
 }
 
 int invest_report(PGconn *db, const char *agency, const Chuang__Finance__InvestmentReport *request,
-                  const char *day, const char *by, int64_t *id)
+                  const char *day, const char *by, int64_t *id, char *registered)
 {
     int rc = facts_of_area(db, agency, request->credit_code);
     if (rc == FACTS_OUTSIDE || rc == FACTS_CLOSED)
         rc = INVEST_OUTSIDE;
     if (rc != 1)
         return rc;
+    const char *when[2] = {request->credit_code, day};
+    PGresult *res = db_query(db,
+                             "SELECT registered_on::text, registered_on > $2::date"
+                             " FROM entity_facts WHERE credit_code = $1",
+                             2, when, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        PQclear(res);
+        return INVEST_ERROR;
+    }
+    snprintf(registered, 16, "%s", PQgetvalue(res, 0, 0));
+    bool early = streq(PQgetvalue(res, 0, 1), "t");
+    PQclear(res);
+    if (early)
+        return INVEST_EARLY;
     char fund[24], amount[24];
     snprintf(fund, sizeof fund, "%" PRId64, request->fund_id);
     snprintf(amount, sizeof amount, "%" PRId64, request->amount_fen);
     const char *values[7] = {agency, fund, request->credit_code, amount, day, request->round, by};
-    PGresult *res =
-        db_query(db,
-                 "INSERT INTO fund_investments (agency, fund_id, credit_code, amount_fen,"
-                 "   invested_on, round, industry_code, recorded_by)"
-                 " SELECT $1, $2::bigint, $3, $4::bigint, $5::date, $6, f.industry_code, $7"
-                 " FROM entity_facts f WHERE f.credit_code = $3 RETURNING id",
-                 7, values, NULL, NULL, 0);
+    res = db_query(db,
+                   "INSERT INTO fund_investments (agency, fund_id, credit_code, amount_fen,"
+                   "   invested_on, round, industry_code, recorded_by)"
+                   " SELECT $1, $2::bigint, $3, $4::bigint, $5::date, $6, f.industry_code, $7"
+                   " FROM entity_facts f WHERE f.credit_code = $3 RETURNING id",
+                   7, values, NULL, NULL, 0);
     return s_returned(res, id);
 }
 
@@ -146,6 +159,27 @@ int invest_get(PGconn *db, service_call_t *call, const char *agency, int64_t id,
         rc = INVEST_ERROR;
     PQclear(res);
     return rc;
+}
+
+int invest_of_manager(PGconn *db, service_call_t *call, const char *agency, int64_t id,
+                      const char *manager, Chuang__Finance__Investment *investment,
+                      int64_t *age_days)
+{
+    char id_text[24];
+    snprintf(id_text, sizeof id_text, "%" PRId64, id);
+    const char *values[3] = {agency, id_text, manager};
+    PGresult *res = db_query(db,
+                             "SELECT i.invested_on - e.registered_on FROM fund_investments i"
+                             " JOIN investment_funds f ON f.id = i.fund_id"
+                             " JOIN entity_facts e ON e.credit_code = i.credit_code"
+                             " WHERE i.agency = $1 AND i.id = $2::bigint"
+                             "   AND f.manager_credit_code = $3",
+                             3, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : INVEST_ERROR;
+    if (rc == 1)
+        *age_days = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return rc == 1 ? invest_get(db, call, agency, id, investment) : rc;
 }
 
 /* Fills a list of lines from sql's rows (key, investments, amount_fen). */

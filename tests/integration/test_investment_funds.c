@@ -8,6 +8,7 @@
  * and bad reports refused with nothing written.
  */
 #include "client.h"
+#include "db.h"
 #include "finance.pb-c.h"
 #include "finance_fixture.h"
 #include "harness.h"
@@ -150,6 +151,19 @@ static void test_funds_filed_and_an_entity_first_investment_marked(void **state)
 {
     (void)state;
     finance_fixture_wait_known(s_keeper, s_startup);
+    /* The start-up was registered in 2025, as the registry's history would
+     * say of an entity older than this test: investments of 2026 follow
+     * its registration. */
+    PGconn *db = db_connect(s_deployment.db_url, "finance", 3);
+    assert_non_null(db);
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "UPDATE entity_facts SET registered_on = '2025-06-01' WHERE credit_code = '%s'",
+             s_startup);
+    PGresult *res = PQexec(db, sql);
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(db);
     /* The angel fund, filed by its manager's own key; reports wait until
      * it is recorded. */
     Chuang__Status status;
@@ -218,6 +232,65 @@ static void test_funds_filed_and_an_entity_first_investment_marked(void **state)
     assert_int_equal(stats->funds_recorded, 0);
     chuang__finance__investment_statistics__free_unpacked(stats, NULL);
     chuang__reply__free_unpacked(reply, NULL);
+
+    /* A reward to angels who invest early: the manager applies for its
+     * investment, tested by its round and the start-up's age then. */
+    finance_fixture_fund(s_keeper, "angel-reward-fund", 10000000, "西科〔2026〕4号");
+    char *early[2] = {"seed", "angel"}, *three_years[1] = {"1095"};
+    Chuang__Finance__Condition round = CHUANG__FINANCE__CONDITION__INIT,
+                               age = CHUANG__FINANCE__CONDITION__INIT;
+    round.fact = "investment_round";
+    round.test = "in";
+    round.values = early;
+    round.n_values = 2;
+    age.fact = "investee_age_days";
+    age.test = "at_most";
+    age.values = three_years;
+    age.n_values = 1;
+    Chuang__Finance__Condition *conditions[2] = {&round, &age};
+    Chuang__Finance__ProgrammeVersion version = CHUANG__FINANCE__PROGRAMME_VERSION__INIT;
+    version.effective_from = "2026-01-01";
+    version.document = "镇政发〔2016〕9号";
+    version.n_conditions = 2;
+    version.conditions = conditions;
+    Chuang__Finance__DefineProgrammeRequest define =
+        CHUANG__FINANCE__DEFINE_PROGRAMME_REQUEST__INIT;
+    define.code = "angel-reward";
+    define.name = "天使投资奖励";
+    define.kind = "reward";
+    define.level = "district";
+    define.fund = "angel-reward-fund";
+    define.department = "science_technology";
+    define.version = &version;
+    assert_int_equal(finance_fixture_status(s_keeper, "DefineProgramme", &define.base),
+                     CHUANG__STATUS__OK);
+    char subject[3][48];
+    const char *rounds[2] = {"angel", "a"};
+    for (int i = 0; i < 2; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT id FROM fund_investments WHERE round = '%s'", rounds[i]);
+        snprintf(subject[i], sizeof subject[i], "investment:%lld", s_value(sql));
+    }
+    snprintf(subject[2], sizeof subject[2], "%s", subject[0]);
+    const char *applicants[3] = {s_manager_firm, s_manager_firm, s_startup};
+    const bool eligible[3] = {true, false, false};
+    for (int i = 0; i < 3; i++) {
+        Chuang__Finance__EligibilityRequest check = CHUANG__FINANCE__ELIGIBILITY_REQUEST__INIT;
+        check.programme = "angel-reward";
+        check.credit_code = (char *)applicants[i];
+        check.subject = subject[i];
+        reply = finance_fixture_call(s_keeper, "CheckEligibility", &check.base);
+        assert_int_equal(reply->status, CHUANG__STATUS__OK);
+        Chuang__Finance__Eligibility *e =
+            chuang__finance__eligibility__unpack(NULL, reply->payload.len, reply->payload.data);
+        assert_int_equal(e->eligible, eligible[i]);
+        assert_string_equal(e->results[0]->actual,
+                            i == 2 ? "the subject names no investment of a fund the applicant "
+                                     "manages"
+                                   : rounds[i]);
+        chuang__finance__eligibility__free_unpacked(e, NULL);
+        chuang__reply__free_unpacked(reply, NULL);
+    }
 }
 
 static void test_bad_reports_are_refused_and_change_nothing(void **state)
@@ -240,6 +313,8 @@ static void test_bad_reports_are_refused_and_change_nothing(void **state)
     finance_fixture_assert_refused(s_report(s_manager, angel, s_startup, 100, "", "angel"),
                                    CHUANG__STATUS__ALREADY_EXISTS, "round");
     finance_fixture_assert_refused(s_report(s_manager, angel, s_startup, 100, "2099-01-01", "b"),
+                                   CHUANG__STATUS__INVALID_ARGUMENT, "invested_on");
+    finance_fixture_assert_refused(s_report(s_manager, angel, s_startup, 100, "2025-05-31", "b"),
                                    CHUANG__STATUS__INVALID_ARGUMENT, "invested_on");
     /* A filing code filed already; a manager's key naming another key. */
     Chuang__Status status;
