@@ -4,6 +4,7 @@
 #include "finance_fixture.h"
 #include "db.h"
 #include "harness.h"
+#include "notify.pb-c.h"
 #include "redis_link.h"
 
 #include <czmq.h>
@@ -296,4 +297,29 @@ void finance_fixture_assert_refused(Chuang__Reply *reply, Chuang__Status status,
     if (!named)
         fail_msg("no violation of %s in \"%s\"", field, reply->message);
     chuang__reply__free_unpacked(reply, NULL);
+}
+
+void finance_fixture_assert_told(finance_fixture_t *f, const char *agency, const char *entity,
+                                 const char *subject)
+{
+    client_t *owner = finance_fixture_client(f, agency, entity, "applicant");
+    bool found = false;
+    for (int i = 0; i < 150 && !found; i++) {
+        Chuang__Notify__InboxRequest inbox = CHUANG__NOTIFY__INBOX_REQUEST__INIT;
+        inbox.recipient = (char *)entity;
+        inbox.limit = 100;
+        Chuang__Reply *reply = client_call(owner, "notify", "ListInbox", &inbox.base, NULL);
+        assert_int_equal(reply->status, CHUANG__STATUS__OK);
+        Chuang__Notify__InboxPage *page =
+            chuang__notify__inbox_page__unpack(NULL, reply->payload.len, reply->payload.data);
+        for (size_t m = 0; m < page->n_messages; m++)
+            found = found || streq(page->messages[m]->subject, subject);
+        chuang__notify__inbox_page__free_unpacked(page, NULL);
+        chuang__reply__free_unpacked(reply, NULL);
+        if (!found)
+            zclock_sleep(100);
+    }
+    client_destroy(&owner);
+    if (!found)
+        fail_msg("no inbox message \"%s\"", subject);
 }

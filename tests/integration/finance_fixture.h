@@ -108,4 +108,10 @@ void finance_fixture_wait_known(client_t *client, const char *credit_code);
  * (or of a field whose path starts with it), and frees it. */
 void finance_fixture_assert_refused(Chuang__Reply *reply, Chuang__Status status, const char *field);
 
+/* Asserts that entity (a credit code), reading its inbox as a person of
+ * agency, finds a message with subject, waiting up to 15 s for notify to
+ * follow finance's stream. */
+void finance_fixture_assert_told(finance_fixture_t *f, const char *agency, const char *entity,
+                                 const char *subject);
+
 #endif

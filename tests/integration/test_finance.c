@@ -1078,30 +1078,9 @@ static Chuang__Status s_pay(int64_t id, int64_t amount)
     return s_status(s_hz, "PayAward", &request.base);
 }
 
-/* Asserts that entity finds a message with subject in its notify inbox
- * (waiting up to 15 s for notify to follow finance's stream). */
 static void s_assert_told(const char *entity, const char *subject)
 {
-    client_t *owner = s_client(HANGZHOU, entity, "applicant");
-    bool found = false;
-    for (int i = 0; i < 150 && !found; i++) {
-        Chuang__Notify__InboxRequest inbox = CHUANG__NOTIFY__INBOX_REQUEST__INIT;
-        inbox.recipient = (char *)entity;
-        inbox.limit = 100;
-        Chuang__Reply *reply = client_call(owner, "notify", "ListInbox", &inbox.base, NULL);
-        assert_int_equal(reply->status, CHUANG__STATUS__OK);
-        Chuang__Notify__InboxPage *page =
-            chuang__notify__inbox_page__unpack(NULL, reply->payload.len, reply->payload.data);
-        for (size_t m = 0; m < page->n_messages; m++)
-            found = found || streq(page->messages[m]->subject, subject);
-        chuang__notify__inbox_page__free_unpacked(page, NULL);
-        chuang__reply__free_unpacked(reply, NULL);
-        if (!found)
-            zclock_sleep(100);
-    }
-    client_destroy(&owner);
-    if (!found)
-        fail_msg("no inbox message \"%s\"", subject);
+    finance_fixture_assert_told(&s_deployment, HANGZHOU, entity, subject);
 }
 
 static void test_a_subsidy_from_application_to_payment(void **state)

@@ -195,6 +195,10 @@ static void test_an_entity_through_three_stages_each_rewarded_once(void **state)
     assert_int_equal(s_decide(s_keeper, s_firm[2], "admitted"),
                      CHUANG__STATUS__FAILED_PRECONDITION);
     assert_int_equal(s_decide(s_keeper, s_firm[0], "recommended"), CHUANG__STATUS__OK);
+    char told[64];
+    snprintf(told, sizeof told, "已入选上市后备资源库（%lld 年度）",
+             s_value("SELECT extract(year FROM chuang_today('" DISTRICT "'))::int"));
+    finance_fixture_assert_told(&s_deployment, DISTRICT, s_firm[1], told);
     assert_int_equal(s_decide(s_keeper, s_firm[1], "recommended"),
                      CHUANG__STATUS__FAILED_PRECONDITION);
     Chuang__Finance__PoolEntry *entry = s_entry(s_keeper, s_firm[2]);

@@ -289,6 +289,7 @@ static void test_a_voucher_from_issue_to_expiry(void **state)
     chuang__finance__voucher__free_unpacked(v, NULL);
     assert_int_equal(s_account("committed"), FACE);
     assert_int_equal(s_account("available"), 2000000 - FACE);
+    finance_fixture_assert_told(&s_deployment, HANGZHOU, s_holder, "创新券已发放：" PROGRAMME);
 
     /* Redeemed twice in part by the provider with its own key. */
     assert_int_equal(s_redeemed(s_cloud_key, voucher, s_cloud, "INV-001", "cloud", 150000),
@@ -408,6 +409,7 @@ static void test_a_voucher_from_issue_to_expiry(void **state)
     assert_true(expired);
     assert_int_equal(s_account("committed"), 0);
     assert_int_equal(s_account("available"), 2000000 - paid);
+    finance_fixture_assert_told(&s_deployment, HANGZHOU, s_holder, "创新券已到期：" PROGRAMME);
     s_assert_balanced();
     reply = s_redeem(s_cloud_key, voucher, s_cloud, "INV-020", "cloud", 100);
     s_assert_refused(reply, CHUANG__STATUS__FAILED_PRECONDITION, "voucher_id");
