@@ -186,3 +186,11 @@ Chuang__Status handlers_year_or_this(service_call_t *call, int *year)
         *year = atoi(today);
     return status;
 }
+
+bool handlers_listed(const char *const *list, const char *value)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (streq(list[i], value))
+            return true;
+    return false;
+}

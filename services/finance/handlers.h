@@ -75,5 +75,7 @@ service_handler_fn handle_record_match_response;
 service_handler_fn handle_schedule_meeting;
 service_handler_fn handle_get_bank_lending;
 service_handler_fn handle_record_recognition;
+service_handler_fn handle_list_providers;
+service_handler_fn handle_list_vouchers;
 
 #endif

@@ -17,14 +17,6 @@
 static const char *const s_stages[] = {"seed", "angel", "early", "growth", "late", NULL};
 static const char *const s_rounds[] = {"seed", "angel", "pre_a", "a", "b", "c", "later", NULL};
 
-static bool s_listed(const char *const *list, const char *value)
-{
-    for (size_t i = 0; list[i]; i++)
-        if (streq(list[i], value))
-            return true;
-    return false;
-}
-
 /* Reads fund id back into output, or refuses a manager's key reading
  * another's fund; reports the step as event type unless type is NULL. */
 static Chuang__Status s_fund_reply(service_call_t *call, int64_t id, const char *type,
@@ -73,7 +65,7 @@ Chuang__Status handle_file_investment_fund(service_call_t *call, const ProtobufC
     char path[32];
     for (size_t i = 0; i < request->n_stages; i++) {
         snprintf(path, sizeof path, "stages.%zu", i);
-        if (!s_listed(s_stages, request->stages[i]))
+        if (!handlers_listed(s_stages, request->stages[i]))
             service_call_violation(call, path, "must be seed, angel, early, growth or late");
     }
     const char *principal = request->principal;
@@ -162,7 +154,7 @@ Chuang__Status handle_report_investment(service_call_t *call, const ProtobufCMes
     if (!handlers_day_valid(request->invested_on))
         service_call_violation(call, "invested_on",
                                "must be a date YYYY-MM-DD, or empty for today");
-    if (!s_listed(s_rounds, request->round))
+    if (!handlers_listed(s_rounds, request->round))
         service_call_violation(call, "round", "must be seed, angel, pre_a, a, b, c or later");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;

@@ -17,14 +17,6 @@
 static const char *const s_security[] = {"credit", "guarantee", "collateral", "pledge", NULL};
 static const char *const s_stage[] = {"startup", "growth", "mature", NULL};
 
-static bool s_listed(const char *const *list, const char *value)
-{
-    for (size_t i = 0; list[i]; i++)
-        if (streq(list[i], value))
-            return true;
-    return false;
-}
-
 /* Records a violation of field for a list of 1..max (0..max unless
  * required) items not all of allowed. */
 static void s_list_check(service_call_t *call, const char *field, char *const *items, size_t count,
@@ -38,7 +30,7 @@ static void s_list_check(service_call_t *call, const char *field, char *const *i
     char path[48];
     for (size_t i = 0; i < count; i++) {
         snprintf(path, sizeof path, "%s.%zu", field, i);
-        if (!s_listed(allowed, items[i]))
+        if (!handlers_listed(allowed, items[i]))
             service_call_violation(call, path, "must be one of %s", words);
     }
 }
@@ -113,7 +105,7 @@ Chuang__Status handle_publish_financing_need(service_call_t *call, const Protobu
         service_call_violation(call, "term_months", "must be from 1 to 360 months");
     if (r->max_rate_bp < 1 || r->max_rate_bp > 10000)
         service_call_violation(call, "max_rate_bp", "must be from 1 to 10000 basis points");
-    if (!s_listed(s_stage, r->stage))
+    if (!handlers_listed(s_stage, r->stage))
         service_call_violation(call, "stage", "must be startup, growth or mature");
     s_list_check(call, "security", r->security, r->n_security, s_security, true,
                  "credit, guarantee, collateral, pledge");
@@ -206,7 +198,7 @@ Chuang__Status handle_record_match_response(service_call_t *call, const Protobuf
     if (r->product_id < 1)
         service_call_violation(call, "product_id", "must be the id of the bank's product");
     bool lent = streq(r->response, "lent");
-    if (!s_listed(responses, r->response))
+    if (!handlers_listed(responses, r->response))
         service_call_violation(call, "response", "must be contacted, approved, declined or lent");
     if (!handlers_text_valid(r->reason, streq(r->response, "declined")))
         service_call_violation(call, "reason", "must say why, to decline (1 to %d characters)",

@@ -83,6 +83,9 @@ bool handlers_subsidy_computed(const Chuang__Finance__Programme *programme);
  * is not one. */
 void handlers_period_check(service_call_t *call, const char *from, const char *to);
 
+/* true when value is one of list (ending with NULL). */
+bool handlers_listed(const char *const *list, const char *value);
+
 /* A move of a record between statuses: from[i] may become to[i]. */
 typedef struct {
     const char *from;

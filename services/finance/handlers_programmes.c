@@ -40,14 +40,6 @@ static const struct {
     {"investment_round", "in", false},    {"investee_age_days", "at_most", true},
 };
 
-static bool s_listed(const char *const *list, const char *value)
-{
-    for (size_t i = 0; list[i]; i++)
-        if (streq(list[i], value))
-            return true;
-    return false;
-}
-
 /* The largest value a parameter of this name may have, by its unit; 0 when
  * the name has no unit this service knows. */
 static int64_t s_parameter_max(const char *name)
@@ -91,11 +83,11 @@ static void s_award_rule_check(service_call_t *call, const Chuang__Finance__Awar
     if (!top_up && !cap && !streq(r->rule, "exclude"))
         service_call_violation(call, s_path(path, "award_rules", i, "rule"),
                                "must be exclude, top_up or cap");
-    if (*r->kind && !s_listed(s_kinds, r->kind))
+    if (*r->kind && !handlers_listed(s_kinds, r->kind))
         service_call_violation(call, s_path(path, "award_rules", i, "kind"),
                                "must be a programme kind, or empty");
     for (size_t v = 0; v < r->n_levels; v++)
-        if (!s_listed(awards_levels, r->levels[v]))
+        if (!handlers_listed(awards_levels, r->levels[v]))
             service_call_violation(call, s_path(path, "award_rules", i, "levels"),
                                    "must be town, district, city, province or national");
     if (top_up ? r->ratio_bp < 1 || r->ratio_bp > 100000 : r->ratio_bp != 0)
@@ -241,11 +233,11 @@ Chuang__Status handle_define_programme(service_call_t *call, const ProtobufCMess
         service_call_violation(call, "code", "must be 2 to 40 of a-z, 0-9 and '-'");
     if (!handlers_text_valid(request->name, true))
         service_call_violation(call, "name", "must be 1 to %d characters", TEXT_MAX);
-    if (!s_listed(s_kinds, request->kind))
+    if (!handlers_listed(s_kinds, request->kind))
         service_call_violation(call, "kind",
                                "must be special_fund, interest_subsidy, guarantee_loan, "
                                "rent_subsidy, reward, voucher, matching or listing_reward");
-    if (!s_listed(awards_levels, request->level))
+    if (!handlers_listed(awards_levels, request->level))
         service_call_violation(call, "level", "must be town, district, city, province or national");
     if (!handlers_code_valid(request->fund))
         service_call_violation(call, "fund", "must name the fund that pays it");

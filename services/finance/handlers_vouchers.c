@@ -443,3 +443,41 @@ Chuang__Status handle_get_voucher_report(service_call_t *call, const ProtobufCMe
                             request->programme, (Chuang__Finance__VoucherReport *)output);
     return handlers_found(call, rc, "voucher report", "no such voucher programme");
 }
+
+Chuang__Status handle_list_providers(service_call_t *call, const ProtobufCMessage *input,
+                                     ProtobufCMessage *output)
+{
+    const Chuang__Finance__ProviderListRequest *request =
+        (const Chuang__Finance__ProviderListRequest *)input;
+    static const char *const statuses[] = {"", "applied", "approved", "refused", "suspended", NULL};
+    if (!handlers_listed(statuses, request->status))
+        service_call_violation(call, "status",
+                               "must be applied, approved, refused, suspended or empty");
+    service_page_t page;
+    service_call_page(call, "providers", "i", request->limit, request->page_token, 50, 100, &page);
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    int rc = voucher_provider_list(service_call_db(call), call, service_call_header(call)->agency,
+                                   request->status, &page, (Chuang__Finance__ProviderList *)output);
+    return rc < 0 ? service_call_sql_fail(call, NULL, "list providers") : CHUANG__STATUS__OK;
+}
+
+Chuang__Status handle_list_vouchers(service_call_t *call, const ProtobufCMessage *input,
+                                    ProtobufCMessage *output)
+{
+    const Chuang__Finance__VoucherListRequest *request =
+        (const Chuang__Finance__VoucherListRequest *)input;
+    static const char *const statuses[] = {"", "issued", "used", "expired", NULL};
+    if (!handlers_code_valid(request->programme))
+        service_call_violation(call, "programme", "must be a voucher programme's code");
+    if (!handlers_listed(statuses, request->status))
+        service_call_violation(call, "status", "must be issued, used, expired or empty");
+    service_page_t page;
+    service_call_page(call, "vouchers", "i", request->limit, request->page_token, 50, 100, &page);
+    if (service_call_has_violations(call))
+        return CHUANG__STATUS__INVALID_ARGUMENT;
+    int rc = voucher_list(service_call_db(call), call, service_call_header(call)->agency,
+                          request->programme, request->status, &page,
+                          (Chuang__Finance__VoucherList *)output);
+    return rc < 0 ? service_call_sql_fail(call, NULL, "list vouchers") : CHUANG__STATUS__OK;
+}

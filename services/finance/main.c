@@ -127,6 +127,9 @@ static const service_method_t s_methods[] = {
      "officer,finance-officer,auditor"},
     {"RecordRecognition", handle_record_recognition, SERVICE_METHOD_WRITE,
      "officer,finance-officer"},
+    {"ListProviders", handle_list_providers, SERVICE_METHOD_READ,
+     "officer,finance-officer,auditor"},
+    {"ListVouchers", handle_list_vouchers, SERVICE_METHOD_READ, "officer,finance-officer,auditor"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -218,6 +218,53 @@ int voucher_settle(PGconn *db, const char *agency, const char *programme, const 
     return rc;
 }
 
+int voucher_provider_list(PGconn *db, service_call_t *call, const char *agency, const char *status,
+                          const service_page_t *page, Chuang__Finance__ProviderList *list)
+{
+    const char *values[4] = {agency, status, page->fetch, page->after[0]};
+    PGresult *res = db_query(db,
+                             "SELECT seq AS _key, credit_code, name, categories, status, principal,"
+                             " reason, decided_by, registered_by FROM service_providers"
+                             " WHERE agency = $1 AND ($2 = '' OR status = $2)"
+                             "   AND ($4::bigint IS NULL OR seq > $4::bigint)"
+                             " ORDER BY seq LIMIT $3::int",
+                             4, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK &&
+                     service_call_page_rows(call, page, res,
+                                            &chuang__finance__service_provider__descriptor,
+                                            &list->providers, &list->n_providers,
+                                            &list->next_page_token) == CHUANG__STATUS__OK
+                 ? (int)list->n_providers
+                 : VOUCHER_ERROR;
+    PQclear(res);
+    return rc;
+}
+
+int voucher_list(PGconn *db, service_call_t *call, const char *agency, const char *programme,
+                 const char *status, const service_page_t *page, Chuang__Finance__VoucherList *list)
+{
+    const char *values[5] = {agency, programme, status, page->fetch, page->after[0]};
+    PGresult *res =
+        db_query(db,
+                 "SELECT id, application_id, programme,"
+                 " CASE holder_kind WHEN 'entity' THEN holder ELSE '' END AS credit_code,"
+                 " CASE holder_kind WHEN 'person' THEN holder ELSE '' END AS id_number,"
+                 " face_value_fen, remaining_fen, issued_on::text AS issued_on,"
+                 " valid_to::text AS valid_to, status, expired_fen"
+                 " FROM vouchers WHERE agency = $1 AND programme = $2 AND ($3 = '' OR status = $3)"
+                 "   AND ($5::bigint IS NULL OR id < $5::bigint)"
+                 " ORDER BY id DESC LIMIT $4::int",
+                 5, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK &&
+                     service_call_page_rows(call, page, res, &chuang__finance__voucher__descriptor,
+                                            &list->vouchers, &list->n_vouchers,
+                                            &list->next_page_token) == CHUANG__STATUS__OK
+                 ? (int)list->n_vouchers
+                 : VOUCHER_ERROR;
+    PQclear(res);
+    return rc;
+}
+
 int voucher_report(PGconn *db, service_call_t *call, const char *agency, const char *code,
                    Chuang__Finance__VoucherReport *report)
 {

@@ -83,6 +83,17 @@ int voucher_unsettled(PGconn *db, const char *agency, const char *programme, con
 int voucher_settle(PGconn *db, const char *agency, const char *programme, const char *provider,
                    int64_t entry);
 
+/* Fills list with a page of agency's providers in status ("" any), in
+ * the order they registered. Returns the count shown or VOUCHER_ERROR. */
+int voucher_provider_list(PGconn *db, service_call_t *call, const char *agency, const char *status,
+                          const service_page_t *page, Chuang__Finance__ProviderList *list);
+
+/* Fills list with a page of programme's vouchers in status ("" any), the
+ * latest first. Returns the count shown or VOUCHER_ERROR. */
+int voucher_list(PGconn *db, service_call_t *call, const char *agency, const char *programme,
+                 const char *status, const service_page_t *page,
+                 Chuang__Finance__VoucherList *list);
+
 /* Fills report with the vouchers of programme code of agency. Returns 1, 0
  * when there is no such programme, or VOUCHER_ERROR. */
 int voucher_report(PGconn *db, service_call_t *call, const char *agency, const char *code,

@@ -433,6 +433,37 @@ static void test_a_voucher_from_issue_to_expiry(void **state)
     assert_int_equal(report->providers, 1);
     chuang__finance__voucher_report__free_unpacked(report, NULL);
     chuang__reply__free_unpacked(reply, NULL);
+
+    /* The officers' lists: the provider waiting for a decision, and the
+     * programme's vouchers a page at a time, the latest first. */
+    Chuang__Finance__ProviderListRequest queue = CHUANG__FINANCE__PROVIDER_LIST_REQUEST__INIT;
+    queue.status = "applied";
+    reply = finance_fixture_call(s_keeper, "ListProviders", &queue.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Finance__ProviderList *providers =
+        chuang__finance__provider_list__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_int_equal(providers->n_providers, 1);
+    assert_string_equal(providers->providers[0]->credit_code, s_unapproved);
+    chuang__finance__provider_list__free_unpacked(providers, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+    Chuang__Finance__VoucherListRequest page = CHUANG__FINANCE__VOUCHER_LIST_REQUEST__INIT;
+    page.programme = PROGRAMME;
+    page.limit = 1;
+    const int64_t expected[2] = {second, voucher};
+    char token[128] = "";
+    for (int i = 0; i < 2; i++) {
+        page.page_token = token;
+        reply = finance_fixture_call(s_keeper, "ListVouchers", &page.base);
+        assert_int_equal(reply->status, CHUANG__STATUS__OK);
+        Chuang__Finance__VoucherList *list =
+            chuang__finance__voucher_list__unpack(NULL, reply->payload.len, reply->payload.data);
+        assert_int_equal(list->n_vouchers, 1);
+        assert_true(list->vouchers[0]->id == expected[i]);
+        assert_int_equal(*list->next_page_token == '\0', i == 1);
+        snprintf(token, sizeof token, "%s", list->next_page_token);
+        chuang__finance__voucher_list__free_unpacked(list, NULL);
+        chuang__reply__free_unpacked(reply, NULL);
+    }
 }
 
 static void test_bad_voucher_input_is_refused_and_changes_nothing(void **state)
