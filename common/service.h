@@ -197,6 +197,28 @@ bool service_call_is_person(service_call_t *call, const char *id_number);
  * has checked that the sender's key holds them). */
 bool service_call_has_role(service_call_t *call, const char *role);
 
+/* true when the caller acts by its own key in role (e.g. provider,
+ * investor, carrier), holding no officer's or auditor's role as well
+ * (officer, auditor, or one ending in "-officer"). */
+bool service_call_acts_as(service_call_t *call, const char *role);
+
+/* Who records a change: the principal's name, and the person it acts for
+ * when that is someone else; in call memory. */
+const char *service_call_recorded_by(service_call_t *call);
+
+/* Leaves *day as it is when it names a day, else sets it to the agency's
+ * today ("YYYY-MM-DD", call memory). Returns OK or the query's failure. */
+Chuang__Status service_call_today(service_call_t *call, const char **day);
+
+/* Leaves *year as it is unless 0, which becomes the agency's year today.
+ * Returns OK or the query's failure. */
+Chuang__Status service_call_year(service_call_t *call, int *year);
+
+/* The reply to a read that found (1), did not find (0: NOT_FOUND with
+ * message) or failed (< 0: what failed, logged). */
+Chuang__Status service_call_found(service_call_t *call, int found, const char *what,
+                                  const char *message);
+
 /* Runs a query with text parameters on the call's connection. Returns the
  * result (caller clears) when its status is expected, else NULL with
  * *failure set to the reply status (service_call_sql_fail). */

@@ -248,3 +248,65 @@ Chuang__Status service_call_sql_fail(service_call_t *call, PGresult *result, con
                              "The request could not be completed and changed nothing.",
                              "Report the request id to the operators.");
 }
+
+Chuang__Status service_call_today(service_call_t *call, const char **day)
+{
+    if (**day)
+        return CHUANG__STATUS__OK;
+    const char *values[1] = {service_call_header(call)->agency};
+    Chuang__Status failure;
+    PGresult *res = service_call_query(call, "today", "SELECT chuang_today($1)::text", 1, values,
+                                       PGRES_TUPLES_OK, &failure);
+    if (!res)
+        return failure;
+    *day = service_call_strdup(call, PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return CHUANG__STATUS__OK;
+}
+
+const char *service_call_recorded_by(service_call_t *call)
+{
+    const Chuang__Principal *principal = service_call_principal(call);
+    const char *name = *principal->name ? principal->name : principal->kind;
+    if (!*principal->person || streq(principal->person, name))
+        return service_call_strdup(call, name);
+    char *both = zsys_sprintf("%s/%s", name, principal->person);
+    const char *copy = service_call_strdup(call, both ? both : name);
+    zstr_free(&both);
+    return copy;
+}
+
+Chuang__Status service_call_found(service_call_t *call, int found, const char *what,
+                                  const char *message)
+{
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, what);
+    if (found == 0)
+        return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, message, NULL, NULL);
+    return CHUANG__STATUS__OK;
+}
+
+Chuang__Status service_call_year(service_call_t *call, int *year)
+{
+    if (*year)
+        return CHUANG__STATUS__OK;
+    const char *today = "";
+    Chuang__Status status = service_call_today(call, &today);
+    if (status == CHUANG__STATUS__OK)
+        *year = atoi(today);
+    return status;
+}
+
+bool service_call_acts_as(service_call_t *call, const char *role)
+{
+    if (!service_call_has_role(call, role))
+        return false;
+    for (size_t i = 0; i < call->header->n_roles; i++) {
+        const char *held = call->header->roles[i];
+        size_t length = strlen(held);
+        if (streq(held, "officer") || streq(held, "auditor") ||
+            (length > 8 && streq(held + length - 8, "-officer")))
+            return false;
+    }
+    return true;
+}

@@ -48,7 +48,7 @@ static Chuang__Status s_locked(service_call_t *call, int64_t id,
     chuang__finance__application__init(*application);
     int found = application_get(service_call_db(call), call, service_call_header(call)->agency, id,
                                 true, *application);
-    return handlers_found(call, found, "read application", "no such application");
+    return service_call_found(call, found, "read application", "no such application");
 }
 
 Chuang__Status handle_create_application(service_call_t *call, const ProtobufCMessage *input,
@@ -56,20 +56,20 @@ Chuang__Status handle_create_application(service_call_t *call, const ProtobufCMe
 {
     const Chuang__Finance__CreateApplicationRequest *request =
         (const Chuang__Finance__CreateApplicationRequest *)input;
-    if (!handlers_code_valid(request->programme))
+    if (!checks_code_valid(request->programme))
         service_call_violation(call, "programme", "is not a programme code");
     handlers_applicant_check(call, request->credit_code, request->id_number);
-    if (!handlers_text_valid(request->subject, false))
-        service_call_violation(call, "subject", "must be at most %d characters", TEXT_MAX);
+    if (!checks_text_valid(request->subject, false))
+        service_call_violation(call, "subject", "must be at most %d characters", CHECKS_TEXT_MAX);
     if (request->amount_fen < 1 || request->amount_fen > AMOUNT_MAX)
         service_call_violation(call, "amount_fen",
                                "must be a whole number of fen from 1 to %" PRId64, AMOUNT_MAX);
-    handlers_period_check(call, request->period_from, request->period_to);
+    checks_period(call, request->period_from, request->period_to);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     int64_t id = 0;
     int rc = application_create(service_call_db(call), service_call_header(call)->agency, request,
-                                handlers_recorded_by(call), &id);
+                                service_call_recorded_by(call), &id);
     if (rc == APPLICATION_DUPLICATE)
         return service_call_fail(call, CHUANG__STATUS__ALREADY_EXISTS, "application exists",
                                  "The entity has an open application to this programme for the "
@@ -227,7 +227,7 @@ Chuang__Status handle_submit_application(service_call_t *call, const ProtobufCMe
                                           " fen",
                                           guaranteed, limit);
     }
-    int moved = application_submit(db, agency, request->id, handlers_recorded_by(call), reason,
+    int moved = application_submit(db, agency, request->id, service_call_recorded_by(call), reason,
                                    programme->version->version, eligibility->flagged, amount);
     if (moved != 1)
         return service_call_sql_fail(call, NULL, "submit application");
@@ -243,8 +243,9 @@ Chuang__Status handle_withdraw_application(service_call_t *call, const ProtobufC
         (const Chuang__Finance__ApplicationRequest *)input;
     if (request->id < 1)
         service_call_violation(call, "id", "must be the id of an application");
-    if (!handlers_text_valid(request->reason, true))
-        service_call_violation(call, "reason", "must say why (1 to %d characters)", TEXT_MAX);
+    if (!checks_text_valid(request->reason, true))
+        service_call_violation(call, "reason", "must say why (1 to %d characters)",
+                               CHECKS_TEXT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     PGconn *db = service_call_db(call);
@@ -258,7 +259,7 @@ Chuang__Status handle_withdraw_application(service_call_t *call, const ProtobufC
         return service_call_fail(
             call, CHUANG__STATUS__FAILED_PRECONDITION, "application can no longer be withdrawn",
             "An application is withdrawn before it is awarded or decided.", NULL);
-    if (application_move(db, agency, request->id, from, "withdrawn", handlers_recorded_by(call),
+    if (application_move(db, agency, request->id, from, "withdrawn", service_call_recorded_by(call),
                          request->reason) != 1)
         return service_call_sql_fail(call, NULL, "withdraw application");
     return s_reply(call, request->id, "finance.ApplicationWithdrawn", output);
@@ -273,7 +274,7 @@ Chuang__Status handle_get_application(service_call_t *call, const ProtobufCMessa
         return service_call_violation(call, "id", "must be the id of an application");
     int found = application_get(service_call_db(call), call, service_call_header(call)->agency,
                                 request->id, false, (Chuang__Finance__Application *)output);
-    return handlers_found(call, found, "read application", "no such application");
+    return service_call_found(call, found, "read application", "no such application");
 }
 
 /* The departments that must approve application (its pinned version's, or
@@ -313,7 +314,7 @@ static Chuang__Status s_reviewers(service_call_t *call,
 /* true when the caller made or submitted application. */
 static bool s_own(service_call_t *call, const Chuang__Finance__Application *application)
 {
-    const char *me = handlers_recorded_by(call);
+    const char *me = service_call_recorded_by(call);
     if (streq(application->created_by, me))
         return true;
     for (size_t i = 0; i < application->n_steps; i++)
@@ -330,14 +331,14 @@ Chuang__Status handle_review_application(service_call_t *call, const ProtobufCMe
     const Chuang__Finance__ReviewRequest *request = (const Chuang__Finance__ReviewRequest *)input;
     if (request->id < 1)
         service_call_violation(call, "id", "must be the id of an application");
-    if (!handlers_name_valid(request->department))
+    if (!checks_name_valid(request->department))
         service_call_violation(call, "department", "must name the reviewing department");
-    if (!handlers_text_valid(request->reason, !request->approve))
+    if (!checks_text_valid(request->reason, !request->approve))
         service_call_violation(call, "reason",
                                request->approve ? "must be at most %d characters"
                                                 : "must say why it is rejected (1 to %d "
                                                   "characters)",
-                               TEXT_MAX);
+                               CHECKS_TEXT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     char role[64];
@@ -372,7 +373,7 @@ Chuang__Status handle_review_application(service_call_t *call, const ProtobufCMe
     if (!required)
         return service_call_violation(call, "department",
                                       "does not review this programme's applications");
-    const char *by = handlers_recorded_by(call);
+    const char *by = service_call_recorded_by(call);
     int added = application_review_add(db, request->id, application->round, request->department,
                                        request->approve, request->reason, by);
     if (added < 0)
@@ -425,9 +426,9 @@ Chuang__Status handle_object_to_application(service_call_t *call, const Protobuf
         (const Chuang__Finance__ApplicationRequest *)input;
     if (request->id < 1)
         service_call_violation(call, "id", "must be the id of an application");
-    if (!handlers_text_valid(request->reason, true))
+    if (!checks_text_valid(request->reason, true))
         service_call_violation(call, "reason", "must say what is objected to (1 to %d characters)",
-                               TEXT_MAX);
+                               CHECKS_TEXT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     Chuang__Finance__Application *application;
@@ -435,7 +436,7 @@ Chuang__Status handle_object_to_application(service_call_t *call, const Protobuf
     if (status != CHUANG__STATUS__OK)
         return status;
     int rc = application_object(service_call_db(call), service_call_header(call)->agency,
-                                request->id, request->reason, handlers_recorded_by(call));
+                                request->id, request->reason, service_call_recorded_by(call));
     if (rc < 0)
         return service_call_sql_fail(call, NULL, "object");
     if (rc == 0)
@@ -454,15 +455,15 @@ Chuang__Status handle_pay_award(service_call_t *call, const ProtobufCMessage *in
     if (request->amount_fen < 1 || request->amount_fen > AMOUNT_MAX)
         service_call_violation(call, "amount_fen",
                                "must be a whole number of fen from 1 to %" PRId64, AMOUNT_MAX);
-    if (!handlers_text_valid(request->memo, false))
-        service_call_violation(call, "memo", "must be at most %d characters", TEXT_MAX);
+    if (!checks_text_valid(request->memo, false))
+        service_call_violation(call, "memo", "must be at most %d characters", CHECKS_TEXT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     PGconn *db = service_call_db(call);
     const char *agency = service_call_header(call)->agency;
     application_payable_t payable;
     int rc = application_payable(db, agency, request->id, &payable);
-    Chuang__Status status = handlers_found(call, rc, "read application", "no such application");
+    Chuang__Status status = service_call_found(call, rc, "read application", "no such application");
     if (status != CHUANG__STATUS__OK)
         return status;
     if (streq(payable.kind, "guarantee_loan"))
@@ -486,7 +487,7 @@ Chuang__Status handle_pay_award(service_call_t *call, const ProtobufCMessage *in
         return service_call_violation(call, "amount_fen",
                                       "passes what is left to pay of the award: %" PRId64 " fen",
                                       payable.left);
-    const char *by = handlers_recorded_by(call);
+    const char *by = service_call_recorded_by(call);
     rc = application_pay(db, agency, request->id, request->amount_fen, by);
     if (rc != 1)
         return service_call_sql_fail(call, NULL, "pay award");

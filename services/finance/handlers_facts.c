@@ -30,7 +30,7 @@ static Chuang__Status s_facts(service_call_t *call, const char *credit_code,
 {
     int found = facts_get(service_call_db(call), call, credit_code, facts);
     if (found != 0)
-        return handlers_found(call, found, "read entity facts", "entity not known to finance");
+        return service_call_found(call, found, "read entity facts", "entity not known to finance");
     return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "entity not known to finance",
                              "No registry this deployment follows has registered this credit code.",
                              "An entity registered moments ago reaches finance within seconds; "
@@ -42,7 +42,7 @@ Chuang__Status handle_get_entity_facts(service_call_t *call, const ProtobufCMess
 {
     const Chuang__Finance__EntityFactsRequest *request =
         (const Chuang__Finance__EntityFactsRequest *)input;
-    if (!handlers_credit_code_shaped(request->credit_code))
+    if (!checks_credit_code_shaped(request->credit_code))
         return service_call_violation(call, "credit_code",
                                       "must be a unified social credit code of 18 characters");
     return s_facts(call, request->credit_code, (Chuang__Finance__EntityFacts *)output);
@@ -144,7 +144,7 @@ Chuang__Status handlers_eligibility(service_call_t *call,
     Chuang__Finance__Programme *programme = service_call_alloc(call, sizeof *programme);
     chuang__finance__programme__init(programme);
     const char *day = ask->on;
-    Chuang__Status status = handlers_day_or_today(call, &day);
+    Chuang__Status status = service_call_today(call, &day);
     if (status != CHUANG__STATUS__OK)
         return status;
     int rc = programme_get(db, call, agency, ask->programme, day, programme);
@@ -153,7 +153,7 @@ Chuang__Status handlers_eligibility(service_call_t *call,
                                  "programme not in force on that day",
                                  "No version of the programme covers the day asked.",
                                  "Nothing may be decided by it for that day.");
-    status = handlers_found(call, rc, "read programme", "no such programme");
+    status = service_call_found(call, rc, "read programme", "no such programme");
     if (status != CHUANG__STATUS__OK)
         return status;
     reply->programme = programme->code;
@@ -190,14 +190,14 @@ Chuang__Status handle_check_eligibility(service_call_t *call, const ProtobufCMes
 {
     const Chuang__Finance__EligibilityRequest *request =
         (const Chuang__Finance__EligibilityRequest *)input;
-    if (!handlers_code_valid(request->programme))
+    if (!checks_code_valid(request->programme))
         service_call_violation(call, "programme", "is not a programme code");
     handlers_applicant_check(call, request->credit_code, request->id_number);
-    if (!handlers_day_valid(request->on))
+    if (!checks_day_valid(request->on))
         service_call_violation(call, "on", "must be a date YYYY-MM-DD, or empty for today");
-    if (!handlers_text_valid(request->subject, false))
-        service_call_violation(call, "subject", "must be at most %d characters", TEXT_MAX);
-    handlers_period_check(call, request->period_from, request->period_to);
+    if (!checks_text_valid(request->subject, false))
+        service_call_violation(call, "subject", "must be at most %d characters", CHECKS_TEXT_MAX);
+    checks_period(call, request->period_from, request->period_to);
     if (request->amount_fen < 0 || request->amount_fen > AMOUNT_MAX)
         service_call_violation(call, "amount_fen",
                                "must be a whole number of fen from 0 to %" PRId64, AMOUNT_MAX);
@@ -211,16 +211,4 @@ bool handlers_subsidy_computed(const Chuang__Finance__Programme *programme)
     return streq(programme->kind, "interest_subsidy") &&
            (programme_parameter(programme->version, "rate_above_reference_bp", -1) >= 0 ||
             programme_parameter(programme->version, "reference_share_bp", -1) >= 0);
-}
-
-void handlers_period_check(service_call_t *call, const char *from, const char *to)
-{
-    if (!handlers_day_valid(from) || !handlers_day_valid(to))
-        service_call_violation(call, !handlers_day_valid(from) ? "period_from" : "period_to",
-                               "must be a date YYYY-MM-DD");
-    else if (!*from != !*to)
-        service_call_violation(call, *from ? "period_to" : "period_from",
-                               "must be given with the other end of the period, or neither");
-    else if (strcmp(to, from) < 0)
-        service_call_violation(call, "period_to", "must not be before period_from");
 }

@@ -24,13 +24,13 @@ static Chuang__Status s_fund_reply(service_call_t *call, int64_t id, const char 
 {
     Chuang__Finance__InvestmentFund *fund = (Chuang__Finance__InvestmentFund *)output;
     Chuang__Status status =
-        handlers_found(call,
-                       invest_fund_get(service_call_db(call), call,
-                                       service_call_header(call)->agency, id, false, fund),
-                       "read fund", "no such fund");
+        service_call_found(call,
+                           invest_fund_get(service_call_db(call), call,
+                                           service_call_header(call)->agency, id, false, fund),
+                           "read fund", "no such fund");
     if (status != CHUANG__STATUS__OK)
         return status;
-    if (handlers_acts_as(call, "investor") &&
+    if (service_call_acts_as(call, "investor") &&
         !streq(fund->principal, service_call_principal(call)->name))
         return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "another manager's fund",
                                  "A fund manager reads and reports for its own funds.", NULL);
@@ -46,16 +46,17 @@ Chuang__Status handle_file_investment_fund(service_call_t *call, const ProtobufC
                                            ProtobufCMessage *output)
 {
     const Chuang__Finance__FundFiling *request = (const Chuang__Finance__FundFiling *)input;
-    if (!handlers_text_valid(request->name, true))
-        service_call_violation(call, "name", "must name the fund (1 to %d characters)", TEXT_MAX);
+    if (!checks_text_valid(request->name, true))
+        service_call_violation(call, "name", "must name the fund (1 to %d characters)",
+                               CHECKS_TEXT_MAX);
     if (!streq(request->kind, "angel") && !streq(request->kind, "venture"))
         service_call_violation(call, "kind", "must be angel or venture");
-    if (!handlers_credit_code_shaped(request->manager_credit_code))
+    if (!checks_credit_code_shaped(request->manager_credit_code))
         service_call_violation(call, "manager_credit_code",
                                "must be the manager's unified social credit code");
-    if (!handlers_text_valid(request->manager_name, true))
+    if (!checks_text_valid(request->manager_name, true))
         service_call_violation(call, "manager_name", "must name the manager");
-    if (!handlers_text_valid(request->registration, true) || strlen(request->registration) > 40)
+    if (!checks_text_valid(request->registration, true) || strlen(request->registration) > 40)
         service_call_violation(call, "registration", "must be the fund association's filing code");
     if (request->size_fen < 1 || request->size_fen > AMOUNT_MAX)
         service_call_violation(call, "size_fen", "must be a whole number of fen from 1 to %" PRId64,
@@ -65,23 +66,23 @@ Chuang__Status handle_file_investment_fund(service_call_t *call, const ProtobufC
     char path[32];
     for (size_t i = 0; i < request->n_stages; i++) {
         snprintf(path, sizeof path, "stages.%zu", i);
-        if (!handlers_listed(s_stages, request->stages[i]))
+        if (!checks_listed(s_stages, request->stages[i]))
             service_call_violation(call, path, "must be seed, angel, early, growth or late");
     }
     const char *principal = request->principal;
-    if (handlers_acts_as(call, "investor")) {
+    if (service_call_acts_as(call, "investor")) {
         const char *me = service_call_principal(call)->name;
         if (*principal && !streq(principal, me))
             service_call_violation(call, "principal",
                                    "must be empty: a manager files with its own key");
         principal = me;
-    } else if (!handlers_text_valid(principal, false) || strlen(principal) > 64)
+    } else if (!checks_text_valid(principal, false) || strlen(principal) > 64)
         service_call_violation(call, "principal", "must be the name of the manager's client key");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     int64_t id = 0;
     int rc = invest_fund_file(service_call_db(call), service_call_header(call)->agency, request,
-                              principal, handlers_recorded_by(call), &id);
+                              principal, service_call_recorded_by(call), &id);
     if (rc == INVEST_EXISTS) {
         service_call_violation(call, "registration", "is filed already");
         return service_call_fail(call, CHUANG__STATUS__ALREADY_EXISTS, "fund filed",
@@ -97,15 +98,16 @@ Chuang__Status handle_decide_investment_fund(service_call_t *call, const Protobu
 {
     const Chuang__Finance__InvestmentFundDecision *request =
         (const Chuang__Finance__InvestmentFundDecision *)input;
-    static const handlers_move_t moves[] = {
+    static const checks_move_t moves[] = {
         {"filed", "recorded"}, {"filed", "refused"}, {"recorded", "deregistered"}, {NULL, NULL}};
     if (request->id < 1)
         service_call_violation(call, "id", "must be the id of a fund");
-    if (!handlers_move_known(moves, request->decision))
+    if (!checks_move_known(moves, request->decision))
         service_call_violation(call, "decision", "must be recorded, refused or deregistered");
     bool recorded = streq(request->decision, "recorded");
-    if (!handlers_text_valid(request->reason, !recorded))
-        service_call_violation(call, "reason", "must say why (1 to %d characters)", TEXT_MAX);
+    if (!checks_text_valid(request->reason, !recorded))
+        service_call_violation(call, "reason", "must say why (1 to %d characters)",
+                               CHECKS_TEXT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     PGconn *db = service_call_db(call);
@@ -113,15 +115,15 @@ Chuang__Status handle_decide_investment_fund(service_call_t *call, const Protobu
     Chuang__Finance__InvestmentFund *fund = service_call_alloc(call, sizeof *fund);
     chuang__finance__investment_fund__init(fund);
     Chuang__Status status =
-        handlers_found(call, invest_fund_get(db, call, agency, request->id, true, fund),
-                       "read fund", "no such fund");
+        service_call_found(call, invest_fund_get(db, call, agency, request->id, true, fund),
+                           "read fund", "no such fund");
     if (status != CHUANG__STATUS__OK)
         return status;
-    status = handlers_move_allowed(call, moves, "fund", fund->status, request->decision);
+    status = checks_move_allowed(call, moves, "fund", fund->status, request->decision);
     if (status != CHUANG__STATUS__OK)
         return status;
     if (invest_fund_decide(db, agency, request->id, request->decision, request->reason,
-                           handlers_recorded_by(call)) != 1)
+                           service_call_recorded_by(call)) != 1)
         return service_call_sql_fail(call, NULL, "decide fund");
     char type[48];
     snprintf(type, sizeof type, "finance.InvestmentFund%c%s", request->decision[0] - 'a' + 'A',
@@ -146,20 +148,20 @@ Chuang__Status handle_report_investment(service_call_t *call, const ProtobufCMes
         (const Chuang__Finance__InvestmentReport *)input;
     if (request->fund_id < 1)
         service_call_violation(call, "fund_id", "must be the id of a fund");
-    if (!handlers_credit_code_shaped(request->credit_code))
+    if (!checks_credit_code_shaped(request->credit_code))
         service_call_violation(call, "credit_code", "must be the entity's credit code");
     if (request->amount_fen < 1 || request->amount_fen > AMOUNT_MAX)
         service_call_violation(call, "amount_fen",
                                "must be a whole number of fen from 1 to %" PRId64, AMOUNT_MAX);
-    if (!handlers_day_valid(request->invested_on))
+    if (!checks_day_valid(request->invested_on))
         service_call_violation(call, "invested_on",
                                "must be a date YYYY-MM-DD, or empty for today");
-    if (!handlers_listed(s_rounds, request->round))
+    if (!checks_listed(s_rounds, request->round))
         service_call_violation(call, "round", "must be seed, angel, pre_a, a, b, c or later");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     const char *day = request->invested_on;
-    Chuang__Status status = handlers_past_day(call, "invested_on", &day, NULL);
+    Chuang__Status status = checks_past_day(call, "invested_on", &day, NULL);
     if (status != CHUANG__STATUS__OK)
         return status;
     Chuang__Finance__InvestmentFund *fund = service_call_alloc(call, sizeof *fund);
@@ -175,7 +177,8 @@ Chuang__Status handle_report_investment(service_call_t *call, const ProtobufCMes
     const char *agency = service_call_header(call)->agency;
     int64_t id = 0;
     char registered[16] = "";
-    int rc = invest_report(db, agency, request, day, handlers_recorded_by(call), &id, registered);
+    int rc =
+        invest_report(db, agency, request, day, service_call_recorded_by(call), &id, registered);
     if (rc == INVEST_EARLY)
         return service_call_violation(
             call, "invested_on", "must not be before the entity's registration on %s", registered);
@@ -224,7 +227,7 @@ Chuang__Status handle_get_investment_statistics(service_call_t *call, const Prot
     if (request->year != 0 && (request->year < 2000 || request->year > 2200))
         return service_call_violation(call, "year", "must be a year, or 0 for this year");
     int year = request->year;
-    Chuang__Status status = handlers_year_or_this(call, &year);
+    Chuang__Status status = service_call_year(call, &year);
     if (status != CHUANG__STATUS__OK)
         return status;
     Chuang__Finance__InvestmentStatistics *out = (Chuang__Finance__InvestmentStatistics *)output;

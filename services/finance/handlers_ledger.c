@@ -19,7 +19,7 @@
 #include <stdio.h>
 
 #define AMOUNT_MAX        INT64_C(1000000000000000) /* 10^15 fen: ten trillion yuan */
-#define TEXT_MAX          200                       /* characters of a name, document, memo */
+#define CHECKS_TEXT_MAX   200                       /* characters of a name, document, memo */
 #define STATEMENT_MAX     100
 #define STATEMENT_DEFAULT 50
 
@@ -48,12 +48,12 @@ Chuang__Status handle_create_fund(service_call_t *call, const ProtobufCMessage *
 {
     const Chuang__Finance__CreateFundRequest *request =
         (const Chuang__Finance__CreateFundRequest *)input;
-    if (!handlers_code_valid(request->code))
+    if (!checks_code_valid(request->code))
         service_call_violation(call, "code",
                                "must be 2 to 40 of a-z, 0-9 and '-', e.g. special-2016");
-    if (!handlers_text_valid(request->name, true))
-        service_call_violation(call, "name", "must be 1 to %d characters", TEXT_MAX);
-    if (!handlers_name_valid(request->department))
+    if (!checks_text_valid(request->name, true))
+        service_call_violation(call, "name", "must be 1 to %d characters", CHECKS_TEXT_MAX);
+    if (!checks_name_valid(request->department))
         service_call_violation(call, "department",
                                "must name the managing department, e.g. finance");
     if (service_call_has_violations(call))
@@ -94,16 +94,17 @@ Chuang__Status handle_appropriate(service_call_t *call, const ProtobufCMessage *
 {
     const Chuang__Finance__AppropriateRequest *request =
         (const Chuang__Finance__AppropriateRequest *)input;
-    if (!handlers_code_valid(request->fund))
+    if (!checks_code_valid(request->fund))
         service_call_violation(call, "fund", "is not a fund code");
     if (request->amount_fen < 1 || request->amount_fen > AMOUNT_MAX)
         service_call_violation(call, "amount_fen",
                                "must be a whole number of fen from 1 to %" PRId64, AMOUNT_MAX);
-    if (!handlers_text_valid(request->document, true))
+    if (!checks_text_valid(request->document, true))
         service_call_violation(call, "document",
-                               "must name the budget decision (1 to %d characters)", TEXT_MAX);
-    if (!handlers_text_valid(request->memo, false))
-        service_call_violation(call, "memo", "must be at most %d characters", TEXT_MAX);
+                               "must name the budget decision (1 to %d characters)",
+                               CHECKS_TEXT_MAX);
+    if (!checks_text_valid(request->memo, false))
+        service_call_violation(call, "memo", "must be at most %d characters", CHECKS_TEXT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     char cash[64], available[64];
@@ -114,7 +115,7 @@ Chuang__Status handle_appropriate(service_call_t *call, const ProtobufCMessage *
     const ledger_entry_t entry = {.kind = "appropriation",
                                   .cause = request->document,
                                   .memo = request->memo,
-                                  .recorded_by = handlers_recorded_by(call)};
+                                  .recorded_by = service_call_recorded_by(call)};
     int64_t id =
         ledger_post(service_call_db(call), service_call_header(call)->agency, &entry, postings, 2);
     if (id == 0) {
@@ -134,14 +135,15 @@ Chuang__Status handle_reverse_entry(service_call_t *call, const ProtobufCMessage
         (const Chuang__Finance__ReverseEntryRequest *)input;
     if (request->entry_id < 1)
         service_call_violation(call, "entry_id", "must be the id of an entry");
-    if (!handlers_text_valid(request->reason, true))
-        service_call_violation(call, "reason", "must say why (1 to %d characters)", TEXT_MAX);
+    if (!checks_text_valid(request->reason, true))
+        service_call_violation(call, "reason", "must say why (1 to %d characters)",
+                               CHECKS_TEXT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     PGconn *db = service_call_db(call);
     const char *agency = service_call_header(call)->agency;
-    int64_t id =
-        ledger_reverse(db, agency, request->entry_id, request->reason, handlers_recorded_by(call));
+    int64_t id = ledger_reverse(db, agency, request->entry_id, request->reason,
+                                service_call_recorded_by(call));
     if (id == 0)
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such entry", NULL, NULL);
     if (id < 0)
@@ -158,18 +160,18 @@ Chuang__Status handle_get_entry(service_call_t *call, const ProtobufCMessage *in
         return service_call_violation(call, "entry_id", "must be the id of an entry");
     int found = ledger_entry_get(service_call_db(call), call, service_call_header(call)->agency,
                                  request->entry_id, (Chuang__Finance__Entry *)output);
-    return handlers_found(call, found, "read entry", "no such entry");
+    return service_call_found(call, found, "read entry", "no such entry");
 }
 
 Chuang__Status handle_get_fund(service_call_t *call, const ProtobufCMessage *input,
                                ProtobufCMessage *output)
 {
     const Chuang__Finance__GetFundRequest *request = (const Chuang__Finance__GetFundRequest *)input;
-    if (!handlers_code_valid(request->code))
+    if (!checks_code_valid(request->code))
         return service_call_violation(call, "code", "is not a fund code");
     int found = ledger_fund_get(service_call_db(call), call, service_call_header(call)->agency,
                                 request->code, (Chuang__Finance__Fund *)output);
-    return handlers_found(call, found, "read fund", "no such fund");
+    return service_call_found(call, found, "read fund", "no such fund");
 }
 
 Chuang__Status handle_get_trial_balance(service_call_t *call, const ProtobufCMessage *input,
@@ -177,9 +179,9 @@ Chuang__Status handle_get_trial_balance(service_call_t *call, const ProtobufCMes
 {
     const Chuang__Finance__TrialBalanceRequest *request =
         (const Chuang__Finance__TrialBalanceRequest *)input;
-    if (!handlers_day_valid(request->as_of))
+    if (!checks_day_valid(request->as_of))
         service_call_violation(call, "as_of", "must be a date YYYY-MM-DD, or empty for today");
-    if (*request->fund && !handlers_code_valid(request->fund))
+    if (*request->fund && !checks_code_valid(request->fund))
         service_call_violation(call, "fund", "is not a fund code");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
@@ -187,7 +189,7 @@ Chuang__Status handle_get_trial_balance(service_call_t *call, const ProtobufCMes
     const char *agency = service_call_header(call)->agency;
     PGconn *db = service_call_db(call);
     const char *day = request->as_of;
-    Chuang__Status status = handlers_day_or_today(call, &day);
+    Chuang__Status status = service_call_today(call, &day);
     if (status != CHUANG__STATUS__OK)
         return status;
     balance->as_of = (char *)day;
@@ -203,9 +205,9 @@ Chuang__Status handle_get_account_statement(service_call_t *call, const Protobuf
         (const Chuang__Finance__StatementRequest *)input;
     if (!*request->account || strlen(request->account) > 120)
         service_call_violation(call, "account", "must be an account code, e.g. special-2016:cash");
-    if (!handlers_day_valid(request->from))
+    if (!checks_day_valid(request->from))
         service_call_violation(call, "from", "must be a date YYYY-MM-DD, or empty");
-    if (!handlers_day_valid(request->to))
+    if (!checks_day_valid(request->to))
         service_call_violation(call, "to", "must be a date YYYY-MM-DD, or empty for today");
     if (*request->from && *request->to && strcmp(request->from, request->to) > 0)
         service_call_violation(call, "to", "must not be before from");

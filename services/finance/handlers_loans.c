@@ -48,7 +48,7 @@ static Chuang__Status s_lender(service_call_t *call, int64_t id)
     char bank[128];
     int found = loan_bank_principal(service_call_db(call), service_call_header(call)->agency, id,
                                     bank, sizeof bank);
-    Chuang__Status status = handlers_found(call, found, "read loan", "no such loan");
+    Chuang__Status status = service_call_found(call, found, "read loan", "no such loan");
     if (status != CHUANG__STATUS__OK)
         return status;
     const char *me = service_call_principal(call)->name;
@@ -70,8 +70,8 @@ static Chuang__Status s_locked(service_call_t *call, int64_t id, Chuang__Finance
     const char *agency = service_call_header(call)->agency;
     *loan = service_call_alloc(call, sizeof **loan);
     chuang__finance__loan__init(*loan);
-    Chuang__Status status = handlers_found(call, loan_get(db, call, agency, id, true, *loan),
-                                           "read loan", "no such loan");
+    Chuang__Status status = service_call_found(call, loan_get(db, call, agency, id, true, *loan),
+                                               "read loan", "no such loan");
     if (status != CHUANG__STATUS__OK)
         return status;
     char id_text[24];
@@ -131,7 +131,7 @@ Chuang__Status handle_get_loan(service_call_t *call, const ProtobufCMessage *inp
     }
     int found = loan_get(service_call_db(call), call, service_call_header(call)->agency,
                          request->id, false, (Chuang__Finance__Loan *)output);
-    return handlers_found(call, found, "read loan", "no such loan");
+    return service_call_found(call, found, "read loan", "no such loan");
 }
 
 Chuang__Status handle_record_bank_approval(service_call_t *call, const ProtobufCMessage *input,
@@ -139,10 +139,10 @@ Chuang__Status handle_record_bank_approval(service_call_t *call, const ProtobufC
 {
     const Chuang__Finance__BankApprovalRequest *request =
         (const Chuang__Finance__BankApprovalRequest *)input;
-    if (!handlers_text_valid(request->bank, true))
+    if (!checks_text_valid(request->bank, true))
         service_call_violation(call, "bank", "must name the lending bank (1 to %d characters)",
-                               TEXT_MAX);
-    if (!handlers_text_valid(request->contract, true) || strlen(request->contract) > 64)
+                               CHECKS_TEXT_MAX);
+    if (!checks_text_valid(request->contract, true) || strlen(request->contract) > 64)
         service_call_violation(call, "contract", "must be the bank's contract number");
     if (request->principal_fen < 1 || request->principal_fen > AMOUNT_MAX)
         service_call_violation(call, "principal_fen",
@@ -179,7 +179,7 @@ Chuang__Status handle_record_bank_approval(service_call_t *call, const ProtobufC
     const char *lender =
         service_call_has_role(call, "finance-officer") ? "" : service_call_principal(call)->name;
     int rc = loan_bank_approve(service_call_db(call), service_call_header(call)->agency, request,
-                               lender, handlers_recorded_by(call));
+                               lender, service_call_recorded_by(call));
     if (rc == LOAN_DUPLICATE) {
         service_call_violation(call, "contract", "is the number of another loan of that bank");
         return service_call_fail(call, CHUANG__STATUS__ALREADY_EXISTS, "contract recorded already",
@@ -196,7 +196,7 @@ Chuang__Status handle_disburse_loan(service_call_t *call, const ProtobufCMessage
     const Chuang__Finance__DisbursementRequest *request =
         (const Chuang__Finance__DisbursementRequest *)input;
     const char *day = request->disbursed_on;
-    Chuang__Status status = handlers_past_day(call, "disbursed_on", &day, NULL);
+    Chuang__Status status = checks_past_day(call, "disbursed_on", &day, NULL);
     if (status == CHUANG__STATUS__OK)
         status = s_lender(call, request->id);
     if (status != CHUANG__STATUS__OK)
@@ -211,7 +211,7 @@ Chuang__Status handle_disburse_loan(service_call_t *call, const ProtobufCMessage
         return s_not(call, loan, "approved by the bank");
     PGconn *db = service_call_db(call);
     const char *agency = service_call_header(call)->agency;
-    const char *by = handlers_recorded_by(call);
+    const char *by = service_call_recorded_by(call);
     int64_t reserve = 0;
     if (loan_disburse(db, agency, request->id, day, programme_parameter(version, "reserve_bp", 0),
                       by, &reserve) != 1)
@@ -255,11 +255,11 @@ Chuang__Status handle_record_repayment(service_call_t *call, const ProtobufCMess
     if (!streq(loan->status, "repaying") && !streq(loan->status, "overdue"))
         return s_not(call, loan, "disbursed and being repaid");
     const char *day = request->paid_on;
-    status = handlers_past_day(call, "paid_on", &day, loan->disbursed_on);
+    status = checks_past_day(call, "paid_on", &day, loan->disbursed_on);
     if (status != CHUANG__STATUS__OK)
         return status;
     int rc = loan_repay(service_call_db(call), service_call_header(call)->agency, request->id,
-                        request->amount_fen, day, handlers_recorded_by(call));
+                        request->amount_fen, day, service_call_recorded_by(call));
     if (rc == LOAN_TOO_MUCH)
         return service_call_violation(call, "amount_fen", "passes what the loan owes");
     if (rc != 1)
@@ -271,9 +271,9 @@ Chuang__Status handle_declare_default(service_call_t *call, const ProtobufCMessa
                                       ProtobufCMessage *output)
 {
     const Chuang__Finance__LoanRequest *request = (const Chuang__Finance__LoanRequest *)input;
-    if (!handlers_text_valid(request->reason, true))
+    if (!checks_text_valid(request->reason, true))
         return service_call_violation(
-            call, "reason", "must say what the bank reports (1 to %d characters)", TEXT_MAX);
+            call, "reason", "must say what the bank reports (1 to %d characters)", CHECKS_TEXT_MAX);
     Chuang__Finance__Loan *loan;
     const char *fund;
     Chuang__Finance__ProgrammeVersion *version;
@@ -299,7 +299,7 @@ Chuang__Status handle_declare_default(service_call_t *call, const ProtobufCMessa
         return status;
     }
     if (loan_move(service_call_db(call), service_call_header(call)->agency, request->id, "overdue",
-                  "defaulted", handlers_recorded_by(call), request->reason, 0) != 1)
+                  "defaulted", service_call_recorded_by(call), request->reason, 0) != 1)
         return service_call_sql_fail(call, NULL, "declare default");
     return s_reply(call, request->id, "finance.LoanDefaulted", output);
 }
@@ -321,7 +321,7 @@ Chuang__Status handle_compensate_loan(service_call_t *call, const ProtobufCMessa
     if (loan_owed(db, request->id, programme_parameter(version, "compensation_bp", 10000), &owed,
                   &share) != 0)
         return service_call_sql_fail(call, NULL, "read what the loan owes");
-    const char *by = handlers_recorded_by(call);
+    const char *by = service_call_recorded_by(call);
     if (share > 0) {
         char available[96], cash[96], cause[32];
         snprintf(available, sizeof available, "%s:available", fund);
@@ -349,14 +349,14 @@ Chuang__Status handle_compensate_loan(service_call_t *call, const ProtobufCMessa
 static bool s_reserve_check(service_call_t *call, const char *fund, int64_t amount,
                             const char *document)
 {
-    if (!handlers_code_valid(fund))
+    if (!checks_code_valid(fund))
         service_call_violation(call, "fund", "must name the guarantee fund");
     if (amount < 1 || amount > AMOUNT_MAX)
         service_call_violation(call, "amount_fen",
                                "must be a whole number of fen from 1 to %" PRId64, AMOUNT_MAX);
-    if (!handlers_text_valid(document, true))
+    if (!checks_text_valid(document, true))
         service_call_violation(call, "document", "must name the decision (1 to %d characters)",
-                               TEXT_MAX);
+                               CHECKS_TEXT_MAX);
     return service_call_has_violations(call);
 }
 
@@ -365,7 +365,7 @@ Chuang__Status handle_top_up_reserve(service_call_t *call, const ProtobufCMessag
 {
     const Chuang__Finance__ReserveTopUpRequest *request =
         (const Chuang__Finance__ReserveTopUpRequest *)input;
-    if (!handlers_code_valid(request->from_fund) || streq(request->from_fund, request->fund))
+    if (!checks_code_valid(request->from_fund) || streq(request->from_fund, request->fund))
         service_call_violation(call, "from_fund", "must name another fund, the one that pays");
     if (s_reserve_check(call, request->fund, request->amount_fen, request->document))
         return CHUANG__STATUS__INVALID_ARGUMENT;
@@ -390,7 +390,7 @@ Chuang__Status handle_top_up_reserve(service_call_t *call, const ProtobufCMessag
     const ledger_entry_t entry = {.kind = "reserve_top_up",
                                   .cause = request->document,
                                   .memo = request->from_fund,
-                                  .recorded_by = handlers_recorded_by(call)};
+                                  .recorded_by = service_call_recorded_by(call)};
     int64_t posted;
     Chuang__Status status = s_post(call, &entry, postings, 4, &posted);
     if (status != CHUANG__STATUS__OK)
@@ -422,7 +422,7 @@ Chuang__Status handle_refill_from_reserve(service_call_t *call, const ProtobufCM
     const ledger_entry_t entry = {.kind = "reserve_refill",
                                   .cause = request->document,
                                   .memo = "",
-                                  .recorded_by = handlers_recorded_by(call)};
+                                  .recorded_by = service_call_recorded_by(call)};
     int64_t posted;
     Chuang__Status status = s_post(call, &entry, postings, 2, &posted);
     if (status != CHUANG__STATUS__OK)
@@ -435,9 +435,9 @@ Chuang__Status handle_get_loan_report(service_call_t *call, const ProtobufCMessa
 {
     const Chuang__Finance__LoanReportRequest *request =
         (const Chuang__Finance__LoanReportRequest *)input;
-    if (!handlers_code_valid(request->programme))
+    if (!checks_code_valid(request->programme))
         return service_call_violation(call, "programme", "is not a programme code");
     int found = loan_report(service_call_db(call), call, service_call_header(call)->agency,
                             request->programme, (Chuang__Finance__LoanReport *)output);
-    return handlers_found(call, found, "report loans", "no such programme");
+    return service_call_found(call, found, "report loans", "no such programme");
 }

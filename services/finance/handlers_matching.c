@@ -30,7 +30,7 @@ static void s_list_check(service_call_t *call, const char *field, char *const *i
     char path[48];
     for (size_t i = 0; i < count; i++) {
         snprintf(path, sizeof path, "%s.%zu", field, i);
-        if (!handlers_listed(allowed, items[i]))
+        if (!checks_listed(allowed, items[i]))
             service_call_violation(call, path, "must be one of %s", words);
     }
 }
@@ -50,11 +50,11 @@ Chuang__Status handle_publish_loan_product(service_call_t *call, const ProtobufC
 {
     const Chuang__Finance__LoanProductRequest *r =
         (const Chuang__Finance__LoanProductRequest *)input;
-    if (!handlers_text_valid(r->bank, true))
+    if (!checks_text_valid(r->bank, true))
         service_call_violation(call, "bank", "must name the lending bank");
-    if (!handlers_credit_code_shaped(r->bank_credit_code))
+    if (!checks_credit_code_shaped(r->bank_credit_code))
         service_call_violation(call, "bank_credit_code", "must be the branch's credit code");
-    if (!handlers_text_valid(r->name, true))
+    if (!checks_text_valid(r->name, true))
         service_call_violation(call, "name", "must name the product, e.g. 苏科贷");
     if (r->amount_min_fen < 1 || r->amount_max_fen < r->amount_min_fen ||
         r->amount_max_fen > AMOUNT_MAX)
@@ -96,7 +96,7 @@ Chuang__Status handle_publish_financing_need(service_call_t *call, const Protobu
 {
     const Chuang__Finance__FinancingNeedRequest *r =
         (const Chuang__Finance__FinancingNeedRequest *)input;
-    if (!handlers_credit_code_shaped(r->credit_code))
+    if (!checks_credit_code_shaped(r->credit_code))
         service_call_violation(call, "credit_code", "must be the entity's credit code");
     if (r->amount_fen < 1 || r->amount_fen > AMOUNT_MAX)
         service_call_violation(call, "amount_fen",
@@ -105,18 +105,18 @@ Chuang__Status handle_publish_financing_need(service_call_t *call, const Protobu
         service_call_violation(call, "term_months", "must be from 1 to 360 months");
     if (r->max_rate_bp < 1 || r->max_rate_bp > 10000)
         service_call_violation(call, "max_rate_bp", "must be from 1 to 10000 basis points");
-    if (!handlers_listed(s_stage, r->stage))
+    if (!checks_listed(s_stage, r->stage))
         service_call_violation(call, "stage", "must be startup, growth or mature");
     s_list_check(call, "security", r->security, r->n_security, s_security, true,
                  "credit, guarantee, collateral, pledge");
-    if (!handlers_text_valid(r->purpose, true))
+    if (!checks_text_valid(r->purpose, true))
         service_call_violation(call, "purpose", "must say what the money is for");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     PGconn *db = service_call_db(call);
     const char *agency = service_call_header(call)->agency;
     int64_t id = 0;
-    int rc = match_need_add(db, agency, r, handlers_recorded_by(call), &id);
+    int rc = match_need_add(db, agency, r, service_call_recorded_by(call), &id);
     if (rc == 0 || rc == MATCH_OUTSIDE) {
         service_call_violation(call, "credit_code",
                                rc ? "is not a registered entity of this agency's area"
@@ -139,12 +139,12 @@ static Chuang__Status s_own_product(service_call_t *call, int64_t id,
     *product = service_call_alloc(call, sizeof **product);
     chuang__finance__loan_product__init(*product);
     char principal[128];
-    Chuang__Status status = handlers_found(call,
-                                           match_product_get(service_call_db(call), call,
-                                                             service_call_header(call)->agency, id,
-                                                             *product, principal, sizeof principal),
-                                           "read product", "no such product");
-    if (status == CHUANG__STATUS__OK && handlers_acts_as(call, "bank") &&
+    Chuang__Status status = service_call_found(
+        call,
+        match_product_get(service_call_db(call), call, service_call_header(call)->agency, id,
+                          *product, principal, sizeof principal),
+        "read product", "no such product");
+    if (status == CHUANG__STATUS__OK && service_call_acts_as(call, "bank") &&
         !streq(principal, service_call_principal(call)->name))
         return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "another bank's product",
                                  "A bank acts on the products it published.", NULL);
@@ -162,8 +162,8 @@ Chuang__Status handle_match_need(service_call_t *call, const ProtobufCMessage *i
     Chuang__Finance__FinancingNeed *need = service_call_alloc(call, sizeof *need);
     chuang__finance__financing_need__init(need);
     Chuang__Status status =
-        handlers_found(call, match_need_get(db, call, agency, request->id, need), "read need",
-                       "no such financing need");
+        service_call_found(call, match_need_get(db, call, agency, request->id, need), "read need",
+                           "no such financing need");
     if (status != CHUANG__STATUS__OK)
         return status;
     return match_list(db, call, agency, request->id, true, (Chuang__Finance__MatchList *)output) < 0
@@ -198,22 +198,22 @@ Chuang__Status handle_record_match_response(service_call_t *call, const Protobuf
     if (r->product_id < 1)
         service_call_violation(call, "product_id", "must be the id of the bank's product");
     bool lent = streq(r->response, "lent");
-    if (!handlers_listed(responses, r->response))
+    if (!checks_listed(responses, r->response))
         service_call_violation(call, "response", "must be contacted, approved, declined or lent");
-    if (!handlers_text_valid(r->reason, streq(r->response, "declined")))
+    if (!checks_text_valid(r->reason, streq(r->response, "declined")))
         service_call_violation(call, "reason", "must say why, to decline (1 to %d characters)",
-                               TEXT_MAX);
+                               CHECKS_TEXT_MAX);
     if (lent ? r->amount_fen < 1 || r->amount_fen > AMOUNT_MAX : r->amount_fen != 0)
         service_call_violation(call, "amount_fen",
                                lent ? "must be the amount lent, 1 fen or more"
                                     : "must be 0 unless the loan is lent");
-    if (!handlers_day_valid(r->responded_on))
+    if (!checks_day_valid(r->responded_on))
         service_call_violation(call, "responded_on",
                                "must be a date YYYY-MM-DD, or empty for today");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     const char *day = r->responded_on;
-    Chuang__Status status = handlers_past_day(call, "responded_on", &day, NULL);
+    Chuang__Status status = checks_past_day(call, "responded_on", &day, NULL);
     if (status != CHUANG__STATUS__OK)
         return status;
     Chuang__Finance__LoanProduct *product;
@@ -224,8 +224,8 @@ Chuang__Status handle_record_match_response(service_call_t *call, const Protobuf
     const char *agency = service_call_header(call)->agency;
     Chuang__Finance__FinancingNeed *need = service_call_alloc(call, sizeof *need);
     chuang__finance__financing_need__init(need);
-    status = handlers_found(call, match_need_get(db, call, agency, r->need_id, need), "read need",
-                            "no such financing need");
+    status = service_call_found(call, match_need_get(db, call, agency, r->need_id, need),
+                                "read need", "no such financing need");
     if (status != CHUANG__STATUS__OK)
         return status;
     if (!streq(need->status, "open"))
@@ -237,7 +237,7 @@ Chuang__Status handle_record_match_response(service_call_t *call, const Protobuf
             call, "amount_fen", "is outside the product's range of %" PRId64 " to %" PRId64 " fen",
             product->amount_min_fen, product->amount_max_fen);
     Chuang__Finance__MatchResponse *response = (Chuang__Finance__MatchResponse *)output;
-    if (match_respond(db, call, agency, r, day, handlers_recorded_by(call), response) != 1)
+    if (match_respond(db, call, agency, r, day, service_call_recorded_by(call), response) != 1)
         return service_call_sql_fail(call, NULL, "record response");
     return s_emit(call, "finance.MatchResponded", "financing_need", r->need_id, output);
 }
@@ -248,11 +248,11 @@ Chuang__Status handle_schedule_meeting(service_call_t *call, const ProtobufCMess
     const Chuang__Finance__MeetingRequest *r = (const Chuang__Finance__MeetingRequest *)input;
     if (!streq(r->kind, "bank_enterprise") && !streq(r->kind, "project_promotion"))
         service_call_violation(call, "kind", "must be bank_enterprise or project_promotion");
-    if (!handlers_text_valid(r->title, true))
+    if (!checks_text_valid(r->title, true))
         service_call_violation(call, "title", "must name the meeting");
-    if (!*r->held_on || !handlers_day_valid(r->held_on))
+    if (!*r->held_on || !checks_day_valid(r->held_on))
         service_call_violation(call, "held_on", "must be a date YYYY-MM-DD");
-    if (!handlers_text_valid(r->place, true))
+    if (!checks_text_valid(r->place, true))
         service_call_violation(call, "place", "must say where it is held");
     if (r->n_participants < 1 || r->n_participants > 500)
         service_call_violation(call, "participants", "must name 1 to 500 banks and entities");
@@ -264,7 +264,7 @@ Chuang__Status handle_schedule_meeting(service_call_t *call, const ProtobufCMess
         for (size_t j = 0; j < i; j++)
             duplicate = duplicate || streq(r->participants[j]->credit_code, p->credit_code);
         if ((!streq(p->role, "bank") && !streq(p->role, "entity")) ||
-            !handlers_credit_code_shaped(p->credit_code) || !handlers_text_valid(p->name, true) ||
+            !checks_credit_code_shaped(p->credit_code) || !checks_text_valid(p->name, true) ||
             duplicate)
             service_call_violation(call, path,
                                    "must be a bank or an entity, by its credit code and name, "
@@ -274,7 +274,7 @@ Chuang__Status handle_schedule_meeting(service_call_t *call, const ProtobufCMess
         return CHUANG__STATUS__INVALID_ARGUMENT;
     Chuang__Finance__Meeting *meeting = (Chuang__Finance__Meeting *)output;
     if (match_meeting_add(service_call_db(call), call, service_call_header(call)->agency, r,
-                          handlers_recorded_by(call), meeting) != 1)
+                          service_call_recorded_by(call), meeting) != 1)
         return service_call_sql_fail(call, NULL, "schedule meeting");
     return s_emit(call, "finance.MeetingScheduled", "meeting", meeting->id, output);
 }
@@ -284,14 +284,14 @@ Chuang__Status handle_get_bank_lending(service_call_t *call, const ProtobufCMess
 {
     const Chuang__Finance__BankLendingRequest *r =
         (const Chuang__Finance__BankLendingRequest *)input;
-    if (!handlers_credit_code_shaped(r->bank_credit_code))
+    if (!checks_credit_code_shaped(r->bank_credit_code))
         service_call_violation(call, "bank_credit_code", "must be the branch's credit code");
     if (r->year != 0 && (r->year < 2000 || r->year > 2200))
         service_call_violation(call, "year", "must be a year, or 0 for this year");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     int year = r->year;
-    Chuang__Status status = handlers_year_or_this(call, &year);
+    Chuang__Status status = service_call_year(call, &year);
     if (status != CHUANG__STATUS__OK)
         return status;
     return match_lending(service_call_db(call), call, service_call_header(call)->agency,

@@ -34,26 +34,26 @@ Chuang__Status handle_propose_for_pool(service_call_t *call, const ProtobufCMess
                                        ProtobufCMessage *output)
 {
     const Chuang__Finance__PoolProposal *request = (const Chuang__Finance__PoolProposal *)input;
-    if (!handlers_credit_code_shaped(request->credit_code))
+    if (!checks_credit_code_shaped(request->credit_code))
         service_call_violation(call, "credit_code",
                                "must be the entity's unified social credit code (18 characters)");
     if (request->year != 0 && (request->year < 2000 || request->year > 2200))
         service_call_violation(call, "year", "must be a year, or 0 for this year");
-    if (!handlers_text_valid(request->tax_authority, true))
+    if (!checks_text_valid(request->tax_authority, true))
         service_call_violation(call, "tax_authority",
                                "must name the tax authority it is registered with in the agency");
-    if (!*request->tax_registered_on || !handlers_day_valid(request->tax_registered_on))
+    if (!*request->tax_registered_on || !checks_day_valid(request->tax_registered_on))
         service_call_violation(call, "tax_registered_on", "must be a date YYYY-MM-DD");
-    if (!handlers_text_valid(request->reason, false))
-        service_call_violation(call, "reason", "must be at most %d characters", TEXT_MAX);
+    if (!checks_text_valid(request->reason, false))
+        service_call_violation(call, "reason", "must be at most %d characters", CHECKS_TEXT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     int year = request->year;
-    Chuang__Status status = handlers_year_or_this(call, &year);
+    Chuang__Status status = service_call_year(call, &year);
     if (status != CHUANG__STATUS__OK)
         return status;
     int rc = pool_propose(service_call_db(call), service_call_header(call)->agency, request, year,
-                          handlers_recorded_by(call));
+                          service_call_recorded_by(call));
     switch (rc) {
     case 1:
         return s_reply(call, request->credit_code, "finance.PoolEntryProposed", output);
@@ -106,23 +106,24 @@ Chuang__Status handle_decide_pool_entry(service_call_t *call, const ProtobufCMes
                                         ProtobufCMessage *output)
 {
     const Chuang__Finance__PoolDecision *request = (const Chuang__Finance__PoolDecision *)input;
-    static const handlers_move_t moves[] = {{"proposed", "admitted"},    {"proposed", "declined"},
-                                            {"admitted", "recommended"}, {"admitted", "removed"},
-                                            {"recommended", "removed"},  {NULL, NULL}};
-    if (!handlers_credit_code_shaped(request->credit_code))
+    static const checks_move_t moves[] = {{"proposed", "admitted"},    {"proposed", "declined"},
+                                          {"admitted", "recommended"}, {"admitted", "removed"},
+                                          {"recommended", "removed"},  {NULL, NULL}};
+    if (!checks_credit_code_shaped(request->credit_code))
         service_call_violation(call, "credit_code", "must be the entity's credit code");
-    if (!handlers_move_known(moves, request->decision))
+    if (!checks_move_known(moves, request->decision))
         service_call_violation(call, "decision",
                                "must be admitted, declined, recommended or removed");
     bool admitted = streq(request->decision, "admitted");
-    if (!handlers_text_valid(request->reason, !admitted))
-        service_call_violation(call, "reason", "must say why (1 to %d characters)", TEXT_MAX);
+    if (!checks_text_valid(request->reason, !admitted))
+        service_call_violation(call, "reason", "must say why (1 to %d characters)",
+                               CHECKS_TEXT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     PGconn *db = service_call_db(call);
     const char *agency = service_call_header(call)->agency;
     int year = 0, admissions = 0, recommendations = 0;
-    Chuang__Status status = handlers_year_or_this(call, &year);
+    Chuang__Status status = service_call_year(call, &year);
     if (status != CHUANG__STATUS__OK)
         return status;
     /* The pool's decisions take turns from here: the counts stay true. */
@@ -130,11 +131,11 @@ Chuang__Status handle_decide_pool_entry(service_call_t *call, const ProtobufCMes
         return service_call_sql_fail(call, NULL, "read the pool's year");
     Chuang__Finance__PoolEntry *entry = service_call_alloc(call, sizeof *entry);
     chuang__finance__pool_entry__init(entry);
-    status = handlers_found(call, pool_get(db, call, agency, request->credit_code, true, entry),
-                            "read pool entry", "the entity is not proposed for the pool");
+    status = service_call_found(call, pool_get(db, call, agency, request->credit_code, true, entry),
+                                "read pool entry", "the entity is not proposed for the pool");
     if (status != CHUANG__STATUS__OK)
         return status;
-    status = handlers_move_allowed(call, moves, "pool entry", entry->status, request->decision);
+    status = checks_move_allowed(call, moves, "pool entry", entry->status, request->decision);
     if (status != CHUANG__STATUS__OK)
         return status;
     if (admitted) {
@@ -150,7 +151,7 @@ Chuang__Status handle_decide_pool_entry(service_call_t *call, const ProtobufCMes
     if (status != CHUANG__STATUS__OK)
         return status;
     if (pool_decide(db, agency, request->credit_code, entry->year, request->decision,
-                    request->reason, handlers_recorded_by(call)) != 1)
+                    request->reason, service_call_recorded_by(call)) != 1)
         return service_call_sql_fail(call, NULL, "decide pool entry");
     char type[48];
     snprintf(type, sizeof type, "finance.PoolEntry%c%s", request->decision[0] - 'a' + 'A',
@@ -163,7 +164,7 @@ Chuang__Status handle_record_listing_stage(service_call_t *call, const ProtobufC
 {
     const Chuang__Finance__ListingStageRequest *request =
         (const Chuang__Finance__ListingStageRequest *)input;
-    if (!handlers_credit_code_shaped(request->credit_code))
+    if (!checks_credit_code_shaped(request->credit_code))
         service_call_violation(call, "credit_code", "must be the entity's credit code");
     size_t s = 0;
     while (pool_stages[s] && !streq(pool_stages[s], request->stage))
@@ -172,27 +173,27 @@ Chuang__Status handle_record_listing_stage(service_call_t *call, const ProtobufC
         service_call_violation(call, "stage",
                                "must be shareholding_reform, counselling_filing, "
                                "application_accepted or listed");
-    if (!handlers_text_valid(request->document, true))
+    if (!checks_text_valid(request->document, true))
         service_call_violation(call, "document", "must name the document that shows it");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     const char *day = request->reached_on;
-    Chuang__Status status = handlers_past_day(call, "reached_on", &day, NULL);
+    Chuang__Status status = checks_past_day(call, "reached_on", &day, NULL);
     if (status != CHUANG__STATUS__OK)
         return status;
     PGconn *db = service_call_db(call);
     const char *agency = service_call_header(call)->agency;
     Chuang__Finance__PoolEntry *entry = service_call_alloc(call, sizeof *entry);
     chuang__finance__pool_entry__init(entry);
-    status = handlers_found(call, pool_get(db, call, agency, request->credit_code, true, entry),
-                            "read pool entry", "the entity is not in the pool");
+    status = service_call_found(call, pool_get(db, call, agency, request->credit_code, true, entry),
+                                "read pool entry", "the entity is not in the pool");
     if (status != CHUANG__STATUS__OK)
         return status;
     if (!streq(entry->status, "admitted") && !streq(entry->status, "recommended"))
         return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION, "not in the pool",
                                  "Stages are recorded for entities admitted to the pool.", NULL);
     int rc = pool_stage_record(db, agency, request->credit_code, request->stage, day,
-                               request->document, handlers_recorded_by(call));
+                               request->document, service_call_recorded_by(call));
     if (rc < 0)
         return service_call_sql_fail(call, NULL, "record listing stage");
     if (rc == 0) {
@@ -208,11 +209,11 @@ Chuang__Status handle_get_pool_entry(service_call_t *call, const ProtobufCMessag
 {
     const Chuang__Finance__PoolEntryRequest *request =
         (const Chuang__Finance__PoolEntryRequest *)input;
-    if (!handlers_credit_code_shaped(request->credit_code))
+    if (!checks_credit_code_shaped(request->credit_code))
         return service_call_violation(call, "credit_code", "must be the entity's credit code");
     int found = pool_get(service_call_db(call), call, service_call_header(call)->agency,
                          request->credit_code, false, (Chuang__Finance__PoolEntry *)output);
-    return handlers_found(call, found, "read pool entry", "the entity is not in the pool");
+    return service_call_found(call, found, "read pool entry", "the entity is not in the pool");
 }
 
 Chuang__Status handle_list_pool(service_call_t *call, const ProtobufCMessage *input,

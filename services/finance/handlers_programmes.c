@@ -83,11 +83,11 @@ static void s_award_rule_check(service_call_t *call, const Chuang__Finance__Awar
     if (!top_up && !cap && !streq(r->rule, "exclude"))
         service_call_violation(call, s_path(path, "award_rules", i, "rule"),
                                "must be exclude, top_up or cap");
-    if (*r->kind && !handlers_listed(s_kinds, r->kind))
+    if (*r->kind && !checks_listed(s_kinds, r->kind))
         service_call_violation(call, s_path(path, "award_rules", i, "kind"),
                                "must be a programme kind, or empty");
     for (size_t v = 0; v < r->n_levels; v++)
-        if (!handlers_listed(awards_levels, r->levels[v]))
+        if (!checks_listed(awards_levels, r->levels[v]))
             service_call_violation(call, s_path(path, "award_rules", i, "levels"),
                                    "must be town, district, city, province or national");
     if (top_up ? r->ratio_bp < 1 || r->ratio_bp > 100000 : r->ratio_bp != 0)
@@ -120,11 +120,11 @@ static void s_scope_check(service_call_t *call, const char *kind,
         service_call_violation(call, "version.service_categories",
                                "must be empty: only a voucher programme has a scope");
     for (size_t i = 0; i < version->n_service_categories; i++)
-        if (!handlers_name_valid(version->service_categories[i]))
+        if (!checks_name_valid(version->service_categories[i]))
             service_call_violation(call, s_path(path, "service_categories", i, NULL),
                                    "must be a category name: 2 to 40 of a-z, 0-9, '_' and '-'");
     for (size_t i = 0; i < version->n_providers; i++)
-        if (!handlers_credit_code_shaped(version->providers[i]))
+        if (!checks_credit_code_shaped(version->providers[i]))
             service_call_violation(call, s_path(path, "providers", i, NULL),
                                    "must be a provider's unified social credit code");
     if (voucher && programme_parameter(version, "face_value_fen", 0) < 1)
@@ -146,16 +146,16 @@ static void s_version_check(service_call_t *call, const char *kind,
         service_call_violation(call, "version", "is required: the parameters in force");
         return;
     }
-    if (!*version->effective_from || !handlers_day_valid(version->effective_from))
+    if (!*version->effective_from || !checks_day_valid(version->effective_from))
         service_call_violation(call, "version.effective_from", "must be a date YYYY-MM-DD");
-    if (!handlers_day_valid(version->effective_to))
+    if (!checks_day_valid(version->effective_to))
         service_call_violation(call, "version.effective_to",
                                "must be a date YYYY-MM-DD, or empty until the next version");
     else if (*version->effective_to && strcmp(version->effective_to, version->effective_from) < 0)
         service_call_violation(call, "version.effective_to", "must not be before effective_from");
-    if (!handlers_text_valid(version->document, true))
+    if (!checks_text_valid(version->document, true))
         service_call_violation(call, "version.document",
-                               "must name the policy text (1 to %d characters)", TEXT_MAX);
+                               "must name the policy text (1 to %d characters)", CHECKS_TEXT_MAX);
     for (size_t i = 0; i < version->n_parameters; i++) {
         const Chuang__Finance__Parameter *p = version->parameters[i];
         int64_t max = s_parameter_max(p->name);
@@ -204,7 +204,7 @@ static void s_version_check(service_call_t *call, const char *kind,
                                                      : "must be one or more names or codes");
     }
     for (size_t i = 0; i < version->n_approvals; i++)
-        if (!handlers_name_valid(version->approvals[i]))
+        if (!checks_name_valid(version->approvals[i]))
             service_call_violation(call, s_path(path, "approvals", i, NULL),
                                    "must name a department, e.g. finance or human_resources");
     for (size_t i = 0; i < version->n_award_rules; i++)
@@ -229,25 +229,25 @@ Chuang__Status handle_define_programme(service_call_t *call, const ProtobufCMess
 {
     const Chuang__Finance__DefineProgrammeRequest *request =
         (const Chuang__Finance__DefineProgrammeRequest *)input;
-    if (!handlers_code_valid(request->code))
+    if (!checks_code_valid(request->code))
         service_call_violation(call, "code", "must be 2 to 40 of a-z, 0-9 and '-'");
-    if (!handlers_text_valid(request->name, true))
-        service_call_violation(call, "name", "must be 1 to %d characters", TEXT_MAX);
-    if (!handlers_listed(s_kinds, request->kind))
+    if (!checks_text_valid(request->name, true))
+        service_call_violation(call, "name", "must be 1 to %d characters", CHECKS_TEXT_MAX);
+    if (!checks_listed(s_kinds, request->kind))
         service_call_violation(call, "kind",
                                "must be special_fund, interest_subsidy, guarantee_loan, "
                                "rent_subsidy, reward, voucher, matching or listing_reward");
-    if (!handlers_listed(awards_levels, request->level))
+    if (!checks_listed(awards_levels, request->level))
         service_call_violation(call, "level", "must be town, district, city, province or national");
-    if (!handlers_code_valid(request->fund))
+    if (!checks_code_valid(request->fund))
         service_call_violation(call, "fund", "must name the fund that pays it");
-    if (!handlers_name_valid(request->department))
+    if (!checks_name_valid(request->department))
         service_call_violation(call, "department", "must name the department that runs it");
     s_version_check(call, request->kind, request->version);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     int rc = programme_define(service_call_db(call), service_call_header(call)->agency, request,
-                              handlers_recorded_by(call));
+                              service_call_recorded_by(call));
     if (rc == 0)
         return service_call_fail(call, CHUANG__STATUS__ALREADY_EXISTS, "programme exists",
                                  "This agency has a programme with that code.",
@@ -267,7 +267,7 @@ Chuang__Status handle_revise_programme(service_call_t *call, const ProtobufCMess
 {
     const Chuang__Finance__ReviseProgrammeRequest *request =
         (const Chuang__Finance__ReviseProgrammeRequest *)input;
-    if (!handlers_code_valid(request->code))
+    if (!checks_code_valid(request->code))
         service_call_violation(call, "code", "is not a programme code");
     const char *values[2] = {service_call_header(call)->agency, request->code};
     Chuang__Status status;
@@ -282,7 +282,7 @@ Chuang__Status handle_revise_programme(service_call_t *call, const ProtobufCMess
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     int rc = programme_revise(service_call_db(call), service_call_header(call)->agency,
-                              request->code, request->version, handlers_recorded_by(call));
+                              request->code, request->version, service_call_recorded_by(call));
     if (rc == 0)
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such programme", NULL, NULL);
     if (rc == PROGRAMME_PAST || rc == PROGRAMME_NOT_AFTER) {
@@ -303,9 +303,9 @@ Chuang__Status handle_get_programme(service_call_t *call, const ProtobufCMessage
 {
     const Chuang__Finance__GetProgrammeRequest *request =
         (const Chuang__Finance__GetProgrammeRequest *)input;
-    if (!handlers_code_valid(request->code))
+    if (!checks_code_valid(request->code))
         service_call_violation(call, "code", "is not a programme code");
-    if (!handlers_day_valid(request->on))
+    if (!checks_day_valid(request->on))
         service_call_violation(call, "on", "must be a date YYYY-MM-DD, or empty for today");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
@@ -327,7 +327,7 @@ Chuang__Status handle_get_programme(service_call_t *call, const ProtobufCMessage
         zstr_free(&detail);
         return status;
     }
-    return handlers_found(call, rc, "read programme", "no such programme");
+    return service_call_found(call, rc, "read programme", "no such programme");
 }
 
 Chuang__Status handle_list_lapsing_programmes(service_call_t *call, const ProtobufCMessage *input,
@@ -346,7 +346,7 @@ Chuang__Status handle_get_programme_statistics(service_call_t *call, const Proto
 {
     const Chuang__Finance__StatisticsRequest *request =
         (const Chuang__Finance__StatisticsRequest *)input;
-    if (!handlers_code_valid(request->programme))
+    if (!checks_code_valid(request->programme))
         service_call_violation(call, "programme", "is not a programme code");
     if (request->year != 0 && (request->year < 1900 || request->year > 9999))
         service_call_violation(call, "year", "must be a year such as 2026, or 0 for this year");
@@ -355,5 +355,5 @@ Chuang__Status handle_get_programme_statistics(service_call_t *call, const Proto
     int found = programme_statistics(service_call_db(call), call, service_call_header(call)->agency,
                                      request->programme, request->year,
                                      (Chuang__Finance__ProgrammeStatistics *)output);
-    return handlers_found(call, found, "programme statistics", "no such programme");
+    return service_call_found(call, found, "programme statistics", "no such programme");
 }

@@ -16,14 +16,14 @@ Chuang__Status handle_record_recognition(service_call_t *call, const ProtobufCMe
                                          ProtobufCMessage *output)
 {
     const Chuang__Finance__Recognition *r = (const Chuang__Finance__Recognition *)input;
-    if (!handlers_text_valid(r->certificate, true) || strlen(r->certificate) > 64)
+    if (!checks_text_valid(r->certificate, true) || strlen(r->certificate) > 64)
         service_call_violation(call, "certificate", "must be the certificate's number");
-    if (!handlers_credit_code_shaped(r->credit_code))
+    if (!checks_credit_code_shaped(r->credit_code))
         service_call_violation(call, "credit_code", "must be the entity's credit code");
     bool competition = streq(r->kind, "competition");
     if (!competition && !streq(r->kind, "recognition"))
         service_call_violation(call, "kind", "must be competition or recognition");
-    if (!handlers_text_valid(r->name, true))
+    if (!checks_text_valid(r->name, true))
         service_call_violation(call, "name", "must name the competition or the recognition");
     bool level = false;
     for (size_t i = 0; awards_levels[i]; i++)
@@ -39,7 +39,7 @@ Chuang__Status handle_record_recognition(service_call_t *call, const ProtobufCMe
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     const char *day = r->awarded_on;
-    Chuang__Status status = handlers_past_day(call, "awarded_on", &day, NULL);
+    Chuang__Status status = checks_past_day(call, "awarded_on", &day, NULL);
     if (status != CHUANG__STATUS__OK)
         return status;
     PGconn *db = service_call_db(call);
@@ -56,7 +56,7 @@ Chuang__Status handle_record_recognition(service_call_t *call, const ProtobufCMe
             "not an entity of this agency", "Recognitions are recorded for the agency's entities.",
             NULL);
     }
-    const char *by = handlers_recorded_by(call);
+    const char *by = service_call_recorded_by(call);
     int rc = facts_recognition_record(db, agency, r, by);
     if (rc < 0)
         return service_call_sql_fail(call, NULL, "record recognition");

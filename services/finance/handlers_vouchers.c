@@ -53,7 +53,7 @@ Chuang__Status handle_register_provider(service_call_t *call, const ProtobufCMes
 {
     const Chuang__Finance__RegisterProviderRequest *request =
         (const Chuang__Finance__RegisterProviderRequest *)input;
-    if (!handlers_credit_code_shaped(request->credit_code))
+    if (!checks_credit_code_shaped(request->credit_code))
         service_call_violation(call, "credit_code",
                                "must be the provider's unified social credit code (18 characters)");
     if (request->n_categories < 1 || request->n_categories > CATEGORIES_MAX)
@@ -62,7 +62,7 @@ Chuang__Status handle_register_provider(service_call_t *call, const ProtobufCMes
     char path[48];
     for (size_t i = 0; i < request->n_categories; i++) {
         snprintf(path, sizeof path, "categories.%zu", i);
-        if (!handlers_name_valid(request->categories[i]))
+        if (!checks_name_valid(request->categories[i]))
             service_call_violation(call, path,
                                    "must be a category name: 2 to 40 of a-z, 0-9, '_' and '-'");
         else if (s_holds(request->categories, i, request->categories[i]))
@@ -71,13 +71,13 @@ Chuang__Status handle_register_provider(service_call_t *call, const ProtobufCMes
     /* A provider registering itself is bound to its own key; an officer
      * names the key the agency issued it, if any. */
     const char *principal = request->principal;
-    if (handlers_acts_as(call, "provider")) {
+    if (service_call_acts_as(call, "provider")) {
         const char *me = service_call_principal(call)->name;
         if (*principal && !streq(principal, me))
             service_call_violation(call, "principal",
                                    "must be empty: a provider registers with its own key");
         principal = me;
-    } else if (!handlers_text_valid(principal, false) || strlen(principal) > 64)
+    } else if (!checks_text_valid(principal, false) || strlen(principal) > 64)
         service_call_violation(call, "principal", "must be the name of the provider's client key");
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
@@ -98,7 +98,7 @@ Chuang__Status handle_register_provider(service_call_t *call, const ProtobufCMes
     }
     int rc =
         voucher_provider_register(db, agency, request->credit_code, request->categories,
-                                  request->n_categories, principal, handlers_recorded_by(call));
+                                  request->n_categories, principal, service_call_recorded_by(call));
     if (rc == 0) {
         service_call_violation(call, "credit_code", "is not an entity finance knows");
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such entity",
@@ -125,35 +125,36 @@ Chuang__Status handle_decide_provider(service_call_t *call, const ProtobufCMessa
 {
     const Chuang__Finance__ProviderDecision *request =
         (const Chuang__Finance__ProviderDecision *)input;
-    if (!handlers_credit_code_shaped(request->credit_code))
+    if (!checks_credit_code_shaped(request->credit_code))
         service_call_violation(call, "credit_code", "must be a provider's credit code");
-    static const handlers_move_t moves[] = {{"applied", "approved"},
-                                            {"applied", "refused"},
-                                            {"approved", "suspended"},
-                                            {"suspended", "approved"},
-                                            {NULL, NULL}};
-    bool known = handlers_move_known(moves, request->decision);
+    static const checks_move_t moves[] = {{"applied", "approved"},
+                                          {"applied", "refused"},
+                                          {"approved", "suspended"},
+                                          {"suspended", "approved"},
+                                          {NULL, NULL}};
+    bool known = checks_move_known(moves, request->decision);
     if (!known)
         service_call_violation(call, "decision", "must be approved, refused or suspended");
     bool approved = streq(request->decision, "approved");
-    if (!handlers_text_valid(request->reason, !approved))
-        service_call_violation(call, "reason", "must say why (1 to %d characters)", TEXT_MAX);
+    if (!checks_text_valid(request->reason, !approved))
+        service_call_violation(call, "reason", "must say why (1 to %d characters)",
+                               CHECKS_TEXT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     PGconn *db = service_call_db(call);
     const char *agency = service_call_header(call)->agency;
     Chuang__Finance__ServiceProvider *provider = service_call_alloc(call, sizeof *provider);
     chuang__finance__service_provider__init(provider);
-    Chuang__Status status = handlers_found(
+    Chuang__Status status = service_call_found(
         call, voucher_provider_get(db, call, agency, request->credit_code, true, provider),
         "read provider", "no such provider");
     if (status != CHUANG__STATUS__OK)
         return status;
-    status = handlers_move_allowed(call, moves, "provider", provider->status, request->decision);
+    status = checks_move_allowed(call, moves, "provider", provider->status, request->decision);
     if (status != CHUANG__STATUS__OK)
         return status;
     if (voucher_provider_decide(db, agency, request->credit_code, request->decision,
-                                request->reason, handlers_recorded_by(call)) != 1)
+                                request->reason, service_call_recorded_by(call)) != 1)
         return service_call_sql_fail(call, NULL, "decide provider");
     return s_provider_reply(call, request->credit_code, "finance.ProviderDecided", output);
 }
@@ -163,15 +164,15 @@ Chuang__Status handle_get_provider(service_call_t *call, const ProtobufCMessage 
 {
     const Chuang__Finance__ProviderRequest *request =
         (const Chuang__Finance__ProviderRequest *)input;
-    if (!handlers_credit_code_shaped(request->credit_code))
+    if (!checks_credit_code_shaped(request->credit_code))
         return service_call_violation(call, "credit_code", "must be a provider's credit code");
     Chuang__Finance__ServiceProvider *provider = (Chuang__Finance__ServiceProvider *)output;
-    Chuang__Status status = handlers_found(
+    Chuang__Status status = service_call_found(
         call,
         voucher_provider_get(service_call_db(call), call, service_call_header(call)->agency,
                              request->credit_code, false, provider),
         "read provider", "no such provider");
-    if (status == CHUANG__STATUS__OK && handlers_acts_as(call, "provider") &&
+    if (status == CHUANG__STATUS__OK && service_call_acts_as(call, "provider") &&
         !streq(provider->principal, service_call_principal(call)->name))
         return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "another provider",
                                  "A provider reads its own registration.", NULL);
@@ -186,7 +187,7 @@ Chuang__Status handle_get_voucher(service_call_t *call, const ProtobufCMessage *
         return service_call_violation(call, "id", "must be the id of a voucher");
     int found = voucher_get(service_call_db(call), call, service_call_header(call)->agency,
                             request->id, false, (Chuang__Finance__Voucher *)output);
-    return handlers_found(call, found, "read voucher", "no such voucher");
+    return service_call_found(call, found, "read voucher", "no such voucher");
 }
 
 /* Records a violation for each field of request that does not fit the
@@ -196,11 +197,11 @@ static void s_redemption_check(service_call_t *call,
 {
     if (request->voucher_id < 1)
         service_call_violation(call, "voucher_id", "must be the id of a voucher");
-    if (!handlers_credit_code_shaped(request->provider))
+    if (!checks_credit_code_shaped(request->provider))
         service_call_violation(call, "provider", "must be the provider's credit code");
-    if (!handlers_text_valid(request->invoice, true) || strlen(request->invoice) > INVOICE_MAX)
+    if (!checks_text_valid(request->invoice, true) || strlen(request->invoice) > INVOICE_MAX)
         service_call_violation(call, "invoice", "must be the provider's invoice number");
-    if (!handlers_name_valid(request->category))
+    if (!checks_name_valid(request->category))
         service_call_violation(call, "category", "must name the category of the service invoiced");
     if (request->amount_fen < 1 || request->amount_fen > AMOUNT_MAX)
         service_call_violation(call, "amount_fen",
@@ -221,7 +222,7 @@ static Chuang__Status s_redeemer(service_call_t *call,
         return service_call_sql_fail(call, NULL, "read provider");
     if (found == 0)
         return service_call_violation(call, "provider", "is not a service provider of this agency");
-    if (handlers_acts_as(call, "provider") &&
+    if (service_call_acts_as(call, "provider") &&
         !streq(provider->principal, service_call_principal(call)->name))
         return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "another provider",
                                  "A provider redeems vouchers for itself.", NULL);
@@ -295,7 +296,7 @@ static Chuang__Status s_voucher_fund(service_call_t *call, const char *code, cha
     if (found == 1)
         snprintf(fund, size, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    return handlers_found(call, found, "read programme", "no such voucher programme");
+    return service_call_found(call, found, "read programme", "no such voucher programme");
 }
 
 Chuang__Status handle_redeem_voucher(service_call_t *call, const ProtobufCMessage *input,
@@ -315,8 +316,9 @@ Chuang__Status handle_redeem_voucher(service_call_t *call, const ProtobufCMessag
      * take turns, and each sees what the one before it left. */
     Chuang__Finance__Voucher *voucher = service_call_alloc(call, sizeof *voucher);
     chuang__finance__voucher__init(voucher);
-    status = handlers_found(call, voucher_get(db, call, agency, request->voucher_id, true, voucher),
-                            "read voucher", "no such voucher");
+    status =
+        service_call_found(call, voucher_get(db, call, agency, request->voucher_id, true, voucher),
+                           "read voucher", "no such voucher");
     if (status != CHUANG__STATUS__OK)
         return status;
     char id_text[24];
@@ -337,7 +339,7 @@ Chuang__Status handle_redeem_voucher(service_call_t *call, const ProtobufCMessag
     if (programme_version(db, call, agency, voucher->programme, number, version) != 1)
         return service_call_sql_fail(call, NULL, "read the voucher's programme version");
     const char *today = "";
-    status = handlers_day_or_today(call, &today);
+    status = service_call_today(call, &today);
     if (status == CHUANG__STATUS__OK)
         status = s_redeemable(call, request, voucher, version, today);
     if (status != CHUANG__STATUS__OK)
@@ -349,7 +351,7 @@ Chuang__Status handle_redeem_voucher(service_call_t *call, const ProtobufCMessag
     snprintf(cause, sizeof cause, "voucher:%" PRId64, request->voucher_id);
     if (ledger_account_open(db, agency, fund, "payable", request->provider) != 0)
         return service_call_sql_fail(call, NULL, "open the provider's payable account");
-    const char *by = handlers_recorded_by(call);
+    const char *by = service_call_recorded_by(call);
     char *memo = zsys_sprintf("invoice %s", request->invoice);
     const ledger_posting_t postings[2] = {{committed, request->amount_fen},
                                           {payable, -request->amount_fen}};
@@ -385,13 +387,13 @@ Chuang__Status handle_settle_provider(service_call_t *call, const ProtobufCMessa
 {
     const Chuang__Finance__SettlementRequest *request =
         (const Chuang__Finance__SettlementRequest *)input;
-    if (!handlers_code_valid(request->programme))
+    if (!checks_code_valid(request->programme))
         service_call_violation(call, "programme", "must be a voucher programme's code");
-    if (!handlers_credit_code_shaped(request->provider))
+    if (!checks_credit_code_shaped(request->provider))
         service_call_violation(call, "provider", "must be the provider's credit code");
-    if (!handlers_text_valid(request->document, true))
+    if (!checks_text_valid(request->document, true))
         service_call_violation(call, "document", "must name the payment order (1 to %d characters)",
-                               TEXT_MAX);
+                               CHECKS_TEXT_MAX);
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
     PGconn *db = service_call_db(call);
@@ -417,7 +419,7 @@ Chuang__Status handle_settle_provider(service_call_t *call, const ProtobufCMessa
     const ledger_entry_t entry = {.kind = "settlement",
                                   .cause = request->document,
                                   .memo = memo ? memo : "",
-                                  .recorded_by = handlers_recorded_by(call)};
+                                  .recorded_by = service_call_recorded_by(call)};
     int64_t posted = ledger_post(db, agency, &entry, postings, 2);
     zstr_free(&memo);
     if (posted <= 0)
@@ -433,7 +435,7 @@ Chuang__Status handle_get_voucher_report(service_call_t *call, const ProtobufCMe
 {
     const Chuang__Finance__VoucherReportRequest *request =
         (const Chuang__Finance__VoucherReportRequest *)input;
-    if (!handlers_code_valid(request->programme))
+    if (!checks_code_valid(request->programme))
         return service_call_violation(call, "programme", "must be a voucher programme's code");
     char fund[64];
     Chuang__Status status = s_voucher_fund(call, request->programme, fund, sizeof fund);
@@ -441,7 +443,7 @@ Chuang__Status handle_get_voucher_report(service_call_t *call, const ProtobufCMe
         return status;
     int rc = voucher_report(service_call_db(call), call, service_call_header(call)->agency,
                             request->programme, (Chuang__Finance__VoucherReport *)output);
-    return handlers_found(call, rc, "voucher report", "no such voucher programme");
+    return service_call_found(call, rc, "voucher report", "no such voucher programme");
 }
 
 Chuang__Status handle_list_providers(service_call_t *call, const ProtobufCMessage *input,
@@ -450,7 +452,7 @@ Chuang__Status handle_list_providers(service_call_t *call, const ProtobufCMessag
     const Chuang__Finance__ProviderListRequest *request =
         (const Chuang__Finance__ProviderListRequest *)input;
     static const char *const statuses[] = {"", "applied", "approved", "refused", "suspended", NULL};
-    if (!handlers_listed(statuses, request->status))
+    if (!checks_listed(statuses, request->status))
         service_call_violation(call, "status",
                                "must be applied, approved, refused, suspended or empty");
     service_page_t page;
@@ -468,9 +470,9 @@ Chuang__Status handle_list_vouchers(service_call_t *call, const ProtobufCMessage
     const Chuang__Finance__VoucherListRequest *request =
         (const Chuang__Finance__VoucherListRequest *)input;
     static const char *const statuses[] = {"", "issued", "used", "expired", NULL};
-    if (!handlers_code_valid(request->programme))
+    if (!checks_code_valid(request->programme))
         service_call_violation(call, "programme", "must be a voucher programme's code");
-    if (!handlers_listed(statuses, request->status))
+    if (!checks_listed(statuses, request->status))
         service_call_violation(call, "status", "must be issued, used, expired or empty");
     service_page_t page;
     service_call_page(call, "vouchers", "i", request->limit, request->page_token, 50, 100, &page);
