@@ -11,11 +11,13 @@
  * amount passes the version's award_cap_fen. A top-up programme's
  * application is decided on at most its share of the highest award found. An entity on the
  * abnormal-operations list is submitted flagged, for the reviewer. Every step is a
- * finance.Application* event of the application, for notify to tell the applicant.
+ * finance.Application* event of the application, for notify to tell the applicant
+ * (a payment's finance.ApplicationPaid too).
  */
 #include "applications.h"
 #include "handlers.h"
 #include "handlers_private.h"
+#include "incubations.h"
 #include "ledger.h"
 #include "loans.h"
 #include "pool.h"
@@ -84,8 +86,33 @@ Chuang__Status handle_create_application(service_call_t *call, const ProtobufCMe
     return s_reply(call, id, "finance.ApplicationDrafted", output);
 }
 
-/* Records in call why eligibility failed: a violation per condition and
- * per award rule that does not hold, naming the fact or the award found. */
+/* Checks an application to an incubation_subsidy programme: its subject
+ * is a successful graduation from a carrier the applicant operates, and
+ * amount at most the version's per_graduate_fen. */
+static Chuang__Status s_incubation(service_call_t *call,
+                                   const Chuang__Finance__Application *application,
+                                   const Chuang__Finance__ProgrammeVersion *version, int64_t amount)
+{
+    int found = incubation_graduation_of(service_call_db(call), service_call_header(call)->agency,
+                                         application->subject, application->credit_code);
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, "read graduations");
+    if (found == 0) {
+        service_call_violation(call, "subject",
+                               "must be graduation:<tenancy>, a successful graduation from a "
+                               "carrier the applicant operates");
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION, "no such graduation",
+                                 "An incubation subsidy follows a graduation the incubator "
+                                 "certified a successful incubation.",
+                                 NULL);
+    }
+    int64_t cap = programme_parameter(version, "per_graduate_fen", 0);
+    if (amount > cap)
+        return service_call_violation(call, "amount_fen",
+                                      "passes the programme's %" PRId64 " fen per graduate", cap);
+    return CHUANG__STATUS__OK;
+}
+
 /* Checks an application to a listing_reward programme: its subject is a
  * stage the applicant has reached in this agency's pre-listing pool, and
  * amount at most the version's <stage>_fen. */
@@ -201,6 +228,11 @@ Chuang__Status handle_submit_application(service_call_t *call, const ProtobufCMe
     }
     if (streq(programme->kind, "listing_reward")) {
         status = s_listing_stage(call, application, programme->version, amount);
+        if (status != CHUANG__STATUS__OK)
+            return status;
+    }
+    if (streq(programme->kind, "incubation_subsidy")) {
+        status = s_incubation(call, application, programme->version, amount);
         if (status != CHUANG__STATUS__OK)
             return status;
     }
@@ -503,6 +535,13 @@ Chuang__Status handle_pay_award(service_call_t *call, const ProtobufCMessage *in
     if (id <= 0)
         return id == 0 ? service_call_sql_fail(call, NULL, "pay award")
                        : handlers_ledger_refused(call, id, "pay award");
+    /* The applicant (and the incubator, for a subsidy of its graduate)
+     * hears of each instalment. */
+    Chuang__Finance__Application *paid = service_call_alloc(call, sizeof *paid);
+    chuang__finance__application__init(paid);
+    status = s_reply(call, request->id, "finance.ApplicationPaid", &paid->base);
+    if (status != CHUANG__STATUS__OK)
+        return status;
     return handlers_posted(call, id, output);
 }
 

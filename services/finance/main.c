@@ -6,12 +6,15 @@
  *
  * It follows the registry's stream (consume.registry.stream, service.h)
  * for the facts of entities, and the other agencies' finance streams its
- * feed imports (consume.awards.imports) for their awards.
+ * feed imports (consume.awards.imports) for their awards, and the
+ * incubator's (consume.incubator.stream) for the graduations that open
+ * incubation subsidies.
  */
 #include "awards.h"
 #include "facts.h"
 #include "finance.pb-c.h"
 #include "handlers.h"
+#include "incubations.h"
 #include "jobs.h"
 
 /* Who may call what: the agency's finance officers keep the books (create
@@ -133,12 +136,14 @@ static const service_method_t s_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* The events finance keeps facts from: the registry's, and the awards of
- * the agencies above and below, from the copies of their finance streams
- * this agency's feed imports (consume.awards.imports; none by default). */
+/* The events finance keeps facts from: the registry's, the awards of the
+ * agencies above and below, from the copies of their finance streams this
+ * agency's feed imports (consume.awards.imports; none by default), and
+ * the incubator's graduations. */
 static const service_consumer_t s_consumers[] = {
     {"registry", "chuang:registry:events", facts_apply, NULL, NULL},
     {"awards", NULL, awards_apply, NULL, NULL},
+    {"incubator", "chuang:incubator:events", incubations_apply, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -133,10 +133,10 @@ static Chuang__Status s_read_parts(service_call_t *call, const char *key,
         return status;
     res = service_call_query(
         call, "read graduation criteria",
-        "SELECT x.criterion, x.required, x.minimum, x.actual, x.holds"
-        " FROM graduations g, jsonb_to_recordset(g.criteria) WITH ORDINALITY"
-        "   AS x(criterion text, required boolean, minimum bigint, actual bigint, holds boolean,"
-        "        n bigint)"
+        "SELECT x.criterion, x.required, x.minimum, x.actual, x.holds FROM graduations g,"
+        " ROWS FROM (jsonb_to_recordset(g.criteria) AS (criterion text, required boolean,"
+        "   minimum bigint, actual bigint, holds boolean)) WITH ORDINALITY"
+        "   AS x(criterion, required, minimum, actual, holds, n)"
         " WHERE g.tenancy = $1::bigint ORDER BY x.n",
         1, values, PGRES_TUPLES_OK, &failure);
     if (!res)

@@ -16,10 +16,11 @@
 #include <cmocka.h>
 #include <sys/wait.h>
 
-#define BROKER   CHUANG_BUILD_DIR "/services/broker/chuang-broker"
-#define FINANCE  CHUANG_BUILD_DIR "/services/finance/chuang-finance"
-#define REGISTRY CHUANG_BUILD_DIR "/services/registry/chuang-registry"
-#define NOTIFY   CHUANG_BUILD_DIR "/services/notify/chuang-notify"
+#define BROKER    CHUANG_BUILD_DIR "/services/broker/chuang-broker"
+#define FINANCE   CHUANG_BUILD_DIR "/services/finance/chuang-finance"
+#define REGISTRY  CHUANG_BUILD_DIR "/services/registry/chuang-registry"
+#define NOTIFY    CHUANG_BUILD_DIR "/services/notify/chuang-notify"
+#define INCUBATOR CHUANG_BUILD_DIR "/services/incubator/chuang-incubator"
 
 /* Spawns service's binary with the deployment's settings and extra (NULL
  * or one more "NAME=value") on its own database of test. Returns its pid,
@@ -38,16 +39,19 @@ static pid_t s_spawn(finance_fixture_t *f, const char *test, const char *service
     char *prefix = zsys_sprintf("CHUANG_REDIS_PREFIX=%s:%s", f->prefix, service);
     char *registry = zsys_sprintf("CHUANG_CONSUME_REGISTRY_STREAM=%s:registry:events", f->prefix);
     char *finance = zsys_sprintf("CHUANG_CONSUME_FINANCE_STREAM=%s:finance:events", f->prefix);
-    const char *env[12] = {brokers,
+    char *incubator =
+        zsys_sprintf("CHUANG_CONSUME_INCUBATOR_STREAM=%s:incubator:events", f->prefix);
+    const char *env[13] = {brokers,
                            db,
                            redis,
                            prefix,
                            registry,
                            finance,
+                           incubator,
                            "CHUANG_SECURITY_PLAIN=yes",
                            "CHUANG_SERVICE_TICK_MS=200"};
-    size_t n = 8;
-    for (size_t i = 0; extra && extra[i] && n < 11; i++)
+    size_t n = 9;
+    for (size_t i = 0; extra && extra[i] && n < 12; i++)
         env[n++] = extra[i];
     env[n] = NULL;
     pid_t pid = harness_spawn(service, binary, env);
@@ -57,6 +61,7 @@ static pid_t s_spawn(finance_fixture_t *f, const char *test, const char *service
     zstr_free(&prefix);
     zstr_free(&registry);
     zstr_free(&finance);
+    zstr_free(&incubator);
     return pid;
 }
 
@@ -64,6 +69,7 @@ int finance_fixture_start(finance_fixture_t *f, const char *test, const char *pr
 {
     memset(f, 0, sizeof *f);
     snprintf(f->prefix, sizeof f->prefix, "%s", prefix);
+    snprintf(f->test, sizeof f->test, "%s", test);
     if (harness_init(test) != 0 || harness_recipient_key() != 0)
         return -1;
     snprintf(f->endpoint, sizeof f->endpoint, "tcp://127.0.0.1:%d", harness_free_port());
@@ -85,6 +91,23 @@ int finance_fixture_start(finance_fixture_t *f, const char *test, const char *pr
     return harness_wait_service(f->endpoint, "finance", 20000);
 }
 
+int finance_fixture_start_incubator(finance_fixture_t *f)
+{
+    f->incubator = s_spawn(f, f->test, "incubator", INCUBATOR, NULL);
+    if (f->incubator <= 0)
+        return -1;
+    return harness_wait_service(f->endpoint, "incubator", 20000);
+}
+
+int finance_fixture_restart_finance(finance_fixture_t *f)
+{
+    harness_stop(f->finance, SIGKILL, 5000);
+    f->finance = s_spawn(f, f->test, "finance", FINANCE, NULL);
+    if (f->finance <= 0)
+        return -1;
+    return harness_wait_service(f->endpoint, "finance", 20000);
+}
+
 client_t *finance_fixture_client(finance_fixture_t *f, const char *agency, const char *actor,
                                  const char *roles)
 {
@@ -101,6 +124,8 @@ int finance_fixture_stop(finance_fixture_t *f)
         harness_stop(f->registry, SIGTERM, 5000);
     if (f->notify > 0)
         harness_stop(f->notify, SIGTERM, 5000);
+    if (f->incubator > 0)
+        harness_stop(f->incubator, SIGTERM, 5000);
     if (f->broker > 0)
         harness_stop(f->broker, SIGTERM, 5000);
     security_destroy(&f->security);
@@ -240,7 +265,12 @@ char *finance_fixture_end_notice(client_t *client, const char *db_url, const cha
 
 long long finance_fixture_value(const char *db_url, const char *sql)
 {
-    PGconn *db = db_connect(db_url, "finance", 3);
+    return finance_fixture_value_in(db_url, "finance", sql);
+}
+
+long long finance_fixture_value_in(const char *db_url, const char *schema, const char *sql)
+{
+    PGconn *db = db_connect(db_url, schema, 3);
     assert_non_null(db);
     PGresult *res = PQexec(db, sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)

@@ -23,7 +23,8 @@ typedef struct {
     char endpoint[64]; /* the broker's */
     char db_url[512];  /* finance's database */
     char prefix[32];
-    pid_t broker, finance, registry, notify;
+    pid_t broker, finance, registry, notify, incubator; /* incubator: when started */
+    char test[48];
     config_t *config;
     security_t *security;
 } finance_fixture_t;
@@ -32,6 +33,14 @@ typedef struct {
  * keys under prefix, and waits until every service answers. Returns 0 or
  * -1. */
 int finance_fixture_start(finance_fixture_t *f, const char *test, const char *prefix);
+
+/* Starts the incubator beside f's services (its database of test), and
+ * waits until it answers. Returns 0 or -1. */
+int finance_fixture_start_incubator(finance_fixture_t *f);
+
+/* Kills finance (SIGKILL: no clean shutdown) and starts it again on the
+ * same database, waiting until it answers. Returns 0 or -1. */
+int finance_fixture_restart_finance(finance_fixture_t *f);
 
 /* A client of f's broker acting as actor of agency with roles (caller
  * destroys). */
@@ -91,6 +100,9 @@ char *finance_fixture_end_notice(client_t *client, const char *db_url, const cha
 /* The first column of the first row of sql on finance's database at
  * db_url, as the service's own role; fails the test when sql fails. */
 long long finance_fixture_value(const char *db_url, const char *sql);
+
+/* The same on another service's database at db_url, bound to schema. */
+long long finance_fixture_value_in(const char *db_url, const char *schema, const char *sql);
 
 /* Takes an application of credit_code to programme, for subject and
  * amount, from its draft by officer through the review of department by

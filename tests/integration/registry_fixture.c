@@ -62,7 +62,7 @@ char *registry_fixture_register_as(client_t *client, const char *trade_name, con
  * domiciled in division: the credit code (caller frees). */
 static char *s_register(client_t *client, const char *trade_name, const char *applicant,
                         Chuang__Registry__FounderCategory *categories, size_t n_categories,
-                        const char *division)
+                        const char *division, const char *founder_name, const char *founder_id)
 {
     Chuang__Registry__ReserveNameRequest reserve;
     registry_fixture_reservation(&reserve, trade_name, applicant);
@@ -76,6 +76,10 @@ static char *s_register(client_t *client, const char *trade_name, const char *ap
     registration.domicile.division_code = (char *)division;
     registration.founder.categories = categories;
     registration.founder.n_categories = n_categories;
+    if (founder_id) {
+        registration.person.name = (char *)founder_name;
+        registration.person.id_number = (char *)founder_id;
+    }
     Chuang__Reply *registered =
         client_call(client, "registry", "RegisterEntity", &registration.request.base, NULL);
     assert_int_equal(registered->status, CHUANG__STATUS__OK);
@@ -94,10 +98,17 @@ char *registry_fixture_register_founder(client_t *client, const char *trade_name
                                         Chuang__Registry__FounderCategory *categories,
                                         size_t n_categories)
 {
-    return s_register(client, trade_name, applicant, categories, n_categories, "330106");
+    return s_register(client, trade_name, applicant, categories, n_categories, "330106", NULL,
+                      NULL);
 }
 
 char *registry_fixture_register_in(client_t *client, const char *trade_name, const char *division)
 {
-    return s_register(client, trade_name, "11010519491231002X", NULL, 0, division);
+    return s_register(client, trade_name, "11010519491231002X", NULL, 0, division, NULL, NULL);
+}
+
+char *registry_fixture_register_person(client_t *client, const char *trade_name,
+                                       const char *founder_name, const char *founder_id)
+{
+    return s_register(client, trade_name, founder_id, NULL, 0, "330106", founder_name, founder_id);
 }

@@ -46,4 +46,9 @@ char *registry_fixture_register_founder(client_t *client, const char *trade_name
  * client's agency). */
 char *registry_fixture_register_in(client_t *client, const char *trade_name, const char *division);
 
+/* The same, with founder_name (resident ID number founder_id) its one
+ * founder, legal representative and the name's applicant. */
+char *registry_fixture_register_person(client_t *client, const char *trade_name,
+                                       const char *founder_name, const char *founder_id);
+
 #endif

@@ -1,0 +1,578 @@
+/*
+ * test_incubator.c - the incubator service through the broker against the
+ * harness's PostgreSQL and Redis, beside the registry and finance: a team
+ * admitted to a nursery, registered through the registry (whose event
+ * links it), moved to an incubator and graduated; the incubation subsidy
+ * finance opens for it once, also when finance is killed and the event
+ * redelivered, then awarded and paid with the books balanced, and its
+ * progress seen on the tenancy; a space double-booked by two admissions
+ * at once let to one of them; bad requests refused by field with nothing
+ * written.
+ */
+#include "client.h"
+#include "finance.pb-c.h"
+#include "finance_fixture.h"
+#include "harness.h"
+#include "incubator.pb-c.h"
+#include "redis_link.h"
+#include "registry_fixture.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#define DISTRICT "330106"
+#define FOUNDER  "330106199505120034" /* the nursery team's founder, a veteran */
+
+static finance_fixture_t s_deployment;
+static client_t *s_officer, *s_clerk, *s_keeper, *s_reviewer, *s_operator;
+static char *s_operator_code, *s_firm_a, *s_firm_b;
+
+static Chuang__Reply *s_call(client_t *client, const char *method, const ProtobufCMessage *input)
+{
+    Chuang__Reply *reply = client_call(client, "incubator", method, input, NULL);
+    if (!reply)
+        fail_msg("incubator %s: no reply", method);
+    return reply;
+}
+
+/* The reply's payload as descriptor's message (caller frees), failing the
+ * test unless the call succeeded. */
+static void *s_ok(client_t *client, const char *method, const ProtobufCMessage *input,
+                  const ProtobufCMessageDescriptor *descriptor)
+{
+    Chuang__Reply *reply = s_call(client, method, input);
+    if (reply->status != CHUANG__STATUS__OK)
+        fail_msg("incubator %s: status %d, %s (%s)", method, reply->status, reply->message,
+                 reply->n_violations ? reply->violations[0]->description : "");
+    void *message =
+        protobuf_c_message_unpack(descriptor, NULL, reply->payload.len, reply->payload.data);
+    assert_non_null(message);
+    chuang__reply__free_unpacked(reply, NULL);
+    return message;
+}
+
+static char *s_today(void)
+{
+    char *day = malloc(11);
+    time_t now = time(NULL) + 8 * 3600; /* the agency's day, Asia/Shanghai */
+    strftime(day, 11, "%Y-%m-%d", gmtime(&now));
+    return day;
+}
+
+/* Registers carrier code of type as the incubator officer, waiting (up to
+ * 15 s) for the incubator to learn of the operator from the registry. */
+static void s_carrier(const char *code, const char *type, int64_t area, bool government_run,
+                      const char *principal)
+{
+    Chuang__Registry__Address address = CHUANG__REGISTRY__ADDRESS__INIT;
+    address.division_code = DISTRICT;
+    address.detail = "文三路 90 号";
+    Chuang__Incubator__CarrierRequest request = CHUANG__INCUBATOR__CARRIER_REQUEST__INIT;
+    request.code = (char *)code;
+    request.name = (char *)code;
+    request.carrier_type = (char *)type;
+    request.taxonomy = "science_technology";
+    request.operator_credit_code = s_operator_code;
+    request.area_m2 = area;
+    request.government_run = government_run;
+    request.address = &address;
+    request.principal = (char *)principal;
+    for (int i = 0; i < 150; i++) {
+        Chuang__Reply *reply = s_call(s_officer, "RegisterCarrier", &request.base);
+        Chuang__Status status = reply->status;
+        chuang__reply__free_unpacked(reply, NULL);
+        if (status == CHUANG__STATUS__OK)
+            return;
+        assert_int_equal(status, CHUANG__STATUS__INVALID_ARGUMENT);
+        zclock_sleep(100);
+    }
+    fail_msg("the incubator never learnt of the operator");
+}
+
+static void s_space(const char *carrier, const char *code, const char *kind, int64_t area)
+{
+    Chuang__Incubator__SpaceRequest request = CHUANG__INCUBATOR__SPACE_REQUEST__INIT;
+    request.carrier_code = (char *)carrier;
+    request.code = (char *)code;
+    request.kind = (char *)kind;
+    request.area_m2 = area;
+    chuang__incubator__space__free_unpacked(
+        s_ok(s_operator, "AddSpace", &request.base, &chuang__incubator__space__descriptor), NULL);
+}
+
+static Chuang__Incubator__Tenancy *s_apply_firm(client_t *client, const char *carrier,
+                                                const char *credit_code)
+{
+    Chuang__Incubator__TenancyApplication a = CHUANG__INCUBATOR__TENANCY_APPLICATION__INIT;
+    a.carrier_code = (char *)carrier;
+    a.credit_code = (char *)credit_code;
+    return s_ok(client, "ApplyForTenancy", &a.base, &chuang__incubator__tenancy__descriptor);
+}
+
+static Chuang__Reply *s_admit(client_t *client, int64_t id, const char *space, const char *start,
+                              const char *end)
+{
+    Chuang__Incubator__TenancyDecision d = CHUANG__INCUBATOR__TENANCY_DECISION__INIT;
+    d.id = id;
+    d.admit = true;
+    d.space_code = (char *)space;
+    d.start_on = (char *)start;
+    d.end_on = (char *)end;
+    return s_call(client, "DecideTenancy", &d.base);
+}
+
+static Chuang__Incubator__Tenancy *s_tenancy(int64_t id)
+{
+    Chuang__Incubator__GetTenancyRequest get = CHUANG__INCUBATOR__GET_TENANCY_REQUEST__INIT;
+    get.id = id;
+    return s_ok(s_officer, "GetTenancy", &get.base, &chuang__incubator__tenancy__descriptor);
+}
+
+static long long s_count(const char *sql)
+{
+    return finance_fixture_value(s_deployment.db_url, sql);
+}
+
+/* A count on the incubator's own database. */
+static long long s_incubator_count(const char *sql)
+{
+    static char url[512];
+    if (!*url) {
+        const char *made = harness_service_db("incubator", "incubator");
+        assert_non_null(made);
+        snprintf(url, sizeof url, "%s", made);
+    }
+    return finance_fixture_value_in(url, "incubator", sql);
+}
+
+static int s_setup(void **state)
+{
+    (void)state;
+    if (finance_fixture_start(&s_deployment, "incubator", "itest") != 0 ||
+        finance_fixture_start_incubator(&s_deployment) != 0)
+        return -1;
+    s_officer = finance_fixture_client(&s_deployment, DISTRICT, "incubator-1", "incubator-officer");
+    s_clerk = finance_fixture_client(&s_deployment, DISTRICT, "clerk-1", "officer");
+    s_keeper = finance_fixture_client(&s_deployment, DISTRICT, "keeper-1", "finance-officer");
+    s_reviewer =
+        finance_fixture_client(&s_deployment, DISTRICT, "reviewer-1", "reviewer,reviewer-finance");
+    s_operator = finance_fixture_client(&s_deployment, DISTRICT, "operator-key", "carrier");
+    s_operator_code = registry_fixture_register(s_clerk, "孵化运营");
+    s_firm_a = registry_fixture_register(s_clerk, "甲方");
+    s_firm_b = registry_fixture_register(s_clerk, "乙方");
+    s_carrier("dl-nursery", "nursery", 500, true, "operator-key");
+    s_carrier("dl-incubator", "incubator", 3000, false, "operator-key");
+    s_space("dl-nursery", "N-01", "desk", 10);
+    s_space("dl-incubator", "A-301", "unit", 120);
+    s_space("dl-incubator", "B-101", "unit", 80);
+    Chuang__Incubator__RentRequest rent = CHUANG__INCUBATOR__RENT_REQUEST__INIT;
+    rent.carrier_code = "dl-incubator";
+    rent.kind = "unit";
+    rent.fen_per_m2_month = 3000;
+    rent.document = "孵化器租金标准";
+    chuang__incubator__rent__free_unpacked(
+        s_ok(s_operator, "SetRent", &rent.base, &chuang__incubator__rent__descriptor), NULL);
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    (void)state;
+    client_destroy(&s_officer);
+    client_destroy(&s_clerk);
+    client_destroy(&s_keeper);
+    client_destroy(&s_reviewer);
+    client_destroy(&s_operator);
+    free(s_operator_code);
+    free(s_firm_a);
+    free(s_firm_b);
+    return finance_fixture_stop(&s_deployment);
+}
+
+/* The district's incubation subsidy: ¥3,000 per successful graduate. */
+static void s_subsidy_programme(void)
+{
+    finance_fixture_fund(s_keeper, "incubation-fund", 100000000, "财〔2026〕21号");
+    Chuang__Finance__Parameter p[2];
+    Chuang__Finance__Parameter *parameters[2] = {&p[0], &p[1]};
+    chuang__finance__parameter__init(&p[0]);
+    chuang__finance__parameter__init(&p[1]);
+    p[0].name = "per_graduate_fen";
+    p[0].value = 300000;
+    p[1].name = "notice_days";
+    p[1].value = 5;
+    char *approvals[1] = {"finance"};
+    Chuang__Finance__ProgrammeVersion version = CHUANG__FINANCE__PROGRAMME_VERSION__INIT;
+    version.effective_from = "2026-01-01";
+    version.document = "中府〔2020〕8号";
+    version.n_parameters = 2;
+    version.parameters = parameters;
+    version.n_approvals = 1;
+    version.approvals = approvals;
+    Chuang__Finance__DefineProgrammeRequest define =
+        CHUANG__FINANCE__DEFINE_PROGRAMME_REQUEST__INIT;
+    define.code = "incubation-subsidy";
+    define.name = "孵化成功补贴";
+    define.kind = "incubation_subsidy";
+    define.level = "district";
+    define.fund = "incubation-fund";
+    define.department = "finance";
+    define.version = &version;
+    assert_int_equal(finance_fixture_status(s_keeper, "DefineProgramme", &define.base),
+                     CHUANG__STATUS__OK);
+}
+
+/* The incubator's graduation criteria: registered, and revenue of ¥50,000
+ * or financing of ¥100,000. */
+static void s_criteria(void)
+{
+    Chuang__Incubator__Criterion c[3];
+    Chuang__Incubator__Criterion *criteria[3] = {&c[0], &c[1], &c[2]};
+    const char *names[3] = {"registered", "revenue_fen", "financing_fen"};
+    const int64_t minima[3] = {1, 5000000, 10000000};
+    for (int i = 0; i < 3; i++) {
+        chuang__incubator__criterion__init(&c[i]);
+        c[i].criterion = (char *)names[i];
+        c[i].minimum = minima[i];
+        c[i].required = i == 0;
+    }
+    Chuang__Incubator__CriteriaRequest request = CHUANG__INCUBATOR__CRITERIA_REQUEST__INIT;
+    request.carrier_type = "incubator";
+    request.criteria = criteria;
+    request.n_criteria = 3;
+    request.document = "孵化器毕业标准";
+    chuang__incubator__criteria_set__free_unpacked(
+        s_ok(s_officer, "DefineGraduationCriteria", &request.base,
+             &chuang__incubator__criteria_set__descriptor),
+        NULL);
+}
+
+/* Waits (up to 30 s) until finance's incubator consumer has read every
+ * event of the incubator's stream and acknowledged it. */
+static void s_wait_finance_caught_up(void)
+{
+    redisContext *redis = redis_link_connect(harness_get("CHUANG_TEST_REDIS_URL"), 3);
+    assert_non_null(redis);
+    for (int i = 0; i < 300; i++) {
+        redisReply *groups = redisCommand(redis, "XINFO GROUPS itest:incubator:events");
+        bool done = false;
+        for (size_t g = 0; groups && groups->type == REDIS_REPLY_ARRAY && g < groups->elements;
+             g++) {
+            redisReply *group = groups->element[g];
+            long long pending = -1, lag = -1;
+            bool finance = false;
+            for (size_t k = 0; k + 1 < group->elements; k += 2) {
+                const char *key = group->element[k]->str;
+                redisReply *value = group->element[k + 1];
+                if (streq(key, "name"))
+                    finance = value->str && streq(value->str, "finance");
+                else if (streq(key, "pending"))
+                    pending = value->integer;
+                else if (streq(key, "lag"))
+                    lag = value->type == REDIS_REPLY_INTEGER ? value->integer : -1;
+            }
+            done = done || (finance && pending == 0 && lag == 0);
+        }
+        freeReplyObject(groups);
+        if (done) {
+            redisFree(redis);
+            return;
+        }
+        zclock_sleep(100);
+    }
+    redisFree(redis);
+    fail_msg("finance never caught up with the incubator's stream");
+}
+
+static void test_a_team_from_the_nursery_to_a_paid_incubation_subsidy(void **state)
+{
+    (void)state;
+    char *today = s_today();
+    char end[16];
+    snprintf(end, sizeof end, "%.4d%s", atoi(today) + 1, today + 4);
+    s_subsidy_programme();
+    s_criteria();
+
+    /* A team with a business plan and a veteran founder applies to the
+     * nursery: veterans are admitted first. */
+    Chuang__Registry__FounderCategory veteran = CHUANG__REGISTRY__FOUNDER_CATEGORY__VETERAN;
+    Chuang__Incubator__TeamFounder founder = CHUANG__INCUBATOR__TEAM_FOUNDER__INIT;
+    founder.name = "王五";
+    founder.id_number = FOUNDER;
+    founder.categories = &veteran;
+    founder.n_categories = 1;
+    Chuang__Incubator__TeamFounder *founders[1] = {&founder};
+    Chuang__Incubator__TenancyApplication a = CHUANG__INCUBATOR__TENANCY_APPLICATION__INIT;
+    a.carrier_code = "dl-nursery";
+    a.team_name = "智能灌溉团队";
+    a.business_plan = "智能灌溉创业计划书 v2";
+    a.founders = founders;
+    a.n_founders = 1;
+    Chuang__Incubator__Tenancy *nursery =
+        s_ok(s_operator, "ApplyForTenancy", &a.base, &chuang__incubator__tenancy__descriptor);
+    assert_string_equal(nursery->status, "applied");
+    assert_int_equal(nursery->priority, 10);
+    assert_string_equal(nursery->team->credit_code, "");
+    /* The carrier's key sees its applicant's founders, not their ID numbers. */
+    assert_string_not_equal(nursery->team->founders[0]->id_number, FOUNDER);
+    int64_t team = nursery->team->id;
+
+    /* Admitted to a desk of the government-run nursery: no rent. */
+    Chuang__Reply *reply = s_admit(s_operator, nursery->id, "N-01", "", end);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+    Chuang__Incubator__Tenancy *t = s_tenancy(nursery->id);
+    assert_string_equal(t->status, "admitted");
+    assert_string_equal(t->agreement->space_code, "N-01");
+    assert_int_equal(t->agreement->relief_bp, 10000);
+    assert_int_equal(t->agreement->monthly_rent_fen, 0);
+    assert_string_equal(t->team->founders[0]->id_number, FOUNDER); /* an officer sees it */
+    chuang__incubator__tenancy__free_unpacked(t, NULL);
+
+    /* The team registers: the registry's event links it to its code. */
+    char *code = registry_fixture_register_person(s_clerk, "苗圃", "王五", FOUNDER);
+    bool linked = false;
+    for (int i = 0; i < 150 && !linked; i++) {
+        Chuang__Incubator__GetTeamRequest get = CHUANG__INCUBATOR__GET_TEAM_REQUEST__INIT;
+        get.id = team;
+        Chuang__Incubator__Team *found =
+            s_ok(s_officer, "GetTeam", &get.base, &chuang__incubator__team__descriptor);
+        linked = streq(found->credit_code, code);
+        chuang__incubator__team__free_unpacked(found, NULL);
+        if (!linked)
+            zclock_sleep(100);
+    }
+    assert_true(linked);
+
+    /* It moves on from the nursery to the incubator: the same team. */
+    Chuang__Incubator__ExitRequest exit = CHUANG__INCUBATOR__EXIT_REQUEST__INIT;
+    exit.id = nursery->id;
+    exit.outcome = "moved_on";
+    exit.reason = "注册成立后入驻孵化器";
+    chuang__incubator__tenancy__free_unpacked(
+        s_ok(s_operator, "EndTenancy", &exit.base, &chuang__incubator__tenancy__descriptor), NULL);
+    Chuang__Incubator__Tenancy *moved = s_apply_firm(s_operator, "dl-incubator", code);
+    assert_int_equal(moved->team->id, team);
+    assert_int_equal(moved->team->n_tenancies, 2);
+    reply = s_admit(s_operator, moved->id, "A-301", "", end);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Incubator__Tenancy *admitted =
+        chuang__incubator__tenancy__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_int_equal(admitted->agreement->rent_fen_per_m2_month, 3000);
+    assert_int_equal(admitted->agreement->monthly_rent_fen, 3000 * 120);
+    chuang__incubator__tenancy__free_unpacked(admitted, NULL);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    /* Graduated, certified a successful incubation, on its revenue. */
+    Chuang__Incubator__GraduationRequest g = CHUANG__INCUBATOR__GRADUATION_REQUEST__INIT;
+    g.id = moved->id;
+    g.revenue_fen = 6000000;
+    g.jobs = 12;
+    g.successful = true;
+    Chuang__Incubator__Tenancy *graduated =
+        s_ok(s_officer, "GraduateTenant", &g.base, &chuang__incubator__tenancy__descriptor);
+    assert_string_equal(graduated->status, "graduated");
+    assert_int_equal(graduated->graduation->n_criteria, 3);
+    assert_true(graduated->graduation->criteria[0]->holds);
+    chuang__incubator__tenancy__free_unpacked(graduated, NULL);
+
+    /* Finance opens the subsidy for the operator, once. */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM applications WHERE subject = 'graduation:%" PRId64 "'",
+             moved->id);
+    for (int i = 0; i < 150 && s_count(sql) == 0; i++)
+        zclock_sleep(100);
+    assert_int_equal(s_count(sql), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT id FROM applications WHERE subject = 'graduation:%" PRId64 "'"
+             " AND applicant = '%s' AND amount_fen = 300000",
+             moved->id, s_operator_code);
+    int64_t application = s_count(sql);
+
+    /* Finance dies, and the incubator's events come again from the start:
+     * still one application. */
+    redisContext *redis = redis_link_connect(harness_get("CHUANG_TEST_REDIS_URL"), 3);
+    assert_non_null(redis);
+    assert_int_equal(finance_fixture_restart_finance(&s_deployment) == 0, true);
+    freeReplyObject(redisCommand(redis, "XGROUP SETID itest:incubator:events finance 0"));
+    redisFree(redis);
+    s_wait_finance_caught_up();
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM applications WHERE subject = 'graduation:%" PRId64 "'",
+             moved->id);
+    assert_int_equal(s_count(sql), 1);
+
+    /* Submitted, reviewed, through its notice, awarded and paid. */
+    finance_fixture_wait_known(s_keeper, s_operator_code);
+    Chuang__Status status;
+    char *got =
+        finance_fixture_step_status(s_keeper, "SubmitApplication", application, "", &status);
+    assert_string_equal(got, "under_review");
+    free(got);
+    Chuang__Finance__ReviewRequest review = CHUANG__FINANCE__REVIEW_REQUEST__INIT;
+    review.id = application;
+    review.department = "finance";
+    review.approve = true;
+    assert_int_equal(finance_fixture_status(s_reviewer, "ReviewApplication", &review.base),
+                     CHUANG__STATUS__OK);
+    got = finance_fixture_end_notice(s_keeper, s_deployment.db_url,
+                                     harness_get("CHUANG_TEST_REDIS_URL"), "itest:finance",
+                                     application);
+    assert_string_equal(got, "awarded");
+    free(got);
+    Chuang__Finance__PaymentRequest pay = CHUANG__FINANCE__PAYMENT_REQUEST__INIT;
+    pay.id = application;
+    pay.amount_fen = 300000;
+    assert_int_equal(finance_fixture_status(s_keeper, "PayAward", &pay.base), CHUANG__STATUS__OK);
+    Chuang__Finance__TrialBalanceRequest trial = CHUANG__FINANCE__TRIAL_BALANCE_REQUEST__INIT;
+    Chuang__Reply *balance = finance_fixture_call(s_keeper, "GetTrialBalance", &trial.base);
+    assert_int_equal(balance->status, CHUANG__STATUS__OK);
+    Chuang__Finance__TrialBalance *books =
+        chuang__finance__trial_balance__unpack(NULL, balance->payload.len, balance->payload.data);
+    assert_true(books->total_debit_fen > 0);
+    assert_int_equal(books->total_debit_fen, books->total_credit_fen);
+    chuang__finance__trial_balance__free_unpacked(books, NULL);
+    chuang__reply__free_unpacked(balance, NULL);
+
+    /* The tenancy shows the subsidy paid. */
+    bool paid = false;
+    for (int i = 0; i < 150 && !paid; i++) {
+        t = s_tenancy(moved->id);
+        paid = t->graduation->subsidy_application_id == application &&
+               streq(t->graduation->subsidy_status, "paid") && t->graduation->subsidy_fen == 300000;
+        chuang__incubator__tenancy__free_unpacked(t, NULL);
+        if (!paid)
+            zclock_sleep(100);
+    }
+    assert_true(paid);
+    chuang__incubator__tenancy__free_unpacked(moved, NULL);
+    chuang__incubator__tenancy__free_unpacked(nursery, NULL);
+    free(code);
+    free(today);
+}
+
+typedef struct {
+    int64_t tenancy;
+    const char *end;
+    Chuang__Status status;
+    bool space_named;
+} s_booking_t;
+
+static void *s_book(void *arg)
+{
+    s_booking_t *b = arg;
+    client_t *client =
+        finance_fixture_client(&s_deployment, DISTRICT, "incubator-2", "incubator-officer");
+    Chuang__Reply *reply = s_admit(client, b->tenancy, "B-101", "", b->end);
+    b->status = reply->status;
+    for (size_t i = 0; i < reply->n_violations; i++)
+        b->space_named = b->space_named || streq(reply->violations[i]->field, "space_code");
+    chuang__reply__free_unpacked(reply, NULL);
+    client_destroy(&client);
+    return NULL;
+}
+
+static void test_a_space_booked_twice_at_once_is_let_once(void **state)
+{
+    (void)state;
+    char *today = s_today();
+    char end[16];
+    snprintf(end, sizeof end, "%.4d%s", atoi(today) + 1, today + 4);
+    Chuang__Incubator__Tenancy *a = s_apply_firm(s_clerk, "dl-incubator", s_firm_a);
+    Chuang__Incubator__Tenancy *b = s_apply_firm(s_clerk, "dl-incubator", s_firm_b);
+    s_booking_t bookings[2] = {{a->id, end, 0, false}, {b->id, end, 0, false}};
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&threads[i], NULL, s_book, &bookings[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(threads[i], NULL);
+    int won =
+        (bookings[0].status == CHUANG__STATUS__OK) + (bookings[1].status == CHUANG__STATUS__OK);
+    assert_int_equal(won, 1);
+    s_booking_t *lost = bookings[0].status == CHUANG__STATUS__OK ? &bookings[1] : &bookings[0];
+    assert_int_equal(lost->status, CHUANG__STATUS__INVALID_ARGUMENT);
+    assert_true(lost->space_named);
+    /* The loser is still waiting, with no agreement. */
+    Chuang__Incubator__Tenancy *t = s_tenancy(lost->tenancy);
+    assert_string_equal(t->status, "applied");
+    assert_null(t->agreement);
+    chuang__incubator__tenancy__free_unpacked(t, NULL);
+    assert_int_equal(s_incubator_count("SELECT count(*) FROM agreements a JOIN spaces s"
+                                       " ON s.id = a.space WHERE s.code = 'B-101'"),
+                     1);
+    chuang__incubator__tenancy__free_unpacked(a, NULL);
+    chuang__incubator__tenancy__free_unpacked(b, NULL);
+    free(today);
+}
+
+static void test_bad_requests_are_refused_by_field_and_change_nothing(void **state)
+{
+    (void)state;
+    long long spaces = s_incubator_count("SELECT count(*) FROM spaces");
+    long long graduations = s_incubator_count("SELECT count(*) FROM graduations");
+    Chuang__Incubator__SpaceRequest space = CHUANG__INCUBATOR__SPACE_REQUEST__INIT;
+    space.carrier_code = "dl-incubator";
+    space.code = "C-1";
+    space.kind = "office";
+    space.area_m2 = 0;
+    finance_fixture_assert_refused(s_call(s_operator, "AddSpace", &space.base),
+                                   CHUANG__STATUS__INVALID_ARGUMENT, "area_m2");
+
+    /* A carrier's key acts on its own carrier only. */
+    client_t *other = finance_fixture_client(&s_deployment, DISTRICT, "other-key", "carrier");
+    space.area_m2 = 20;
+    Chuang__Reply *reply = s_call(other, "AddSpace", &space.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__PERMISSION_DENIED);
+    chuang__reply__free_unpacked(reply, NULL);
+    client_destroy(&other);
+
+    /* A physical carrier of no area. */
+    Chuang__Registry__Address address = CHUANG__REGISTRY__ADDRESS__INIT;
+    address.division_code = DISTRICT;
+    address.detail = "文三路 1 号";
+    Chuang__Incubator__CarrierRequest carrier = CHUANG__INCUBATOR__CARRIER_REQUEST__INIT;
+    carrier.code = "no-area";
+    carrier.name = "无面积";
+    carrier.carrier_type = "maker_space";
+    carrier.taxonomy = "science_technology";
+    carrier.operator_credit_code = s_operator_code;
+    carrier.address = &address;
+    finance_fixture_assert_refused(s_call(s_officer, "RegisterCarrier", &carrier.base),
+                                   CHUANG__STATUS__INVALID_ARGUMENT, "area_m2");
+
+    /* Graduation of a tenant who never entered. */
+    Chuang__Incubator__Tenancy *applied = NULL;
+    Chuang__Incubator__ListTenanciesRequest list = CHUANG__INCUBATOR__LIST_TENANCIES_REQUEST__INIT;
+    list.carrier_code = "dl-incubator";
+    list.status = "applied";
+    Chuang__Incubator__TenancyPage *page =
+        s_ok(s_officer, "ListTenancies", &list.base, &chuang__incubator__tenancy_page__descriptor);
+    assert_true(page->n_tenancies >= 1);
+    applied = page->tenancies[0];
+    Chuang__Incubator__GraduationRequest g = CHUANG__INCUBATOR__GRADUATION_REQUEST__INIT;
+    g.id = applied->id;
+    g.revenue_fen = 9000000;
+    g.successful = true;
+    finance_fixture_assert_refused(s_call(s_officer, "GraduateTenant", &g.base),
+                                   CHUANG__STATUS__INVALID_ARGUMENT, "id");
+    chuang__incubator__tenancy_page__free_unpacked(page, NULL);
+
+    assert_int_equal(s_incubator_count("SELECT count(*) FROM spaces"), spaces);
+    assert_int_equal(s_incubator_count("SELECT count(*) FROM graduations"), graduations);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_team_from_the_nursery_to_a_paid_incubation_subsidy),
+        cmocka_unit_test(test_a_space_booked_twice_at_once_is_let_once),
+        cmocka_unit_test(test_bad_requests_are_refused_by_field_and_change_nothing),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
