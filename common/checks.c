@@ -52,6 +52,11 @@ bool checks_credit_code_shaped(const char *code)
     return strlen(code) == 18 && strspn(code, "0123456789ABCDEFGHJKLMNPQRTUWXY") == 18;
 }
 
+bool checks_mobile_valid(const char *phone)
+{
+    return strlen(phone) == 11 && phone[0] == '1' && strspn(phone, "0123456789") == 11;
+}
+
 bool checks_listed(const char *const *list, const char *value)
 {
     for (size_t i = 0; list[i]; i++)

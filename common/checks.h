@@ -33,6 +33,9 @@ bool checks_day_valid(const char *day);
  * alphabet; the check character is the registry's to verify). */
 bool checks_credit_code_shaped(const char *code);
 
+/* true when phone is a mainland mobile number: 11 digits starting with 1. */
+bool checks_mobile_valid(const char *phone);
+
 /* true when value is one of list (ending with NULL). */
 bool checks_listed(const char *const *list, const char *value);
 

@@ -7,6 +7,7 @@
 #include "handlers_private.h"
 
 #include "db.h"
+#include "personal.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -125,6 +126,18 @@ Chuang__Status handlers_future_day(service_call_t *call, const char *field, cons
     if (strcmp(*day, today) < 0)
         return service_call_violation(call, field, "must not be before today, %s", today);
     return CHUANG__STATUS__OK;
+}
+
+static void *s_call_alloc(void *call, size_t size)
+{
+    return service_call_alloc(call, size);
+}
+
+void handlers_mask_personal(service_call_t *call, ProtobufCMessage *message)
+{
+    if (!service_call_has_role(call, "incubator-officer") &&
+        !service_call_has_role(call, "officer") && !service_call_has_role(call, "auditor"))
+        personal_mask(message, s_call_alloc, call);
 }
 
 bool handlers_within(int64_t value, bool positive, int64_t max)

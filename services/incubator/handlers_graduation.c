@@ -207,7 +207,7 @@ Chuang__Status handle_graduate_tenant(service_call_t *call, const ProtobufCMessa
         service_call_violation(call, "financing_fen", "must be 0 or more fen");
     if (!handlers_within(g->jobs, false, COUNT_MAX))
         service_call_violation(call, "jobs", "must be 0 or more");
-    Chuang__Status status = handlers_tenancy(call, g->id, true, tenancy);
+    Chuang__Status status = handlers_tenancy(call, "id", g->id, true, tenancy);
     if (status != CHUANG__STATUS__OK)
         return status;
     if (!tenancy->agreement || streq(tenancy->status, "applied") ||

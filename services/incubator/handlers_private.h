@@ -63,16 +63,21 @@ Chuang__Status handlers_team(service_call_t *call, int64_t id, Chuang__Incubator
 
 /* Reads tenancy id of the request's agency into tenancy (initialised),
  * with its team, agreement and graduation, the row locked for this request
- * when for_update. Returns OK; NOT_FOUND (a violation of "id");
+ * when for_update. Returns OK; NOT_FOUND (a violation of field);
  * PERMISSION_DENIED when a carrier's key asks for another carrier's; or
  * the query's failure. */
-Chuang__Status handlers_tenancy(service_call_t *call, int64_t id, bool for_update,
-                                Chuang__Incubator__Tenancy *tenancy);
+Chuang__Status handlers_tenancy(service_call_t *call, const char *field, int64_t id,
+                                bool for_update, Chuang__Incubator__Tenancy *tenancy);
 
 /* Reads tenancy id into output (an initialised Tenancy) as it is now and
  * writes event type of it. */
 Chuang__Status handlers_tenancy_emit(service_call_t *call, int64_t id, const char *type,
                                      ProtobufCMessage *output);
+
+/* Masks the personal data of message (personal.h) unless the caller holds
+ * an officer's or auditor's role: a carrier's key sees who its tenants and
+ * mentors are, not their ID numbers and phones. */
+void handlers_mask_personal(service_call_t *call, ProtobufCMessage *message);
 
 /* true when value is from 0 (1 when positive) to max. */
 bool handlers_within(int64_t value, bool positive, int64_t max);

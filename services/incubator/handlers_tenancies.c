@@ -23,7 +23,6 @@
 #include "db.h"
 #include "db_array.h"
 #include "identifiers.h"
-#include "personal.h"
 #include "rules.h"
 
 #include <czmq.h>
@@ -46,11 +45,6 @@ static const char *const s_statuses[] = {"applied",   "admitted", "declined",
 static bool s_takes_teams(const char *carrier_type)
 {
     return streq(carrier_type, "nursery") || streq(carrier_type, "maker_space");
-}
-
-static void *s_call_alloc(void *call, size_t size)
-{
-    return service_call_alloc(call, size);
 }
 
 Chuang__Status handlers_team(service_call_t *call, int64_t id, Chuang__Incubator__Team *team)
@@ -84,9 +78,8 @@ Chuang__Status handlers_team(service_call_t *call, int64_t id, Chuang__Incubator
                                &team->founders, &team->n_founders);
     PQclear(res);
     /* A carrier's key sees who its tenants are, not their ID numbers. */
-    if (status == CHUANG__STATUS__OK && !service_call_has_role(call, "incubator-officer") &&
-        !service_call_has_role(call, "officer") && !service_call_has_role(call, "auditor"))
-        personal_mask(&team->base, s_call_alloc, call);
+    if (status == CHUANG__STATUS__OK)
+        handlers_mask_personal(call, &team->base);
     return status;
 }
 
@@ -147,11 +140,11 @@ static Chuang__Status s_read_parts(service_call_t *call, const char *key,
     return status;
 }
 
-Chuang__Status handlers_tenancy(service_call_t *call, int64_t id, bool for_update,
-                                Chuang__Incubator__Tenancy *tenancy)
+Chuang__Status handlers_tenancy(service_call_t *call, const char *field, int64_t id,
+                                bool for_update, Chuang__Incubator__Tenancy *tenancy)
 {
     if (id <= 0)
-        return service_call_violation(call, "id", "must be a tenancy's number");
+        return service_call_violation(call, field, "must be a tenancy's number");
     char key[24];
     snprintf(key, sizeof key, "%" PRId64, id);
     const char *values[2] = {service_call_header(call)->agency, key};
@@ -176,7 +169,7 @@ Chuang__Status handlers_tenancy(service_call_t *call, int64_t id, bool for_updat
         return failure;
     if (PQntuples(res) == 0) {
         PQclear(res);
-        service_call_violation(call, "id", "is not a tenancy of this agency");
+        service_call_violation(call, field, "is not a tenancy of this agency");
         return service_call_fail(call, CHUANG__STATUS__NOT_FOUND, "no such tenancy", NULL, NULL);
     }
     Chuang__Status status = service_call_row(call, res, 0, &tenancy->base);
@@ -185,7 +178,7 @@ Chuang__Status handlers_tenancy(service_call_t *call, int64_t id, bool for_updat
     if (status != CHUANG__STATUS__OK)
         return status;
     carrier_ref_t carrier; /* a carrier's key reads its own tenancies only */
-    status = handlers_carrier(call, "id", tenancy->carrier_code, false, &carrier);
+    status = handlers_carrier(call, field, tenancy->carrier_code, false, &carrier);
     if (status != CHUANG__STATUS__OK)
         return status;
     tenancy->team = service_call_alloc(call, sizeof *tenancy->team);
@@ -198,7 +191,7 @@ Chuang__Status handlers_tenancy_emit(service_call_t *call, int64_t id, const cha
                                      ProtobufCMessage *output)
 {
     Chuang__Incubator__Tenancy *tenancy = (Chuang__Incubator__Tenancy *)output;
-    Chuang__Status status = handlers_tenancy(call, id, false, tenancy);
+    Chuang__Status status = handlers_tenancy(call, "id", id, false, tenancy);
     if (status != CHUANG__STATUS__OK)
         return status;
     return handlers_emit_id(call, type, "tenancy", id, output);
@@ -538,7 +531,7 @@ Chuang__Status handle_decide_tenancy(service_call_t *call, const ProtobufCMessag
         return status;
     if (d->admit && strcmp(d->end_on, start_on) < 0)
         return service_call_violation(call, "end_on", "must not be before start_on, %s", start_on);
-    status = handlers_tenancy(call, d->id, true, tenancy);
+    status = handlers_tenancy(call, "id", d->id, true, tenancy);
     if (status != CHUANG__STATUS__OK)
         return status;
     status = checks_move_allowed(call, s_moves, "tenancy", tenancy->status,
@@ -589,7 +582,7 @@ Chuang__Status handle_get_tenancy(service_call_t *call, const ProtobufCMessage *
 {
     const Chuang__Incubator__GetTenancyRequest *request =
         (const Chuang__Incubator__GetTenancyRequest *)input;
-    return handlers_tenancy(call, request->id, false, (Chuang__Incubator__Tenancy *)output);
+    return handlers_tenancy(call, "id", request->id, false, (Chuang__Incubator__Tenancy *)output);
 }
 
 Chuang__Status handle_get_team(service_call_t *call, const ProtobufCMessage *input,
@@ -606,7 +599,7 @@ Chuang__Status handle_get_team(service_call_t *call, const ProtobufCMessage *inp
     /* A carrier's key reads the teams that applied to it. */
     for (size_t i = 0; i < team->n_tenancies; i++) {
         Chuang__Incubator__Tenancy tenancy = CHUANG__INCUBATOR__TENANCY__INIT;
-        if (handlers_tenancy(call, team->tenancies[i], false, &tenancy) == CHUANG__STATUS__OK)
+        if (handlers_tenancy(call, "id", team->tenancies[i], false, &tenancy) == CHUANG__STATUS__OK)
             return CHUANG__STATUS__OK;
     }
     return service_call_fail(call, CHUANG__STATUS__PERMISSION_DENIED, "another carrier's team",
@@ -650,7 +643,8 @@ Chuang__Status handle_list_tenancies(service_call_t *call, const ProtobufCMessag
     for (int i = 0; i < shown && status == CHUANG__STATUS__OK; i++) {
         Chuang__Incubator__Tenancy *tenancy = service_call_alloc(call, sizeof *tenancy);
         chuang__incubator__tenancy__init(tenancy);
-        status = handlers_tenancy(call, strtoll(PQgetvalue(res, i, 1), NULL, 10), false, tenancy);
+        status =
+            handlers_tenancy(call, "id", strtoll(PQgetvalue(res, i, 1), NULL, 10), false, tenancy);
         reply->tenancies[reply->n_tenancies++] = tenancy;
     }
     const char *last[2] = {shown ? PQgetvalue(res, shown - 1, 0) : NULL,
@@ -676,7 +670,7 @@ Chuang__Status handle_end_tenancy(service_call_t *call, const ProtobufCMessage *
         return status;
     if (service_call_has_violations(call))
         return CHUANG__STATUS__INVALID_ARGUMENT;
-    status = handlers_tenancy(call, request->id, true, tenancy);
+    status = handlers_tenancy(call, "id", request->id, true, tenancy);
     if (status != CHUANG__STATUS__OK)
         return status;
     status = checks_move_allowed(call, s_moves, "tenancy", tenancy->status, "ended");

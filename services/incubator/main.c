@@ -20,7 +20,13 @@
  * own carrier (an incubator officer may act for it); any officer takes an
  * application at the window; officers, auditors and the carrier read its
  * tenancies and teams (a carrier without founders' ID numbers); the
- * carrier directory is public. */
+ * carrier directory is public. A carrier keeps the agency's register of
+ * mentors (an officer reads their phones, a carrier does not), assigns
+ * them to its tenants and records their service, schedules its activities
+ * and records attendance, and reports its figures for the year; an
+ * incubator officer checks them (not their own), defines the evaluation
+ * scheme, and sets the responsible units' targets and their progress;
+ * officers and auditors read the evaluation and the targets. */
 static const service_method_t s_methods[] = {
     {"RegisterCarrier", handle_register_carrier, SERVICE_METHOD_WRITE, "incubator-officer"},
     {"RecogniseCarrier", handle_recognise_carrier, SERVICE_METHOD_WRITE, "incubator-officer"},
@@ -42,6 +48,30 @@ static const service_method_t s_methods[] = {
     {"DefineGraduationCriteria", handle_define_graduation_criteria, SERVICE_METHOD_WRITE,
      "incubator-officer"},
     {"GraduateTenant", handle_graduate_tenant, SERVICE_METHOD_WRITE, "incubator-officer"},
+    {"RegisterMentor", handle_register_mentor, SERVICE_METHOD_WRITE, "incubator-officer,carrier"},
+    {"AssignMentor", handle_assign_mentor, SERVICE_METHOD_WRITE, "incubator-officer,carrier"},
+    {"RecordMentorService", handle_record_mentor_service, SERVICE_METHOD_WRITE,
+     "incubator-officer,carrier"},
+    {"GetMentor", handle_get_mentor, SERVICE_METHOD_READ,
+     "incubator-officer,officer,auditor,carrier"},
+    {"ScheduleActivity", handle_schedule_activity, SERVICE_METHOD_WRITE,
+     "incubator-officer,carrier"},
+    {"RegisterForActivity", handle_register_for_activity, SERVICE_METHOD_WRITE,
+     "incubator-officer,officer,carrier"},
+    {"RecordAttendance", handle_record_attendance, SERVICE_METHOD_WRITE,
+     "incubator-officer,carrier"},
+    {"GetActivityCounts", handle_get_activity_counts, SERVICE_METHOD_READ,
+     "incubator-officer,officer,auditor,carrier"},
+    {"ReportCarrierYear", handle_report_carrier_year, SERVICE_METHOD_WRITE,
+     "incubator-officer,carrier"},
+    {"CheckCarrierYear", handle_check_carrier_year, SERVICE_METHOD_WRITE, "incubator-officer"},
+    {"DefineEvaluationScheme", handle_define_evaluation_scheme, SERVICE_METHOD_WRITE,
+     "incubator-officer"},
+    {"GetEvaluation", handle_get_evaluation, SERVICE_METHOD_READ,
+     "incubator-officer,officer,auditor"},
+    {"SetTarget", handle_set_target, SERVICE_METHOD_WRITE, "incubator-officer"},
+    {"RecordProgress", handle_record_progress, SERVICE_METHOD_WRITE, "incubator-officer"},
+    {"ListTargets", handle_list_targets, SERVICE_METHOD_READ, "incubator-officer,officer,auditor"},
     {NULL, NULL, 0, NULL},
 };
 

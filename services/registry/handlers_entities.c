@@ -13,6 +13,7 @@
  */
 #include "handlers.h"
 #include "handlers_private.h"
+#include "checks.h"
 #include "personal.h"
 #include "enterprise_name.h"
 #include "identifiers.h"
@@ -48,9 +49,7 @@ static void s_check_person(service_call_t *call, const char *path,
         snprintf(field, sizeof field, "%s.id_number", path);
         service_call_violation(call, field, "is not a valid resident ID number: %s", reason);
     }
-    const char *phone = person->phone;
-    bool mobile = strlen(phone) == 11 && phone[0] == '1' && strspn(phone, "0123456789") == 11;
-    if (!mobile) {
+    if (!checks_mobile_valid(person->phone)) {
         snprintf(field, sizeof field, "%s.phone", path);
         service_call_violation(call, field, "must be an 11-digit mobile number starting with 1");
     }

@@ -7,7 +7,10 @@
  * redelivered, then awarded and paid with the books balanced, and its
  * progress seen on the tenancy; a space double-booked by two admissions
  * at once let to one of them; bad requests refused by field with nothing
- * written.
+ * written; a mentor's service (never in the future), activities with
+ * their attendance and the weeks with a roadshow, carriers' checked
+ * figures ranked anew under a scheme from a later day, and a unit's
+ * target with its half-yearly progress.
  */
 #include "client.h"
 #include "finance.pb-c.h"
@@ -56,11 +59,17 @@ static void *s_ok(client_t *client, const char *method, const ProtobufCMessage *
     return message;
 }
 
+/* The agency's day (Asia/Shanghai) days from today, in day. */
+static void s_day(int days, char day[16])
+{
+    time_t then = time(NULL) + 8 * 3600 + (time_t)days * 86400;
+    strftime(day, 16, "%Y-%m-%d", gmtime(&then));
+}
+
 static char *s_today(void)
 {
-    char *day = malloc(11);
-    time_t now = time(NULL) + 8 * 3600; /* the agency's day, Asia/Shanghai */
-    strftime(day, 11, "%Y-%m-%d", gmtime(&now));
+    char *day = malloc(16);
+    s_day(0, day);
     return day;
 }
 
@@ -567,12 +576,340 @@ static void test_bad_requests_are_refused_by_field_and_change_nothing(void **sta
     assert_int_equal(s_incubator_count("SELECT count(*) FROM graduations"), graduations);
 }
 
+/* A firm admitted to a new office of the incubator from today. */
+static Chuang__Incubator__Tenancy *s_resident(const char *name, const char *space)
+{
+    char end[16];
+    s_day(365, end);
+    char *firm = registry_fixture_register(s_clerk, name);
+    s_space("dl-incubator", space, "unit", 40);
+    Chuang__Incubator__Tenancy *applied = s_apply_firm(s_operator, "dl-incubator", firm);
+    Chuang__Reply *reply = s_admit(s_operator, applied->id, space, "", end);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    Chuang__Incubator__Tenancy *t =
+        chuang__incubator__tenancy__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_non_null(t);
+    chuang__reply__free_unpacked(reply, NULL);
+    chuang__incubator__tenancy__free_unpacked(applied, NULL);
+    free(firm);
+    return t;
+}
+
+static void test_a_mentor_serves_a_tenant_and_future_hours_are_refused(void **state)
+{
+    (void)state;
+    Chuang__Incubator__Tenancy *tenant = s_resident("导师服务", "D-201");
+    Chuang__Incubator__MentorRequest m = CHUANG__INCUBATOR__MENTOR_REQUEST__INIT;
+    m.name = "李导师";
+    m.kind = "investor";
+    m.side = "business";
+    m.organisation = "西湖创投";
+    m.phone = "1380000";
+    finance_fixture_assert_refused(s_call(s_operator, "RegisterMentor", &m.base),
+                                   CHUANG__STATUS__INVALID_ARGUMENT, "phone");
+    m.phone = "13800001111";
+    Chuang__Incubator__Mentor *mentor =
+        s_ok(s_operator, "RegisterMentor", &m.base, &chuang__incubator__mentor__descriptor);
+    /* The carrier's key sees who the mentor is, an officer how to call them. */
+    assert_string_equal(mentor->name, "李导师");
+    assert_string_not_equal(mentor->phone, "13800001111");
+    Chuang__Incubator__GetMentorRequest get = CHUANG__INCUBATOR__GET_MENTOR_REQUEST__INIT;
+    get.id = mentor->id;
+    Chuang__Incubator__Mentor *seen =
+        s_ok(s_officer, "GetMentor", &get.base, &chuang__incubator__mentor__descriptor);
+    assert_string_equal(seen->phone, "13800001111");
+    chuang__incubator__mentor__free_unpacked(seen, NULL);
+
+    Chuang__Incubator__AssignmentRequest assign = CHUANG__INCUBATOR__ASSIGNMENT_REQUEST__INIT;
+    assign.mentor_id = mentor->id;
+    assign.tenancy_id = tenant->id;
+    Chuang__Incubator__Mentor *assigned =
+        s_ok(s_operator, "AssignMentor", &assign.base, &chuang__incubator__mentor__descriptor);
+    assert_int_equal(assigned->n_tenancies, 1);
+    assert_int_equal(assigned->tenancies[0], tenant->id);
+    chuang__incubator__mentor__free_unpacked(assigned, NULL);
+    finance_fixture_assert_refused(s_call(s_operator, "AssignMentor", &assign.base),
+                                   CHUANG__STATUS__ALREADY_EXISTS, "tenancy_id");
+
+    /* Hours tomorrow, or of no length, are refused; nothing is recorded. */
+    char tomorrow[16];
+    s_day(1, tomorrow);
+    Chuang__Incubator__ServiceRecordRequest service =
+        CHUANG__INCUBATOR__SERVICE_RECORD_REQUEST__INIT;
+    service.mentor_id = mentor->id;
+    service.tenancy_id = tenant->id;
+    service.served_on = tomorrow;
+    service.minutes = 90;
+    service.person_times = 3;
+    service.topic = "融资路演辅导";
+    finance_fixture_assert_refused(s_call(s_operator, "RecordMentorService", &service.base),
+                                   CHUANG__STATUS__INVALID_ARGUMENT, "served_on");
+    service.served_on = "";
+    service.minutes = 0;
+    finance_fixture_assert_refused(s_call(s_operator, "RecordMentorService", &service.base),
+                                   CHUANG__STATUS__INVALID_ARGUMENT, "minutes");
+    assert_int_equal(s_incubator_count("SELECT count(*) FROM mentor_services"), 0);
+
+    service.minutes = 90;
+    Chuang__Incubator__Mentor *served = s_ok(s_operator, "RecordMentorService", &service.base,
+                                             &chuang__incubator__mentor__descriptor);
+    assert_int_equal(served->minutes, 90);
+    assert_int_equal(served->person_times, 3);
+    chuang__incubator__mentor__free_unpacked(served, NULL);
+    chuang__incubator__mentor__free_unpacked(mentor, NULL);
+    chuang__incubator__tenancy__free_unpacked(tenant, NULL);
+}
+
+static Chuang__Incubator__Activity *s_activity(const char *kind, const char *day, int capacity)
+{
+    Chuang__Incubator__ActivityRequest request = CHUANG__INCUBATOR__ACTIVITY_REQUEST__INIT;
+    request.carrier_code = "dl-incubator";
+    request.kind = (char *)kind;
+    request.title = "西湖创客路演";
+    request.held_on = (char *)day;
+    request.capacity = capacity;
+    return s_ok(s_operator, "ScheduleActivity", &request.base,
+                &chuang__incubator__activity__descriptor);
+}
+
+static void test_activities_count_attendance_and_weeks_with_a_roadshow(void **state)
+{
+    (void)state;
+    Chuang__Incubator__Tenancy *tenant = s_resident("路演团队", "D-202");
+    char today[16], yesterday[16], next_week[16];
+    s_day(0, today);
+    s_day(-1, yesterday);
+    s_day(7, next_week);
+    Chuang__Incubator__ActivityRequest past = CHUANG__INCUBATOR__ACTIVITY_REQUEST__INIT;
+    past.carrier_code = "dl-incubator";
+    past.kind = "roadshow";
+    past.title = "补登的路演";
+    past.held_on = yesterday;
+    past.capacity = 10;
+    finance_fixture_assert_refused(s_call(s_operator, "ScheduleActivity", &past.base),
+                                   CHUANG__STATUS__INVALID_ARGUMENT, "held_on");
+
+    Chuang__Incubator__Activity *roadshow = s_activity("roadshow", today, 1);
+    Chuang__Incubator__AttendeeRequest attendee = CHUANG__INCUBATOR__ATTENDEE_REQUEST__INIT;
+    attendee.activity_id = roadshow->id;
+    attendee.tenancy_id = tenant->id;
+    Chuang__Incubator__Activity *a = s_ok(s_operator, "RegisterForActivity", &attendee.base,
+                                          &chuang__incubator__activity__descriptor);
+    assert_int_equal(a->registered, 1);
+    chuang__incubator__activity__free_unpacked(a, NULL);
+    /* Its one place is taken. */
+    attendee.tenancy_id = 0;
+    attendee.guest = "投资人张三";
+    Chuang__Reply *reply = s_call(s_operator, "RegisterForActivity", &attendee.base);
+    assert_int_equal(reply->status, CHUANG__STATUS__FAILED_PRECONDITION);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    /* The tenant came, and a guest walked in. */
+    int64_t came[1] = {tenant->id};
+    char *guests[1] = {"投资人张三"};
+    Chuang__Incubator__AttendanceRequest attendance = CHUANG__INCUBATOR__ATTENDANCE_REQUEST__INIT;
+    attendance.activity_id = roadshow->id;
+    attendance.tenancy_ids = came;
+    attendance.n_tenancy_ids = 1;
+    attendance.guests = guests;
+    attendance.n_guests = 1;
+    a = s_ok(s_operator, "RecordAttendance", &attendance.base,
+             &chuang__incubator__activity__descriptor);
+    assert_int_equal(a->attended, 2);
+    chuang__incubator__activity__free_unpacked(a, NULL);
+
+    /* A salon next week: attendance cannot be recorded before its day. */
+    Chuang__Incubator__Activity *salon = s_activity("salon", next_week, 30);
+    attendance.activity_id = salon->id;
+    finance_fixture_assert_refused(s_call(s_operator, "RecordAttendance", &attendance.base),
+                                   CHUANG__STATUS__INVALID_ARGUMENT, "activity_id");
+
+    Chuang__Incubator__ActivityCountsRequest ask = CHUANG__INCUBATOR__ACTIVITY_COUNTS_REQUEST__INIT;
+    ask.carrier_code = "dl-incubator";
+    ask.from = today;
+    ask.to = next_week;
+    Chuang__Incubator__ActivityCounts *counts = s_ok(
+        s_clerk, "GetActivityCounts", &ask.base, &chuang__incubator__activity_counts__descriptor);
+    assert_int_equal(counts->n_counts, 5);
+    assert_string_equal(counts->counts[0]->kind, "roadshow");
+    assert_int_equal(counts->counts[0]->held, 1);
+    assert_int_equal(counts->counts[0]->attended, 2);
+    assert_string_equal(counts->counts[1]->kind, "salon");
+    assert_int_equal(counts->counts[1]->held, 0);
+    assert_int_equal(counts->counts[1]->scheduled, 1);
+    assert_int_equal(counts->weeks, 1);
+    assert_int_equal(counts->weeks_with_roadshow, 1);
+    chuang__incubator__activity_counts__free_unpacked(counts, NULL);
+    chuang__incubator__activity__free_unpacked(salon, NULL);
+    chuang__incubator__activity__free_unpacked(roadshow, NULL);
+    chuang__incubator__tenancy__free_unpacked(tenant, NULL);
+}
+
+static void s_report(client_t *client, const char *carrier, int year, int64_t tenants,
+                     int64_t graduates, int64_t jobs, int64_t patents)
+{
+    Chuang__Incubator__CarrierYear y = CHUANG__INCUBATOR__CARRIER_YEAR__INIT;
+    y.carrier_code = (char *)carrier;
+    y.year = year;
+    y.tenants = tenants;
+    y.graduates = graduates;
+    y.jobs = jobs;
+    y.patents = patents;
+    Chuang__Incubator__CarrierYear *reported =
+        s_ok(client, "ReportCarrierYear", &y.base, &chuang__incubator__carrier_year__descriptor);
+    assert_string_equal(reported->status, "reported");
+    chuang__incubator__carrier_year__free_unpacked(reported, NULL);
+}
+
+static Chuang__Reply *s_check(client_t *client, const char *carrier, int year)
+{
+    Chuang__Incubator__CheckYearRequest check = CHUANG__INCUBATOR__CHECK_YEAR_REQUEST__INIT;
+    check.carrier_code = (char *)carrier;
+    check.year = year;
+    return s_call(client, "CheckCarrierYear", &check.base);
+}
+
+static Chuang__Reply *s_scheme(const char *from, size_t count, const char *const *metrics,
+                               const int64_t *weights, const int64_t *full_at)
+{
+    Chuang__Incubator__SchemeCriterion c[8];
+    Chuang__Incubator__SchemeCriterion *criteria[8];
+    for (size_t i = 0; i < count; i++) {
+        chuang__incubator__scheme_criterion__init(&c[i]);
+        c[i].metric = (char *)metrics[i];
+        c[i].weight_bp = weights[i];
+        c[i].full_at = full_at[i];
+        criteria[i] = &c[i];
+    }
+    Chuang__Incubator__SchemeRequest request = CHUANG__INCUBATOR__SCHEME_REQUEST__INIT;
+    request.effective_from = (char *)from;
+    request.criteria = criteria;
+    request.n_criteria = count;
+    request.document = "孵化载体绩效评价办法";
+    return s_call(s_officer, "DefineEvaluationScheme", &request.base);
+}
+
+static Chuang__Incubator__Evaluation *s_evaluation(int year, const char *day)
+{
+    Chuang__Incubator__EvaluationRequest ask = CHUANG__INCUBATOR__EVALUATION_REQUEST__INIT;
+    ask.year = year;
+    ask.day = (char *)day;
+    return s_ok(s_clerk, "GetEvaluation", &ask.base, &chuang__incubator__evaluation__descriptor);
+}
+
+static void test_a_new_scheme_from_a_later_day_reranks_the_carriers(void **state)
+{
+    (void)state;
+    char *today = s_today();
+    int year = atoi(today) - 1;
+    /* The operator reports; an officer who did not report checks. */
+    s_report(s_operator, "dl-nursery", year, 10, 2, 30, 0);
+    s_report(s_operator, "dl-incubator", year, 20, 1, 10, 10);
+    for (int i = 0; i < 2; i++) {
+        Chuang__Reply *reply = s_check(s_officer, i ? "dl-incubator" : "dl-nursery", year);
+        assert_int_equal(reply->status, CHUANG__STATUS__OK);
+        chuang__reply__free_unpacked(reply, NULL);
+    }
+    Chuang__Reply *reply = s_check(s_officer, "dl-nursery", year);
+    assert_int_equal(reply->status, CHUANG__STATUS__FAILED_PRECONDITION);
+    chuang__reply__free_unpacked(reply, NULL);
+    s_report(s_officer, "dl-nursery", year - 1, 5, 1, 5, 1);
+    reply = s_check(s_officer, "dl-nursery", year - 1);
+    assert_int_equal(reply->status, CHUANG__STATUS__FAILED_PRECONDITION); /* four eyes */
+    chuang__reply__free_unpacked(reply, NULL);
+
+    /* Weights that do not make the whole are refused. */
+    const char *first[2] = {"graduates", "patents"};
+    const int64_t short_weights[2] = {6000, 3000}, first_full[2] = {2, 10};
+    finance_fixture_assert_refused(s_scheme(today, 2, first, short_weights, first_full),
+                                   CHUANG__STATUS__INVALID_ARGUMENT, "criteria");
+    const int64_t first_weights[2] = {6000, 4000};
+    reply = s_scheme(today, 2, first, first_weights, first_full);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+    /* From next month jobs weigh most. */
+    char later[16], before[16];
+    s_day(30, later);
+    s_day(29, before);
+    const char *second[3] = {"graduates", "patents", "jobs"};
+    const int64_t second_weights[3] = {2000, 2000, 6000}, second_full[3] = {2, 10, 30};
+    reply = s_scheme(later, 3, second, second_weights, second_full);
+    assert_int_equal(reply->status, CHUANG__STATUS__OK);
+    chuang__reply__free_unpacked(reply, NULL);
+
+    /* Today: the incubator's patents put it first (7000 against 6000). */
+    Chuang__Incubator__Evaluation *now = s_evaluation(year, "");
+    assert_int_equal(now->n_scores, 2);
+    assert_string_equal(now->scheme->effective_from, today);
+    assert_string_equal(now->scores[0]->carrier_code, "dl-incubator");
+    assert_int_equal(now->scores[0]->score_bp, 7000);
+    assert_int_equal(now->scores[0]->rank, 1);
+    assert_int_equal(now->scores[1]->score_bp, 6000);
+    assert_int_equal(now->scores[1]->rank, 2);
+    chuang__incubator__evaluation__free_unpacked(now, NULL);
+    Chuang__Incubator__Evaluation *eve = s_evaluation(year, before);
+    assert_string_equal(eve->scores[0]->carrier_code, "dl-incubator");
+    chuang__incubator__evaluation__free_unpacked(eve, NULL);
+    /* Under the new scheme the nursery's jobs put it first (8000 against
+     * 5000). */
+    Chuang__Incubator__Evaluation *then = s_evaluation(year, later);
+    assert_string_equal(then->scheme->effective_from, later);
+    assert_string_equal(then->scores[0]->carrier_code, "dl-nursery");
+    assert_int_equal(then->scores[0]->score_bp, 8000);
+    assert_int_equal(then->scores[0]->rank, 1);
+    assert_string_equal(then->scores[1]->carrier_code, "dl-incubator");
+    assert_int_equal(then->scores[1]->score_bp, 5000);
+    assert_int_equal(then->scores[1]->rank, 2);
+    chuang__incubator__evaluation__free_unpacked(then, NULL);
+    free(today);
+}
+
+static void test_a_units_target_and_its_half_yearly_progress(void **state)
+{
+    (void)state;
+    char *today = s_today();
+    int year = atoi(today);
+    Chuang__Incubator__TargetRequest t = CHUANG__INCUBATOR__TARGET_REQUEST__INIT;
+    t.unit = "西湖区科技局";
+    t.indicator = "incubated_firms";
+    t.year = year;
+    t.target = 100;
+    Chuang__Incubator__Target *target =
+        s_ok(s_officer, "SetTarget", &t.base, &chuang__incubator__target__descriptor);
+    Chuang__Incubator__ProgressRequest p = CHUANG__INCUBATOR__PROGRESS_REQUEST__INIT;
+    p.id = target->id;
+    p.half = 1;
+    p.value = 40;
+    Chuang__Incubator__Target *first =
+        s_ok(s_officer, "RecordProgress", &p.base, &chuang__incubator__target__descriptor);
+    assert_int_equal(first->progress_bp, 4000);
+    chuang__incubator__target__free_unpacked(first, NULL);
+    /* Progress is cumulative: the second half cannot fall below the first. */
+    p.half = 2;
+    p.value = 30;
+    finance_fixture_assert_refused(s_call(s_officer, "RecordProgress", &p.base),
+                                   CHUANG__STATUS__INVALID_ARGUMENT, "value");
+    Chuang__Incubator__TargetsRequest list = CHUANG__INCUBATOR__TARGETS_REQUEST__INIT;
+    Chuang__Incubator__TargetList *targets =
+        s_ok(s_clerk, "ListTargets", &list.base, &chuang__incubator__target_list__descriptor);
+    assert_int_equal(targets->n_targets, 1);
+    assert_int_equal(targets->targets[0]->first_half, 40);
+    assert_int_equal(targets->targets[0]->second_half, 0);
+    chuang__incubator__target_list__free_unpacked(targets, NULL);
+    chuang__incubator__target__free_unpacked(target, NULL);
+    free(today);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_team_from_the_nursery_to_a_paid_incubation_subsidy),
         cmocka_unit_test(test_a_space_booked_twice_at_once_is_let_once),
         cmocka_unit_test(test_bad_requests_are_refused_by_field_and_change_nothing),
+        cmocka_unit_test(test_a_mentor_serves_a_tenant_and_future_hours_are_refused),
+        cmocka_unit_test(test_activities_count_attendance_and_weeks_with_a_roadshow),
+        cmocka_unit_test(test_a_new_scheme_from_a_later_day_reranks_the_carriers),
+        cmocka_unit_test(test_a_units_target_and_its_half_yearly_progress),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
