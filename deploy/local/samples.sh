@@ -18,6 +18,9 @@
 #                    human resources and finance (人社 + 财政); the pre-listing
 #                    pool's stage rewards, up to ¥100,000, each paid once
 #                    across levels.
+#   中山市 (city)     the incubation subsidy of at most ¥3,000 per household
+#                    successfully incubated, paid to the recognised base
+#                    (finance opens it from the incubator's graduation).
 #
 # Every number is a parameter of a dated version, as an agency would enter
 # it; they are samples to look at and change, not anyone's policy in force.
@@ -102,5 +105,14 @@ samples_make() {
                          {"name": "listed_fen", "value": "10000000"},
                          {"name": "notice_days", "value": "5"}],
           "awardRules": [{"rule": "exclude",
-                          "levels": ["town", "district", "city", "province", "national"]}]}}'
+                          "levels": ["town", "district", "city", "province", "national"]}]}}' &&
+    samples_call CreateFund '{"code": "zhongshan-startup", "name": "中山市创业扶持资金",
+        "department": "human_resources"}' &&
+    samples_call DefineProgramme '{"code": "zhongshan-incubation-subsidy",
+        "name": "中山市创业孵化补贴", "kind": "incubation_subsidy", "level": "city",
+        "fund": "zhongshan-startup", "department": "human_resources",
+        "version": {"effectiveFrom": "'"$year"'-01-01", "document": "中府〔2015〕76号",
+          "approvals": ["human_resources"],
+          "parameters": [{"name": "per_graduate_fen", "value": "300000"},
+                         {"name": "notice_days", "value": "5"}]}}'
 }

@@ -63,6 +63,13 @@ out=$(local_run ctl call finance GetProgramme '{"code": "dalang-innovation-vouch
 check "the sample voucher is there with its scope" grep -q '"cloud"' <<<"$out"
 out=$(local_run ctl call finance GetProgramme '{"code": "yuetang-listing-stages"}' || true)
 check "the sample listing rewards are there" grep -q '"kind": "listing_reward"' <<<"$out"
+out=$(local_run ctl call finance GetProgramme '{"code": "zhongshan-incubation-subsidy"}' || true)
+check "the sample incubation subsidy is there" grep -q '"kind": "incubation_subsidy"' <<<"$out"
+# The incubator runs beside them, and its directory is public.
+out=$(local_run ctl services incubator || true)
+check "the incubator is registered with the brokers" [ "$out" = "incubator 200" ]
+out=$(local_run ctl call incubator ListCarriers '{}' || true)
+check "the carrier directory answers" grep -q '"carriers"\|{}' <<<"$out"
 # The reservation is in the registry's audit log, sealed and signed.
 registry_url=$(sed -n 's/^db.url = //p' "$data/etc/registry.conf")
 for _ in $(seq 1 50); do
