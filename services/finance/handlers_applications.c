@@ -113,6 +113,35 @@ static Chuang__Status s_incubation(service_call_t *call,
     return CHUANG__STATUS__OK;
 }
 
+/* Checks an application to a mentor_service_subsidy programme: its
+ * subject names a carrier the applicant operates and a year with mentors'
+ * service recorded there; what the hours earn at the version's
+ * per_hour_fen into *earned. */
+static Chuang__Status s_mentor_hours(service_call_t *call,
+                                     const Chuang__Finance__Application *application,
+                                     const Chuang__Finance__ProgrammeVersion *version,
+                                     int64_t *earned)
+{
+    int64_t minutes = 0;
+    int found = incubation_mentor_minutes(service_call_db(call), service_call_header(call)->agency,
+                                          application->subject, application->credit_code, &minutes);
+    if (found < 0)
+        return service_call_sql_fail(call, NULL, "read mentor services");
+    if (found == 0) {
+        service_call_violation(call, "subject",
+                               "must be mentor-services:<carrier>:<year>, a carrier the "
+                               "applicant operates and a year with mentors' service recorded");
+        return service_call_fail(call, CHUANG__STATUS__FAILED_PRECONDITION,
+                                 "no mentor service recorded",
+                                 "A mentor-service subsidy pays for the hours of service the "
+                                 "incubator recorded at the applicant's carrier.",
+                                 NULL);
+    }
+    int64_t rate = programme_parameter(version, "per_hour_fen", 0);
+    *earned = minutes > 0 && rate > INT64_MAX / minutes ? INT64_MAX : rate * minutes / 60;
+    return CHUANG__STATUS__OK;
+}
+
 /* Checks an application to a listing_reward programme: its subject is a
  * stage the applicant has reached in this agency's pre-listing pool, and
  * amount at most the version's <stage>_fen. */
@@ -225,6 +254,17 @@ Chuang__Status handle_submit_application(service_call_t *call, const ProtobufCMe
     if (eligibility->computed && eligibility->subsidy_fen < amount) {
         amount = eligibility->subsidy_fen;
         reason = "amount lowered to the interest subsidy computed for the repaid periods";
+    }
+    if (streq(programme->kind, "mentor_service_subsidy")) {
+        int64_t earned = 0;
+        status = s_mentor_hours(call, application, programme->version, &earned);
+        if (status != CHUANG__STATUS__OK)
+            return status;
+        if (earned < amount) {
+            amount = earned;
+            reason = "amount lowered to what the mentor hours recorded earn at the programme's "
+                     "rate";
+        }
     }
     if (streq(programme->kind, "listing_reward")) {
         status = s_listing_stage(call, application, programme->version, amount);

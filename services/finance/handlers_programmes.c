@@ -21,9 +21,17 @@
 
 #define LAPSING_MAX 3660
 
-static const char *const s_kinds[] = {
-    "special_fund", "interest_subsidy", "guarantee_loan", "rent_subsidy",       "reward",
-    "voucher",      "matching",         "listing_reward", "incubation_subsidy", NULL};
+static const char *const s_kinds[] = {"special_fund",
+                                      "interest_subsidy",
+                                      "guarantee_loan",
+                                      "rent_subsidy",
+                                      "reward",
+                                      "voucher",
+                                      "matching",
+                                      "listing_reward",
+                                      "incubation_subsidy",
+                                      "mentor_service_subsidy",
+                                      NULL};
 
 /* The facts a condition may test, the test each takes, and whether its
  * values are numbers (one of them) or names. */
@@ -236,8 +244,8 @@ Chuang__Status handle_define_programme(service_call_t *call, const ProtobufCMess
     if (!checks_listed(s_kinds, request->kind))
         service_call_violation(call, "kind",
                                "must be special_fund, interest_subsidy, guarantee_loan, "
-                               "rent_subsidy, reward, voucher, matching, listing_reward or "
-                               "incubation_subsidy");
+                               "rent_subsidy, reward, voucher, matching, listing_reward, "
+                               "incubation_subsidy or mentor_service_subsidy");
     if (!checks_listed(awards_levels, request->level))
         service_call_violation(call, "level", "must be town, district, city, province or national");
     if (!checks_code_valid(request->fund))

@@ -1,6 +1,7 @@
 /*
- * incubations.c - incubation subsidies opened from the incubator's
- * graduations; see incubations.h.
+ * incubations.c - what finance keeps of the incubator's events: incubation
+ * subsidies opened from its graduations, mentors' service for the
+ * mentor-service subsidy, and carriers' recognitions; see incubations.h.
  *
  * Exactly once per graduation: the consumer's inbox applies each event
  * once, and the graduation's row (primary key agency and tenancy) is
@@ -11,6 +12,7 @@
 #include "incubations.h"
 #include "applications.h"
 #include "db.h"
+#include "facts.h"
 #include "incubator.pb-c.h"
 #include "outbox.h"
 
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 
 #define SUBJECT_PREFIX "graduation:"
+#define MENTOR_PREFIX  "mentor-services:"
 
 /* Writes finance.ApplicationDrafted for the application id just opened. */
 static int s_announce(PGconn *db, const Chuang__Event *event, int64_t id,
@@ -82,9 +85,71 @@ static int s_open(PGconn *db, const Chuang__Event *event, const Chuang__Incubato
     return rc;
 }
 
+/* Keeps a mentor's service record once, for its carrier's claim. */
+static int s_mentor_service(PGconn *db, const Chuang__Event *event, char *error)
+{
+    Chuang__Incubator__ServiceRecord *r =
+        chuang__incubator__service_record__unpack(NULL, event->payload.len, event->payload.data);
+    if (!r) {
+        snprintf(error, 256, "payload is not a chuang.incubator.ServiceRecord");
+        return -1;
+    }
+    char record[24], mentor[24], tenancy[24], minutes[24];
+    snprintf(record, sizeof record, "%" PRId64, r->id);
+    snprintf(mentor, sizeof mentor, "%" PRId64, r->mentor_id);
+    snprintf(tenancy, sizeof tenancy, "%" PRId64, r->tenancy_id);
+    snprintf(minutes, sizeof minutes, "%" PRId64, r->minutes);
+    const char *values[8] = {event->agency, record,  r->carrier_code, r->operator_credit_code,
+                             mentor,        tenancy, r->served_on,    minutes};
+    int rc = 0;
+    if (r->id > 0 && r->minutes >= 1 && r->minutes <= 1440 && *r->served_on) {
+        PGresult *res = db_query(
+            db,
+            "INSERT INTO incubation_mentor_services (agency, record, carrier,"
+            "   operator_credit_code, mentor, tenancy, served_on, minutes)"
+            " VALUES ($1, $2::bigint, $3, $4, $5::bigint, $6::bigint, $7::date, $8::bigint)"
+            " ON CONFLICT DO NOTHING",
+            8, values, NULL, NULL, 0);
+        rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+        PQclear(res);
+    }
+    chuang__incubator__service_record__free_unpacked(r, NULL);
+    return rc;
+}
+
+/* Records a carrier's new recognition (the last of the carrier's) as a
+ * recognition of its operator, once per certificate. */
+static int s_recognition(PGconn *db, const Chuang__Event *event, char *error)
+{
+    Chuang__Incubator__Carrier *c =
+        chuang__incubator__carrier__unpack(NULL, event->payload.len, event->payload.data);
+    if (!c) {
+        snprintf(error, 256, "payload is not a chuang.incubator.Carrier");
+        return -1;
+    }
+    int rc = 0;
+    if (c->n_recognitions > 0 && *c->operator_credit_code) {
+        const Chuang__Incubator__Recognition *last = c->recognitions[c->n_recognitions - 1];
+        Chuang__Finance__Recognition r = CHUANG__FINANCE__RECOGNITION__INIT;
+        r.certificate = last->certificate;
+        r.credit_code = c->operator_credit_code;
+        r.kind = "recognition";
+        r.name = *last->title ? last->title : c->name;
+        r.level = last->level;
+        r.awarded_on = last->recognised_on;
+        rc = facts_recognition_record(db, event->agency, &r, "incubator") < 0 ? -1 : 0;
+    }
+    chuang__incubator__carrier__free_unpacked(c, NULL);
+    return rc;
+}
+
 int incubations_apply(PGconn *db, const Chuang__Event *event, void *arg, char *error)
 {
     (void)arg;
+    if (streq(event->type, "incubator.MentorServiceRecorded"))
+        return s_mentor_service(db, event, error);
+    if (streq(event->type, "incubator.CarrierRecognised"))
+        return s_recognition(db, event, error);
     if (!streq(event->type, "incubator.TenantGraduated"))
         return 0;
     Chuang__Incubator__Tenancy *t =
@@ -135,6 +200,32 @@ int incubation_graduation_of(PGconn *db, const char *agency, const char *subject
                              " AND tenancy = $2::bigint AND operator_credit_code = $3",
                              3, values, NULL, NULL, 0);
     int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) > 0 : -1;
+    PQclear(res);
+    return rc;
+}
+
+int incubation_mentor_minutes(PGconn *db, const char *agency, const char *subject,
+                              const char *credit_code, int64_t *minutes)
+{
+    size_t prefix = strlen(MENTOR_PREFIX);
+    const char *carrier = subject + prefix;
+    const char *colon = strrchr(subject, ':');
+    if (strncmp(subject, MENTOR_PREFIX, prefix) != 0 || colon < carrier || colon == carrier ||
+        strlen(colon + 1) != 4 || strspn(colon + 1, "0123456789") != 4)
+        return 0;
+    char code[64];
+    snprintf(code, sizeof code, "%.*s", (int)(colon - carrier), carrier);
+    const char *values[4] = {agency, code, colon + 1, credit_code};
+    PGresult *res = db_query(db,
+                             "SELECT sum(minutes) FROM incubation_mentor_services"
+                             " WHERE agency = $1 AND carrier = $2 AND operator_credit_code = $4"
+                             "   AND served_on >= make_date($3::int, 1, 1)"
+                             "   AND served_on < make_date($3::int + 1, 1, 1)"
+                             " HAVING count(*) > 0",
+                             4, values, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : -1;
+    if (rc == 1)
+        *minutes = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
     return rc;
 }

@@ -1,6 +1,9 @@
 /*
- * incubations.h - the incubator's successful graduations, from which
- * finance opens incubation subsidies (sql/0018_incubation.sql).
+ * incubations.h - what finance keeps of the incubator's events: successful
+ * graduations, from which it opens incubation subsidies
+ * (sql/0018_incubation.sql); mentors' service, which a carrier claims its
+ * mentor-service subsidy for; and carriers' recognitions, as recognitions
+ * of their operators for the top-ups (sql/0019_mentor_services.sql).
  */
 #ifndef FINANCE_INCUBATIONS_H
 #define FINANCE_INCUBATIONS_H
@@ -14,8 +17,10 @@
  * tenancy, and opens (the first time only) a draft application of the
  * carrier's operator under each incubation_subsidy programme in force on
  * the graduation day with a per_graduate_fen, subject
- * "graduation:<tenancy>", each reported as finance.ApplicationDrafted.
- * Other events are ignored. */
+ * "graduation:<tenancy>", each reported as finance.ApplicationDrafted;
+ * an incubator.MentorServiceRecorded is kept once per record; an
+ * incubator.CarrierRecognised records the new recognition for the
+ * carrier's operator. Other events are ignored. */
 int incubations_apply(PGconn *db, const Chuang__Event *event, void *arg, char *error);
 
 /* 1 when subject ("graduation:<tenancy>") is a successful graduation of
@@ -23,5 +28,12 @@ int incubations_apply(PGconn *db, const Chuang__Event *event, void *arg, char *e
  * error. */
 int incubation_graduation_of(PGconn *db, const char *agency, const char *subject,
                              const char *credit_code);
+
+/* The minutes of mentors' service recorded at the carrier that subject
+ * ("mentor-services:<carrier>:<year>") names, in that year, into *minutes,
+ * when credit_code operates it. Returns 1, 0 when subject names no such
+ * carrier and year with service recorded, -1 on a database error. */
+int incubation_mentor_minutes(PGconn *db, const char *agency, const char *subject,
+                              const char *credit_code, int64_t *minutes);
 
 #endif

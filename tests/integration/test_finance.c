@@ -1253,9 +1253,9 @@ static void test_a_subsidy_from_application_to_payment(void **state)
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM chuang_outbox WHERE aggregate_id = 'application:%" PRId64 "'",
              id);
-    /* drafted, submitted, 2 reviews, objected, 2 reviews, awarded, and
-     * registered for the agencies above and below */
-    assert_int_equal(s_value(sql), 9);
+    /* drafted, submitted, 2 reviews, objected, 2 reviews, awarded,
+     * registered for the agencies above and below, and 2 instalments paid */
+    assert_int_equal(s_value(sql), 11);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM chuang_outbox WHERE aggregate_id = 'application:%" PRId64 "'"
              " AND type = 'finance.AwardRegistered' AND visibility = 2",

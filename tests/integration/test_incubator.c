@@ -203,16 +203,16 @@ static int s_teardown(void **state)
     return finance_fixture_stop(&s_deployment);
 }
 
-/* The district's incubation subsidy: ¥3,000 per successful graduate. */
-static void s_subsidy_programme(void)
+/* Defines programme code of kind, paid from the incubation fund, with
+ * parameter at value. */
+static void s_programme(const char *code, const char *kind, const char *parameter, int64_t value)
 {
-    finance_fixture_fund(s_keeper, "incubation-fund", 100000000, "财〔2026〕21号");
     Chuang__Finance__Parameter p[2];
     Chuang__Finance__Parameter *parameters[2] = {&p[0], &p[1]};
     chuang__finance__parameter__init(&p[0]);
     chuang__finance__parameter__init(&p[1]);
-    p[0].name = "per_graduate_fen";
-    p[0].value = 300000;
+    p[0].name = (char *)parameter;
+    p[0].value = value;
     p[1].name = "notice_days";
     p[1].value = 5;
     char *approvals[1] = {"finance"};
@@ -225,9 +225,9 @@ static void s_subsidy_programme(void)
     version.approvals = approvals;
     Chuang__Finance__DefineProgrammeRequest define =
         CHUANG__FINANCE__DEFINE_PROGRAMME_REQUEST__INIT;
-    define.code = "incubation-subsidy";
-    define.name = "孵化成功补贴";
-    define.kind = "incubation_subsidy";
+    define.code = (char *)code;
+    define.name = (char *)code;
+    define.kind = (char *)kind;
     define.level = "district";
     define.fund = "incubation-fund";
     define.department = "finance";
@@ -304,7 +304,9 @@ static void test_a_team_from_the_nursery_to_a_paid_incubation_subsidy(void **sta
     char *today = s_today();
     char end[16];
     snprintf(end, sizeof end, "%.4d%s", atoi(today) + 1, today + 4);
-    s_subsidy_programme();
+    /* The district's incubation subsidy: ¥3,000 per successful graduate. */
+    finance_fixture_fund(s_keeper, "incubation-fund", 100000000, "财〔2026〕21号");
+    s_programme("incubation-subsidy", "incubation_subsidy", "per_graduate_fen", 300000);
     s_criteria();
 
     /* A team with a business plan and a veteran founder applies to the
@@ -656,6 +658,54 @@ static void test_a_mentor_serves_a_tenant_and_future_hours_are_refused(void **st
     assert_int_equal(served->minutes, 90);
     assert_int_equal(served->person_times, 3);
     chuang__incubator__mentor__free_unpacked(served, NULL);
+
+    /* Finance keeps the hours; the carrier claims them at ¥200 an hour,
+     * and a claim of more is lowered to what 90 minutes earn. */
+    for (int i = 0; i < 150 && s_count("SELECT count(*) FROM incubation_mentor_services") == 0; i++)
+        zclock_sleep(100);
+    assert_int_equal(s_count("SELECT sum(minutes) FROM incubation_mentor_services"), 90);
+    s_programme("mentor-subsidy", "mentor_service_subsidy", "per_hour_fen", 20000);
+    char subject[64];
+    s_day(0, tomorrow);
+    snprintf(subject, sizeof subject, "mentor-services:dl-incubator:%.4s", tomorrow);
+    finance_fixture_wait_known(s_keeper, s_operator_code);
+    Chuang__Status status;
+    int64_t claim = finance_fixture_draft(s_keeper, "mentor-subsidy", s_operator_code, subject,
+                                          100000, &status);
+    assert_true(claim > 0);
+    Chuang__Finance__Application *submitted =
+        finance_fixture_step(s_keeper, "SubmitApplication", claim, "", NULL);
+    assert_non_null(submitted);
+    assert_int_equal(submitted->amount_fen, 30000);
+    chuang__finance__application__free_unpacked(submitted, NULL);
+    /* Another carrier's hours are not the operator's to claim. */
+    int64_t other = finance_fixture_draft(s_keeper, "mentor-subsidy", s_operator_code,
+                                          "mentor-services:dl-nursery:2026", 1000, &status);
+    assert_true(other > 0);
+    Chuang__Reply *refusal = NULL;
+    assert_null(finance_fixture_step(s_keeper, "SubmitApplication", other, "", &refusal));
+    finance_fixture_assert_refused(refusal, CHUANG__STATUS__FAILED_PRECONDITION, "subject");
+
+    /* A recognition of the carrier is one of its operator for the top-ups. */
+    Chuang__Incubator__Recognition r = CHUANG__INCUBATOR__RECOGNITION__INIT;
+    r.level = "province";
+    r.body = "浙江省科学技术厅";
+    r.certificate = "浙科孵〔2026〕12号";
+    r.title = "省级科技企业孵化器";
+    Chuang__Incubator__RecognitionRequest recognise = CHUANG__INCUBATOR__RECOGNITION_REQUEST__INIT;
+    recognise.carrier_code = "dl-incubator";
+    recognise.recognition = &r;
+    chuang__incubator__carrier__free_unpacked(s_ok(s_officer, "RecogniseCarrier", &recognise.base,
+                                                   &chuang__incubator__carrier__descriptor),
+                                              NULL);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM recognitions WHERE certificate = '浙科孵〔2026〕12号'"
+             " AND credit_code = '%s' AND level = 'province'",
+             s_operator_code);
+    for (int i = 0; i < 150 && s_count(sql) == 0; i++)
+        zclock_sleep(100);
+    assert_int_equal(s_count(sql), 1);
     chuang__incubator__mentor__free_unpacked(mentor, NULL);
     chuang__incubator__tenancy__free_unpacked(tenant, NULL);
 }
