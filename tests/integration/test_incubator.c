@@ -162,7 +162,7 @@ static long long s_incubator_count(const char *sql)
 static int s_setup(void **state)
 {
     (void)state;
-    if (finance_fixture_start(&s_deployment, "incubator", "itest") != 0 ||
+    if (finance_fixture_start(&s_deployment, "incubator", "inctest") != 0 ||
         finance_fixture_start_incubator(&s_deployment) != 0)
         return -1;
     s_officer = finance_fixture_client(&s_deployment, DISTRICT, "incubator-1", "incubator-officer");
@@ -268,7 +268,7 @@ static void s_wait_finance_caught_up(void)
     redisContext *redis = redis_link_connect(harness_get("CHUANG_TEST_REDIS_URL"), 3);
     assert_non_null(redis);
     for (int i = 0; i < 300; i++) {
-        redisReply *groups = redisCommand(redis, "XINFO GROUPS itest:incubator:events");
+        redisReply *groups = redisCommand(redis, "XINFO GROUPS inctest:incubator:events");
         bool done = false;
         for (size_t g = 0; groups && groups->type == REDIS_REPLY_ARRAY && g < groups->elements;
              g++) {
@@ -411,7 +411,7 @@ static void test_a_team_from_the_nursery_to_a_paid_incubation_subsidy(void **sta
     redisContext *redis = redis_link_connect(harness_get("CHUANG_TEST_REDIS_URL"), 3);
     assert_non_null(redis);
     assert_int_equal(finance_fixture_restart_finance(&s_deployment) == 0, true);
-    freeReplyObject(redisCommand(redis, "XGROUP SETID itest:incubator:events finance 0"));
+    freeReplyObject(redisCommand(redis, "XGROUP SETID inctest:incubator:events finance 0"));
     redisFree(redis);
     s_wait_finance_caught_up();
     snprintf(sql, sizeof sql,
@@ -433,7 +433,7 @@ static void test_a_team_from_the_nursery_to_a_paid_incubation_subsidy(void **sta
     assert_int_equal(finance_fixture_status(s_reviewer, "ReviewApplication", &review.base),
                      CHUANG__STATUS__OK);
     got = finance_fixture_end_notice(s_keeper, s_deployment.db_url,
-                                     harness_get("CHUANG_TEST_REDIS_URL"), "itest:finance",
+                                     harness_get("CHUANG_TEST_REDIS_URL"), "inctest:finance",
                                      application);
     assert_string_equal(got, "awarded");
     free(got);
