@@ -13,4 +13,8 @@
 /* NULL-terminated. */
 extern const ProtobufCServiceDescriptor *const catalog_services[];
 
+/* The service whose name (Registry) or package's last part (registry) is
+ * name, ignoring case; NULL when the catalog has none. */
+const ProtobufCServiceDescriptor *catalog_find_service(const char *name);
+
 #endif

@@ -81,18 +81,6 @@ static void s_usage(void)
 
 /* The catalog's service whose short name, or last package component, is name
  * (case-insensitive): "tally" finds chuang.tally.Tally. */
-static const ProtobufCServiceDescriptor *s_find_service(const char *name)
-{
-    for (size_t i = 0; catalog_services[i]; i++) {
-        const ProtobufCServiceDescriptor *service = catalog_services[i];
-        const char *last = strrchr(service->package, '.');
-        last = last ? last + 1 : service->package;
-        if (strcasecmp(service->short_name, name) == 0 || strcasecmp(last, name) == 0)
-            return service;
-    }
-    return NULL;
-}
-
 static int s_methods(void)
 {
     for (size_t i = 0; catalog_services[i]; i++) {
@@ -302,7 +290,7 @@ static int s_call(client_t *client, int argc, char **argv, const client_options_
         s_usage();
         return EXIT_USAGE;
     }
-    const ProtobufCServiceDescriptor *service = s_find_service(argv[0]);
+    const ProtobufCServiceDescriptor *service = catalog_find_service(argv[0]);
     const ProtobufCMethodDescriptor *method =
         service ? protobuf_c_service_descriptor_get_method_by_name(service, argv[1]) : NULL;
     if (!method) {

@@ -230,7 +230,7 @@ Chuang__Status handle_record_attendance(service_call_t *call, const ProtobufCMes
         service_call_violation(call, "tenancy_ids", "must name who came, or guests");
     char **attendees = service_call_alloc(call, (count ? count : 1) * sizeof *attendees);
     for (size_t i = 0; i < request->n_tenancy_ids; i++) {
-        char field[32];
+        char field[48];
         snprintf(field, sizeof field, "tenancy_ids.%zu", i);
         status = s_tenant_of(call, field, request->tenancy_ids[i], activity->carrier_code, true);
         if (status != CHUANG__STATUS__OK && status != CHUANG__STATUS__INVALID_ARGUMENT)

@@ -1,0 +1,548 @@
+/*
+ * gateway.c - the HTTP/JSON gateway's server and request handling; see
+ * gateway.h.
+ *
+ * libmicrohttpd runs a pool of gateway.threads threads; each handles its
+ * requests one at a time and calls the brokers with a client of its own
+ * (a client is used by one thread at a time), made on the thread's first
+ * request and destroyed when the thread ends. A request's body is gathered
+ * up to gateway.body_max (a larger one is answered 413 without being read
+ * further), then turned into the method's input, called, and answered.
+ *
+ * Nothing a caller sends names who they are: the envelope carries the
+ * gateway's identity, so the brokers and services grant it only what its
+ * key may do. The access log names the route's pattern, never the path or
+ * the query, which may hold personal data.
+ */
+#include "gateway.h"
+
+#include "client.h"
+#include "logger.h"
+#include "pbjson.h"
+#include "problem.h"
+#include "routes.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <czmq.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TIMEOUT_MIN_MS 100
+#define KEY_MAX        64 /* bytes of an Idempotency-Key */
+
+struct _gateway_t {
+    struct MHD_Daemon *daemon;
+    security_t *security;
+    const char *brokers;
+    const char *agency;
+    size_t body_max;
+    long timeout_ms;
+    long timeout_max_ms;
+    pthread_key_t clients; /* each thread's client_t */
+    bool clients_made;
+};
+
+/* The HTTP status of the response this thread queued last, for the access
+ * log. */
+static __thread unsigned int s_status;
+
+/* One request as it is read. */
+typedef struct {
+    char *body;
+    size_t size;
+    bool too_large;
+} request_t;
+
+static void s_client_free(void *client)
+{
+    client_t *c = client;
+    client_destroy(&c);
+}
+
+/* The calling thread's client; NULL when it cannot be made. */
+static client_t *s_client(gateway_t *self)
+{
+    client_t *client = pthread_getspecific(self->clients);
+    if (!client) {
+        client = client_new(self->brokers, self->security);
+        if (!client || pthread_setspecific(self->clients, client) != 0) {
+            client_destroy(&client);
+            return NULL;
+        }
+        client_set_identity(client, self->agency, "gateway", "");
+    }
+    return client;
+}
+
+/* Queues json (stolen; NULL: out of memory) with HTTP status. */
+static enum MHD_Result s_respond(struct MHD_Connection *connection, unsigned int status,
+                                 json_t *json, problem_language_t language)
+{
+    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    bool problem =
+        json && json_object_get(json, "type") && json_object_get(json, "title") && status >= 400;
+    json_decref(json);
+    struct MHD_Response *response =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+             : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!response) {
+        free(text);
+        return MHD_NO;
+    }
+    if (!text)
+        status = 500;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            problem ? "application/problem+json"
+                                    : "application/json; charset=utf-8");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_LANGUAGE,
+                            problem_language_tag(language));
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result rc = MHD_queue_response(connection, status, response);
+    MHD_destroy_response(response);
+    s_status = status;
+    return rc;
+}
+
+/* Queues a problem the gateway itself finds. */
+static enum MHD_Result s_refuse(struct MHD_Connection *connection, Chuang__Status status,
+                                unsigned int http, problem_language_t language, const char *detail,
+                                const char *field, const char *description)
+{
+    json_t *problem = problem_new(status, language, detail, field, description);
+    if (problem)
+        json_object_set_new(problem, "status", json_integer(http));
+    return s_respond(connection, http, problem, language);
+}
+
+/* lowerCamelCase of a proto field name, into out. */
+static void s_camel(const char *name, char *out, size_t size)
+{
+    size_t n = 0;
+    for (bool up = false; *name && n + 1 < size; name++) {
+        if (*name == '_') {
+            up = true;
+            continue;
+        }
+        out[n++] = up && *name >= 'a' && *name <= 'z' ? (char)(*name - 'a' + 'A') : *name;
+        up = false;
+    }
+    out[n] = '\0';
+}
+
+/* Sets field name (as proto or JSON name) of input to text, as the field's
+ * type reads it; a repeated field gains one more item. Returns 0, or -1
+ * with why in error. */
+static int s_set(json_t *input, const ProtobufCMessageDescriptor *descriptor, const char *name,
+                 const char *text, char *error, size_t size)
+{
+    const ProtobufCFieldDescriptor *field = NULL;
+    char camel[96] = "";
+    for (unsigned i = 0; i < descriptor->n_fields && !field; i++) {
+        s_camel(descriptor->fields[i].name, camel, sizeof camel);
+        if (streq(descriptor->fields[i].name, name) || streq(camel, name))
+            field = &descriptor->fields[i];
+    }
+    if (!field) {
+        snprintf(error, size, "is not a field of %s", descriptor->short_name);
+        return -1;
+    }
+    json_t *value = NULL;
+    switch (field->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32: {
+        char *end = NULL;
+        long long number = strtoll(text, &end, 10);
+        if (!*text || *end) {
+            snprintf(error, size, "must be a whole number");
+            return -1;
+        }
+        value = json_integer(number);
+        break;
+    }
+    case PROTOBUF_C_TYPE_BOOL:
+        if (!streq(text, "true") && !streq(text, "false")) {
+            snprintf(error, size, "must be true or false");
+            return -1;
+        }
+        value = json_boolean(streq(text, "true"));
+        break;
+    case PROTOBUF_C_TYPE_MESSAGE:
+    case PROTOBUF_C_TYPE_BYTES:
+        snprintf(error, size, "cannot be given in the address; send it in the body");
+        return -1;
+    default: /* strings, enums by name, 64-bit integers as decimal strings */
+        value = json_string(text);
+        break;
+    }
+    if (!value) {
+        snprintf(error, size, "must be UTF-8 text");
+        return -1;
+    }
+    /* One spelling only: the address's value replaces the body's. */
+    json_t *list = json_object_get(input, field->name);
+    if (field->label == PROTOBUF_C_LABEL_REPEATED && json_is_array(list)) {
+        json_array_append_new(list, value);
+        return 0;
+    }
+    json_object_del(input, camel);
+    if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+        list = json_array();
+        json_array_append_new(list, value);
+        value = list;
+    }
+    json_object_set_new(input, field->name, value);
+    return 0;
+}
+
+typedef struct {
+    json_t *input;
+    const ProtobufCMessageDescriptor *descriptor;
+    char field[96];
+    char error[160];
+} query_t;
+
+static enum MHD_Result s_query_arg(void *arg, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    query_t *query = arg;
+    if (s_set(query->input, query->descriptor, key, value ? value : "", query->error,
+              sizeof query->error) != 0) {
+        snprintf(query->field, sizeof query->field, "%s", key);
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* The request's input as JSON (new reference), or NULL after queueing the
+ * problem with it into *rc. */
+static json_t *s_input(struct MHD_Connection *connection, const char *verb, request_t *request,
+                       const route_match_t *match, problem_language_t language, enum MHD_Result *rc)
+{
+    json_t *input = NULL;
+    if (streq(verb, "POST") && request->size > 0) {
+        json_error_t error;
+        input = json_loadb(request->body, request->size, JSON_REJECT_DUPLICATES, &error);
+        if (!input || !json_is_object(input)) {
+            char detail[256];
+            snprintf(detail, sizeof detail,
+                     input ? "the body must be a JSON object"
+                           : "the body is not JSON: %s (line %d, column %d)",
+                     error.text, error.line, error.column);
+            json_decref(input);
+            *rc = s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 400, language, detail,
+                           NULL, NULL);
+            return NULL;
+        }
+    } else {
+        input = json_object();
+    }
+    const ProtobufCMessageDescriptor *descriptor = match->method->input;
+    char error[160];
+    for (size_t i = 0; i < match->n_params; i++) {
+        if (streq(match->names[i], "service") || streq(match->names[i], "method"))
+            continue;
+        if (s_set(input, descriptor, match->names[i], match->values[i], error, sizeof error)) {
+            json_decref(input);
+            *rc = s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 400, language, NULL,
+                           match->names[i], error);
+            return NULL;
+        }
+    }
+    if (streq(verb, "GET")) {
+        query_t query = {.input = input, .descriptor = descriptor};
+        MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, s_query_arg, &query);
+        if (*query.field) {
+            json_decref(input);
+            *rc = s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 400, language, NULL,
+                           query.field, query.error);
+            return NULL;
+        }
+    }
+    return input;
+}
+
+/* The call's options from the request's headers, or -1 after queueing the
+ * problem into *rc. key is the scoped idempotency key's buffer. */
+static int s_options(gateway_t *self, struct MHD_Connection *connection,
+                     problem_language_t language, client_options_t *options, char *key, size_t size,
+                     enum MHD_Result *rc)
+{
+    options->timeout_ms = (int)self->timeout_ms;
+    const char *timeout =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Request-Timeout");
+    if (timeout) {
+        char *end = NULL;
+        long ms = strtol(timeout, &end, 10);
+        if (!*timeout || *end || ms < TIMEOUT_MIN_MS || ms > self->timeout_max_ms) {
+            char description[96];
+            snprintf(description, sizeof description, "must be milliseconds from %d to %ld",
+                     TIMEOUT_MIN_MS, self->timeout_max_ms);
+            *rc = s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 400, language, NULL,
+                           "X-Request-Timeout", description);
+            return -1;
+        }
+        options->timeout_ms = (int)ms;
+    }
+    const char *given = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Idempotency-Key");
+    if (given) {
+        size_t len = strlen(given);
+        if (len == 0 || len > KEY_MAX ||
+            strspn(given, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:") !=
+                len) {
+            *rc = s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 400, language, NULL,
+                           "Idempotency-Key",
+                           "must be 1 to 64 letters, digits, '-', '_', '.' or ':'");
+            return -1;
+        }
+        /* Callers without an account share the gateway's key: their
+         * idempotency keys are kept apart by their address. */
+        char address[INET6_ADDRSTRLEN] = "";
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (info && info->client_addr && info->client_addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)info->client_addr)->sin_addr, address,
+                      sizeof address);
+        else if (info && info->client_addr && info->client_addr->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)info->client_addr)->sin6_addr,
+                      address, sizeof address);
+        snprintf(key, size, "http:%s:%s", address, given);
+        options->idempotency_key = key;
+    }
+    return 0;
+}
+
+/* Calls the route's method with input (not stolen) and queues its answer. */
+static enum MHD_Result s_call(gateway_t *self, struct MHD_Connection *connection,
+                              const route_match_t *match, json_t *input,
+                              problem_language_t language)
+{
+    char error[256];
+    ProtobufCMessage *message = pbjson_to_message(match->method->input, input, error, sizeof error);
+    if (!message) {
+        /* pbjson names the field first: field "founders[1].amount": ... */
+        char field[96] = "";
+        const char *open = strchr(error, '"');
+        const char *close = open ? strchr(open + 1, '"') : NULL;
+        if (open && close && (size_t)(close - open) < sizeof field)
+            snprintf(field, sizeof field, "%.*s", (int)(close - open - 1), open + 1);
+        return s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 400, language, error,
+                        *field ? field : NULL, *field ? error : NULL);
+    }
+    client_options_t options = {0};
+    char key[KEY_MAX + INET6_ADDRSTRLEN + 8];
+    enum MHD_Result rc = MHD_NO;
+    client_t *client = s_client(self);
+    if (!client) {
+        pbjson_message_free(message);
+        return s_refuse(connection, CHUANG__STATUS__INTERNAL, 500, language, NULL, NULL, NULL);
+    }
+    if (s_options(self, connection, language, &options, key, sizeof key, &rc) != 0) {
+        pbjson_message_free(message);
+        return rc;
+    }
+    Chuang__Reply *reply = client_call(client, routes_service_name(match->service),
+                                       match->method->name, message, &options);
+    pbjson_message_free(message);
+    if (!reply)
+        return s_refuse(connection, CHUANG__STATUS__INTERNAL, 500, language, NULL, NULL, NULL);
+    json_t *body = NULL;
+    unsigned int status = problem_http_status(reply->status);
+    if (reply->status == CHUANG__STATUS__OK) {
+        ProtobufCMessage *output = protobuf_c_message_unpack(
+            match->method->output, NULL, reply->payload.len, reply->payload.data);
+        body = output ? pbjson_from_message(output, false) : NULL;
+        protobuf_c_message_free_unpacked(output, NULL);
+    } else if (reply->status == CHUANG__STATUS__PERMISSION_DENIED) {
+        /* Nobody signed in: what is not public needs an account. */
+        status = 401;
+        body = problem_new(CHUANG__STATUS__UNAUTHENTICATED, language,
+                           "this method is not public: sign in to call it", NULL, NULL);
+    } else {
+        body = problem_from_reply(reply, language);
+    }
+    chuang__reply__free_unpacked(reply, NULL);
+    return s_respond(connection, status, body, language);
+}
+
+/* /healthz and /readyz. */
+static enum MHD_Result s_health(gateway_t *self, struct MHD_Connection *connection,
+                                const char *path, problem_language_t language)
+{
+    if (streq(path, "/healthz"))
+        return s_respond(connection, 200, json_pack("{s:s}", "status", "alive"), language);
+    client_t *client = s_client(self);
+    if (client && client_service_exists(client, "registry") >= 0)
+        return s_respond(connection, 200, json_pack("{s:s}", "status", "ready"), language);
+    return s_refuse(connection, CHUANG__STATUS__UNAVAILABLE, 503, language, "no broker answers",
+                    NULL, NULL);
+}
+
+static enum MHD_Result s_access(void *cls, struct MHD_Connection *connection, const char *url,
+                                const char *verb, const char *version, const char *upload,
+                                size_t *upload_size, void **state)
+{
+    (void)version;
+    gateway_t *self = cls;
+    request_t *request = *state;
+    if (!request) {
+        request = calloc(1, sizeof *request);
+        if (!request)
+            return MHD_NO;
+        *state = request;
+        const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (length && strtoull(length, NULL, 10) > self->body_max)
+            request->too_large = true;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (!request->too_large && request->size + *upload_size <= self->body_max) {
+            char *grown = realloc(request->body, request->size + *upload_size);
+            if (!grown)
+                return MHD_NO;
+            memcpy(grown + request->size, upload, *upload_size);
+            request->body = grown;
+            request->size += *upload_size;
+        } else {
+            request->too_large = true;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    problem_language_t language = problem_language(
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_LANGUAGE));
+    if (request->too_large) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "the body passes the gateway's limit of %zu bytes",
+                 self->body_max);
+        return s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 413, language, detail, NULL,
+                        NULL);
+    }
+    if (streq(url, "/healthz") || streq(url, "/readyz"))
+        return s_health(self, connection, url, language);
+    int64_t started = zclock_mono();
+    s_status = 0;
+    route_match_t *match = malloc(sizeof *match);
+    if (!match)
+        return MHD_NO;
+    enum MHD_Result rc = MHD_NO;
+    int found = routes_match(verb, url, match);
+    if (found == 0) {
+        rc = s_refuse(connection, CHUANG__STATUS__NOT_FOUND, 404, language,
+                      "no such resource or method", NULL, NULL);
+    } else if (found < 0) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "this resource takes %s", match->route->verb);
+        rc = s_refuse(connection, CHUANG__STATUS__UNIMPLEMENTED, 405, language, detail, NULL, NULL);
+    } else {
+        const char *type =
+            MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (streq(verb, "POST") && request->size > 0 &&
+            (!type || strncasecmp(type, "application/json", 16) != 0)) {
+            rc = s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 415, language,
+                          "the body must be application/json", NULL, NULL);
+        } else {
+            json_t *input = s_input(connection, verb, request, match, language, &rc);
+            if (input)
+                rc = s_call(self, connection, match, input, language);
+            json_decref(input);
+        }
+    }
+    char quoted[160];
+    log_info("request", "verb=%s route=%s status=%u ms=%" PRId64, verb,
+             logger_quote(quoted, sizeof quoted, found > 0 ? match->route->pattern : "-"), s_status,
+             zclock_mono() - started);
+    free(match);
+    return rc;
+}
+
+static void s_completed(void *cls, struct MHD_Connection *connection, void **state,
+                        enum MHD_RequestTerminationCode code)
+{
+    (void)cls;
+    (void)connection;
+    (void)code;
+    request_t *request = *state;
+    if (request) {
+        free(request->body);
+        free(request);
+    }
+    *state = NULL;
+}
+
+gateway_t *gateway_new(config_t *config, security_t *security)
+{
+    gateway_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->security = security;
+    self->brokers = config_str(config, "brokers", "tcp://127.0.0.1:5555");
+    self->agency = config_str(config, "agency", "");
+    self->body_max = (size_t)config_int(config, "gateway.body_max", 1048576);
+    self->timeout_ms = config_int(config, "gateway.timeout_ms", 10000);
+    self->timeout_max_ms = config_int(config, "gateway.timeout_max_ms", 30000);
+    long threads = config_int(config, "gateway.threads", 8);
+    const char *listen = config_str(config, "gateway.listen", "127.0.0.1:8080");
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    char host[64];
+    int port = 0;
+    if (sscanf(listen, "%63[^:]:%d", host, &port) != 2 || port < 0 || port > 65535 ||
+        inet_pton(AF_INET, host, &address.sin_addr) != 1 || threads < 1 || threads > 256 ||
+        self->body_max < 1024 || self->timeout_ms < TIMEOUT_MIN_MS ||
+        self->timeout_max_ms < self->timeout_ms) {
+        log_error("gateway settings are wrong",
+                  "listen=%s hint=\"gateway.listen is an IPv4 address and port; threads 1 to "
+                  "256; body_max at least 1024; timeout_ms at least 100 and at most "
+                  "timeout_max_ms\"",
+                  listen);
+        gateway_destroy(&self);
+        return NULL;
+    }
+    address.sin_port = htons((uint16_t)port);
+    if (pthread_key_create(&self->clients, s_client_free) != 0) {
+        gateway_destroy(&self);
+        return NULL;
+    }
+    self->clients_made = true;
+    self->daemon = MHD_start_daemon(
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, s_access, self,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)threads, MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60, MHD_OPTION_END);
+    if (!self->daemon) {
+        log_error("cannot listen", "listen=%s", listen);
+        gateway_destroy(&self);
+        return NULL;
+    }
+    log_info("gateway listening", "listen=%s threads=%ld", listen, threads);
+    return self;
+}
+
+void gateway_destroy(gateway_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gateway_t *self = *self_p;
+    if (self->daemon)
+        MHD_stop_daemon(self->daemon);
+    if (self->clients_made)
+        pthread_key_delete(self->clients);
+    free(self);
+    *self_p = NULL;
+}
+
+void gateway_run(gateway_t *self)
+{
+    (void)self;
+    while (!zsys_interrupted)
+        zclock_sleep(200);
+}
