@@ -11,7 +11,7 @@ packages=(
     libhiredis-dev libpq-dev libjansson-dev libcmocka-dev
     postgresql redis-server
     python3 python3-zmq python3-aiosmtpd
-    libcurl4-openssl-dev libmicrohttpd-dev
+    libcurl4-openssl-dev libmicrohttpd-dev curl
     procps iproute2
 )
 

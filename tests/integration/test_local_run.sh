@@ -70,6 +70,13 @@ out=$(local_run ctl services incubator || true)
 check "the incubator is registered with the brokers" [ "$out" = "incubator 200" ]
 out=$(local_run ctl call incubator ListCarriers '{}' || true)
 check "the carrier directory answers" grep -q '"carriers"\|{}' <<<"$out"
+# The HTTP gateway answers the public lookups, and nothing else without sign-in.
+gateway_port=$(sed -n 's/^gateway=//p' "$data/ports")
+out=$(curl -s "http://127.0.0.1:$gateway_port/v1/names?query=%E6%9C%AC%E5%9C%B0" || true)
+check "the gateway finds the reserved name over HTTP" grep -q '杭州本地网络科技有限公司' <<<"$out"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{}' "http://127.0.0.1:$gateway_port/v1/name-reservations" || true)
+check "the gateway asks for sign-in to reserve a name" [ "$code" = 401 ]
 # The reservation is in the registry's audit log, sealed and signed.
 registry_url=$(sed -n 's/^db.url = //p' "$data/etc/registry.conf")
 for _ in $(seq 1 50); do
