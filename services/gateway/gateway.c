@@ -20,6 +20,7 @@
 #include "logger.h"
 #include "pbjson.h"
 #include "problem.h"
+#include "rate.h"
 #include "routes.h"
 
 #include <arpa/inet.h>
@@ -42,9 +43,18 @@ struct _gateway_t {
     size_t body_max;
     long timeout_ms;
     long timeout_max_ms;
-    pthread_key_t clients; /* each thread's client_t */
-    bool clients_made;
+    const char *redis_url; /* NULL: no limit per address */
+    const char *redis_prefix;
+    long rate_per_address;
+    pthread_key_t threads; /* each thread's thread_t */
+    bool threads_made;
 };
+
+/* What one of the server's threads keeps for its requests. */
+typedef struct {
+    client_t *client;
+    rate_link_t rate;
+} thread_t;
 
 /* The HTTP status of the response this thread queued last, for the access
  * log. */
@@ -57,30 +67,53 @@ typedef struct {
     bool too_large;
 } request_t;
 
-static void s_client_free(void *client)
+static void s_thread_free(void *arg)
 {
-    client_t *c = client;
-    client_destroy(&c);
+    thread_t *thread = arg;
+    client_destroy(&thread->client);
+    rate_link_close(&thread->rate);
+    free(thread);
 }
 
-/* The calling thread's client; NULL when it cannot be made. */
-static client_t *s_client(gateway_t *self)
+/* The calling thread's state, with its client; NULL when it cannot be
+ * made. */
+static thread_t *s_thread(gateway_t *self)
 {
-    client_t *client = pthread_getspecific(self->clients);
-    if (!client) {
-        client = client_new(self->brokers, self->security);
-        if (!client || pthread_setspecific(self->clients, client) != 0) {
-            client_destroy(&client);
-            return NULL;
-        }
-        client_set_identity(client, self->agency, "gateway", "");
+    thread_t *thread = pthread_getspecific(self->threads);
+    if (thread)
+        return thread;
+    thread = calloc(1, sizeof *thread);
+    if (thread)
+        thread->client = client_new(self->brokers, self->security);
+    if (!thread || !thread->client || pthread_setspecific(self->threads, thread) != 0) {
+        if (thread)
+            s_thread_free(thread);
+        return NULL;
     }
-    return client;
+    /* Nobody signed in: the envelope names no person and claims no role. */
+    client_set_identity(thread->client, self->agency, NULL, "");
+    return thread;
 }
 
-/* Queues json (stolen; NULL: out of memory) with HTTP status. */
-static enum MHD_Result s_respond(struct MHD_Connection *connection, unsigned int status,
-                                 json_t *json, problem_language_t language)
+/* The caller's address, as text, into address. */
+static void s_address(struct MHD_Connection *connection, char *address, size_t size)
+{
+    *address = '\0';
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *peer = info ? info->client_addr : NULL;
+    if (peer && peer->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, address, (socklen_t)size);
+    else if (peer && peer->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, address,
+                  (socklen_t)size);
+}
+
+/* Queues json (stolen; NULL: out of memory) with HTTP status, and a
+ * Retry-After of retry_after seconds unless NULL. */
+static enum MHD_Result s_respond_after(struct MHD_Connection *connection, unsigned int status,
+                                       json_t *json, problem_language_t language,
+                                       const char *retry_after)
 {
     char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
     bool problem =
@@ -102,10 +135,18 @@ static enum MHD_Result s_respond(struct MHD_Connection *connection, unsigned int
                             problem_language_tag(language));
     MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+    if (retry_after)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
     enum MHD_Result rc = MHD_queue_response(connection, status, response);
     MHD_destroy_response(response);
     s_status = status;
     return rc;
+}
+
+static enum MHD_Result s_respond(struct MHD_Connection *connection, unsigned int status,
+                                 json_t *json, problem_language_t language)
+{
+    return s_respond_after(connection, status, json, language, NULL);
 }
 
 /* Queues a problem the gateway itself finds. */
@@ -305,15 +346,8 @@ static int s_options(gateway_t *self, struct MHD_Connection *connection,
         }
         /* Callers without an account share the gateway's key: their
          * idempotency keys are kept apart by their address. */
-        char address[INET6_ADDRSTRLEN] = "";
-        const union MHD_ConnectionInfo *info =
-            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        if (info && info->client_addr && info->client_addr->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)info->client_addr)->sin_addr, address,
-                      sizeof address);
-        else if (info && info->client_addr && info->client_addr->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)info->client_addr)->sin6_addr,
-                      address, sizeof address);
+        char address[INET6_ADDRSTRLEN];
+        s_address(connection, address, sizeof address);
         snprintf(key, size, "http:%s:%s", address, given);
         options->idempotency_key = key;
     }
@@ -340,7 +374,8 @@ static enum MHD_Result s_call(gateway_t *self, struct MHD_Connection *connection
     client_options_t options = {0};
     char key[KEY_MAX + INET6_ADDRSTRLEN + 8];
     enum MHD_Result rc = MHD_NO;
-    client_t *client = s_client(self);
+    thread_t *thread = s_thread(self);
+    client_t *client = thread ? thread->client : NULL;
     if (!client) {
         pbjson_message_free(message);
         return s_refuse(connection, CHUANG__STATUS__INTERNAL, 500, language, NULL, NULL, NULL);
@@ -373,14 +408,29 @@ static enum MHD_Result s_call(gateway_t *self, struct MHD_Connection *connection
     return s_respond(connection, status, body, language);
 }
 
+/* true when the caller's address has passed gateway.rate_per_address in
+ * this second. While Redis cannot be reached nobody is held back: the
+ * lookups stay open, and redis_link logs why. */
+static bool s_limited(gateway_t *self, struct MHD_Connection *connection)
+{
+    thread_t *thread = s_thread(self);
+    if (!thread)
+        return false;
+    char address[INET6_ADDRSTRLEN];
+    s_address(connection, address, sizeof address);
+    int64_t retry_after_ms = 0;
+    return rate_admit(&thread->rate, self->redis_url, self->redis_prefix, address,
+                      self->rate_per_address, zclock_time(), &retry_after_ms) == 0;
+}
+
 /* /healthz and /readyz. */
 static enum MHD_Result s_health(gateway_t *self, struct MHD_Connection *connection,
                                 const char *path, problem_language_t language)
 {
     if (streq(path, "/healthz"))
         return s_respond(connection, 200, json_pack("{s:s}", "status", "alive"), language);
-    client_t *client = s_client(self);
-    if (client && client_service_exists(client, "registry") >= 0)
+    thread_t *thread = s_thread(self);
+    if (thread && client_service_exists(thread->client, "registry") >= 0)
         return s_respond(connection, 200, json_pack("{s:s}", "status", "ready"), language);
     return s_refuse(connection, CHUANG__STATUS__UNAVAILABLE, 503, language, "no broker answers",
                     NULL, NULL);
@@ -431,6 +481,12 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *connection, co
         return s_health(self, connection, url, language);
     int64_t started = zclock_mono();
     s_status = 0;
+    if (self->redis_url && s_limited(self, connection))
+        return s_respond_after(connection, 429,
+                               problem_new(CHUANG__STATUS__RESOURCE_EXHAUSTED, language,
+                                           "too many requests from this address: wait a second",
+                                           NULL, NULL),
+                               language, "1");
     route_match_t *match = malloc(sizeof *match);
     if (!match)
         return MHD_NO;
@@ -491,6 +547,9 @@ gateway_t *gateway_new(config_t *config, security_t *security)
     self->timeout_ms = config_int(config, "gateway.timeout_ms", 10000);
     self->timeout_max_ms = config_int(config, "gateway.timeout_max_ms", 30000);
     long threads = config_int(config, "gateway.threads", 8);
+    self->redis_url = config_str(config, "redis.url", NULL);
+    self->redis_prefix = config_str(config, "redis.prefix", "chuang:gateway");
+    self->rate_per_address = config_int(config, "gateway.rate_per_address", 50);
     const char *listen = config_str(config, "gateway.listen", "127.0.0.1:8080");
     struct sockaddr_in address = {.sin_family = AF_INET};
     char host[64];
@@ -498,21 +557,21 @@ gateway_t *gateway_new(config_t *config, security_t *security)
     if (sscanf(listen, "%63[^:]:%d", host, &port) != 2 || port < 0 || port > 65535 ||
         inet_pton(AF_INET, host, &address.sin_addr) != 1 || threads < 1 || threads > 256 ||
         self->body_max < 1024 || self->timeout_ms < TIMEOUT_MIN_MS ||
-        self->timeout_max_ms < self->timeout_ms) {
+        self->timeout_max_ms < self->timeout_ms || self->rate_per_address < 1) {
         log_error("gateway settings are wrong",
                   "listen=%s hint=\"gateway.listen is an IPv4 address and port; threads 1 to "
                   "256; body_max at least 1024; timeout_ms at least 100 and at most "
-                  "timeout_max_ms\"",
+                  "timeout_max_ms; rate_per_address at least 1\"",
                   listen);
         gateway_destroy(&self);
         return NULL;
     }
     address.sin_port = htons((uint16_t)port);
-    if (pthread_key_create(&self->clients, s_client_free) != 0) {
+    if (pthread_key_create(&self->threads, s_thread_free) != 0) {
         gateway_destroy(&self);
         return NULL;
     }
-    self->clients_made = true;
+    self->threads_made = true;
     self->daemon = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, s_access, self,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address, MHD_OPTION_THREAD_POOL_SIZE,
@@ -534,8 +593,8 @@ void gateway_destroy(gateway_t **self_p)
     gateway_t *self = *self_p;
     if (self->daemon)
         MHD_stop_daemon(self->daemon);
-    if (self->clients_made)
-        pthread_key_delete(self->clients);
+    if (self->threads_made)
+        pthread_key_delete(self->threads);
     free(self);
     *self_p = NULL;
 }

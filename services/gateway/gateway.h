@@ -14,12 +14,15 @@
  * reaches the public methods (name search, register lookup, credit
  * standing, licence verification, the carrier directory, programmes), and
  * any other is answered 401. /healthz answers while the process runs,
- * /readyz while a broker answers.
+ * /readyz while a broker answers. With redis.url set, each caller address
+ * is held to gateway.rate_per_address requests a second across every
+ * gateway of the agency (rate.h), and answered 429 past it.
  *
  * Settings: gateway.listen (host:port, default 127.0.0.1:8080),
  * gateway.threads (8), gateway.body_max (bytes, 1048576),
- * gateway.timeout_ms (10000), gateway.timeout_max_ms (30000), agency,
- * brokers.
+ * gateway.timeout_ms (10000), gateway.timeout_max_ms (30000),
+ * gateway.rate_per_address (50), redis.url (none: no limit), redis.prefix
+ * (chuang:gateway), agency, brokers.
  */
 #ifndef GATEWAY_GATEWAY_H
 #define GATEWAY_GATEWAY_H

@@ -5,7 +5,8 @@
  * department's program would: the public lookups answered without an
  * account, everything else answered 401 whatever roles a caller claims,
  * and every kind of bad request answered with a problem (RFC 9457) in the
- * caller's language that names the field, with nothing written.
+ * caller's language that names the field, with nothing written; an
+ * address past its rate told to wait while another is not.
  */
 #include "client.h"
 #include "finance_fixture.h"
@@ -26,8 +27,10 @@
 
 static finance_fixture_t s_deployment;
 static client_t *s_clerk;
-static pid_t s_gateway;
-static char s_base[64];
+static pid_t s_gateway, s_strict;
+static char s_base[64], s_strict_base[64];
+static const char *s_target = s_base; /* the gateway s_http speaks to */
+static const char *s_source;          /* the address it speaks from; NULL: any */
 static char *s_firm;
 
 typedef struct {
@@ -36,6 +39,7 @@ typedef struct {
     size_t size;
     char type[128];
     char language[32];
+    char retry_after[16];
     json_t *json;
 } s_response_t;
 
@@ -58,6 +62,9 @@ static size_t s_header(char *data, size_t size, size_t count, void *arg)
     if (len > 18 && strncasecmp(data, "Content-Language: ", 18) == 0)
         snprintf(r->language, sizeof r->language, "%.*s", (int)strcspn(data + 18, "\r\n"),
                  data + 18);
+    if (len > 13 && strncasecmp(data, "Retry-After: ", 13) == 0)
+        snprintf(r->retry_after, sizeof r->retry_after, "%.*s", (int)strcspn(data + 13, "\r\n"),
+                 data + 13);
     return len;
 }
 
@@ -71,7 +78,7 @@ static s_response_t s_http(const char *verb, const char *path, const char *body,
     CURL *curl = curl_easy_init();
     assert_non_null(curl);
     char url[2048];
-    snprintf(url, sizeof url, "%s%s", s_base, path);
+    snprintf(url, sizeof url, "%s%s", s_target, path);
     struct curl_slist *list = NULL;
     bool typed = false;
     for (size_t i = 0; headers && headers[i]; i++) {
@@ -92,6 +99,8 @@ static s_response_t s_http(const char *verb, const char *path, const char *body,
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, s_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 20L);
+    if (s_source)
+        curl_easy_setopt(curl, CURLOPT_INTERFACE, s_source);
     CURLcode rc = curl_easy_perform(curl);
     if (rc != CURLE_OK)
         fail_msg("%s %s: %s", verb, path, curl_easy_strerror(rc));
@@ -140,34 +149,36 @@ static void s_assert_problem(s_response_t *r, long status, const char *field)
     s_free(r);
 }
 
-static int s_setup(void **state)
+/* Starts a gateway in front of the deployment (limit: one more setting,
+ * or NULL), its base URL into base, waiting until it answers. */
+static pid_t s_start_gateway(char *base, const char *limit)
 {
-    (void)state;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-        finance_fixture_start(&s_deployment, "gateway", "gtest") != 0 ||
-        finance_fixture_start_incubator(&s_deployment) != 0)
-        return -1;
     int port = harness_free_port();
-    snprintf(s_base, sizeof s_base, "http://127.0.0.1:%d", port);
+    snprintf(base, 64, "http://127.0.0.1:%d", port);
     char *listen = zsys_sprintf("CHUANG_GATEWAY_LISTEN=127.0.0.1:%d", port);
     char *brokers = zsys_sprintf("CHUANG_BROKERS=%s", s_deployment.endpoint);
+    char *redis = zsys_sprintf("CHUANG_REDIS_URL=%s", harness_get("CHUANG_TEST_REDIS_URL"));
+    char *prefix = zsys_sprintf("CHUANG_REDIS_PREFIX=gtest:gateway:%d", port);
     const char *env[] = {listen,
                          brokers,
+                         redis,
+                         prefix,
                          "CHUANG_SECURITY_PLAIN=yes",
                          "CHUANG_AGENCY=" DISTRICT,
                          "CHUANG_GATEWAY_BODY_MAX=4096",
                          "CHUANG_GATEWAY_THREADS=4",
+                         limit,
                          NULL};
-    s_gateway = harness_spawn("gateway", GATEWAY, env);
+    pid_t pid = harness_spawn(limit ? "gateway-strict" : "gateway", GATEWAY, env);
     zstr_free(&listen);
     zstr_free(&brokers);
-    if (s_gateway <= 0)
-        return -1;
+    zstr_free(&redis);
+    zstr_free(&prefix);
     bool up = false;
-    for (int i = 0; i < 100 && !up; i++) {
+    for (int i = 0; pid > 0 && i < 100 && !up; i++) {
         CURL *curl = curl_easy_init();
         char url[96];
-        snprintf(url, sizeof url, "%s/healthz", s_base);
+        snprintf(url, sizeof url, "%s/healthz", base);
         curl_easy_setopt(curl, CURLOPT_URL, url);
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
         up = curl_easy_perform(curl) == CURLE_OK;
@@ -175,7 +186,19 @@ static int s_setup(void **state)
         if (!up)
             zclock_sleep(100);
     }
-    if (!up)
+    return up ? pid : -1;
+}
+
+static int s_setup(void **state)
+{
+    (void)state;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+        finance_fixture_start(&s_deployment, "gateway", "gtest") != 0 ||
+        finance_fixture_start_incubator(&s_deployment) != 0)
+        return -1;
+    s_gateway = s_start_gateway(s_base, NULL);
+    s_strict = s_start_gateway(s_strict_base, "CHUANG_GATEWAY_RATE_PER_ADDRESS=1");
+    if (s_gateway <= 0 || s_strict <= 0)
         return -1;
     s_clerk = finance_fixture_client(&s_deployment, DISTRICT, "clerk-1", "officer");
     s_firm = registry_fixture_register(s_clerk, "网关");
@@ -187,6 +210,8 @@ static int s_teardown(void **state)
     (void)state;
     if (s_gateway > 0)
         harness_stop(s_gateway, SIGTERM, 5000);
+    if (s_strict > 0)
+        harness_stop(s_strict, SIGTERM, 5000);
     client_destroy(&s_clerk);
     free(s_firm);
     curl_global_cleanup();
@@ -339,6 +364,35 @@ static void test_bad_requests_are_problems_that_name_the_field(void **state)
     s_free(&r);
 }
 
+static void test_an_address_past_its_rate_is_told_to_wait(void **state)
+{
+    (void)state;
+    /* At one request a second per address, twenty in a row pass it. */
+    s_target = s_strict_base;
+    s_source = "127.0.0.1";
+    bool limited = false;
+    for (int i = 0; i < 20 && !limited; i++) {
+        s_response_t r = s_http("GET", "/v1/carriers", NULL, NULL);
+        if (r.status == 429) {
+            limited = true;
+            assert_string_equal(s_text(r.json, "title"), "请求过于频繁，请稍后再试");
+            assert_string_equal(r.retry_after, "1");
+            s_assert_problem(&r, 429, NULL);
+        } else {
+            assert_int_equal(r.status, 200);
+            s_free(&r);
+        }
+    }
+    assert_true(limited);
+    /* Another address is not held back by it. */
+    s_source = "127.0.0.2";
+    s_response_t r = s_http("GET", "/v1/carriers", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    s_free(&r);
+    s_target = s_base;
+    s_source = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_the_public_lookups_need_no_account),
         cmocka_unit_test(test_what_is_not_public_needs_an_account_whatever_is_claimed),
         cmocka_unit_test(test_bad_requests_are_problems_that_name_the_field),
+        cmocka_unit_test(test_an_address_past_its_rate_is_told_to_wait),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
