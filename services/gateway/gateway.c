@@ -18,6 +18,7 @@
 
 #include "client.h"
 #include "logger.h"
+#include "metrics.h"
 #include "pbjson.h"
 #include "problem.h"
 #include "rate.h"
@@ -436,6 +437,73 @@ static enum MHD_Result s_health(gateway_t *self, struct MHD_Connection *connecti
                     NULL, NULL);
 }
 
+/* Answers a request that is not a health check: past the body limit or
+ * the address's rate, or by its route, whose index (or -1) into *route. */
+static enum MHD_Result s_answer(gateway_t *self, struct MHD_Connection *connection, const char *url,
+                                const char *verb, request_t *request, problem_language_t language,
+                                int *route)
+{
+    if (request->too_large) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "the body passes the gateway's limit of %zu bytes",
+                 self->body_max);
+        return s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 413, language, detail, NULL,
+                        NULL);
+    }
+    if (self->redis_url && s_limited(self, connection))
+        return s_respond_after(connection, 429,
+                               problem_new(CHUANG__STATUS__RESOURCE_EXHAUSTED, language,
+                                           "too many requests from this address: wait a second",
+                                           NULL, NULL),
+                               language, "1");
+    route_match_t *match = malloc(sizeof *match);
+    if (!match)
+        return MHD_NO;
+    enum MHD_Result rc = MHD_NO;
+    int found = routes_match(verb, url, match);
+    if (found == 0) {
+        rc = s_refuse(connection, CHUANG__STATUS__NOT_FOUND, 404, language,
+                      "no such resource or method", NULL, NULL);
+    } else if (found < 0) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "this resource takes %s", match->route->verb);
+        rc = s_refuse(connection, CHUANG__STATUS__UNIMPLEMENTED, 405, language, detail, NULL, NULL);
+    } else {
+        *route = (int)(match->route - routes);
+        const char *type =
+            MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (streq(verb, "POST") && request->size > 0 &&
+            (!type || strncasecmp(type, "application/json", 16) != 0)) {
+            rc = s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 415, language,
+                          "the body must be application/json", NULL, NULL);
+        } else {
+            json_t *input = s_input(connection, verb, request, match, language, &rc);
+            if (input)
+                rc = s_call(self, connection, match, input, language);
+            json_decref(input);
+        }
+    }
+    free(match);
+    return rc;
+}
+
+/* /metrics, in Prometheus' text format. */
+static enum MHD_Result s_metrics(struct MHD_Connection *connection)
+{
+    char *text = metrics_text();
+    struct MHD_Response *response =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!response) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8");
+    enum MHD_Result rc = MHD_queue_response(connection, 200, response);
+    MHD_destroy_response(response);
+    return rc;
+}
+
 static enum MHD_Result s_access(void *cls, struct MHD_Connection *connection, const char *url,
                                 const char *verb, const char *version, const char *upload,
                                 size_t *upload_size, void **state)
@@ -470,54 +538,20 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *connection, co
     }
     problem_language_t language = problem_language(
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_LANGUAGE));
-    if (request->too_large) {
-        char detail[96];
-        snprintf(detail, sizeof detail, "the body passes the gateway's limit of %zu bytes",
-                 self->body_max);
-        return s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 413, language, detail, NULL,
-                        NULL);
-    }
     if (streq(url, "/healthz") || streq(url, "/readyz"))
         return s_health(self, connection, url, language);
+    if (streq(url, "/metrics"))
+        return s_metrics(connection);
     int64_t started = zclock_mono();
     s_status = 0;
-    if (self->redis_url && s_limited(self, connection))
-        return s_respond_after(connection, 429,
-                               problem_new(CHUANG__STATUS__RESOURCE_EXHAUSTED, language,
-                                           "too many requests from this address: wait a second",
-                                           NULL, NULL),
-                               language, "1");
-    route_match_t *match = malloc(sizeof *match);
-    if (!match)
-        return MHD_NO;
-    enum MHD_Result rc = MHD_NO;
-    int found = routes_match(verb, url, match);
-    if (found == 0) {
-        rc = s_refuse(connection, CHUANG__STATUS__NOT_FOUND, 404, language,
-                      "no such resource or method", NULL, NULL);
-    } else if (found < 0) {
-        char detail[64];
-        snprintf(detail, sizeof detail, "this resource takes %s", match->route->verb);
-        rc = s_refuse(connection, CHUANG__STATUS__UNIMPLEMENTED, 405, language, detail, NULL, NULL);
-    } else {
-        const char *type =
-            MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-        if (streq(verb, "POST") && request->size > 0 &&
-            (!type || strncasecmp(type, "application/json", 16) != 0)) {
-            rc = s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 415, language,
-                          "the body must be application/json", NULL, NULL);
-        } else {
-            json_t *input = s_input(connection, verb, request, match, language, &rc);
-            if (input)
-                rc = s_call(self, connection, match, input, language);
-            json_decref(input);
-        }
-    }
+    int route = -1;
+    enum MHD_Result rc = s_answer(self, connection, url, verb, request, language, &route);
+    int64_t ms = zclock_mono() - started;
+    metrics_count(route, s_status, ms);
     char quoted[160];
     log_info("request", "verb=%s route=%s status=%u ms=%" PRId64, verb,
-             logger_quote(quoted, sizeof quoted, found > 0 ? match->route->pattern : "-"), s_status,
-             zclock_mono() - started);
-    free(match);
+             logger_quote(quoted, sizeof quoted, route >= 0 ? routes[route].pattern : "-"),
+             s_status, ms);
     return rc;
 }
 

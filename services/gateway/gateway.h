@@ -14,7 +14,8 @@
  * reaches the public methods (name search, register lookup, credit
  * standing, licence verification, the carrier directory, programmes), and
  * any other is answered 401. /healthz answers while the process runs,
- * /readyz while a broker answers. With redis.url set, each caller address
+ * /readyz while a broker answers, /metrics (Prometheus) counts requests by
+ * route and status with their latency (metrics.h). With redis.url set, each caller address
  * is held to gateway.rate_per_address requests a second across every
  * gateway of the agency (rate.h), and answered 429 past it.
  *

@@ -16,6 +16,7 @@
 
 #define ROUTES_PARAMS_MAX 4
 #define ROUTES_PATH_MAX   1024 /* bytes of a path the gateway matches */
+#define ROUTES_MAX        32   /* routes the table may hold (metrics.c keeps a slot each) */
 
 typedef struct {
     const char *verb;    /* GET or POST */

@@ -364,6 +364,24 @@ static void test_bad_requests_are_problems_that_name_the_field(void **state)
     s_free(&r);
 }
 
+static void test_metrics_count_requests_by_route_and_status(void **state)
+{
+    (void)state;
+    /* By now the tests above have been answered 200 and 404 on these. */
+    s_response_t r = s_http("GET", "/metrics", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(strncmp(r.type, "text/plain; version=0.0.4", 25) == 0);
+    assert_non_null(strstr(r.body, "# TYPE chuang_gateway_requests_total counter"));
+    assert_non_null(
+        strstr(r.body, "chuang_gateway_requests_total{route=\"/v1/names\",status=\"200\"} 1\n"));
+    assert_non_null(strstr(r.body, "chuang_gateway_requests_total{route=\"none\",status=\"404\"}"));
+    assert_non_null(strstr(r.body, "chuang_gateway_request_duration_seconds_bucket{route=\"/v1/"
+                                   "register/{credit_code}\",le=\"+Inf\"} 3\n"));
+    assert_non_null(strstr(r.body, "chuang_gateway_request_duration_seconds_count{route=\"/v1/"
+                                   "register/{credit_code}\"} 3\n"));
+    s_free(&r);
+}
+
 static void test_an_address_past_its_rate_is_told_to_wait(void **state)
 {
     (void)state;
@@ -400,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_the_public_lookups_need_no_account),
         cmocka_unit_test(test_what_is_not_public_needs_an_account_whatever_is_claimed),
         cmocka_unit_test(test_bad_requests_are_problems_that_name_the_field),
+        cmocka_unit_test(test_metrics_count_requests_by_route_and_status),
         cmocka_unit_test(test_an_address_past_its_rate_is_told_to_wait),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
