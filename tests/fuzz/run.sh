@@ -14,7 +14,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source_dir=$(cd "$here/../.." && pwd)
 seconds=${1:-30}
 build_dir=$(realpath -m -- "${2:-$source_dir/build-fuzz}")
-fuzzers=(envelope broker_envelope pbjson feed config identifiers enterprise_name licence)
+fuzzers=(envelope broker_envelope pbjson feed config identifiers enterprise_name licence gateway)
 
 "$source_dir/deploy/install-deps.sh"
 CC=clang cmake -S "$source_dir" -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug -DCHUANG_FUZZ=ON \
