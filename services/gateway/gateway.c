@@ -47,7 +47,8 @@ struct _gateway_t {
     const char *redis_url; /* NULL: no limit per address */
     const char *redis_prefix;
     long rate_per_address;
-    pthread_key_t threads; /* each thread's thread_t */
+    const char *trusted_proxies; /* addresses whose X-Forwarded-For is believed */
+    pthread_key_t threads;       /* each thread's thread_t */
     bool threads_made;
 };
 
@@ -96,8 +97,26 @@ static thread_t *s_thread(gateway_t *self)
     return thread;
 }
 
-/* The caller's address, as text, into address. */
-static void s_address(struct MHD_Connection *connection, char *address, size_t size)
+/* true when address is one of the comma-separated list. */
+static bool s_listed(const char *list, const char *address)
+{
+    size_t len = strlen(address);
+    for (const char *at = list; *at;) {
+        at += strspn(at, ", ");
+        size_t item = strcspn(at, ", ");
+        if (item == len && item > 0 && strncmp(at, address, len) == 0)
+            return true;
+        at += item;
+    }
+    return false;
+}
+
+/* The caller's address, as text, into address: the peer's, or, when the
+ * peer is one of gateway.trusted_proxies, the last address its
+ * X-Forwarded-For names (a proxy appends the address it was called from;
+ * what stands before it is the caller's to write, and is not believed). */
+static void s_address(gateway_t *self, struct MHD_Connection *connection, char *address,
+                      size_t size)
 {
     *address = '\0';
     const union MHD_ConnectionInfo *info =
@@ -108,6 +127,24 @@ static void s_address(struct MHD_Connection *connection, char *address, size_t s
     else if (peer && peer->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, address,
                   (socklen_t)size);
+    if (!*self->trusted_proxies || !s_listed(self->trusted_proxies, address))
+        return;
+    const char *forwarded =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Forwarded-For");
+    if (!forwarded)
+        return;
+    const char *last = strrchr(forwarded, ',');
+    last = last ? last + 1 : forwarded;
+    last += strspn(last, " \t");
+    char candidate[INET6_ADDRSTRLEN];
+    size_t len = strcspn(last, " \t");
+    if (len == 0 || len >= sizeof candidate)
+        return;
+    memcpy(candidate, last, len);
+    candidate[len] = '\0';
+    struct in6_addr parsed;
+    if (inet_pton(AF_INET, candidate, &parsed) == 1 || inet_pton(AF_INET6, candidate, &parsed) == 1)
+        snprintf(address, size, "%s", candidate);
 }
 
 /* Queues json (stolen; NULL: out of memory) with HTTP status, and a
@@ -348,7 +385,7 @@ static int s_options(gateway_t *self, struct MHD_Connection *connection,
         /* Callers without an account share the gateway's key: their
          * idempotency keys are kept apart by their address. */
         char address[INET6_ADDRSTRLEN];
-        s_address(connection, address, sizeof address);
+        s_address(self, connection, address, sizeof address);
         snprintf(key, size, "http:%s:%s", address, given);
         options->idempotency_key = key;
     }
@@ -418,7 +455,7 @@ static bool s_limited(gateway_t *self, struct MHD_Connection *connection)
     if (!thread)
         return false;
     char address[INET6_ADDRSTRLEN];
-    s_address(connection, address, sizeof address);
+    s_address(self, connection, address, sizeof address);
     int64_t retry_after_ms = 0;
     return rate_admit(&thread->rate, self->redis_url, self->redis_prefix, address,
                       self->rate_per_address, zclock_time(), &retry_after_ms) == 0;
@@ -584,6 +621,7 @@ gateway_t *gateway_new(config_t *config, security_t *security)
     self->redis_url = config_str(config, "redis.url", NULL);
     self->redis_prefix = config_str(config, "redis.prefix", "chuang:gateway");
     self->rate_per_address = config_int(config, "gateway.rate_per_address", 50);
+    self->trusted_proxies = config_str(config, "gateway.trusted_proxies", "");
     const char *listen = config_str(config, "gateway.listen", "127.0.0.1:8080");
     struct sockaddr_in address = {.sin_family = AF_INET};
     char host[64];

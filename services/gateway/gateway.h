@@ -22,7 +22,9 @@
  * Settings: gateway.listen (host:port, default 127.0.0.1:8080),
  * gateway.threads (8), gateway.body_max (bytes, 1048576),
  * gateway.timeout_ms (10000), gateway.timeout_max_ms (30000),
- * gateway.rate_per_address (50), redis.url (none: no limit), redis.prefix
+ * gateway.rate_per_address (50), gateway.trusted_proxies (addresses, comma-
+ * separated, of the load balancers whose X-Forwarded-For names the caller;
+ * none by default), redis.url (none: no limit), redis.prefix
  * (chuang:gateway), agency, brokers.
  */
 #ifndef GATEWAY_GATEWAY_H

@@ -27,8 +27,8 @@
 
 static finance_fixture_t s_deployment;
 static client_t *s_clerk;
-static pid_t s_gateway, s_strict;
-static char s_base[64], s_strict_base[64];
+static pid_t s_gateway, s_strict, s_proxied;
+static char s_base[64], s_strict_base[64], s_proxied_base[64];
 static const char *s_target = s_base; /* the gateway s_http speaks to */
 static const char *s_source;          /* the address it speaks from; NULL: any */
 static char *s_firm;
@@ -149,9 +149,9 @@ static void s_assert_problem(s_response_t *r, long status, const char *field)
     s_free(r);
 }
 
-/* Starts a gateway in front of the deployment (limit: one more setting,
- * or NULL), its base URL into base, waiting until it answers. */
-static pid_t s_start_gateway(char *base, const char *limit)
+/* Starts a gateway in front of the deployment (limit and more: settings
+ * of its own, or NULL), its base URL into base, waiting until it answers. */
+static pid_t s_start_gateway(char *base, const char *limit, const char *more)
 {
     int port = harness_free_port();
     snprintf(base, 64, "http://127.0.0.1:%d", port);
@@ -168,8 +168,11 @@ static pid_t s_start_gateway(char *base, const char *limit)
                          "CHUANG_GATEWAY_BODY_MAX=4096",
                          "CHUANG_GATEWAY_THREADS=4",
                          limit,
+                         more,
                          NULL};
-    pid_t pid = harness_spawn(limit ? "gateway-strict" : "gateway", GATEWAY, env);
+    char name[32];
+    snprintf(name, sizeof name, "gateway-%d", port);
+    pid_t pid = harness_spawn(name, GATEWAY, env);
     zstr_free(&listen);
     zstr_free(&brokers);
     zstr_free(&redis);
@@ -196,9 +199,11 @@ static int s_setup(void **state)
         finance_fixture_start(&s_deployment, "gateway", "gtest") != 0 ||
         finance_fixture_start_incubator(&s_deployment) != 0)
         return -1;
-    s_gateway = s_start_gateway(s_base, NULL);
-    s_strict = s_start_gateway(s_strict_base, "CHUANG_GATEWAY_RATE_PER_ADDRESS=1");
-    if (s_gateway <= 0 || s_strict <= 0)
+    s_gateway = s_start_gateway(s_base, NULL, NULL);
+    s_strict = s_start_gateway(s_strict_base, "CHUANG_GATEWAY_RATE_PER_ADDRESS=1", NULL);
+    s_proxied = s_start_gateway(s_proxied_base, "CHUANG_GATEWAY_RATE_PER_ADDRESS=1",
+                                "CHUANG_GATEWAY_TRUSTED_PROXIES=127.0.0.3");
+    if (s_gateway <= 0 || s_strict <= 0 || s_proxied <= 0)
         return -1;
     s_clerk = finance_fixture_client(&s_deployment, DISTRICT, "clerk-1", "officer");
     s_firm = registry_fixture_register(s_clerk, "网关");
@@ -212,6 +217,8 @@ static int s_teardown(void **state)
         harness_stop(s_gateway, SIGTERM, 5000);
     if (s_strict > 0)
         harness_stop(s_strict, SIGTERM, 5000);
+    if (s_proxied > 0)
+        harness_stop(s_proxied, SIGTERM, 5000);
     client_destroy(&s_clerk);
     free(s_firm);
     curl_global_cleanup();
@@ -411,6 +418,40 @@ static void test_an_address_past_its_rate_is_told_to_wait(void **state)
     s_source = NULL;
 }
 
+/* Sends up to count requests from source to the gateway behind a trusted
+ * proxy (one a second per caller), each forwarded for caller, or for
+ * caller and a number of its own when vary; true once one is held back. */
+static bool s_held_back(const char *source, const char *caller, bool vary, int count)
+{
+    s_target = s_proxied_base;
+    s_source = source;
+    bool limited = false;
+    for (int i = 0; i < count && !limited; i++) {
+        char header[96];
+        snprintf(header, sizeof header, "X-Forwarded-For: 203.0.113.1, %s%d", caller,
+                 vary ? i + 1 : 7);
+        const char *headers[] = {header, NULL};
+        s_response_t r = s_http("GET", "/v1/carriers", NULL, headers);
+        limited = r.status == 429;
+        s_free(&r);
+    }
+    s_target = s_base;
+    s_source = NULL;
+    return limited;
+}
+
+static void test_behind_a_trusted_proxy_each_caller_has_its_own_rate(void **state)
+{
+    (void)state;
+    /* Through the trusted proxy, one caller is held back, and twenty
+     * callers with a request each are not... */
+    assert_true(s_held_back("127.0.0.3", "198.51.100.", false, 20));
+    assert_false(s_held_back("127.0.0.3", "192.0.2.", true, 20));
+    /* ...while a peer that is no trusted proxy is one caller, whatever
+     * its X-Forwarded-For says. */
+    assert_true(s_held_back("127.0.0.4", "203.0.113.", true, 20));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_bad_requests_are_problems_that_name_the_field),
         cmocka_unit_test(test_metrics_count_requests_by_route_and_status),
         cmocka_unit_test(test_an_address_past_its_rate_is_told_to_wait),
+        cmocka_unit_test(test_behind_a_trusted_proxy_each_caller_has_its_own_rate),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
