@@ -65,8 +65,7 @@ static bool json_name_is(const char *name, const char *key)
     return *key == '\0';
 }
 
-/* Writes the JSON name of name into out, which holds strlen(name) + 1 bytes. */
-static void json_name(const char *name, char *out)
+void pbjson_json_name(const char *name, char *out)
 {
     bool upper = false;
     for (; *name; name++) {
@@ -473,7 +472,7 @@ static int set_field(json_t *object, const char *name, json_t *value)
         json_decref(value);
         return -1;
     }
-    json_name(name, key);
+    pbjson_json_name(name, key);
     int rc = json_object_set_new(object, key, value);
     if (key != small)
         free(key);
@@ -1016,8 +1015,8 @@ static int read_field(reader_t *r, ProtobufCMessage *message, const ProtobufCFie
     return 0;
 }
 
-static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescriptor *descriptor,
-                                                  const char *key)
+const ProtobufCFieldDescriptor *pbjson_field(const ProtobufCMessageDescriptor *descriptor,
+                                             const char *key)
 {
     const ProtobufCFieldDescriptor *field =
         protobuf_c_message_descriptor_get_field_by_name(descriptor, key);
@@ -1055,7 +1054,7 @@ static ProtobufCMessage *read_message(reader_t *r, const ProtobufCMessageDescrip
     json_object_foreach(json, key, value)
     {
         size_t mark = path_push_field(r, key);
-        const ProtobufCFieldDescriptor *field = find_field(descriptor, key);
+        const ProtobufCFieldDescriptor *field = pbjson_field(descriptor, key);
         int rc =
             field ? read_field(r, message, field, value, seen, depth) : fail(r, "unknown field");
         path_pop(r, mark);

@@ -78,6 +78,15 @@ json_t *pbjson_from_message(const ProtobufCMessage *message, bool emit_defaults)
 ProtobufCMessage *pbjson_to_message(const ProtobufCMessageDescriptor *descriptor, json_t *json,
                                     char *err, size_t err_size);
 
+/* Writes the JSON name of the proto field name into out, which holds
+ * strlen(name) + 1 bytes (founder_id -> founderId). */
+void pbjson_json_name(const char *name, char *out);
+
+/* The field of descriptor that key names, by its proto or its JSON name;
+ * NULL when none. */
+const ProtobufCFieldDescriptor *pbjson_field(const ProtobufCMessageDescriptor *descriptor,
+                                             const char *key);
+
 /* Frees a message built by pbjson_to_message; safe with NULL. */
 void pbjson_message_free(ProtobufCMessage *message);
 

@@ -15,6 +15,12 @@ packages=(
     procps iproute2
 )
 
+# Node for the checks of the tests that use an independent validator
+# (tests/openapi): Debian's, unless the machine has a node and npm already.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

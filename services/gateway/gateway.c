@@ -19,6 +19,7 @@
 #include "client.h"
 #include "logger.h"
 #include "metrics.h"
+#include "openapi.h"
 #include "pbjson.h"
 #include "problem.h"
 #include "rate.h"
@@ -48,6 +49,7 @@ struct _gateway_t {
     const char *redis_prefix;
     long rate_per_address;
     const char *trusted_proxies; /* addresses whose X-Forwarded-For is believed */
+    char *openapi;               /* the OpenAPI document, as served */
     pthread_key_t threads;       /* each thread's thread_t */
     bool threads_made;
 };
@@ -198,34 +200,13 @@ static enum MHD_Result s_refuse(struct MHD_Connection *connection, Chuang__Statu
     return s_respond(connection, http, problem, language);
 }
 
-/* lowerCamelCase of a proto field name, into out. */
-static void s_camel(const char *name, char *out, size_t size)
-{
-    size_t n = 0;
-    for (bool up = false; *name && n + 1 < size; name++) {
-        if (*name == '_') {
-            up = true;
-            continue;
-        }
-        out[n++] = up && *name >= 'a' && *name <= 'z' ? (char)(*name - 'a' + 'A') : *name;
-        up = false;
-    }
-    out[n] = '\0';
-}
-
 /* Sets field name (as proto or JSON name) of input to text, as the field's
  * type reads it; a repeated field gains one more item. Returns 0, or -1
  * with why in error. */
 static int s_set(json_t *input, const ProtobufCMessageDescriptor *descriptor, const char *name,
                  const char *text, char *error, size_t size)
 {
-    const ProtobufCFieldDescriptor *field = NULL;
-    char camel[96] = "";
-    for (unsigned i = 0; i < descriptor->n_fields && !field; i++) {
-        s_camel(descriptor->fields[i].name, camel, sizeof camel);
-        if (streq(descriptor->fields[i].name, name) || streq(camel, name))
-            field = &descriptor->fields[i];
-    }
+    const ProtobufCFieldDescriptor *field = pbjson_field(descriptor, name);
     if (!field) {
         snprintf(error, size, "is not a field of %s", descriptor->short_name);
         return -1;
@@ -271,7 +252,11 @@ static int s_set(json_t *input, const ProtobufCMessageDescriptor *descriptor, co
         json_array_append_new(list, value);
         return 0;
     }
-    json_object_del(input, camel);
+    char camel[128];
+    if (strlen(field->name) < sizeof camel) {
+        pbjson_json_name(field->name, camel);
+        json_object_del(input, camel);
+    }
     if (field->label == PROTOBUF_C_LABEL_REPEATED) {
         list = json_array();
         json_array_append_new(list, value);
@@ -579,6 +564,8 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *connection, co
         return s_health(self, connection, url, language);
     if (streq(url, "/metrics"))
         return s_metrics(connection);
+    if (streq(url, "/v1/openapi.json") && streq(verb, "GET"))
+        return s_respond(connection, 200, json_loads(self->openapi, 0, NULL), language);
     int64_t started = zclock_mono();
     s_status = 0;
     int route = -1;
@@ -639,7 +626,10 @@ gateway_t *gateway_new(config_t *config, security_t *security)
         return NULL;
     }
     address.sin_port = htons((uint16_t)port);
-    if (pthread_key_create(&self->threads, s_thread_free) != 0) {
+    json_t *document = openapi_document();
+    self->openapi = document ? json_dumps(document, JSON_COMPACT) : NULL;
+    json_decref(document);
+    if (!self->openapi || pthread_key_create(&self->threads, s_thread_free) != 0) {
         gateway_destroy(&self);
         return NULL;
     }
@@ -667,6 +657,7 @@ void gateway_destroy(gateway_t **self_p)
         MHD_stop_daemon(self->daemon);
     if (self->threads_made)
         pthread_key_delete(self->threads);
+    free(self->openapi);
     free(self);
     *self_p = NULL;
 }

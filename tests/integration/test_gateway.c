@@ -371,6 +371,42 @@ static void test_bad_requests_are_problems_that_name_the_field(void **state)
     s_free(&r);
 }
 
+static void test_the_openapi_document_describes_every_route_and_is_valid(void **state)
+{
+    (void)state;
+    s_response_t r = s_http("GET", "/v1/openapi.json", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(r.json);
+    assert_string_equal(s_text(r.json, "openapi"), "3.1.0");
+    json_t *paths = json_object_get(r.json, "paths");
+    json_t *lookup = json_object_get(json_object_get(paths, "/v1/register/{credit_code}"), "get");
+    assert_non_null(lookup);
+    json_t *parameter = json_array_get(json_object_get(lookup, "parameters"), 0);
+    assert_string_equal(s_text(parameter, "name"), "credit_code");
+    assert_string_equal(s_text(parameter, "in"), "path");
+    /* Every method of every service, by the generic route. */
+    assert_non_null(
+        json_object_get(json_object_get(paths, "/v1/incubator/GraduateTenant"), "post"));
+    assert_non_null(json_object_get(json_object_get(paths, "/v1/finance/PayAward"), "post"));
+    json_t *entity =
+        json_object_get(json_object_get(json_object_get(r.json, "components"), "schemas"),
+                        "chuang.registry.Entity");
+    json_t *capital =
+        json_object_get(json_object_get(entity, "properties"), "registeredCapitalFen");
+    assert_string_equal(s_text(capital, "type"), "string"); /* int64 as a decimal string */
+    /* An independent validator finds it a valid OpenAPI 3.1 document. */
+    char file[512], command[1536];
+    snprintf(file, sizeof file, "%s/openapi.json", harness_dir());
+    FILE *out = fopen(file, "w");
+    assert_non_null(out);
+    fwrite(r.body, 1, r.size, out);
+    fclose(out);
+    snprintf(command, sizeof command, "node %s/tests/openapi/validate.mjs %s", CHUANG_SOURCE_DIR,
+             file);
+    assert_int_equal(harness_sh("%s", command), 0);
+    s_free(&r);
+}
+
 static void test_metrics_count_requests_by_route_and_status(void **state)
 {
     (void)state;
@@ -459,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_the_public_lookups_need_no_account),
         cmocka_unit_test(test_what_is_not_public_needs_an_account_whatever_is_claimed),
         cmocka_unit_test(test_bad_requests_are_problems_that_name_the_field),
+        cmocka_unit_test(test_the_openapi_document_describes_every_route_and_is_valid),
         cmocka_unit_test(test_metrics_count_requests_by_route_and_status),
         cmocka_unit_test(test_an_address_past_its_rate_is_told_to_wait),
         cmocka_unit_test(test_behind_a_trusted_proxy_each_caller_has_its_own_rate),
