@@ -33,6 +33,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define TIMEOUT_MIN_MS 100
 #define KEY_MAX        64 /* bytes of an Idempotency-Key */
@@ -69,6 +70,7 @@ typedef struct {
     char *body;
     size_t size;
     bool too_large;
+    bool answered; /* a response is queued already (413 on the first call) */
 } request_t;
 
 static void s_thread_free(void *arg)
@@ -113,6 +115,16 @@ static bool s_listed(const char *list, const char *address)
     return false;
 }
 
+/* Keeps the value of the last X-Forwarded-For line in *arg. */
+static enum MHD_Result s_forwarded_line(void *arg, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    (void)kind;
+    if (key && value && strcasecmp(key, "X-Forwarded-For") == 0)
+        *(const char **)arg = value;
+    return MHD_YES;
+}
+
 /* The caller's address, as text, into address: the peer's, or, when the
  * peer is one of gateway.trusted_proxies, the last address its
  * X-Forwarded-For names (a proxy appends the address it was called from;
@@ -131,8 +143,8 @@ static void s_address(gateway_t *self, struct MHD_Connection *connection, char *
                   (socklen_t)size);
     if (!*self->trusted_proxies || !s_listed(self->trusted_proxies, address))
         return;
-    const char *forwarded =
-        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Forwarded-For");
+    const char *forwarded = NULL; /* the last line: a proxy may add one of its own */
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, s_forwarded_line, &forwarded);
     if (!forwarded)
         return;
     const char *last = strrchr(forwarded, ',');
@@ -144,9 +156,12 @@ static void s_address(gateway_t *self, struct MHD_Connection *connection, char *
         return;
     memcpy(candidate, last, len);
     candidate[len] = '\0';
+    /* Written anew, so that one address has one spelling. */
     struct in6_addr parsed;
-    if (inet_pton(AF_INET, candidate, &parsed) == 1 || inet_pton(AF_INET6, candidate, &parsed) == 1)
-        snprintf(address, size, "%s", candidate);
+    if (inet_pton(AF_INET, candidate, &parsed) == 1)
+        inet_ntop(AF_INET, &parsed, address, (socklen_t)size);
+    else if (inet_pton(AF_INET6, candidate, &parsed) == 1)
+        inet_ntop(AF_INET6, &parsed, address, (socklen_t)size);
 }
 
 /* Queues json (stolen; NULL: out of memory) with HTTP status, and a
@@ -310,6 +325,18 @@ static json_t *s_input(struct MHD_Connection *connection, const char *verb, requ
         input = json_object();
     }
     const ProtobufCMessageDescriptor *descriptor = match->method->input;
+    if (streq(verb, "GET")) {
+        query_t query = {.input = input, .descriptor = descriptor};
+        MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, s_query_arg, &query);
+        if (*query.field) {
+            json_decref(input);
+            *rc = s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 400, language, NULL,
+                           query.field, query.error);
+            return NULL;
+        }
+    }
+    /* The path's parameters last: the address names the resource, whatever
+     * the query or the body say. */
     char error[160];
     for (size_t i = 0; i < match->n_params; i++) {
         if (streq(match->names[i], "service") || streq(match->names[i], "method"))
@@ -318,16 +345,6 @@ static json_t *s_input(struct MHD_Connection *connection, const char *verb, requ
             json_decref(input);
             *rc = s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 400, language, NULL,
                            match->names[i], error);
-            return NULL;
-        }
-    }
-    if (streq(verb, "GET")) {
-        query_t query = {.input = input, .descriptor = descriptor};
-        MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, s_query_arg, &query);
-        if (*query.field) {
-            json_decref(input);
-            *rc = s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 400, language, NULL,
-                           query.field, query.error);
             return NULL;
         }
     }
@@ -371,7 +388,7 @@ static int s_options(gateway_t *self, struct MHD_Connection *connection,
          * idempotency keys are kept apart by their address. */
         char address[INET6_ADDRSTRLEN];
         s_address(self, connection, address, sizeof address);
-        snprintf(key, size, "http:%s:%s", address, given);
+        snprintf(key, size, "http:[%s]:%s", address, given);
         options->idempotency_key = key;
     }
     return 0;
@@ -459,19 +476,25 @@ static enum MHD_Result s_health(gateway_t *self, struct MHD_Connection *connecti
                     NULL, NULL);
 }
 
+/* The answer to a body over gateway.body_max. */
+static enum MHD_Result s_too_large(gateway_t *self, struct MHD_Connection *connection,
+                                   problem_language_t language)
+{
+    char detail[96];
+    snprintf(detail, sizeof detail, "the body passes the gateway's limit of %zu bytes",
+             self->body_max);
+    return s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 413, language, detail, NULL,
+                    NULL);
+}
+
 /* Answers a request that is not a health check: past the body limit or
  * the address's rate, or by its route, whose index (or -1) into *route. */
 static enum MHD_Result s_answer(gateway_t *self, struct MHD_Connection *connection, const char *url,
                                 const char *verb, request_t *request, problem_language_t language,
                                 int *route)
 {
-    if (request->too_large) {
-        char detail[96];
-        snprintf(detail, sizeof detail, "the body passes the gateway's limit of %zu bytes",
-                 self->body_max);
-        return s_refuse(connection, CHUANG__STATUS__INVALID_ARGUMENT, 413, language, detail, NULL,
-                        NULL);
-    }
+    if (request->too_large)
+        return s_too_large(self, connection, language);
     if (self->redis_url && s_limited(self, connection))
         return s_respond_after(connection, 429,
                                problem_new(CHUANG__STATUS__RESOURCE_EXHAUSTED, language,
@@ -509,18 +532,22 @@ static enum MHD_Result s_answer(gateway_t *self, struct MHD_Connection *connecti
     return rc;
 }
 
-/* /metrics, in Prometheus' text format. */
-static enum MHD_Result s_metrics(struct MHD_Connection *connection)
+/* Queues text with status 200 and type: taken (freed by MHD) when owned,
+ * else kept by the caller for as long as the gateway runs. */
+static enum MHD_Result s_text(struct MHD_Connection *connection, char *text, bool owned,
+                              const char *type)
 {
-    char *text = metrics_text();
     struct MHD_Response *response =
-        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+        text ? MHD_create_response_from_buffer(
+                   strlen(text), text, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT)
+             : NULL;
     if (!response) {
-        free(text);
+        if (owned)
+            free(text);
         return MHD_NO;
     }
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
     enum MHD_Result rc = MHD_queue_response(connection, 200, response);
     MHD_destroy_response(response);
     return rc;
@@ -540,8 +567,14 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *connection, co
         *state = request;
         const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (length && strtoull(length, NULL, 10) > self->body_max)
+        if (length && strtoull(length, NULL, 10) > self->body_max) {
+            /* Answered before the body is read: MHD then reads none of it. */
             request->too_large = true;
+            request->answered = true;
+            problem_language_t language = problem_language(MHD_lookup_connection_value(
+                connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_LANGUAGE));
+            return s_too_large(self, connection, language);
+        }
         return MHD_YES;
     }
     if (*upload_size > 0) {
@@ -558,14 +591,16 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *connection, co
         *upload_size = 0;
         return MHD_YES;
     }
+    if (request->answered)
+        return MHD_YES;
     problem_language_t language = problem_language(
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_LANGUAGE));
     if (streq(url, "/healthz") || streq(url, "/readyz"))
         return s_health(self, connection, url, language);
     if (streq(url, "/metrics"))
-        return s_metrics(connection);
+        return s_text(connection, metrics_text(), true, "text/plain; version=0.0.4; charset=utf-8");
     if (streq(url, "/v1/openapi.json") && streq(verb, "GET"))
-        return s_respond(connection, 200, json_loads(self->openapi, 0, NULL), language);
+        return s_text(connection, self->openapi, false, "application/json; charset=utf-8");
     int64_t started = zclock_mono();
     s_status = 0;
     int route = -1;
@@ -573,7 +608,9 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *connection, co
     int64_t ms = zclock_mono() - started;
     metrics_count(route, s_status, ms);
     char quoted[160];
-    log_info("request", "verb=%s route=%s status=%u ms=%" PRId64, verb,
+    char quoted_verb[32];
+    log_info("request", "verb=%s route=%s status=%u ms=%" PRId64,
+             logger_quote(quoted_verb, sizeof quoted_verb, verb),
              logger_quote(quoted, sizeof quoted, route >= 0 ? routes[route].pattern : "-"),
              s_status, ms);
     return rc;

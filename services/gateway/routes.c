@@ -86,7 +86,7 @@ int routes_match(const char *verb, const char *path, route_match_t *match)
 {
     if (strlen(path) > ROUTES_PATH_MAX)
         return 0;
-    int found = 0;
+    const route_t *other = NULL;
     for (const route_t *route = routes; route->verb; route++) {
         if (!s_matches(route->pattern, path, match))
             continue;
@@ -97,17 +97,22 @@ int routes_match(const char *verb, const char *path, route_match_t *match)
             else if (strcmp(match->names[i], "method") == 0)
                 method = match->values[i];
         }
-        match->route = route;
-        match->service = catalog_find_service(service);
-        match->method =
-            match->service
-                ? protobuf_c_service_descriptor_get_method_by_name(match->service, method)
-                : NULL;
-        if (!match->method)
+        const ProtobufCServiceDescriptor *found_service = catalog_find_service(service);
+        const ProtobufCMethodDescriptor *found_method =
+            found_service ? protobuf_c_service_descriptor_get_method_by_name(found_service, method)
+                          : NULL;
+        if (!found_method)
             continue;
-        if (strcmp(route->verb, verb) == 0)
+        if (strcmp(route->verb, verb) == 0) {
+            match->route = route;
+            match->service = found_service;
+            match->method = found_method;
             return 1;
-        found = -1;
+        }
+        if (!other)
+            other = route; /* the first that has the path, for the 405 */
     }
-    return found;
+    if (other)
+        match->route = other;
+    return other ? -1 : 0;
 }

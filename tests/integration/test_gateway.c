@@ -270,6 +270,12 @@ static void test_the_public_lookups_need_no_account(void **state)
     assert_int_equal(r.status, 200);
     assert_string_equal(s_text(r.json, "standing"), "good");
     s_free(&r);
+    /* The address names the resource, whatever the query says. */
+    snprintf(path, sizeof path, "/v1/register/%s?creditCode=NOT-THIS-ONE", s_firm);
+    r = s_http("GET", path, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(s_text(r.json, "creditCode"), s_firm);
+    s_free(&r);
     /* The generic route reaches the same method. */
     char body[96];
     snprintf(body, sizeof body, "{\"creditCode\": \"%s\"}", s_firm);
@@ -336,6 +342,9 @@ static void test_bad_requests_are_problems_that_name_the_field(void **state)
     r = s_http("POST", "/v1/registry/NoSuchMethod", "{}", NULL);
     s_assert_problem(&r, 404, NULL);
     r = s_http("GET", "/v1/name-reservations", NULL, NULL);
+    s_assert_problem(&r, 405, NULL);
+    r = s_http("POST", "/v1/register/91330106MA2ABCDE1X", "{}", NULL);
+    assert_non_null(strstr(s_text(r.json, "detail"), "takes GET"));
     s_assert_problem(&r, 405, NULL);
 
     /* Bodies that are not JSON, not an object, not declared JSON, too big. */
@@ -419,9 +428,9 @@ static void test_metrics_count_requests_by_route_and_status(void **state)
         strstr(r.body, "chuang_gateway_requests_total{route=\"/v1/names\",status=\"200\"} 1\n"));
     assert_non_null(strstr(r.body, "chuang_gateway_requests_total{route=\"none\",status=\"404\"}"));
     assert_non_null(strstr(r.body, "chuang_gateway_request_duration_seconds_bucket{route=\"/v1/"
-                                   "register/{credit_code}\",le=\"+Inf\"} 3\n"));
+                                   "register/{credit_code}\",le=\"+Inf\"} 4\n"));
     assert_non_null(strstr(r.body, "chuang_gateway_request_duration_seconds_count{route=\"/v1/"
-                                   "register/{credit_code}\"} 3\n"));
+                                   "register/{credit_code}\"} 4\n"));
     s_free(&r);
 }
 
