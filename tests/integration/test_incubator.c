@@ -114,13 +114,28 @@ static void s_space(const char *carrier, const char *code, const char *kind, int
         s_ok(s_operator, "AddSpace", &request.base, &chuang__incubator__space__descriptor), NULL);
 }
 
+/* Applies for credit_code's tenancy at carrier as client, waiting (up to
+ * 15 s) for the incubator to learn of a firm just registered from the
+ * registry's stream. */
 static Chuang__Incubator__Tenancy *s_apply_firm(client_t *client, const char *carrier,
                                                 const char *credit_code)
 {
     Chuang__Incubator__TenancyApplication a = CHUANG__INCUBATOR__TENANCY_APPLICATION__INIT;
     a.carrier_code = (char *)carrier;
     a.credit_code = (char *)credit_code;
-    return s_ok(client, "ApplyForTenancy", &a.base, &chuang__incubator__tenancy__descriptor);
+    Chuang__Reply *reply = s_call(client, "ApplyForTenancy", &a.base);
+    for (int i = 0; i < 150 && reply->status == CHUANG__STATUS__INVALID_ARGUMENT; i++) {
+        chuang__reply__free_unpacked(reply, NULL);
+        zclock_sleep(100);
+        reply = s_call(client, "ApplyForTenancy", &a.base);
+    }
+    if (reply->status != CHUANG__STATUS__OK)
+        fail_msg("ApplyForTenancy: status %d, %s", reply->status, reply->message);
+    Chuang__Incubator__Tenancy *tenancy =
+        chuang__incubator__tenancy__unpack(NULL, reply->payload.len, reply->payload.data);
+    assert_non_null(tenancy);
+    chuang__reply__free_unpacked(reply, NULL);
+    return tenancy;
 }
 
 static Chuang__Reply *s_admit(client_t *client, int64_t id, const char *space, const char *start,
@@ -585,24 +600,8 @@ static Chuang__Incubator__Tenancy *s_resident(const char *name, const char *spac
     s_day(365, end);
     char *firm = registry_fixture_register(s_clerk, name);
     s_space("dl-incubator", space, "unit", 40);
-    /* The incubator learns of the firm from the registry's stream. */
-    Chuang__Incubator__TenancyApplication a = CHUANG__INCUBATOR__TENANCY_APPLICATION__INIT;
-    a.carrier_code = "dl-incubator";
-    a.credit_code = firm;
-    Chuang__Reply *reply = NULL;
-    for (int i = 0; i < 150; i++) {
-        reply = s_call(s_operator, "ApplyForTenancy", &a.base);
-        if (reply->status != CHUANG__STATUS__INVALID_ARGUMENT || i == 149)
-            break;
-        chuang__reply__free_unpacked(reply, NULL);
-        zclock_sleep(100);
-    }
-    assert_int_equal(reply->status, CHUANG__STATUS__OK);
-    Chuang__Incubator__Tenancy *applied =
-        chuang__incubator__tenancy__unpack(NULL, reply->payload.len, reply->payload.data);
-    assert_non_null(applied);
-    chuang__reply__free_unpacked(reply, NULL);
-    reply = s_admit(s_operator, applied->id, space, "", end);
+    Chuang__Incubator__Tenancy *applied = s_apply_firm(s_operator, "dl-incubator", firm);
+    Chuang__Reply *reply = s_admit(s_operator, applied->id, space, "", end);
     assert_int_equal(reply->status, CHUANG__STATUS__OK);
     Chuang__Incubator__Tenancy *t =
         chuang__incubator__tenancy__unpack(NULL, reply->payload.len, reply->payload.data);
