@@ -62,7 +62,7 @@ Chuang__Status handle_report_carrier_year(service_call_t *call, const ProtobufCM
         {"events", y->events, COUNT_MAX},
         {"mentor_hours", y->mentor_hours, COUNT_MAX},
     };
-    const char *values[13];
+    const char *values[12];
     char text[8][24], year[16];
     for (size_t i = 0; i < 8; i++) {
         if (!handlers_within(figures[i].value, false, figures[i].max))
